@@ -1,0 +1,70 @@
+import { extname } from 'node:path';
+import { loadDataset, writeMatrix } from '@cmbn/data';
+import { clusteringMetrics } from '@cmbn/metrics';
+import { loadModel, predict } from '@cmbn/mbn';
+import { createDenseBackend } from '@cmbn/kernels';
+import { printJson } from '../output.ts';
+import { CliError } from '../errors.ts';
+
+export interface PredictCliOptions {
+  model: string;
+  dataset: string;
+  labels?: string;
+  limit?: number;
+  out?: string;
+  threads?: number;
+  json?: boolean;
+}
+
+/** Writes one row per point: the c embedding columns, then the cluster label. */
+async function writePredictions(path: string, embedding: Float64Array, labels: Int32Array, c: number): Promise<void> {
+  const ext = extname(path).toLowerCase();
+  if (ext !== '.npy' && ext !== '.csv') throw new CliError(`--out must end in .npy or .csv, got ${path}`);
+  const n = labels.length;
+  const rows = new Float64Array(n * (c + 1));
+  for (let i = 0; i < n; i++) {
+    rows.set(embedding.subarray(i * c, (i + 1) * c), i * (c + 1));
+    rows[i * (c + 1) + c] = labels[i]!;
+  }
+  await writeMatrix(path, { rows: n, cols: c + 1, dtype: 'float64', data: rows });
+}
+
+export async function runPredict(o: PredictCliOptions): Promise<void> {
+  if (o.out) {
+    const ext = extname(o.out).toLowerCase();
+    if (ext !== '.npy' && ext !== '.csv') throw new CliError(`--out must end in .npy or .csv, got ${o.out}`);
+  }
+  const { model, modelHash } = await loadModel(o.model);
+  const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
+  const backend = await createDenseBackend({ threads: o.threads });
+  let result;
+  const t0 = performance.now();
+  try {
+    result = await predict(model, ds.x, backend);
+  } finally {
+    await backend.dispose();
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  if (o.out) await writePredictions(o.out, result.embedding, result.labels, model.pca.c);
+  const summary: Record<string, unknown> = {
+    points: ds.x.rows,
+    seconds: Number(seconds.toFixed(4)),
+    pointsPerSecond: Number((ds.x.rows / seconds).toFixed(2)),
+    model: 'mbn',
+    modelHash,
+    backend: backend.name,
+  };
+  if (ds.labels) {
+    const m = clusteringMetrics(ds.labels, result.labels);
+    Object.assign(summary, { acc: m.acc, nmi: m.nmi, ari: m.ari });
+  }
+  if (o.out) summary.out = o.out;
+  if (o.json) printJson(summary);
+  else {
+    process.stderr.write(
+      `predicted ${ds.x.rows} points in ${summary.seconds}s (${summary.pointsPerSecond} points/s, ${backend.name})\n` +
+        (ds.labels ? `acc ${(summary.acc as number).toFixed(4)}  nmi ${(summary.nmi as number).toFixed(4)}\n` : '') +
+        (o.out ? `wrote ${o.out}\n` : ''),
+    );
+  }
+}

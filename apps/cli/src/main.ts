@@ -1,0 +1,40 @@
+import { Command, Option } from 'commander';
+import { addTrainOptions, runLocalTrain, type TrainCliOptions } from './commands/train.ts';
+import { runPredict, type PredictCliOptions } from './commands/predict.ts';
+import { intOption } from './options.ts';
+import { describeError } from './errors.ts';
+
+const program = new Command('cmbn')
+  .description('Compressive multilayer bootstrap networks: train MBN, distil a student, serve it')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+addTrainOptions(
+  program
+    .command('train')
+    .description('train an MBN (in-process by default), run k-means on its embedding and write the model'),
+)
+  .option('--threads <n>', 'worker threads for local training (default: every core)', intOption('--threads', 1))
+  .option('--out <dir>', 'model directory (default models/mbn-<hash prefix>)')
+  .option('--json', 'print exactly one JSON summary object on stdout')
+  .option('--no-progress', 'no progress bar on stderr')
+  .addOption(new Option('--kernel <kind>', 'bottom-layer similarity').choices(['euclidean', 'linear']))
+  .action(async (o: TrainCliOptions) => runLocalTrain(o));
+
+program
+  .command('predict')
+  .description('encode points with a trained model and report the cluster labels, throughput and metrics')
+  .requiredOption('--model <dir>', 'a model directory written by `cmbn train` (or pulled with `cmbn models pull`)')
+  .requiredOption('--dataset <name|file>', 'mnist, mnist-train, mnist-test, or a .npy / .csv / IDX file')
+  .option('--labels <file>', 'true labels for the metrics')
+  .option('--limit <n>', 'use only the first N points', intOption('--limit', 1))
+  .option('--out <file>', 'write the embedding and label of every point (.npy or .csv; one row per point: c embedding columns, then the label)')
+  .option('--threads <n>', 'threads for the dense kernel (default: every core)', intOption('--threads', 1))
+  .option('--json', 'print exactly one JSON summary object on stdout')
+  .action(async (o: PredictCliOptions) => runPredict(o));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`cmbn: ${describeError(err)}\n`);
+  if (process.env.CMBN_DEBUG) console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,41 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+
+const REPO_ROOT = new URL('../../../', import.meta.url);
+
+/** The worker's environment, read once at boot. */
+export const ZWorkerEnv = z.object({
+  /** Redis holding the BullMQ queues. */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Artifact store shared with the coordinator (file:///abs/dir or a path; s3:// is reserved). */
+  CMBN_ARTIFACTS: z.string().min(1).default(pathToFileURL(join(REPO_ROOT.pathname, '.cmbn/artifacts')).href),
+  /** BullMQ key prefix; must match the coordinator's. Tests use a unique one each. */
+  CMBN_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('cmbn'),
+  /** Shards computed at once by this process (one compute thread each). */
+  CMBN_WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(1),
+  /** Intra-op threads of each compute thread's dense backend. */
+  CMBN_WORKER_THREADS: z.coerce.number().int().min(1).max(256).default(1),
+  /** Local cache of layer inputs for non-file artifact stores. */
+  CMBN_WORKER_CACHE: z.string().min(1).default(join(tmpdir(), 'cmbn-worker-cache')),
+  /** BullMQ lock of an active job; a dead worker's shard is retried this long after it stops renewing. */
+  CMBN_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
+  /** How often this worker looks for stalled jobs (of dead workers). */
+  CMBN_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
+  /** Force the dense backend ('js' = reference); default: the fastest available. */
+  CMBN_DENSE_BACKEND: z.enum(['ort', 'js']).optional(),
+  /** TEST ONLY: sleep this long before each shard so a test can kill a worker mid-shard. */
+  CMBN_WORKER_TEST_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  /** pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type TWorkerEnv = z.infer<typeof ZWorkerEnv>;
+
+export function readWorkerEnv(env: NodeJS.ProcessEnv = process.env): TWorkerEnv {
+  const r = ZWorkerEnv.safeParse(env);
+  if (!r.success) {
+    throw new Error(`worker configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,41 @@
+/** `cmbn worker` / `node --import tsx apps/worker/src/main.ts`: one worker process. */
+import { readWorkerEnv } from './env.ts';
+import { createLogger } from './logger.ts';
+import { startWorker } from './worker.ts';
+
+export async function runWorkerProcess(overrides: { concurrency?: number } = {}): Promise<void> {
+  const env = readWorkerEnv();
+  const log = createLogger(env.LOG_LEVEL, 'cmbn-worker');
+  const handle = await startWorker({
+    redisUrl: env.REDIS_URL,
+    artifacts: env.CMBN_ARTIFACTS,
+    prefix: env.CMBN_QUEUE_PREFIX,
+    concurrency: overrides.concurrency ?? env.CMBN_WORKER_CONCURRENCY,
+    threads: env.CMBN_WORKER_THREADS,
+    cacheDir: env.CMBN_WORKER_CACHE,
+    lockDurationMs: env.CMBN_LOCK_DURATION_MS,
+    stalledIntervalMs: env.CMBN_STALLED_INTERVAL_MS,
+    prefer: env.CMBN_DENSE_BACKEND,
+    testDelayMs: env.CMBN_WORKER_TEST_DELAY_MS,
+    logger: log,
+  });
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down: finishing active shards');
+    handle.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  runWorkerProcess().catch((err: unknown) => {
+    process.stderr.write(`cmbn worker: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,135 @@
+import { hostname } from 'node:os';
+import { Redis } from 'ioredis';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { createArtifactStore } from '@cmbn/artifacts';
+import { parsePayload, queueName, type HandlersFor, type JobContext, type JobKind } from '@cmbn/jobs';
+import { ComputeAbortedError, ComputePool } from './compute-pool.ts';
+import { BadInputError, LayerInputCache } from './layer-input-cache.ts';
+import { createLogger } from './logger.ts';
+import { handleShard } from './shard-handler.ts';
+
+export interface StartWorkerOptions {
+  redisUrl: string;
+  /** Artifact store URL (file:///abs/dir or a path). */
+  artifacts: string;
+  /** BullMQ key prefix (CMBN_QUEUE_PREFIX). */
+  prefix: string;
+  /** Shards in flight in this process, one compute thread each. */
+  concurrency?: number;
+  /** Intra-op threads per compute thread. */
+  threads?: number;
+  cacheDir: string;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  prefer?: 'ort' | 'js';
+  /** TEST ONLY: delay before each shard (lets a test kill a worker mid-shard). */
+  testDelayMs?: number;
+  logger?: Logger;
+}
+
+export interface WorkerHandle {
+  workerId: string;
+  /** Name of the dense backend the compute threads run. */
+  backend: Promise<string>;
+  cache: LayerInputCache;
+  /** Stops taking jobs, lets active shards finish, then releases threads and connections. */
+  close(): Promise<void>;
+}
+
+/** Redis pub/sub channel on which the coordinator announces cancelled runs. */
+export function cancelChannel(prefix: string): string {
+  return `${prefix}:cmbn:cancel`;
+}
+/** Key that marks a run cancelled (checked before a shard starts). */
+export function cancelledKey(prefix: string, runId: string): string {
+  return `${prefix}:cmbn:cancelled:${runId}`;
+}
+
+export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {
+  const log = opts.logger ?? createLogger('info', 'cmbn-worker');
+  const concurrency = opts.concurrency ?? 1;
+  const workerId = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
+  const store = createArtifactStore(opts.artifacts);
+  const cache = new LayerInputCache(store, opts.cacheDir);
+  const pool = new ComputePool(concurrency, { threads: opts.threads ?? 1, prefer: opts.prefer });
+  const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  const active = new Map<string, string>(); // jobId → runId
+
+  const handlers: HandlersFor<'worker'> = {
+    shard: (p, ctx) => handleShard({ store, cache, pool, workerId, testDelayMs: opts.testDelayMs ?? 0 }, p, ctx),
+  };
+
+  const workers: Worker[] = [];
+  const consume = <K extends keyof typeof handlers & JobKind>(kind: K) => {
+    const w = new Worker(
+      queueName(kind),
+      async (job: Job, _token?: string, signal?: AbortSignal) => {
+        let payload;
+        try {
+          payload = parsePayload(kind, job.data);
+        } catch (err) {
+          throw new UnrecoverableError((err as Error).message);
+        }
+        if ((await connection.exists(cancelledKey(opts.prefix, payload.runId))) === 1) {
+          throw new UnrecoverableError(`run ${payload.runId} was cancelled`);
+        }
+        active.set(job.id!, payload.runId);
+        const t0 = performance.now();
+        try {
+          const ctx: JobContext = { jobId: job.id!, attempt: job.attemptsMade + 1, log: (msg) => log.info({ jobId: job.id }, msg), signal };
+          const result = await handlers[kind](payload, ctx);
+          log.debug({ jobId: job.id, ms: Math.round(performance.now() - t0) }, `${kind} done`);
+          return result;
+        } catch (err) {
+          log.warn({ jobId: job.id, err: (err as Error).message }, `${kind} failed`);
+          if (err instanceof BadInputError || err instanceof ComputeAbortedError) throw new UnrecoverableError(err.message);
+          throw err;
+        } finally {
+          active.delete(job.id!);
+        }
+      },
+      {
+        connection,
+        prefix: opts.prefix,
+        concurrency,
+        name: workerId,
+        lockDuration: opts.lockDurationMs ?? 30_000,
+        stalledInterval: opts.stalledIntervalMs ?? 30_000,
+        // A shard whose worker died is retried; twice in a row means something kills workers on it.
+        maxStalledCount: 2,
+      },
+    );
+    w.on('error', (err) => log.error({ err: err.message }, 'worker error'));
+    workers.push(w);
+  };
+  consume('shard');
+
+  await subscriber.subscribe(cancelChannel(opts.prefix));
+  subscriber.on('message', (_ch, runId: string) => {
+    for (const [jobId, r] of active) {
+      if (r === runId) for (const w of workers) w.cancelJob(jobId, `run ${runId} was cancelled`);
+    }
+  });
+
+  const backend = pool.backendName();
+  void backend.then((name) => log.info({ workerId, backend: name, concurrency, prefix: opts.prefix }, `worker ready: dense backend ${name}`));
+
+  let closing: Promise<void> | undefined;
+  return {
+    workerId,
+    backend,
+    cache,
+    close() {
+      closing ??= (async () => {
+        await Promise.all(workers.map((w) => w.close()));
+        await pool.close();
+        subscriber.disconnect();
+        await connection.quit().catch(() => connection.disconnect());
+        log.info({ workerId }, 'worker closed');
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,46 @@
+/** Errors of the artifact store. `code` is stable; apps map it to an HTTP status. */
+export type ArtifactErrorCode = 'ARTIFACT_NOT_FOUND' | 'ARTIFACT_CORRUPT' | 'ARTIFACT_TOO_LARGE' | 'INVALID_KEY' | 'NOT_IMPLEMENTED';
+
+export class ArtifactError extends Error {
+  constructor(
+    readonly code: ArtifactErrorCode,
+    message: string,
+    readonly httpStatus: number,
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+export class ArtifactNotFoundError extends ArtifactError {
+  constructor(readonly sha256: string) {
+    super('ARTIFACT_NOT_FOUND', `artifact ${sha256} not found`, 404);
+  }
+}
+
+export class ArtifactCorruptError extends ArtifactError {
+  constructor(
+    readonly sha256: string,
+    readonly actual: string,
+  ) {
+    super('ARTIFACT_CORRUPT', `artifact ${sha256} is corrupt: its content hashes to ${actual}`, 500);
+  }
+}
+
+export class ArtifactTooLargeError extends ArtifactError {
+  constructor(readonly maxBytes: number) {
+    super('ARTIFACT_TOO_LARGE', `artifact exceeds the limit of ${maxBytes} bytes`, 413);
+  }
+}
+
+export class InvalidArtifactKeyError extends ArtifactError {
+  constructor(key: string) {
+    super('INVALID_KEY', `not a sha256 hex digest: ${JSON.stringify(key)}`, 400);
+  }
+}
+
+export class ArtifactBackendNotImplementedError extends ArtifactError {
+  constructor(url: string) {
+    super('NOT_IMPLEMENTED', `artifact store ${url}: this backend is not implemented in this build (use file:///abs/dir or a plain path)`, 501);
+  }
+}

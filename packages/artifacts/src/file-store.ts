@@ -1,0 +1,151 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactTooLargeError } from './errors.ts';
+import { assertSha256Hex, objectKey } from './store.ts';
+import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions } from './store.ts';
+
+const TMP_DIR = 'tmp';
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  // Makes the rename durable. Some filesystems refuse fsync on a directory; that only loses durability.
+  let h: FileHandle | undefined;
+  try {
+    h = await open(dir, 'r');
+    await h.sync();
+  } catch {
+    /* best effort */
+  } finally {
+    await h?.close();
+  }
+}
+
+/**
+ * Objects live at `<root>/sha256/ab/cdef…`; writes go to `<root>/tmp/<random>` first, are
+ * fsynced, then renamed into place. rename(2) is atomic within one filesystem, so a reader sees
+ * either no object or the whole object, and two writers of the same bytes both end with the same file.
+ */
+export class FileArtifactStore implements ArtifactStore {
+  readonly url: string;
+
+  constructor(readonly root: string) {
+    this.url = pathToFileURL(root).href;
+  }
+
+  localPath(sha256: string): string {
+    return join(this.root, objectKey(sha256));
+  }
+
+  async has(sha256: string): Promise<boolean> {
+    try {
+      return (await stat(this.localPath(sha256))).isFile();
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  async put(bytes: Uint8Array): Promise<PutResult> {
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (await this.has(sha256)) return { sha256, bytes: bytes.byteLength };
+    const tmp = await this.tempFile();
+    try {
+      const h = await open(tmp, 'w');
+      try {
+        await h.writeFile(bytes);
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      await this.commit(tmp, sha256);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    return { sha256, bytes: bytes.byteLength };
+  }
+
+  async putStream(src: ByteSource, opts: PutStreamOptions = {}): Promise<PutResult> {
+    const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+    const hash = createHash('sha256');
+    const tmp = await this.tempFile();
+    let total = 0;
+    try {
+      const h = await open(tmp, 'w');
+      try {
+        for await (const chunk of src as AsyncIterable<Uint8Array | string>) {
+          const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          total += buf.byteLength;
+          if (total > maxBytes) {
+            // Stop reading at once; the caller's stream is released by the for-await return.
+            throw new ArtifactTooLargeError(maxBytes);
+          }
+          hash.update(buf);
+          let off = 0;
+          while (off < buf.byteLength) {
+            const { bytesWritten } = await h.write(buf, off, buf.byteLength - off);
+            off += bytesWritten;
+          }
+        }
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      const sha256 = hash.digest('hex');
+      if (await this.has(sha256)) await unlink(tmp);
+      else await this.commit(tmp, sha256);
+      return { sha256, bytes: total };
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async get(sha256: string): Promise<Uint8Array> {
+    const path = this.localPath(sha256);
+    let buf: Buffer;
+    try {
+      buf = await readFile(path);
+    } catch (err) {
+      if (isNotFound(err)) throw new ArtifactNotFoundError(sha256);
+      throw err;
+    }
+    const actual = createHash('sha256').update(buf).digest('hex');
+    if (actual !== sha256) throw new ArtifactCorruptError(sha256, actual);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  async createReadStream(sha256: string): Promise<NodeJS.ReadableStream> {
+    const path = this.localPath(sha256);
+    // Open first so that a missing object fails here with a typed error, not later on the stream.
+    let h: FileHandle;
+    try {
+      h = await open(path, 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new ArtifactNotFoundError(sha256);
+      throw err;
+    }
+    return h.createReadStream({ autoClose: true });
+  }
+
+  private async tempFile(): Promise<string> {
+    const dir = join(this.root, TMP_DIR);
+    await mkdir(dir, { recursive: true });
+    return join(dir, `${process.pid}-${randomBytes(8).toString('hex')}.part`);
+  }
+
+  private async commit(tmp: string, sha256: string): Promise<void> {
+    assertSha256Hex(sha256);
+    const dest = this.localPath(sha256);
+    await mkdir(dirname(dest), { recursive: true });
+    // A concurrent writer of the same bytes may win the race; its file is identical, so replacing it is harmless.
+    await rename(tmp, dest);
+    await fsyncDir(dirname(dest));
+  }
+}

@@ -1,0 +1,15 @@
+export { DataError } from './data-error.ts';
+export type { Dataset, Matrix, MatrixDType, WideMatrix, WritableMatrix } from './matrix.ts';
+export { sliceRows, toFloat32 } from './matrix.ts';
+export { validateFinite } from './validate-finite.ts';
+export { parseNpy } from './npy.ts';
+export { encodeNpy } from './encode-npy.ts';
+export { parseCsv } from './csv.ts';
+export { parseIdx } from './idx.ts';
+export { parseLabels } from './labels.ts';
+export { parseMatrix } from './parse-matrix.ts';
+export { writeMatrix } from './write-matrix.ts';
+export { BUILTIN_DATASETS } from './builtin-datasets.ts';
+export type { BuiltinDataset } from './builtin-datasets.ts';
+export { loadDataset } from './load-dataset.ts';
+export type { LoadDatasetOptions } from './load-dataset.ts';

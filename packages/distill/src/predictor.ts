@@ -1,0 +1,127 @@
+/**
+ * Batch prediction with a trained student. 'onnxruntime' (default) runs MLAS GEMMs on all cores and is
+ * the honest speed to compare against MBN's ORT-based predict; 'tfjs' runs on the loaded tfjs backend.
+ */
+import { availableParallelism } from 'node:os';
+import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import { loadTf } from './backend.ts';
+import { buildStudentOnnx } from './onnx-student.ts';
+import { checkInput } from './prepare.ts';
+import type { StudentInput, TrainedStudent } from './types.ts';
+
+export interface StudentPrediction {
+  /** Argmax class per row (labels target). */
+  labels?: Int32Array;
+  /** Row-major n×size outputs (embedding target). */
+  values?: Float32Array;
+}
+
+export interface StudentPredictor {
+  readonly runtime: 'onnxruntime' | 'tfjs';
+  predict(x: StudentInput): Promise<StudentPrediction>;
+  dispose(): Promise<void>;
+}
+
+export interface PredictorOptions {
+  runtime?: 'onnxruntime' | 'tfjs';
+  /** onnxruntime intra-op threads; default: all cores. */
+  threads?: number;
+  /** Rows per run: large enough for GEMM efficiency, small enough to bound memory. */
+  batchRows?: number;
+}
+
+const DEFAULT_BATCH_ROWS = 8192;
+
+export async function createStudentPredictor(student: TrainedStudent, opts: PredictorOptions = {}): Promise<StudentPredictor> {
+  const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  return (opts.runtime ?? 'onnxruntime') === 'onnxruntime'
+    ? createOrtPredictor(student, opts.threads ?? availableParallelism(), batchRows)
+    : createTfjsPredictor(student, batchRows);
+}
+
+function emptyResult(student: TrainedStudent, n: number): StudentPrediction {
+  return student.signature.output.kind === 'labels'
+    ? { labels: new Int32Array(n) }
+    : { values: new Float32Array(n * student.signature.output.size) };
+}
+
+function checkPredictInput(student: TrainedStudent, x: StudentInput): void {
+  checkInput(x, student.signature.inputDims);
+  if (x.dtype !== student.signature.inputDType) {
+    throw new TypeError(`student was trained on ${student.signature.inputDType} input, got ${x.dtype}`);
+  }
+}
+
+async function createOrtPredictor(student: TrainedStudent, threads: number, batchRows: number): Promise<StudentPredictor> {
+  const ort = await import('onnxruntime-node');
+  const { bytes, output } = buildStudentOnnx(student.signature, student.layers);
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  const d = student.signature.inputDims;
+  const size = student.signature.output.size;
+  return {
+    runtime: 'onnxruntime',
+    async predict(x) {
+      checkPredictInput(student, x);
+      const res = emptyResult(student, x.rows);
+      for (let s = 0; s < x.rows; s += batchRows) {
+        const m = Math.min(batchRows, x.rows - s);
+        const view = x.data.subarray(s * d, (s + m) * d);
+        const input = new ort.Tensor(x.dtype === 'uint8' ? 'uint8' : 'float32', view, [m, d]);
+        const out = (await session.run({ X: input }))[output]!;
+        if (res.labels) {
+          const ids = out.data as BigInt64Array;
+          for (let i = 0; i < m; i++) res.labels[s + i] = Number(ids[i]);
+        } else {
+          res.values!.set(out.data as Float32Array, s * size);
+        }
+        out.dispose();
+      }
+      return res;
+    },
+    async dispose() {
+      await session.release();
+    },
+  };
+}
+
+async function createTfjsPredictor(student: TrainedStudent, batchRows: number): Promise<StudentPredictor> {
+  const { tf } = await loadTf();
+  const ws = student.layers.map((l) => tf.tensor2d(l.weight, [l.inDim, l.outDim]));
+  const bs = student.layers.map((l) => tf.tensor1d(l.bias));
+  const d = student.signature.inputDims;
+  const size = student.signature.output.size;
+  const scale = student.signature.normalisation.scale;
+  const chunk = new Float32Array(batchRows * d);
+  return {
+    runtime: 'tfjs',
+    async predict(x) {
+      checkPredictInput(student, x);
+      const res = emptyResult(student, x.rows);
+      for (let s = 0; s < x.rows; s += batchRows) {
+        const m = Math.min(batchRows, x.rows - s);
+        for (let i = 0, o = s * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
+        const out = tf.tidy(() => {
+          let h: Tensor2D = tf.tensor2d(chunk.subarray(0, m * d), [m, d]);
+          // Softmax is skipped: the labels are its argmax, and embeddings are linear.
+          for (let l = 0; l < ws.length; l++) {
+            h = tf.fused.matMul({ a: h, b: ws[l]!, bias: bs[l] as Tensor1D, activation: student.layers[l]!.activation === 'relu' ? 'relu' : 'linear' }) as Tensor2D;
+          }
+          return res.labels ? tf.argMax(h, 1) : h;
+        });
+        const data = await out.data();
+        out.dispose();
+        if (res.labels) res.labels.set(data as Int32Array, s);
+        else res.values!.set(data as Float32Array, s * size);
+      }
+      return res;
+    },
+    async dispose() {
+      for (const t of [...ws, ...bs]) t.dispose();
+    },
+  };
+}

@@ -1,0 +1,125 @@
+/**
+ * DIR/model.json + DIR/weights.bin: the standard tfjs layers-model files (what tfjs-node's `file://`
+ * handler writes: modelTopology, weightsManifest [{paths, weights}], format, generatedBy).
+ * DIR/student.json: {format: 'cmbn-student', version: 1, signature, meta, training}.
+ */
+import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { io } from '@tensorflow/tfjs';
+import { loadTf } from './backend.ts';
+import { buildLayersModel } from './layers-model.ts';
+import type { LayerActivation, StudentLayer, StudentSignature, TrainedStudent } from './types.ts';
+
+export const STUDENT_FORMAT = 'cmbn-student';
+export const STUDENT_VERSION = 1;
+const MODEL_JSON = 'model.json';
+const WEIGHTS_BIN = 'weights.bin';
+const STUDENT_JSON = 'student.json';
+
+interface StudentJson {
+  format: typeof STUDENT_FORMAT;
+  version: number;
+  signature: StudentSignature;
+  meta: Record<string, unknown>;
+  training: Pick<TrainedStudent, 'backend' | 'seconds' | 'epochs' | 'history'>;
+}
+
+interface ModelJson {
+  format: string;
+  generatedBy: string;
+  convertedBy: string | null;
+  modelTopology: unknown;
+  weightsManifest: { paths: string[]; weights: io.WeightsManifestEntry[] }[];
+}
+
+export async function saveStudent(student: TrainedStudent, dir: string, meta: Record<string, unknown> = {}): Promise<{ files: string[] }> {
+  const { tf } = await loadTf();
+  const model = buildLayersModel(tf, student.layers);
+  let artifacts: io.ModelArtifacts | undefined;
+  try {
+    await model.save(
+      tf.io.withSaveHandler(async (a) => {
+        artifacts = a;
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+  } finally {
+    model.dispose();
+  }
+  if (!artifacts?.weightSpecs || !artifacts.weightData) throw new Error('tfjs produced no weights');
+  const weightData = artifacts.weightData;
+  const bytes = Array.isArray(weightData) ? Buffer.concat(weightData.map((b) => new Uint8Array(b))) : new Uint8Array(weightData);
+  const modelJson: ModelJson = {
+    format: artifacts.format ?? 'layers-model',
+    generatedBy: artifacts.generatedBy ?? 'TensorFlow.js',
+    convertedBy: artifacts.convertedBy ?? null,
+    modelTopology: artifacts.modelTopology,
+    weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs }],
+  };
+  const studentJson: StudentJson = {
+    format: STUDENT_FORMAT,
+    version: STUDENT_VERSION,
+    signature: student.signature,
+    meta,
+    training: { backend: student.backend, seconds: student.seconds, epochs: student.epochs, history: student.history },
+  };
+  await mkdir(dir, { recursive: true });
+  const files = [join(dir, MODEL_JSON), join(dir, WEIGHTS_BIN), join(dir, STUDENT_JSON)];
+  await writeFile(files[0]!, JSON.stringify(modelJson));
+  await writeFile(files[1]!, bytes);
+  await writeFile(files[2]!, JSON.stringify(studentJson, null, 2));
+  return { files };
+}
+
+/** Reads the files directly (no tfjs needed): Dense kernels/biases in manifest order. */
+export async function loadStudent(dir: string): Promise<TrainedStudent> {
+  const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as StudentJson;
+  if (sj.format !== STUDENT_FORMAT) throw new Error(`${dir}/${STUDENT_JSON} is not a ${STUDENT_FORMAT} file`);
+  if (sj.version !== STUDENT_VERSION) throw new Error(`unsupported ${STUDENT_FORMAT} version ${sj.version}`);
+  const mj = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as ModelJson;
+  const topology = mj.modelTopology as { config: { layers: { class_name: string; config: { activation: string; units: number } }[] } };
+  const denseLayers = topology.config.layers.filter((l) => l.class_name === 'Dense');
+
+  const weights = new Map<string, { shape: number[]; data: Float32Array }>();
+  for (const group of mj.weightsManifest) {
+    const buffers = await Promise.all(group.paths.map((p) => readFile(join(dir, p))));
+    const all = Buffer.concat(buffers);
+    let offset = 0;
+    for (const spec of group.weights) {
+      if (spec.dtype !== 'float32' || spec.quantization) throw new Error(`unsupported weight ${spec.name} (${spec.dtype})`);
+      const count = spec.shape.reduce((a, b) => a * b, 1);
+      const data = new Float32Array(count);
+      new Uint8Array(data.buffer).set(all.subarray(offset, offset + count * 4));
+      weights.set(spec.name, { shape: spec.shape, data });
+      offset += count * 4;
+    }
+  }
+  // Manifest names are `<layer>/kernel` and `<layer>/bias`; take them in topology order.
+  const specs = mj.weightsManifest.flatMap((g) => g.weights);
+  const kernels = specs.filter((s) => s.name.endsWith('/kernel'));
+  if (kernels.length !== denseLayers.length) throw new Error(`${dir}: ${kernels.length} kernels for ${denseLayers.length} Dense layers`);
+  const layers: StudentLayer[] = kernels.map((k, l) => {
+    const w = weights.get(k.name)!;
+    const b = weights.get(k.name.replace(/\/kernel$/, '/bias'));
+    if (!b) throw new Error(`${dir}: no bias for ${k.name}`);
+    return {
+      weight: w.data,
+      bias: b.data,
+      inDim: w.shape[0]!,
+      outDim: w.shape[1]!,
+      activation: denseLayers[l]!.config.activation as LayerActivation,
+    };
+  });
+  if (layers[0]?.inDim !== sj.signature.inputDims) throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}`);
+  return { signature: sj.signature, ...sj.training, layers };
+}
+
+export async function isStudentDir(dir: string): Promise<boolean> {
+  try {
+    await access(join(dir, MODEL_JSON));
+    const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as Partial<StudentJson>;
+    return sj.format === STUDENT_FORMAT;
+  } catch {
+    return false;
+  }
+}

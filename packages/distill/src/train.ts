@@ -1,0 +1,200 @@
+/**
+ * trainStudent: a seeded MLP trained with Adam in our own loop (not `model.fit`), so that
+ * - the backward pass is transpose-free (dense-op.ts), which is what makes tfjs-wasm fast;
+ * - batch order comes from our seeded permutation and weights from our seeded Glorot init;
+ * - every tensor is created in a tidy or disposed explicitly (numTensors is unchanged afterwards).
+ */
+import type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
+import { loadTf, type TfBackendName } from './backend.ts';
+import { createDenseOps } from './dense-op.ts';
+import {
+  checkInput,
+  checkTarget,
+  columnStats,
+  defaultNormalisation,
+  gatherLabels,
+  gatherScaled,
+  gatherStandardised,
+} from './prepare.ts';
+import { glorotUniform, permutation, Rng, shuffleInPlace } from './rng.ts';
+import { validateSpec, type StudentSpec } from './spec.ts';
+import type { EpochReport, StudentInput, StudentLayer, StudentTargetData, TrainedStudent, TrainHistory } from './types.ts';
+
+export interface TrainOptions {
+  onEpoch?: (e: EpochReport) => void;
+  backend?: TfBackendName;
+}
+
+/** Rows per forward pass when evaluating the validation set: big GEMMs, bounded memory. */
+const EVAL_BATCH = 2048;
+
+export async function trainStudent(
+  x: StudentInput,
+  target: StudentTargetData,
+  spec: StudentSpec,
+  opts: TrainOptions = {},
+): Promise<TrainedStudent> {
+  validateSpec(spec);
+  checkInput(x);
+  checkTarget(target, x.rows);
+  if (target.kind !== spec.target) throw new TypeError(`spec.target is ${spec.target} but the target given is ${target.kind}`);
+  const t0 = performance.now();
+  const { tf, backend } = await loadTf(opts.backend);
+
+  const n = x.rows;
+  const d = x.cols;
+  const normalisation = defaultNormalisation(x.dtype);
+  const nVal = spec.validationSplit > 0 ? Math.min(n - 1, Math.max(1, Math.round(n * spec.validationSplit))) : 0;
+  const nTrain = n - nVal;
+  if (nTrain < 1) throw new RangeError('no rows left to train on');
+  // Stream 0: the train/validation split. Stream 1: batch order. Stream 2: weights.
+  const order = permutation(new Rng(spec.seed, 0), n);
+  const outDim = target.kind === 'labels' ? target.classes : target.dim;
+  const stats = target.kind === 'embedding' ? columnStats(target.values, n, target.dim) : undefined;
+
+  const makeY = (from: number, to: number): Tensor =>
+    target.kind === 'labels'
+      ? tf.tensor1d(gatherLabels(target.labels, order, from, to, target.classes), 'int32')
+      : tf.tensor2d(gatherStandardised(target.values, target.dim, order, from, to, stats!.mean, stats!.std), [to - from, target.dim]);
+
+  const xTrain = tf.tensor2d(gatherScaled(x, order, 0, nTrain, normalisation.scale), [nTrain, d]);
+  const yTrain = makeY(0, nTrain);
+  const xVal = nVal > 0 ? tf.tensor2d(gatherScaled(x, order, nTrain, n, normalisation.scale), [nVal, d]) : undefined;
+  const yVal = nVal > 0 ? makeY(nTrain, n) : undefined;
+
+  const dims = [d, ...spec.hidden, outDim];
+  const initRng = new Rng(spec.seed, 2);
+  const weights: Variable[] = [];
+  const biases: Variable[] = [];
+  for (let l = 0; l + 1 < dims.length; l++) {
+    // tidy disposes the initial-value tensors; variables are not tracked by tidy and survive it.
+    tf.tidy(() => {
+      weights.push(tf.variable(tf.tensor2d(glorotUniform(initRng, dims[l]!, dims[l + 1]!), [dims[l]!, dims[l + 1]!]), true));
+      biases.push(tf.variable(tf.zeros([dims[l + 1]!]), true));
+    });
+  }
+  const ops = createDenseOps(tf);
+  const optimizer = tf.train.adam(spec.learningRate);
+
+  const forwardTrain = (xb: Tensor2D): Tensor2D => {
+    const last = weights.length - 1;
+    // With no hidden layer the first layer is the linear output layer.
+    if (last === 0) return ops.linear(xb, weights[0] as Tensor2D, biases[0] as Tensor1D);
+    let h = ops.first(xb, weights[0] as Tensor2D, biases[0] as Tensor1D);
+    for (let l = 1; l < last; l++) h = ops.hidden(h, weights[l] as Tensor2D, biases[l] as Tensor1D);
+    return ops.linear(h, weights[last] as Tensor2D, biases[last] as Tensor1D);
+  };
+  const forwardEval = (xb: Tensor2D): Tensor2D => {
+    let h = xb;
+    for (let l = 0; l < weights.length; l++) h = ops.forward(h, weights[l] as Tensor2D, biases[l] as Tensor1D, l < weights.length - 1);
+    return h;
+  };
+  const lossOf = (out: Tensor2D, yb: Tensor): Tensor =>
+    target.kind === 'labels'
+      ? tf.losses.softmaxCrossEntropy(tf.oneHot(yb as Tensor1D, outDim), out)
+      : tf.losses.meanSquaredError(yb, out);
+
+  const evaluate = (xs: Tensor2D, ys: Tensor, rows: number): { loss: number; acc?: number } => {
+    let lossSum = 0;
+    let correct = 0;
+    for (let s = 0; s < rows; s += EVAL_BATCH) {
+      const m = Math.min(EVAL_BATCH, rows - s);
+      const [l, c] = tf.tidy(() => {
+        const xb = tf.slice(xs, [s, 0], [m, d]);
+        const yb = target.kind === 'labels' ? tf.slice(ys, [s], [m]) : tf.slice(ys, [s, 0], [m, outDim]);
+        const out = forwardEval(xb);
+        const loss = tf.mul(lossOf(out, yb), m);
+        const hits = target.kind === 'labels' ? tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), yb), 'int32')) : tf.scalar(0, 'int32');
+        return [loss.dataSync()[0]!, hits.dataSync()[0]!];
+      });
+      lossSum += l;
+      correct += c;
+    }
+    return target.kind === 'labels' ? { loss: lossSum / rows, acc: correct / rows } : { loss: lossSum / rows };
+  };
+
+  const history: TrainHistory = { loss: [], valLoss: [], ...(target.kind === 'labels' && nVal > 0 ? { valAcc: [] } : {}) };
+  const batchRng = new Rng(spec.seed, 1);
+  const batchOrder = permutation(batchRng, nTrain);
+  const varList = [...weights, ...biases];
+  let best = Infinity;
+  let bestWeights: Float32Array[] | undefined;
+  let sinceBest = 0;
+  let epochsRun = 0;
+
+  try {
+    for (let epoch = 1; epoch <= spec.epochs; epoch++) {
+      const te = performance.now();
+      if (epoch > 1) shuffleInPlace(batchRng, batchOrder);
+      let lossSum = 0;
+      for (let s = 0; s < nTrain; s += spec.batchSize) {
+        const m = Math.min(spec.batchSize, nTrain - s);
+        const cost = tf.tidy((): Scalar => {
+          const idx = tf.tensor1d(batchOrder.subarray(s, s + m), 'int32');
+          const xb = tf.gather(xTrain, idx) as Tensor2D;
+          const yb = tf.gather(yTrain, idx);
+          return optimizer.minimize(() => lossOf(forwardTrain(xb), yb) as Scalar, true, varList)!;
+        });
+        lossSum += cost.dataSync()[0]! * m;
+        cost.dispose();
+      }
+      const loss = lossSum / nTrain;
+      const val = xVal && yVal ? evaluate(xVal, yVal, nVal) : { loss };
+      history.loss.push(loss);
+      history.valLoss.push(val.loss);
+      if (history.valAcc && val.acc !== undefined) history.valAcc.push(val.acc);
+      epochsRun = epoch;
+      if (!Number.isFinite(val.loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${val.loss}); lower learningRate`);
+      if (val.loss < best) {
+        best = val.loss;
+        bestWeights = varList.map((v) => v.dataSync().slice() as Float32Array);
+        sinceBest = 0;
+      } else {
+        sinceBest++;
+      }
+      opts.onEpoch?.({
+        epoch,
+        epochs: spec.epochs,
+        loss,
+        valLoss: val.loss,
+        ...(val.acc !== undefined ? { valAcc: val.acc } : {}),
+        seconds: (performance.now() - te) / 1000,
+      });
+      if (sinceBest > spec.patience) break;
+    }
+  } finally {
+    optimizer.dispose();
+    for (const v of varList) v.dispose();
+    for (const t of [xTrain, yTrain, xVal, yVal]) t?.dispose();
+  }
+
+  const L = weights.length;
+  const layers: StudentLayer[] = [];
+  for (let l = 0; l < L; l++) {
+    layers.push({
+      weight: bestWeights![l]!,
+      bias: bestWeights![L + l]!,
+      inDim: dims[l]!,
+      outDim: dims[l + 1]!,
+      activation: l < L - 1 ? 'relu' : target.kind === 'labels' ? 'softmax' : 'linear',
+    });
+  }
+  if (stats) foldDestandardisation(layers[L - 1]!, stats.mean, stats.std);
+
+  return {
+    signature: { inputDims: d, inputDType: x.dtype, normalisation, output: { kind: target.kind, size: outDim } },
+    backend,
+    seconds: (performance.now() - t0) / 1000,
+    epochs: epochsRun,
+    history,
+    layers,
+  };
+}
+
+/** y = (x·W + b)·std + mean  ⇔  x·(W·diag(std)) + (b·std + mean): the stored model emits real units. */
+function foldDestandardisation(layer: StudentLayer, mean: Float64Array, std: Float64Array): void {
+  const { weight, bias, inDim, outDim } = layer;
+  for (let i = 0; i < inDim; i++) for (let j = 0; j < outDim; j++) weight[i * outDim + j]! *= std[j]!;
+  for (let j = 0; j < outDim; j++) bias[j] = bias[j]! * std[j]! + mean[j]!;
+}
+

@@ -1,0 +1,73 @@
+/** Shapes shared by training, the file format and the predictors. */
+import type { StudentTarget } from './spec.ts';
+import type { TfBackendName } from './backend.ts';
+
+/** Same shape as `@cmbn/data`'s Matrix: row-major, shape beside the buffer. */
+export interface StudentInput {
+  rows: number;
+  cols: number;
+  dtype: 'uint8' | 'float32';
+  data: Uint8Array | Float32Array;
+}
+
+export type StudentTargetData =
+  | { kind: 'labels'; labels: Int32Array; classes: number }
+  | { kind: 'embedding'; values: Float64Array; dim: number };
+
+/**
+ * Input x is fed to the network as x·scale. uint8 pixels use 1/255; float32 input uses 1 (the caller's
+ * scale). Per-feature mean/std was not adopted: on MNIST it did not improve accuracy over 1/255 (Adam
+ * adapts per weight) and it would make the ONNX graph and the uint8 fast path more complex.
+ */
+export interface Normalisation {
+  kind: 'scale';
+  scale: number;
+}
+
+export interface StudentSignature {
+  inputDims: number;
+  inputDType: 'uint8' | 'float32';
+  normalisation: Normalisation;
+  output: { kind: StudentTarget; size: number };
+}
+
+export type LayerActivation = 'relu' | 'linear' | 'softmax';
+
+/** One dense layer, y = act(x·W + b), W row-major inDim×outDim (the tfjs Dense kernel layout). */
+export interface StudentLayer {
+  weight: Float32Array;
+  bias: Float32Array;
+  inDim: number;
+  outDim: number;
+  activation: LayerActivation;
+}
+
+export interface TrainHistory {
+  loss: number[];
+  valLoss: number[];
+  valAcc?: number[];
+}
+
+export interface TrainedStudent {
+  signature: StudentSignature;
+  backend: TfBackendName;
+  /** Wall time of trainStudent. */
+  seconds: number;
+  /** Epochs actually run (early stopping may end before spec.epochs). */
+  epochs: number;
+  history: TrainHistory;
+  /**
+   * The weights of the best epoch. For an embedding target the target de-standardisation is already
+   * folded into the last layer, so these layers map normalised input straight to embedding values.
+   */
+  layers: StudentLayer[];
+}
+
+export interface EpochReport {
+  epoch: number;
+  epochs: number;
+  loss: number;
+  valLoss: number;
+  valAcc?: number;
+  seconds: number;
+}

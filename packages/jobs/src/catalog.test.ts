@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import {
+  decodeCodeNpy,
+  encodeCodeNpy,
+  jobCatalog,
+  jobOptions,
+  layerJobId,
+  parseLayerJobId,
+  parsePayload,
+  parseShardJobId,
+  shardJobId,
+  type HandlersFor,
+} from './index.ts';
+
+const SHA = 'a'.repeat(64);
+
+describe('job catalog', () => {
+  it('validates shard payloads and refuses bulk or malformed data', () => {
+    const ok = {
+      runId: 'r1',
+      layer: 1,
+      index: 0,
+      spec: { layer: 1, v0: 0, v1: 2, k: 5, seed: 0, a: 0.5, kernel: 'euclidean' },
+      input: { kind: 'dense', sha256: SHA, rows: 10, cols: 4 },
+    };
+    expect(parsePayload('shard', ok).spec.v1).toBe(2);
+    expect(() => parsePayload('shard', { ...ok, input: { ...ok.input, sha256: 'nope' } })).toThrow(/sha256/);
+    expect(() => parsePayload('shard', { ...ok, spec: { ...ok.spec, a: 0 } })).toThrow(/spec.a/);
+  });
+
+  it('gives every kind a retry policy and a timeout', () => {
+    for (const def of Object.values(jobCatalog)) {
+      expect(def.retry.attempts).toBeGreaterThanOrEqual(1);
+      expect(def.timeoutMs).toBeGreaterThan(0);
+    }
+    expect(jobOptions('shard')).toEqual({ attempts: 4, backoff: { type: 'exponential', delay: 1000 } });
+  });
+
+  it('types the handler map per runner', () => {
+    // @ts-expect-error the worker must handle 'shard'
+    const missing: HandlersFor<'worker'> = {};
+    expect(missing).toEqual({});
+    const full: HandlersFor<'coordinator'> = { layer: async () => ({ outputSha256: SHA }) };
+    expect(Object.keys(full)).toEqual(['layer']);
+  });
+
+  it('makes deterministic job ids that BullMQ accepts and that parse back', () => {
+    expect(shardJobId('run-1', 2, 7)).toBe('run-1:2:7');
+    expect(parseShardJobId('run-1:2:7')).toEqual({ runId: 'run-1', layer: 2, index: 7 });
+    expect(parseLayerJobId(layerJobId('run-1', 3))).toEqual({ runId: 'run-1', layer: 3 });
+    expect(() => shardJobId('a:b', 1, 1)).toThrow();
+  });
+});
+
+describe('code npy', () => {
+  it('round-trips a uint16 block and checks the shape', () => {
+    const ids = Uint16Array.from({ length: 12 }, (_, i) => i * 5000);
+    const bytes = encodeCodeNpy(ids, 3, 4);
+    const back = decodeCodeNpy(bytes, 'x', { rows: 3, cols: 4 });
+    expect(Array.from(back.ids)).toEqual(Array.from(ids));
+    expect(() => decodeCodeNpy(bytes, 'x', { rows: 4, cols: 3 })).toThrow(/shape 3×4/);
+    expect(() => decodeCodeNpy(bytes.subarray(0, bytes.length - 1), 'x')).toThrow(/data bytes/);
+  });
+});

@@ -1,0 +1,11 @@
+export { defineJob } from './define.ts';
+export type { JobDefinition, JobRunner, RetryPolicy } from './define.ts';
+export { jobCatalog, jobOptions, parsePayload, parseResult, queueName, PayloadError } from './catalog.ts';
+export type { HandlersFor, JobCatalog, JobContext, JobHandler, JobKind, JobPayload, JobResult, KindsOf } from './catalog.ts';
+export { shardJob } from './shard.job.ts';
+export { layerJob } from './layer.job.ts';
+export { distillJob } from './distill.job.ts';
+export { ZLayerInputRef, ZSha256, ZShardSpec } from './refs.ts';
+export type { TLayerInputRef, TShardSpec } from './refs.ts';
+export { layerJobId, parseLayerJobId, parseShardJobId, shardJobId } from './ids.ts';
+export { CodeArtifactError, decodeCodeNpy, encodeCodeNpy } from './code-npy.ts';

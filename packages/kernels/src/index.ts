@@ -1,0 +1,15 @@
+export type { DenseBackend, TopKResult } from './dense-backend.ts';
+export { TOP_K } from './dense-backend.ts';
+export { createDenseBackend, type CreateDenseBackendOptions } from './create-dense-backend.ts';
+export { JsReferenceDenseBackend } from './js-reference-backend.ts';
+export { OrtDenseBackend, type OrtBackendOptions } from './ort-backend.ts';
+export {
+  nearestCentresDense,
+  createDenseStats,
+  defaultBlockRows,
+  type DenseKernel,
+  type DenseStats,
+  type NearestCentresDenseOptions,
+} from './nearest-centres-dense.ts';
+export { nearestCentresSparse, assignSparse, type SparseStats } from './nearest-centres-sparse.ts';
+export { buildSparseCentreIndex, type SparseCentreIndex } from './sparse-centre-index.ts';

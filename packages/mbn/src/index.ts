@@ -1,0 +1,30 @@
+export { ZMbnParams, MAX_K, ParamsError, parseParams, resolveKs, keptCount } from './params.ts';
+export type { TMbnParams, TMbnParamsInput } from './params.ts';
+export { streamFor, sampleDistinct, sortedU32 } from './rng.ts';
+export type { Rng } from './rng.ts';
+export { drawClustering, featureCount, gatherDense, gatherCodeRows } from './layer.ts';
+export type { CodeInput, DenseInput, LayerInput, ClusteringDraw } from './layer.ts';
+export { computeShard, placeShard, planShards } from './shard.ts';
+export type { ShardSpec } from './shard.ts';
+export { fitPcaOnCodes, projectCodes } from './pca.ts';
+export type { PcaModel } from './pca.ts';
+export { kmeans, assignNearest } from './kmeans.ts';
+export type { KMeansResult } from './kmeans.ts';
+export {
+  MODEL_FILE,
+  MODEL_FORMAT_VERSION,
+  buildModelLayer,
+  serializeModel,
+  deserializeModel,
+  saveModel,
+  loadModel,
+  sha256Hex,
+  keptFeatures,
+} from './model.ts';
+export type { MbnModel, ModelLayer } from './model.ts';
+export { ContainerError } from './container.ts';
+export { predict, applyHead, PredictError } from './predict.ts';
+export type { Prediction, PredictInput } from './predict.ts';
+export { trainMbn, trainWith, finishTraining, assembleLayer, layerShardSpecs, denseInput } from './train.ts';
+export type { TrainMatrix, TrainOptions, TrainProgress, TrainResult, LayerRunner } from './train.ts';
+export { ShardThreadPool } from './thread-pool.ts';

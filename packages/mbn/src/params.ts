@@ -1,0 +1,74 @@
+import { z } from 'zod';
+
+/** Largest centre count a layer may use: ids are stored as Uint16. */
+export const MAX_K = 65_535;
+
+export const ZMbnParams = z
+  .object({
+    /** Clusterings per layer. */
+    V: z.number().int().min(1).max(100_000).default(400),
+    /** Fraction of the input features each clustering keeps. */
+    a: z.number().gt(0).max(1).default(0.5),
+    /** Shrink factor of k from one layer to the next. */
+    delta: z.number().gt(0).lt(1).default(0.5),
+    /** Bottom layer's k; default min(⌊N/2⌋, ⌊1e8/N⌋). */
+    k1: z.number().int().min(1).max(MAX_K).optional(),
+    /** Explicit k per layer; overrides k1/delta. */
+    k: z.array(z.number().int().min(1).max(MAX_K)).min(1).optional(),
+    /** Output dimension of PCA and number of k-means clusters. */
+    clusters: z.number().int().min(1).max(1000).default(10),
+    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    /** Similarity of the bottom (dense) layer. */
+    kernel: z.enum(['euclidean', 'linear']).default('euclidean'),
+    /** k-means restarts of the application. */
+    kmeansRestarts: z.number().int().min(1).max(100).default(10),
+  })
+  .strict();
+
+export type TMbnParams = z.infer<typeof ZMbnParams>;
+export type TMbnParamsInput = z.input<typeof ZMbnParams>;
+
+export class ParamsError extends Error {
+  readonly code = 'BAD_PARAMS';
+}
+
+/**
+ * Zhang's schedule: k1 = min(⌊N/2⌋, ⌊1e8/N⌋), then k(l+1) = ⌊delta·k(l)⌋ while that stays ≥ 1.5·c.
+ * Every k is checked against N: a clustering draws k distinct data points as centres.
+ */
+export function resolveKs(n: number, params: TMbnParams): number[] {
+  if (!Number.isInteger(n) || n < 1) throw new ParamsError(`need at least one data point, got ${n}`);
+  let ks: number[];
+  if (params.k) {
+    ks = [...params.k];
+  } else {
+    const k1 = params.k1 ?? Math.min(Math.floor(n / 2), Math.floor(1e8 / n));
+    if (k1 < 1) throw new ParamsError(`k1 would be ${k1} for ${n} points; pass --k1 or --k explicitly`);
+    ks = [k1];
+    for (;;) {
+      const next = Math.floor(params.delta * ks[ks.length - 1]!);
+      if (next < 1.5 * params.clusters || next < 1) break;
+      ks.push(next);
+    }
+  }
+  ks.forEach((k, i) => {
+    if (k > n) throw new ParamsError(`k of layer ${i + 1} is ${k} but there are only ${n} points (k must be ≤ N)`);
+    if (k > MAX_K) throw new ParamsError(`k of layer ${i + 1} is ${k}; at most ${MAX_K} is supported`);
+  });
+  if (params.clusters > n) throw new ParamsError(`--clusters ${params.clusters} exceeds the ${n} points`);
+  return ks;
+}
+
+export function parseParams(input: unknown): TMbnParams {
+  const r = ZMbnParams.safeParse(input);
+  if (!r.success) {
+    const msg = r.error.issues.map((i) => `${i.path.join('.') || 'params'}: ${i.message}`).join('; ');
+    throw new ParamsError(msg);
+  }
+  return r.data;
+}
+
+/** Number of kept features for a clustering over nFeatures inputs. */
+export function keptCount(nFeatures: number, a: number): number {
+  return Math.max(1, Math.min(nFeatures, Math.round(a * nFeatures)));
+}

@@ -1,0 +1,157 @@
+import { availableParallelism } from 'node:os';
+import type { CodeInput, DenseInput, LayerInput } from './layer.ts';
+import { buildModelLayer, serializeModel, sha256Hex, type MbnModel } from './model.ts';
+import { parseParams, resolveKs, type TMbnParams, type TMbnParamsInput } from './params.ts';
+import { fitPcaOnCodes, projectCodes } from './pca.ts';
+import { kmeans } from './kmeans.ts';
+import { applyHead } from './predict.ts';
+import { placeShard, planShards, type ShardSpec } from './shard.ts';
+import { ShardThreadPool } from './thread-pool.ts';
+
+export interface TrainMatrix {
+  rows: number;
+  cols: number;
+  dtype: 'uint8' | 'float32';
+  data: Uint8Array | Float32Array;
+}
+
+export type TrainProgress =
+  | { stage: 'layer'; layer: number; layers: number; k: number; done: number; total: number }
+  | { stage: 'pca' | 'kmeans' | 'model'; layers: number };
+
+export interface TrainOptions {
+  threads?: number;
+  /** Clusterings per shard; affects scheduling only, never the result. */
+  shardSize?: number;
+  backend?: 'ort' | 'js';
+  onProgress?: (p: TrainProgress) => void;
+}
+
+export interface TrainResult {
+  params: TMbnParams;
+  ks: number[];
+  model: MbnModel;
+  modelBytes: Uint8Array;
+  modelHash: string;
+  labels: Int32Array;
+  embedding: Float64Array;
+  mbnSeconds: number;
+  layerSeconds: number[];
+}
+
+/** Runs one layer's shards; the in-process trainer and the distributed coordinator each provide one. */
+export type LayerRunner = (input: LayerInput, specs: ShardSpec[], onShardDone: () => void) => Promise<Uint16Array[]>;
+
+export function denseInput(x: TrainMatrix): DenseInput {
+  return { kind: 'dense', n: x.rows, d: x.cols, dtype: x.dtype, data: x.data };
+}
+
+/** Assembles a layer's n × V code from its shard blocks. */
+export function assembleLayer(n: number, V: number, k: number, specs: ShardSpec[], blocks: Uint16Array[]): CodeInput {
+  const ids = new Uint16Array(n * V);
+  specs.forEach((s, i) => placeShard(blocks[i]!, n, s.v0, s.v1, V, ids));
+  return { kind: 'code', n, V, k, ids };
+}
+
+export function layerShardSpecs(params: TMbnParams, layer: number, k: number, shardSize: number): ShardSpec[] {
+  return planShards(params.V, shardSize).map(({ v0, v1 }) => ({
+    layer,
+    v0,
+    v1,
+    k,
+    seed: params.seed,
+    a: params.a,
+    kernel: params.kernel,
+  }));
+}
+
+/**
+ * The application and the model, from the layer inputs (layer 1's raw data, then each layer's
+ * code) and the top code. Shared by the in-process and the distributed trainer.
+ */
+export function finishTraining(
+  inputs: LayerInput[],
+  top: CodeInput,
+  params: TMbnParams,
+  ks: number[],
+  onProgress?: (p: TrainProgress) => void,
+): { model: MbnModel; modelBytes: Uint8Array; modelHash: string; labels: Int32Array; embedding: Float64Array } {
+  const layers = ks.length;
+  onProgress?.({ stage: 'pca', layers });
+  const pca = fitPcaOnCodes(top, params.clusters, params.seed);
+  onProgress?.({ stage: 'kmeans', layers });
+  const km = kmeans(projectCodes(top, pca), top.n, pca.c, params.clusters, { seed: params.seed, restarts: params.kmeansRestarts });
+  onProgress?.({ stage: 'model', layers });
+  const first = inputs[0]!;
+  if (first.kind !== 'dense') throw new Error('layer 1 input must be dense');
+  const model: MbnModel = {
+    params,
+    ks,
+    trainPoints: first.n,
+    inputDims: first.d,
+    inputDType: first.dtype,
+    layers: inputs.map((input, i) => buildModelLayer(input, i + 1, ks[i]!, params)),
+    pca,
+    centroids: km.centroids,
+  };
+  // Labels come from the same head that predict() uses, so predict on training points reproduces them.
+  const { labels, embedding } = applyHead(model, top);
+  const modelBytes = serializeModel(model);
+  return { model, modelBytes, modelHash: sha256Hex(modelBytes), labels, embedding };
+}
+
+/** Trains MBN layer by layer with `runLayer`, then PCA, k-means and the model. */
+export async function trainWith(
+  x: TrainMatrix,
+  paramsInput: TMbnParamsInput,
+  runLayer: LayerRunner,
+  opts: { shardSize: number; onProgress?: (p: TrainProgress) => void },
+): Promise<TrainResult> {
+  const params = parseParams(paramsInput);
+  const ks = resolveKs(x.rows, params);
+  const t0 = performance.now();
+  const inputs: LayerInput[] = [denseInput(x)];
+  const layerSeconds: number[] = [];
+  let top: CodeInput | undefined;
+  for (let l = 0; l < ks.length; l++) {
+    const k = ks[l]!;
+    const specs = layerShardSpecs(params, l + 1, k, opts.shardSize);
+    let done = 0;
+    const report = () => opts.onProgress?.({ stage: 'layer', layer: l + 1, layers: ks.length, k, done, total: specs.length });
+    report();
+    const tl = performance.now();
+    const blocks = await runLayer(inputs[l]!, specs, () => {
+      done++;
+      report();
+    });
+    layerSeconds.push((performance.now() - tl) / 1000);
+    top = assembleLayer(x.rows, params.V, k, specs, blocks);
+    if (l + 1 < ks.length) inputs.push(top);
+  }
+  const finished = finishTraining(inputs, top!, params, ks, opts.onProgress);
+  return { params, ks, ...finished, mbnSeconds: (performance.now() - t0) / 1000, layerSeconds };
+}
+
+/** In-process training on every core (worker threads), the CLI's embedded default. */
+export async function trainMbn(x: TrainMatrix, paramsInput: TMbnParamsInput, opts: TrainOptions = {}): Promise<TrainResult> {
+  const threads = Math.max(1, opts.threads ?? availableParallelism());
+  const params = parseParams(paramsInput);
+  resolveKs(x.rows, params); // fail on impossible params before starting threads
+  const shardSize = opts.shardSize ?? Math.max(1, Math.floor(params.V / (threads * 8)));
+  const pool = new ShardThreadPool(threads, opts.backend);
+  try {
+    const runLayer: LayerRunner = async (input, specs, onShardDone) => {
+      pool.setInput(input);
+      return Promise.all(
+        specs.map(async (s) => {
+          const block = await pool.run(s);
+          onShardDone();
+          return block;
+        }),
+      );
+    };
+    return await trainWith(x, params, runLayer, { shardSize, onProgress: opts.onProgress });
+  } finally {
+    await pool.close();
+  }
+}

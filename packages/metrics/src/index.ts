@@ -1,0 +1,21 @@
+import { clusteringAccuracy } from './accuracy.ts';
+import { ari } from './ari.ts';
+import { nmi } from './nmi.ts';
+
+export { hungarian } from './hungarian.ts';
+export { clusteringAccuracy } from './accuracy.ts';
+export { nmi } from './nmi.ts';
+export { ari } from './ari.ts';
+export { contingency, denseLabels } from './contingency.ts';
+export type { Contingency } from './contingency.ts';
+
+export interface ClusteringMetrics {
+  acc: number;
+  nmi: number;
+  ari: number;
+}
+
+/** ACC, NMI (arithmetic normalisation) and ARI of `pred` against `truth`. */
+export function clusteringMetrics(truth: Int32Array, pred: Int32Array): ClusteringMetrics {
+  return { acc: clusteringAccuracy(truth, pred), nmi: nmi(truth, pred), ari: ari(truth, pred) };
+}

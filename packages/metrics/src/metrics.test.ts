@@ -1,0 +1,130 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ari, clusteringAccuracy, clusteringMetrics, nmi } from './index.ts';
+
+const L = (xs: number[]): Int32Array => Int32Array.from(xs);
+
+describe('hand-computed cases', () => {
+  it('a relabelled perfect clustering scores 1 everywhere', () => {
+    const m = clusteringMetrics(L([0, 0, 1, 1, 2, 2]), L([1, 1, 0, 0, 2, 2]));
+    expect(m.acc).toBe(1);
+    expect(m.nmi).toBeCloseTo(1, 15);
+    expect(m.ari).toBe(1);
+  });
+
+  it('scikit-learn docs example truth [0,0,0,1,1,1] pred [0,0,1,1,2,2]', () => {
+    const truth = L([0, 0, 0, 1, 1, 1]);
+    const pred = L([0, 0, 1, 1, 2, 2]);
+    // contingency (rows truth, cols pred): [[2,1,0],[0,1,2]], n = 6
+    // ACC: best map p0→t0 (2) and p2→t1 (2); p1 left unmatched → 4/6
+    expect(clusteringAccuracy(truth, pred)).toBeCloseTo(4 / 6, 15);
+    // ARI: Σ C(nij,2) = 1+1 = 2; Σ C(ai,2) = 3+3 = 6; Σ C(bj,2) = 1+1+1 = 3; C(6,2) = 15
+    // E = 6·3/15 = 1.2; max = (6+3)/2 = 4.5; ARI = (2−1.2)/(4.5−1.2) = 0.8/3.3 = 0.242424…
+    expect(ari(truth, pred)).toBeCloseTo(0.8 / 3.3, 14);
+    expect(ari(truth, pred)).toBeCloseTo(0.24242424, 8);
+    // MI = 2·(2/6)·ln(6·2/(3·2)) + 2·(1/6)·ln(6·1/(3·2)) = (2/3)·ln 2 = 0.462098…
+    // H(t) = ln 2, H(p) = ln 3; NMI = (2/3)ln2 / ((ln2 + ln3)/2) = 0.515803…
+    // (sklearn's normalized_mutual_info_score gives the same 0.5158037…)
+    const expected = ((2 / 3) * Math.LN2) / ((Math.LN2 + Math.log(3)) / 2);
+    expect(nmi(truth, pred)).toBeCloseTo(expected, 14);
+    expect(nmi(truth, pred)).toBeCloseTo(0.5158037429, 9);
+  });
+
+  it('sklearn ARI doc example [0,0,1,1] vs [0,0,1,2] = 0.5714…', () => {
+    // Σ C(nij,2) = 1; Σ C(ai,2) = 2; Σ C(bj,2) = 1; C(4,2) = 6; E = 2/6; max = 1.5
+    // ARI = (1 − 1/3)/(1.5 − 1/3) = (2/3)/(7/6) = 4/7
+    expect(ari(L([0, 0, 1, 1]), L([0, 0, 1, 2]))).toBeCloseTo(4 / 7, 14);
+  });
+
+  it('independent labelings: NMI 0, ARI negative', () => {
+    // truth [0,0,1,1] pred [0,1,0,1]: every cell 1 → MI = Σ ¼·ln(4·1/(2·2)) = 0
+    // ARI: Σ C(nij,2)=0; ΣA=2; ΣB=2; E=4/6; max=2 → (0−2/3)/(2−2/3) = −0.5
+    expect(nmi(L([0, 0, 1, 1]), L([0, 1, 0, 1]))).toBe(0);
+    expect(ari(L([0, 0, 1, 1]), L([0, 1, 0, 1]))).toBeCloseTo(-0.5, 14);
+    expect(clusteringAccuracy(L([0, 0, 1, 1]), L([0, 1, 0, 1]))).toBe(0.5);
+  });
+
+  it('degenerate labelings', () => {
+    expect(clusteringMetrics(L([3, 3, 3]), L([7, 7, 7]))).toEqual({ acc: 1, nmi: 1, ari: 1 });
+    expect(clusteringMetrics(L([5]), L([9]))).toEqual({ acc: 1, nmi: 1, ari: 1 });
+    // one cluster vs several classes: MI = 0
+    expect(nmi(L([0, 1, 2]), L([0, 0, 0]))).toBe(0);
+    expect(ari(L([0, 1, 2]), L([0, 1, 2]))).toBe(1); // all singletons
+    expect(clusteringAccuracy(L([0, 1, 2]), L([0, 0, 0]))).toBeCloseTo(1 / 3, 15);
+  });
+
+  it('arbitrary non-negative label values are remapped', () => {
+    const a = clusteringMetrics(L([10, 10, 500, 500, 7]), L([3, 3, 100000, 1, 1]));
+    const b = clusteringMetrics(L([1, 1, 2, 2, 0]), L([1, 1, 2, 0, 0]));
+    expect(a).toEqual(b);
+  });
+
+  it('rejects bad input', () => {
+    expect(() => nmi(L([0, 1]), L([0]))).toThrow(/differ in length/);
+    expect(() => ari(L([]), L([]))).toThrow(/empty/);
+    expect(() => clusteringAccuracy(L([0, -1]), L([0, 0]))).toThrow(/non-negative/);
+  });
+});
+
+const labelPair = fc
+  .integer({ min: 1, max: 40 })
+  .chain((n) =>
+    fc.tuple(
+      fc.array(fc.integer({ min: 0, max: 5 }), { minLength: n, maxLength: n }),
+      fc.array(fc.integer({ min: 0, max: 7 }), { minLength: n, maxLength: n }),
+    ),
+  );
+
+describe('properties', () => {
+  it('bounds: ACC ∈ (0,1], NMI ∈ [0,1], ARI ≤ 1 (and ≥ −1)', () => {
+    fc.assert(
+      fc.property(labelPair, ([t, p]) => {
+        const m = clusteringMetrics(L(t), L(p));
+        expect(m.acc).toBeGreaterThan(0);
+        expect(m.acc).toBeLessThanOrEqual(1);
+        expect(m.nmi).toBeGreaterThanOrEqual(0);
+        expect(m.nmi).toBeLessThanOrEqual(1);
+        expect(m.ari).toBeLessThanOrEqual(1 + 1e-12);
+        expect(m.ari).toBeGreaterThanOrEqual(-1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('NMI, ARI and ACC are symmetric', () => {
+    fc.assert(
+      fc.property(labelPair, ([t, p]) => {
+        expect(nmi(L(p), L(t))).toBeCloseTo(nmi(L(t), L(p)), 12);
+        expect(ari(L(p), L(t))).toBeCloseTo(ari(L(t), L(p)), 12);
+        expect(clusteringAccuracy(L(p), L(t))).toBe(clusteringAccuracy(L(t), L(p)));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('invariant under relabelling either side', () => {
+    fc.assert(
+      fc.property(labelPair, fc.array(fc.integer({ min: 0, max: 1000 }), { minLength: 8, maxLength: 8 }), ([t, p], perm) => {
+        // an injective relabelling: label x → x·1001 + perm[x] (distinct for distinct x)
+        const relabel = (xs: number[]) => L(xs.map((x) => x * 1001 + perm[x]!));
+        const a = clusteringMetrics(L(t), L(p));
+        const b = clusteringMetrics(relabel(t), relabel(p));
+        expect(b.acc).toBe(a.acc);
+        expect(b.nmi).toBeCloseTo(a.nmi, 12);
+        expect(b.ari).toBeCloseTo(a.ari, 12);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('identical partitions score 1', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 6 }), { minLength: 1, maxLength: 50 }), (t) => {
+        const m = clusteringMetrics(L(t), L(t.map((x) => 6 - x)));
+        expect(m.acc).toBe(1);
+        expect(m.nmi).toBeCloseTo(1, 12);
+        expect(m.ari).toBe(1);
+      }),
+    );
+  });
+});

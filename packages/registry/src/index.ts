@@ -1,0 +1,66 @@
+export { DEFAULT_DATABASE_URL, closeDb, currentDatabaseUrl, getDb, resolveDatabaseUrl, withTransaction } from './client.ts';
+export type { Db, Tx } from './client.ts';
+export { RegistryError } from './errors.ts';
+export type { RegistryErrorCode } from './errors.ts';
+export { MIGRATIONS_DIR, migrateDatabase } from './migrate.ts';
+export type { MigrateResult } from './migrate.ts';
+export { createTestDatabase, testAdminUrl } from './test-db.ts';
+export type { TestDatabase } from './test-db.ts';
+export { DEFAULT_EMBEDDED_DATA_DIR, startEmbeddedRegistry } from './embedded.ts';
+export type { EmbeddedRegistry, StartEmbeddedOptions } from './embedded.ts';
+export type { JsonObject } from './json.ts';
+export { getDataset, listDatasets, registerDataset } from './datasets.ts';
+export type { DatasetRecord, RegisterDatasetInput } from './datasets.ts';
+export {
+  TERMINAL_RUN_STATUSES,
+  UNFINISHED_RUN_STATUSES,
+  createLayer,
+  createRun,
+  getLayer,
+  getRun,
+  getRunProgress,
+  listRuns,
+  listShards,
+  listUnfinishedRuns,
+  markShardDone,
+  markShardFailed,
+  markShardQueued,
+  markShardRunning,
+  setLayerStatus,
+  setRunStatus,
+} from './runs.ts';
+export type {
+  CreateLayerInput,
+  CreateRunInput,
+  LayerProgress,
+  LayerStatus,
+  Run,
+  RunLayer,
+  RunPatch,
+  RunProgress,
+  RunStatus,
+  Shard,
+  ShardDoneResult,
+  ShardStatus,
+} from './runs.ts';
+export {
+  createModelVersion,
+  deleteAlias,
+  deleteVersion,
+  getModel,
+  getVersion,
+  listModels,
+  markVersionFailed,
+  markVersionReady,
+  parseModelRef,
+  resolveModelRef,
+  setAlias,
+} from './models.ts';
+export type {
+  CreateModelVersionInput,
+  ModelDetail,
+  ModelRef,
+  ModelVersionRecord,
+  RegisteredModelRecord,
+  VersionStatus,
+} from './models.ts';
