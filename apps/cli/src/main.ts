@@ -1,4 +1,4 @@
-import { Command, Option } from 'commander';
+import { Command } from 'commander';
 import { addTrainOptions, runLocalTrain, type TrainCliOptions } from './commands/train.ts';
 import { runPredict, type PredictCliOptions } from './commands/predict.ts';
 import { intOption } from './options.ts';
@@ -18,7 +18,6 @@ addTrainOptions(
   .option('--out <dir>', 'model directory (default models/mbn-<hash prefix>)')
   .option('--json', 'print exactly one JSON summary object on stdout')
   .option('--no-progress', 'no progress bar on stderr')
-  .addOption(new Option('--kernel <kind>', 'bottom-layer similarity').choices(['euclidean', 'linear']))
   .action(async (o: TrainCliOptions) => runLocalTrain(o));
 
 program

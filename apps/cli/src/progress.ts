@@ -9,7 +9,7 @@ export function createTrainProgress(enabled: boolean): { update(p: TrainProgress
   if (!enabled) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: ' {stage} |{bar}| {value}/{total} shards | {percentage}% | ETA {eta_formatted} | {elapsed}s',
+      format: ' {stage} |{bar}| {value}/{total} shards | {percentage}% | ETA {eta_formatted} | {duration}s',
       hideCursor: true,
       stream: process.stderr,
       noTTYOutput: true,

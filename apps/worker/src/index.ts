@@ -1,4 +1,4 @@
-export { startWorker, cancelChannel, cancelledKey } from './worker.ts';
+export { startWorker } from './worker.ts';
 export type { StartWorkerOptions, WorkerHandle } from './worker.ts';
 export { runWorkerProcess } from './main.ts';
 export { readWorkerEnv, ZWorkerEnv } from './env.ts';

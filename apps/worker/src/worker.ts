@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { createArtifactStore } from '@cmbn/artifacts';
-import { parsePayload, queueName, type HandlersFor, type JobContext, type JobKind } from '@cmbn/jobs';
+import { cancelChannel, cancelledKey, parsePayload, queueName, type HandlersFor, type JobContext, type JobKind } from '@cmbn/jobs';
 import { ComputeAbortedError, ComputePool } from './compute-pool.ts';
 import { BadInputError, LayerInputCache } from './layer-input-cache.ts';
 import { createLogger } from './logger.ts';
@@ -35,15 +35,6 @@ export interface WorkerHandle {
   cache: LayerInputCache;
   /** Stops taking jobs, lets active shards finish, then releases threads and connections. */
   close(): Promise<void>;
-}
-
-/** Redis pub/sub channel on which the coordinator announces cancelled runs. */
-export function cancelChannel(prefix: string): string {
-  return `${prefix}:cmbn:cancel`;
-}
-/** Key that marks a run cancelled (checked before a shard starts). */
-export function cancelledKey(prefix: string, runId: string): string {
-  return `${prefix}:cmbn:cancelled:${runId}`;
 }
 
 export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {

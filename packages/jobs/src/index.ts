@@ -9,3 +9,4 @@ export { ZLayerInputRef, ZSha256, ZShardSpec } from './refs.ts';
 export type { TLayerInputRef, TShardSpec } from './refs.ts';
 export { layerJobId, parseLayerJobId, parseShardJobId, shardJobId } from './ids.ts';
 export { CodeArtifactError, decodeCodeNpy, encodeCodeNpy } from './code-npy.ts';
+export { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey } from './cancel.ts';

@@ -16,8 +16,9 @@ export const layerJob = defineJob({
     layer: z.number().int().min(1),
   }),
   result: z.object({
-    /** The assembled n × V uint16 code of the layer. */
-    outputSha256: ZSha256,
+    /** The assembled n × V uint16 code of the layer (absent when the run had ended: `skipped`). */
+    outputSha256: ZSha256.optional(),
+    skipped: z.string().optional(),
     /** Set when this was the top layer and the run's model is written. */
     modelSha256: ZSha256.optional(),
   }),

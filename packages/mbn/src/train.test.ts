@@ -29,8 +29,9 @@ describe('trainMbn', () => {
   });
 
   it('round-trips the model and predict() reproduces the training labels and embedding', async () => {
-    const { x, labels } = mnistSlice(800);
-    const r = await trainMbn(x, { V: 16, seed: 1 }, { threads: 2 });
+    const { x, labels } = mnistSlice(1000);
+    const r = await trainMbn(x, { V: 100, seed: 1 }, { threads: 2 });
+    expect(r.ks).toEqual([500, 250, 125, 62, 31, 15]);
     const bytes = serializeModel(r.model);
     expect(bytes).toEqual(r.modelBytes);
     const model = deserializeModel(bytes);
@@ -43,9 +44,10 @@ describe('trainMbn', () => {
     } finally {
       await backend.dispose();
     }
-    // Real digits: even a tiny MBN clusters them far above chance (0.1).
-    expect(clusteringAccuracy(labels, r.labels)).toBeGreaterThan(0.45);
-    expect(nmi(labels, r.labels)).toBeGreaterThan(0.4);
+    // Real digits: 1,000 of them with V=100 cluster at ACC ≈ 0.58–0.64, NMI ≈ 0.60–0.64 over seeds
+    // (chance is ~0.12); the full quality bar (10k digits) is `npm run bench:quality`.
+    expect(clusteringAccuracy(labels, r.labels)).toBeGreaterThan(0.5);
+    expect(nmi(labels, r.labels)).toBeGreaterThan(0.5);
   });
 
   it('rejects impossible params before doing any work', async () => {

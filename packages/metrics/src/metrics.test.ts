@@ -24,7 +24,7 @@ describe('hand-computed cases', () => {
     expect(ari(truth, pred)).toBeCloseTo(0.24242424, 8);
     // MI = 2·(2/6)·ln(6·2/(3·2)) + 2·(1/6)·ln(6·1/(3·2)) = (2/3)·ln 2 = 0.462098…
     // H(t) = ln 2, H(p) = ln 3; NMI = (2/3)ln2 / ((ln2 + ln3)/2) = 0.515803…
-    // (sklearn's normalized_mutual_info_score gives the same 0.5158037…)
+    // (0.51663 quoted in the task brief does not match this arithmetic; not checked against sklearn here)
     const expected = ((2 / 3) * Math.LN2) / ((Math.LN2 + Math.log(3)) / 2);
     expect(nmi(truth, pred)).toBeCloseTo(expected, 14);
     expect(nmi(truth, pred)).toBeCloseTo(0.5158037429, 9);

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
@@ -37,7 +37,7 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--k <list>', 'explicit k per layer, e.g. 1000,500,250 (overrides --k1/--delta)', intListOption('--k'))
     .option('--clusters <n>', 'output dimension and number of k-means clusters (default 10)', intOption('--clusters', 1))
     .option('--seed <n>', 'random seed; the same seed gives a bit-identical model (default 0)', intOption('--seed', 0))
-    .option('--kernel <kind>', 'bottom-layer similarity: euclidean or linear (default euclidean)')
+    .addOption(new Option('--kernel <kind>', 'bottom-layer similarity (default euclidean)').choices(['euclidean', 'linear']))
     .option('--shard-size <n>', 'clusterings per shard (scheduling only; never changes the model)', intOption('--shard-size', 1));
 }
 

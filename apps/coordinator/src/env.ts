@@ -1,0 +1,40 @@
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+
+const REPO_ROOT = new URL('../../../', import.meta.url);
+
+/** The coordinator's environment, read once at boot. */
+export const ZCoordinatorEnv = z.object({
+  /** Postgres of the run state (@cmbn/registry); migrate it with `npm run db:migrate`. */
+  DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/cmbn'),
+  /** Redis holding the BullMQ queues (production: maxmemory-policy noeviction, AOF on). */
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  /** Artifact store shared with the workers (file:///abs/dir or a path; s3:// is reserved). */
+  CMBN_ARTIFACTS: z.string().min(1).default(pathToFileURL(join(REPO_ROOT.pathname, '.cmbn/artifacts')).href),
+  /** When set, every /v1 route requires `Authorization: Bearer <token>`. */
+  CMBN_API_TOKEN: z.string().min(1).optional(),
+  /** Largest accepted upload (POST /v1/datasets), in bytes. */
+  CMBN_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(1024 ** 3),
+  /** BullMQ key prefix; workers must use the same. */
+  CMBN_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('cmbn'),
+  /** HTTP port. */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** How often every unfinished run is checked against the queues (missed events, lost jobs). */
+  CMBN_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Lock of the coordinator's layer-assembly jobs (assembly blocks the event loop for big runs). */
+  CMBN_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(300_000),
+  /** How often the coordinator looks for a stalled assembly job (a coordinator that died). */
+  CMBN_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
+  /** pino level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type TCoordinatorEnv = z.infer<typeof ZCoordinatorEnv>;
+
+export function readCoordinatorEnv(env: NodeJS.ProcessEnv = process.env): TCoordinatorEnv {
+  const r = ZCoordinatorEnv.safeParse(env);
+  if (!r.success) {
+    throw new Error(`coordinator configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return r.data;
+}

@@ -1,0 +1,64 @@
+import type { ArtifactStore } from '@cmbn/artifacts';
+import type { JobPayload } from '@cmbn/jobs';
+import { denseInput, finishTraining, type LayerInput, type TMbnParams, type TrainProgress } from '@cmbn/mbn';
+import { clusteringMetrics } from '@cmbn/metrics';
+import { getDataset, getLayer, setRunStatus, type DatasetRecord, type JsonObject } from '@cmbn/registry';
+import { loadCode, loadDatasetMatrix, loadLabels } from './layer-artifacts.ts';
+
+export interface FinishRunInput {
+  store: ArtifactStore;
+  runId: string;
+  params: TMbnParams;
+  ks: number[];
+  dataset: DatasetRecord;
+  labelsId: string | null;
+  startedAt: Date | null;
+  coordinatorSeconds: number;
+  onProgress: (p: TrainProgress) => void;
+  /** The distillation hook (issue 4): true when a distill job was queued. */
+  queueDistillation: (ref: JobPayload<'distill'>) => Promise<boolean>;
+}
+
+/**
+ * After the top layer: PCA and k-means on the top code, and the model, through the same
+ * `finishTraining` as the local trainer, from the same layer inputs, so the model bytes (and
+ * modelHash) are identical to `trainMbn`'s for the same data, params and seed.
+ */
+export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED' | 'DISTILLING'; modelHash: string }> {
+  const t0 = performance.now();
+  const { store, runId, params, ks, dataset } = f;
+  const n = dataset.rows;
+  const x = await loadDatasetMatrix(store, dataset.sha256, dataset.name);
+  const inputs: LayerInput[] = [denseInput(x)];
+  for (let l = 1; l < ks.length; l++) {
+    inputs.push(await loadCode(store, (await getLayer(runId, l)).outputSha256!, n, params.V, ks[l - 1]!));
+  }
+  const top = await loadCode(store, (await getLayer(runId, ks.length)).outputSha256!, n, params.V, ks[ks.length - 1]!);
+  const res = finishTraining(inputs, top, params, ks, f.onProgress);
+  const put = await store.put(res.modelBytes);
+  let metrics: JsonObject | null = null;
+  if (f.labelsId !== null) {
+    const labels = await getDataset(f.labelsId);
+    metrics = { ...clusteringMetrics(await loadLabels(store, labels.sha256, labels.name), res.labels) };
+  }
+  const finishedAt = Date.now();
+  const mbnSeconds = f.startedAt ? (finishedAt - f.startedAt.getTime()) / 1000 : 0;
+  const summary: JsonObject = {
+    ks,
+    mbnSeconds: Number(mbnSeconds.toFixed(3)),
+    modelHash: res.modelHash,
+    modelBytes: res.modelBytes.length,
+    ...(metrics ?? {}),
+    coordinatorSeconds: Number(f.coordinatorSeconds.toFixed(4)),
+    finishSeconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
+  };
+  const distilling = await f.queueDistillation({
+    runId,
+    modelSha256: put.sha256,
+    modelHash: res.modelHash,
+    datasetSha256: dataset.sha256,
+  });
+  const status = distilling ? 'DISTILLING' : 'SUCCEEDED';
+  await setRunStatus(runId, status, { modelHash: res.modelHash, modelSha256: put.sha256, metrics, summary, mbnSeconds });
+  return { status, modelHash: res.modelHash };
+}

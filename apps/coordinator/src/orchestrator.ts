@@ -1,0 +1,489 @@
+import { Job, UnrecoverableError, Worker } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ArtifactStore } from '@cmbn/artifacts';
+import {
+  CANCELLED_KEY_TTL_SECONDS,
+  cancelChannel,
+  cancelledKey,
+  decodeCodeNpy,
+  encodeCodeNpy,
+  jobOptions,
+  layerJobId,
+  parseLayerJobId,
+  parsePayload,
+  parseResult,
+  parseShardJobId,
+  queueName,
+  shardJobId,
+  type HandlersFor,
+  type JobPayload,
+  type JobResult,
+  type TLayerInputRef,
+} from '@cmbn/jobs';
+import { assembleLayer, parseParams, planShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
+import {
+  RegistryError,
+  createLayer,
+  createRun,
+  getDataset,
+  getLayer,
+  getRun,
+  listShards,
+  listUnfinishedRuns,
+  markShardDone,
+  markShardFailed,
+  markShardQueued,
+  markShardRunning,
+  setLayerStatus,
+  setRunStatus,
+  type DatasetRecord,
+  type JsonObject,
+  type Run,
+  type Shard,
+} from '@cmbn/registry';
+import { AppError } from './errors.ts';
+import { finishRun } from './finish.ts';
+import type { ProgressBus } from './progress-bus.ts';
+import { RateMeter } from './progress-bus.ts';
+import type { Queues } from './queues.ts';
+
+export interface OrchestratorOptions {
+  /** Lock of the layer (assembly) jobs this coordinator processes. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** Period of the safety net that re-checks every unfinished run against the queues. */
+  reconcileIntervalMs: number;
+}
+
+export interface SubmitRunInput {
+  datasetId: string;
+  labelsId?: string;
+  params: unknown;
+  shardSize?: number;
+}
+
+/** What the orchestrator needs to know of a run, parsed once. */
+interface RunContext {
+  run: Run;
+  params: TMbnParams;
+  ks: number[];
+  dataset: DatasetRecord;
+}
+
+/** Enough shards per layer to keep many workers busy, few enough that per-job overhead stays small. */
+export function defaultShardSize(V: number): number {
+  return Math.max(1, Math.ceil(V / 64));
+}
+
+const INPUT_ERRORS = new Set(['ARTIFACT_CORRUPT', 'ARTIFACT_NOT_FOUND', 'BAD_CODE_ARTIFACT', 'BAD_DATA', 'INVALID_KEY']);
+
+/**
+ * Owns the runs: plans each layer's shards, queues them as a BullMQ flow (one `layer` parent per
+ * layer, every shard child with failParentOnFailure), assembles a finished layer when its parent
+ * becomes processable, starts the next layer, and finally builds the model.
+ *
+ * Restart safety: everything it knows is in Postgres (runs, layers, shards) or Redis (the flows).
+ * Every step is idempotent (deterministic job ids, content-addressed artifacts, conditional DB
+ * updates), so `reconcileRun` can re-drive any unfinished run from whatever state it finds.
+ */
+export class Orchestrator {
+  readonly shardRate = new RateMeter();
+  private layerWorker: Worker | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly ks = new Map<string, number[]>();
+  /** Coordinator seconds per run spent queueing, bookkeeping and assembling (not PCA/k-means). */
+  private readonly overhead = new Map<string, number>();
+  private closed = false;
+
+  constructor(
+    private readonly store: ArtifactStore,
+    private readonly queues: Queues,
+    private readonly bus: ProgressBus,
+    private readonly log: Logger,
+    private readonly opts: OrchestratorOptions,
+  ) {}
+
+  private readonly handlers: HandlersFor<'coordinator'> = {
+    layer: (p) => this.withRunLock(p.runId, () => this.advance(p.runId, p.layer)),
+  };
+
+  async start(): Promise<void> {
+    const { shardEvents, layerEvents } = this.queues;
+    shardEvents.on('active', ({ jobId }) => this.background('shard active', () => this.onShardActive(jobId)));
+    shardEvents.on('completed', ({ jobId, returnvalue }) => this.background('shard completed', () => this.onShardCompleted(jobId, returnvalue)));
+    shardEvents.on('failed', ({ jobId, failedReason }) => this.background('shard failed', () => this.onShardFailed(jobId, failedReason)));
+    layerEvents.on('failed', ({ jobId, failedReason }) => this.background('layer failed', () => this.onLayerFailed(jobId, failedReason)));
+
+    this.layerWorker = new Worker(
+      queueName('layer'),
+      async (job: Job) => {
+        let payload: JobPayload<'layer'>;
+        try {
+          payload = parsePayload('layer', job.data);
+        } catch (err) {
+          throw new UnrecoverableError((err as Error).message);
+        }
+        try {
+          return await this.handlers.layer(payload, { jobId: job.id!, attempt: job.attemptsMade + 1, log: (m) => this.log.info(m) });
+        } catch (err) {
+          const code = (err as { code?: unknown }).code;
+          if (typeof code === 'string' && INPUT_ERRORS.has(code)) throw new UnrecoverableError((err as Error).message);
+          throw err;
+        }
+      },
+      {
+        connection: this.queues.connection,
+        prefix: this.queues.prefix,
+        concurrency: 2,
+        lockDuration: this.opts.lockDurationMs,
+        stalledInterval: this.opts.stalledIntervalMs,
+        maxStalledCount: 2,
+      },
+    );
+    this.layerWorker.on('error', (err) => this.log.error({ err: err.message }, 'layer worker error'));
+    await this.layerWorker.waitUntilReady();
+
+    await this.reconcileAll();
+    this.timer = setInterval(() => this.background('reconcile', () => this.reconcileAll()), this.opts.reconcileIntervalMs);
+    this.timer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.layerWorker?.close();
+    await Promise.allSettled([...this.locks.values()]);
+  }
+
+  // ── submission ────────────────────────────────────────────────────────────────────────────
+
+  async submitRun(input: SubmitRunInput): Promise<Run> {
+    const dataset = await getDataset(input.datasetId);
+    if (dataset.labelsOf !== null) throw new AppError('BAD_REQUEST', `dataset ${input.datasetId} is a labels file, not a data matrix`);
+    let labelsId: string | null = null;
+    if (input.labelsId !== undefined) {
+      const labels = await getDataset(input.labelsId);
+      if (labels.labelsOf !== dataset.sha256) {
+        throw new AppError('BAD_REQUEST', `labels ${input.labelsId} were not uploaded for dataset ${input.datasetId} (use ?labelsFor=${dataset.id})`);
+      }
+      labelsId = labels.id;
+    }
+    const params = parseParams(input.params);
+    const ks = resolveKs(dataset.rows, params);
+    const shardSize = input.shardSize ?? defaultShardSize(params.V);
+    const run = await createRun({ datasetId: dataset.id, labelsId, params: params as unknown as JsonObject, ks, seed: params.seed });
+    await this.withRunLock(run.id, async () => {
+      await createLayer({ runId: run.id, layer: 1, k: ks[0]!, inputSha256: dataset.sha256, shards: planShards(params.V, shardSize) });
+      await setRunStatus(run.id, 'RUNNING');
+      await this.enqueueLayer(run.id, 1);
+    });
+    this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize }, 'run submitted');
+    return getRun(run.id);
+  }
+
+  async cancelRun(runId: string): Promise<Run> {
+    const run = await getRun(runId);
+    if (run.status === 'SUCCEEDED' || run.status === 'FAILED' || run.status === 'CANCELLED') {
+      throw new AppError('CONFLICT', `run ${runId} is already ${run.status}`);
+    }
+    const { connection, prefix } = this.queues;
+    await connection.set(cancelledKey(prefix, runId), '1', 'EX', CANCELLED_KEY_TTL_SECONDS);
+    const cancelled = await setRunStatus(runId, 'CANCELLED', { error: 'cancelled by request' });
+    await connection.publish(cancelChannel(prefix), runId);
+    await this.removeQueuedShards(runId);
+    this.bus.emit(runId, { type: 'status', status: 'CANCELLED', error: cancelled.error });
+    this.log.info({ runId }, 'run cancelled');
+    return cancelled;
+  }
+
+  // ── the layer flow ────────────────────────────────────────────────────────────────────────
+
+  private async context(runId: string): Promise<RunContext> {
+    const run = await getRun(runId);
+    const params = parseParams(run.params);
+    const ks = run.ks as number[];
+    this.ks.set(runId, ks);
+    return { run, params, ks, dataset: await getDataset(run.datasetId) };
+  }
+
+  private spec(c: RunContext, layer: number, s: { v0: number; v1: number }): ShardSpec {
+    return { layer, v0: s.v0, v1: s.v1, k: c.ks[layer - 1]!, seed: c.params.seed, a: c.params.a, kernel: c.params.kernel };
+  }
+
+  /** Adds (again) the layer's flow. Existing job ids are no-ops in BullMQ, finished shards stay finished. */
+  private async enqueueLayer(runId: string, layer: number): Promise<void> {
+    const t0 = performance.now();
+    const c = await this.context(runId);
+    const row = await getLayer(runId, layer);
+    const shards = await listShards(runId, layer);
+    const input: TLayerInputRef =
+      layer === 1
+        ? { kind: 'dense', sha256: c.dataset.sha256, rows: c.dataset.rows, cols: c.dataset.cols }
+        : { kind: 'code', sha256: row.inputSha256, rows: c.dataset.rows, V: c.params.V, k: c.ks[layer - 2]! };
+    await this.queues.flow.add({
+      name: 'layer',
+      queueName: queueName('layer'),
+      data: { runId, layer } satisfies JobPayload<'layer'>,
+      opts: { jobId: layerJobId(runId, layer), ...jobOptions('layer') },
+      children: shards.map((s) => ({
+        name: 'shard',
+        queueName: queueName('shard'),
+        data: { runId, layer, index: s.index, spec: this.spec(c, layer, s), input } satisfies JobPayload<'shard'>,
+        // Without failParentOnFailure a failed shard would leave the layer waiting forever.
+        opts: { jobId: shardJobId(runId, layer, s.index), ...jobOptions('shard'), failParentOnFailure: true },
+      })),
+    });
+    await Promise.all(shards.filter((s) => s.status === 'PENDING' || s.status === 'FAILED').map((s) => markShardQueued(runId, layer, s.index)));
+    this.bus.emit(runId, {
+      type: 'progress',
+      progress: { stage: 'layer', layer, layers: c.ks.length, k: c.ks[layer - 1]!, done: row.shardsDone, total: row.shardsTotal },
+    });
+    this.addOverhead(runId, t0);
+    this.log.info({ runId, layer, shards: shards.length }, 'layer queued');
+  }
+
+  /**
+   * The layer's shards are all done: assemble its code, then queue the next layer or finish the run.
+   * Idempotent at every step, so a retried or re-driven call just carries on.
+   */
+  private async advance(runId: string, layer: number): Promise<JobResult<'layer'>> {
+    const c = await this.context(runId);
+    if (c.run.status !== 'RUNNING') return { skipped: `run is ${c.run.status}` };
+    const t0 = performance.now();
+    let row = await getLayer(runId, layer);
+    if (row.status !== 'DONE') {
+      const shards = await this.syncShards(runId, layer);
+      const missing = shards.filter((s) => s.status !== 'DONE' || s.outputSha256 === null);
+      if (missing.length > 0) throw new Error(`layer ${layer} of run ${runId}: shards ${missing.map((s) => s.index).join(', ')} have no output yet`);
+      const n = c.dataset.rows;
+      const blocks = await Promise.all(
+        shards.map(async (s) => decodeCodeNpy(await this.store.get(s.outputSha256!), `shard ${s.index} of layer ${layer}`, { rows: n, cols: s.v1 - s.v0 }).ids),
+      );
+      const code = assembleLayer(n, c.params.V, c.ks[layer - 1]!, shards.map((s) => this.spec(c, layer, s)), blocks);
+      const put = await this.store.put(encodeCodeNpy(code.ids, n, c.params.V));
+      row = await setLayerStatus(runId, layer, 'DONE', put.sha256);
+      this.log.info({ runId, layer, outputSha256: put.sha256 }, 'layer assembled');
+    }
+    this.addOverhead(runId, t0);
+    if (layer < c.ks.length) {
+      const first = (await listShards(runId, 1))[0]!;
+      await createLayer({
+        runId,
+        layer: layer + 1,
+        k: c.ks[layer]!,
+        inputSha256: row.outputSha256!,
+        shards: planShards(c.params.V, first.v1 - first.v0),
+      });
+      await this.enqueueLayer(runId, layer + 1);
+      return { outputSha256: row.outputSha256! };
+    }
+    const done = await finishRun({
+      store: this.store,
+      runId,
+      params: c.params,
+      ks: c.ks,
+      dataset: c.dataset,
+      labelsId: c.run.labelsId,
+      startedAt: c.run.startedAt,
+      coordinatorSeconds: this.overhead.get(runId) ?? 0,
+      onProgress: (progress) => this.bus.emit(runId, { type: 'progress', progress }),
+      queueDistillation: (ref) => this.queueDistillation(ref),
+    });
+    this.bus.emit(runId, { type: 'status', status: done.status, modelHash: done.modelHash });
+    this.log.info({ runId, modelHash: done.modelHash, status: done.status }, 'run finished');
+    await this.cleanupJobs(runId, c.ks.length);
+    return { outputSha256: row.outputSha256!, modelSha256: done.modelHash };
+  }
+
+  /**
+   * HOOK (issue 4, distillation): queue the `distill` job here and return true to leave the run in
+   * DISTILLING. Until the distillation worker exists the run ends after the MBN stage.
+   */
+  private async queueDistillation(ref: JobPayload<'distill'>): Promise<boolean> {
+    void ref; // e.g. await this.queues.distill.add('distill', ref, { jobId: `${ref.runId}:distill:1`, ...jobOptions('distill') })
+    return false;
+  }
+
+  /** Brings DB shard state up to date with Redis (events missed while the coordinator was down). */
+  private async syncShards(runId: string, layer: number): Promise<Shard[]> {
+    const shards = await listShards(runId, layer);
+    let changed = false;
+    for (const s of shards) {
+      if (s.status === 'DONE') continue;
+      const job = await Job.fromId(this.queues.shard, shardJobId(runId, layer, s.index));
+      if (job && job.finishedOn && !job.failedReason && job.returnvalue) {
+        const r = parseResult('shard', job.returnvalue);
+        const done = await markShardDone(runId, layer, s.index, { outputSha256: r.sha256, seconds: r.seconds, workerId: r.workerId });
+        if (done.first) this.shardRate.mark();
+        changed = true;
+      }
+    }
+    return changed ? listShards(runId, layer) : shards;
+  }
+
+  // ── events from the queues ────────────────────────────────────────────────────────────────
+
+  private async onShardActive(jobId: string): Promise<void> {
+    const id = parseShardJobId(jobId);
+    if (!id) return;
+    const job = await Job.fromId(this.queues.shard, jobId);
+    await markShardRunning(id.runId, id.layer, id.index, job?.processedBy ?? 'unknown');
+  }
+
+  private async onShardCompleted(jobId: string, returnvalue: unknown): Promise<void> {
+    const id = parseShardJobId(jobId);
+    if (!id) return;
+    const t0 = performance.now();
+    const r = parseResult('shard', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
+    const done = await markShardDone(id.runId, id.layer, id.index, { outputSha256: r.sha256, seconds: r.seconds, workerId: r.workerId });
+    this.addOverhead(id.runId, t0);
+    if (!done.first) return;
+    this.shardRate.mark();
+    const ks = this.ks.get(id.runId) ?? (await getRun(id.runId)).ks as number[];
+    this.ks.set(id.runId, ks);
+    this.bus.emit(id.runId, {
+      type: 'progress',
+      progress: { stage: 'layer', layer: id.layer, layers: ks.length, k: ks[id.layer - 1]!, done: done.shardsDone, total: done.shardsTotal },
+    });
+  }
+
+  /** BullMQ emits `failed` on the queue only when a job fails for good (retries exhausted or unrecoverable). */
+  private async onShardFailed(jobId: string, reason: string): Promise<void> {
+    const id = parseShardJobId(jobId);
+    if (!id) return;
+    await markShardFailed(id.runId, id.layer, id.index, reason);
+    const s = (await listShards(id.runId, id.layer)).find((x) => x.index === id.index);
+    const range = s ? ` (clusterings ${s.v0}..${s.v1 - 1})` : '';
+    await this.failRun(id.runId, `shard ${id.index} of layer ${id.layer}${range} failed permanently: ${reason}`);
+  }
+
+  private async onLayerFailed(jobId: string, reason: string): Promise<void> {
+    const id = parseLayerJobId(jobId);
+    if (!id) return;
+    let message = `layer ${id.layer} failed: ${reason}`;
+    const child = /^child (\S+) failed$/.exec(reason)?.[1];
+    if (child) {
+      const childId = child.split(':').slice(-3).join(':');
+      const job = await Job.fromId(this.queues.shard, childId);
+      const sid = parseShardJobId(childId);
+      if (job?.failedReason && sid) message = `shard ${sid.index} of layer ${sid.layer} failed permanently: ${job.failedReason}`;
+    }
+    await this.failRun(id.runId, message);
+  }
+
+  private async failRun(runId: string, error: string): Promise<void> {
+    try {
+      await setRunStatus(runId, 'FAILED', { error });
+    } catch (err) {
+      if (err instanceof RegistryError && (err.code === 'CONFLICT' || err.code === 'NOT_FOUND')) return; // already ended
+      throw err;
+    }
+    this.log.error({ runId, error }, 'run failed');
+    this.bus.emit(runId, { type: 'status', status: 'FAILED', error });
+    await this.removeQueuedShards(runId);
+  }
+
+  /** Queued (not running) shards of an ended run are removed; running ones are aborted by their workers or finish harmlessly. */
+  private async removeQueuedShards(runId: string): Promise<void> {
+    const run = await getRun(runId);
+    if (run.currentLayer < 1) return;
+    const shards = await listShards(runId, run.currentLayer, { status: ['PENDING', 'QUEUED', 'RUNNING', 'FAILED'] });
+    for (const s of shards) {
+      try {
+        await this.queues.shard.remove(shardJobId(runId, run.currentLayer, s.index));
+      } catch {
+        // Locked by a worker: it is aborted (cancel) or fails/finishes on its own.
+      }
+    }
+  }
+
+  /** A finished run's jobs are dropped from Redis (its results live in Postgres and the store). */
+  private async cleanupJobs(runId: string, layers: number): Promise<void> {
+    for (let l = 1; l <= layers; l++) {
+      try {
+        const job = await Job.fromId(this.queues.layer, layerJobId(runId, l));
+        if (job && (await job.getState()) !== 'active') await this.queues.layer.remove(job.id!, { removeChildren: true });
+      } catch (err) {
+        this.log.debug({ runId, layer: l, err: (err as Error).message }, 'cleanup skipped');
+      }
+    }
+  }
+
+  // ── restart safety ────────────────────────────────────────────────────────────────────────
+
+  async reconcileAll(): Promise<void> {
+    for (const run of await listUnfinishedRuns()) {
+      if (this.closed) return;
+      await this.withRunLock(run.id, () => this.reconcileRun(run.id)).catch((err: unknown) =>
+        this.log.error({ runId: run.id, err: (err as Error).message }, 'reconcile failed'),
+      );
+    }
+  }
+
+  /** Re-drives one run from the state in Postgres and Redis; safe to call at any time. */
+  private async reconcileRun(runId: string): Promise<void> {
+    const c = await this.context(runId);
+    if (c.run.status === 'QUEUED') {
+      // Created, but the coordinator stopped before the first layer was queued.
+      const planned = await getLayer(runId, 1).catch(() => undefined);
+      if (!planned) {
+        const shards = planShards(c.params.V, defaultShardSize(c.params.V));
+        await createLayer({ runId, layer: 1, k: c.ks[0]!, inputSha256: c.dataset.sha256, shards });
+      }
+      await setRunStatus(runId, 'RUNNING');
+      await this.enqueueLayer(runId, 1);
+      return;
+    }
+    if (c.run.status !== 'RUNNING' || c.run.currentLayer < 1) return;
+    const layer = c.run.currentLayer;
+    const row = await getLayer(runId, layer);
+    if (row.status === 'DONE') {
+      // Stopped between assembling the layer and queueing the next one (or finishing).
+      await this.advance(runId, layer);
+      return;
+    }
+    const job = await Job.fromId(this.queues.layer, layerJobId(runId, layer));
+    if (!job) {
+      this.log.warn({ runId, layer }, 'layer flow missing from Redis: queueing it again');
+      await this.enqueueLayer(runId, layer);
+      return;
+    }
+    const state = await job.getState();
+    if (state === 'failed') await this.onLayerFailed(job.id!, job.failedReason);
+    else if (state === 'completed') await this.advance(runId, layer);
+    else if (row.shardsDone < row.shardsTotal) await this.syncShards(runId, layer);
+  }
+
+  // ── helpers ───────────────────────────────────────────────────────────────────────────────
+
+  /** Serialises the steps of one run inside this process (events, the layer job and the reconciler). */
+  private withRunLock<T>(runId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.locks.get(runId) ?? Promise.resolve();
+    const next = prev.catch(() => {}).then(fn);
+    this.locks.set(runId, next);
+    void next.finally(() => {
+      if (this.locks.get(runId) === next) this.locks.delete(runId);
+    }).catch(() => {});
+    return next;
+  }
+
+  private background(what: string, fn: () => Promise<unknown>): void {
+    fn().catch((err: unknown) => this.log.error({ err: (err as Error).message }, `${what}: handler failed`));
+  }
+
+  private addOverhead(runId: string, t0: number): void {
+    this.overhead.set(runId, (this.overhead.get(runId) ?? 0) + (performance.now() - t0) / 1000);
+  }
+
+  /** Rough time left: the current layer at its observed shard rate (upper layers are sparse and far cheaper). */
+  etaSeconds(layer: { shardsDone: number; shardsTotal: number; startedAt: Date | null }): number | null {
+    if (!layer.startedAt || layer.shardsDone === 0) return null;
+    const elapsed = (Date.now() - layer.startedAt.getTime()) / 1000;
+    return Math.max(0, ((layer.shardsTotal - layer.shardsDone) * elapsed) / layer.shardsDone);
+  }
+
+  coordinatorSeconds(runId: string): number | undefined {
+    return this.overhead.get(runId);
+  }
+}

@@ -1,0 +1,47 @@
+import { Redis } from 'ioredis';
+import { FlowProducer, Queue, QueueEvents } from 'bullmq';
+import { queueName } from '@cmbn/jobs';
+
+/** The coordinator's BullMQ handles, all under one prefix. */
+export interface Queues {
+  prefix: string;
+  redisUrl: string;
+  connection: Redis;
+  shard: Queue;
+  layer: Queue;
+  distill: Queue;
+  flow: FlowProducer;
+  shardEvents: QueueEvents;
+  layerEvents: QueueEvents;
+  close(): Promise<void>;
+}
+
+export async function openQueues(redisUrl: string, prefix: string): Promise<Queues> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const opts = { connection, prefix };
+  const shard = new Queue(queueName('shard'), opts);
+  const layer = new Queue(queueName('layer'), opts);
+  const distill = new Queue(queueName('distill'), opts);
+  const flow = new FlowProducer(opts);
+  // QueueEvents block on XREAD, so each gets its own connection.
+  const eventConnections = [0, 1].map(() => new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  const shardEvents = new QueueEvents(queueName('shard'), { connection: eventConnections[0]!, prefix });
+  const layerEvents = new QueueEvents(queueName('layer'), { connection: eventConnections[1]!, prefix });
+  await Promise.all([shardEvents.waitUntilReady(), layerEvents.waitUntilReady()]);
+  return {
+    prefix,
+    redisUrl,
+    connection,
+    shard,
+    layer,
+    distill,
+    flow,
+    shardEvents,
+    layerEvents,
+    async close() {
+      await Promise.all([shardEvents.close(), layerEvents.close()]);
+      await Promise.all([shard.close(), layer.close(), distill.close(), flow.close()]);
+      for (const c of [connection, ...eventConnections]) await c.quit().catch(() => c.disconnect());
+    },
+  };
+}
