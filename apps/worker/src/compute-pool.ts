@@ -23,6 +23,7 @@ export class ComputePool {
   private readonly slots: Slot[] = [];
   private nextTask = 1;
   private closed = false;
+  private broken: Error | undefined;
 
   constructor(
     readonly size: number,
@@ -37,13 +38,26 @@ export class ComputePool {
   }
 
   private spawn(): Slot {
-    const url = new URL('./compute-thread.ts', import.meta.url);
-    const execArgv = process.execArgv.some((a) => a.includes('tsx')) ? process.execArgv : [...process.execArgv, '--import', 'tsx'];
-    const thread = new Worker(url, { execArgv, workerData: { threads: this.opts.threads, prefer: this.opts.prefer } });
+    const url = new URL('./compute-thread-boot.mjs', import.meta.url);
+    const thread = new Worker(url, { execArgv: [], workerData: { threads: this.opts.threads, prefer: this.opts.prefer } });
     let ready!: (name: string) => void;
-    const slot: Slot = { thread, has: [], busy: false, backend: new Promise((r) => (ready = r)) };
+    let notReady!: (err: Error) => void;
+    let isReady = false;
+    const slot: Slot = {
+      thread,
+      has: [],
+      busy: false,
+      backend: new Promise((resolve, reject) => {
+        ready = resolve;
+        notReady = reject;
+      }),
+    };
+    slot.backend.catch(() => {});
     thread.on('message', (m: ThreadOutbound) => {
-      if (m.type === 'ready') return ready(m.backend);
+      if (m.type === 'ready') {
+        isReady = true;
+        return ready(m.backend);
+      }
       const t = slot.task;
       if (!t || t.taskId !== m.taskId) return;
       slot.task = undefined;
@@ -55,11 +69,17 @@ export class ComputePool {
       const t = slot.task;
       slot.task = undefined;
       t?.reject(err);
+      // A thread that cannot even start (bad install) would fail again: report it, do not respawn.
+      if (!isReady) {
+        this.broken ??= err;
+        notReady(err);
+        return;
+      }
       if (!this.closed) this.replace(slot);
     };
     thread.on('error', crash);
     thread.on('exit', (code) => {
-      if (code !== 0 && slot.task) crash(new Error(`compute thread exited with code ${code}`));
+      if (code !== 0 && (slot.task || !isReady)) crash(new Error(`compute thread exited with code ${code}`));
     });
     return slot;
   }
@@ -73,6 +93,7 @@ export class ComputePool {
 
   /** Computes one shard on an idle thread (BullMQ's concurrency equals the pool size, so one is free). */
   run(sha256: string, input: LayerInput, spec: ShardSpec, opts: { timeoutMs: number; signal?: AbortSignal }): Promise<{ block: Uint16Array; seconds: number }> {
+    if (this.broken) return Promise.reject(this.broken);
     const slot = this.slots.find((s) => !s.busy);
     if (!slot) return Promise.reject(new Error('compute pool: no idle thread (concurrency exceeds the pool size)'));
     slot.busy = true;

@@ -44,9 +44,16 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const store = createArtifactStore(opts.artifacts);
   const cache = new LayerInputCache(store, opts.cacheDir);
   const pool = new ComputePool(concurrency, { threads: opts.threads ?? 1, prefer: opts.prefer });
+  const active = new Map<string, string>(); // jobId → runId
+
+  // Fail fast (before taking jobs) when the compute threads cannot start.
+  const backendName = await pool.backendName().catch(async (err: unknown) => {
+    await pool.close();
+    throw new Error(`compute threads failed to start: ${(err as Error).message}`);
+  });
+
   const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
   const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
-  const active = new Map<string, string>(); // jobId → runId
 
   const handlers: HandlersFor<'worker'> = {
     shard: (p, ctx) => handleShard({ store, cache, pool, workerId, testDelayMs: opts.testDelayMs ?? 0 }, p, ctx),
@@ -104,8 +111,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     }
   });
 
-  const backend = pool.backendName();
-  void backend.then((name) => log.info({ workerId, backend: name, concurrency, prefix: opts.prefix }, `worker ready: dense backend ${name}`));
+  const backend = Promise.resolve(backendName);
+  log.info({ workerId, backend: backendName, concurrency, prefix: opts.prefix }, `worker ready: dense backend ${backendName}`);
 
   let closing: Promise<void> | undefined;
   return {

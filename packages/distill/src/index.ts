@@ -15,7 +15,8 @@ export type {
 } from './types.ts';
 export type { TrainOptions } from './train.ts';
 export { trainStudent } from './train.ts';
-export { saveStudent, loadStudent, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION } from './student-files.ts';
+export { saveStudent, loadStudent, readStudentMeta, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION } from './student-files.ts';
 export type { PredictorOptions, StudentPrediction, StudentPredictor } from './predictor.ts';
-export { createStudentPredictor } from './predictor.ts';
-export { buildStudentOnnx } from './onnx-student.ts';
+export { createStudentPredictor, DEFAULT_PREDICT_PRECISION } from './predictor.ts';
+export { buildStudentOnnx, quantizeColumns } from './onnx-student.ts';
+export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';

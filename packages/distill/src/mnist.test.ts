@@ -52,6 +52,17 @@ describe('student on MNIST (3,000 training digits, true labels)', () => {
     expect(accuracy(a, b)).toBe(1);
   });
 
+  it('int8 onnxruntime prediction (quantised weights, uint8 activations) matches fp32 on ≥ 99% of digits', async () => {
+    const fp32 = await createStudentPredictor(student, { precision: 'fp32', threads: 2 });
+    const int8 = await createStudentPredictor(student, { precision: 'int8', threads: 2 });
+    const a = (await fp32.predict(test.x)).labels!;
+    const b = (await int8.predict(test.x)).labels!;
+    await fp32.dispose();
+    await int8.dispose();
+    expect(accuracy(b, a)).toBeGreaterThanOrEqual(0.99);
+    expect(accuracy(b, test.labels)).toBeGreaterThan(0.85);
+  });
+
   it('saves tfjs layers-model files that tf.loadLayersModel reads, and loads back bit-exactly', async () => {
     const { files } = await saveStudent(student, dir, { source: 'mnist-true-labels' });
     expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['model.json', 'student.json', 'weights.bin']);

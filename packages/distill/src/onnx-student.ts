@@ -1,8 +1,16 @@
 /**
- * The student as an in-memory ONNX model (onnx-proto), for onnxruntime's MLAS GEMMs:
- *   X[n,d] (uint8 → Cast float) → Gemm(W0·scale, b0) → Relu → … → Gemm(W_L, b_L) → ArgMax (labels) or Y.
- * The input scale is folded into the first weight matrix (x·s)·W = x·(s·W), so uint8 pixels go in as they
- * are, with no JS conversion pass. Softmax is dropped for labels: argmax(softmax(z)) = argmax(z).
+ * The student as an in-memory ONNX model (onnx-proto), for onnxruntime's MLAS GEMMs.
+ *
+ * fp32:  X[n,d] (uint8 → Cast float) → Gemm(W0·scale, b0) → Relu → … → Gemm(W_L, b_L) → ArgMax → Cast int32 (labels) or Y.
+ * int8 ('quantize'): every dense layer's weights are stored as int8 with one scale per output column
+ *   (symmetric, zero point 0), and its input as uint8:
+ *   - layer 0 on uint8 input: the pixels already are uint8 with zero point 0, so X goes straight into
+ *     MatMulInteger(X, Wq) with no conversion pass at all (the 1/255 scale is folded into Wq's scales);
+ *   - other layers (and float input): DynamicQuantizeLinear(h) → MatMulInteger(hq, Wq, zp) → Cast → Mul(s_h·s_w) → Add b.
+ *   These are the patterns onnxruntime fuses into MatMulIntegerToFloat / DynamicQuantizeMatMul, which run
+ *   MLAS's u8s8 GEMM (AVX2 / AVX-512 VNNI): ~4× the fp32 rate per core on VNNI hardware.
+ * Softmax is dropped for labels: argmax(softmax(z)) = argmax(z). The input scale is folded into the first
+ * layer: (x·s)·W = x·(s·W).
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
@@ -10,6 +18,8 @@ import type { StudentLayer, StudentSignature } from './types.ts';
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
+
+export type StudentPrecision = 'fp32' | 'int8';
 
 function valueInfo(name: string, elemType: number, dims: ReadonlyArray<string | number>): OnnxNs.ValueInfoProto {
   return onnx.ValueInfoProto.create({
@@ -24,15 +34,46 @@ function floatInit(name: string, dims: number[], data: Float32Array): OnnxNs.Ten
   return onnx.TensorProto.create({ name, dataType: T.FLOAT, dims, rawData: raw });
 }
 
-const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+function int8Init(name: string, dims: number[], data: Int8Array): OnnxNs.TensorProto {
+  return onnx.TensorProto.create({ name, dataType: T.INT8, dims, rawData: new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength)) });
+}
 
-/** Output name: 'labels' (int64 [n]) or 'values' (float [n, size]). */
-export function buildStudentOnnx(signature: StudentSignature, layers: StudentLayer[]): { bytes: Uint8Array; output: string } {
+const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+const nodeOf = (opType: string, input: string[], output: string[], attribute: OnnxNs.AttributeProto[] = []) =>
+  onnx.NodeProto.create({ opType, input, output, attribute });
+
+/** Symmetric per-output-column int8 quantisation of a row-major in×out matrix: w ≈ q·s[j]. */
+export function quantizeColumns(w: Float32Array, inDim: number, outDim: number): { q: Int8Array; scales: Float32Array } {
+  const scales = new Float32Array(outDim);
+  for (let i = 0; i < inDim; i++) {
+    for (let j = 0; j < outDim; j++) scales[j] = Math.max(scales[j]!, Math.abs(w[i * outDim + j]!));
+  }
+  for (let j = 0; j < outDim; j++) scales[j] = scales[j]! > 0 ? scales[j]! / 127 : 1;
+  const q = new Int8Array(inDim * outDim);
+  for (let i = 0; i < inDim; i++) {
+    for (let j = 0; j < outDim; j++) q[i * outDim + j] = Math.max(-127, Math.min(127, Math.round(w[i * outDim + j]! / scales[j]!)));
+  }
+  return { q, scales };
+}
+
+export interface BuildOnnxOptions {
+  precision?: StudentPrecision;
+}
+
+/** Output name: 'labels' (int32 [n]) or 'values' (float [n, size]). */
+export function buildStudentOnnx(
+  signature: StudentSignature,
+  layers: StudentLayer[],
+  opts: BuildOnnxOptions = {},
+): { bytes: Uint8Array; output: string } {
+  const precision = opts.precision ?? 'fp32';
   const node: OnnxNs.NodeProto[] = [];
   const initializer: OnnxNs.TensorProto[] = [];
+  const u8Input = signature.inputDType === 'uint8';
   let h = 'X';
-  if (signature.inputDType === 'uint8') {
-    node.push(onnx.NodeProto.create({ opType: 'Cast', input: ['X'], output: ['Xf'], attribute: [intAttr('to', T.FLOAT)] }));
+  // In fp32 the uint8 pixels are cast once; in int8 layer 0 reads them as they are.
+  if (u8Input && precision === 'fp32') {
+    node.push(nodeOf('Cast', ['X'], ['Xf'], [intAttr('to', T.FLOAT)]));
     h = 'Xf';
   }
   layers.forEach((layer, l) => {
@@ -41,12 +82,31 @@ export function buildStudentOnnx(signature: StudentSignature, layers: StudentLay
       const s = signature.normalisation.scale;
       w = w.map((v) => v * s);
     }
-    initializer.push(floatInit(`W${l}`, [layer.inDim, layer.outDim], w), floatInit(`B${l}`, [layer.outDim], layer.bias));
     const z = `Z${l}`;
-    node.push(onnx.NodeProto.create({ opType: 'Gemm', input: [h, `W${l}`, `B${l}`], output: [z] }));
+    initializer.push(floatInit(`B${l}`, [layer.outDim], layer.bias));
+    if (precision === 'fp32') {
+      initializer.push(floatInit(`W${l}`, [layer.inDim, layer.outDim], w));
+      node.push(nodeOf('Gemm', [h, `W${l}`, `B${l}`], [z]));
+    } else {
+      const { q, scales } = quantizeColumns(w, layer.inDim, layer.outDim);
+      initializer.push(int8Init(`Wq${l}`, [layer.inDim, layer.outDim], q), floatInit(`Ws${l}`, [layer.outDim], scales));
+      let scale = `Ws${l}`;
+      if (l === 0 && u8Input) {
+        node.push(nodeOf('MatMulInteger', [h, `Wq${l}`], [`I${l}`]));
+      } else {
+        initializer.push(int8Init(`Wz${l}`, [], new Int8Array(1)));
+        node.push(nodeOf('DynamicQuantizeLinear', [h], [`Hq${l}`, `Hs${l}`, `Hz${l}`]));
+        node.push(nodeOf('MatMulInteger', [`Hq${l}`, `Wq${l}`, `Hz${l}`, `Wz${l}`], [`I${l}`]));
+        node.push(nodeOf('Mul', [`Hs${l}`, `Ws${l}`], [`S${l}`]));
+        scale = `S${l}`;
+      }
+      node.push(nodeOf('Cast', [`I${l}`], [`F${l}`], [intAttr('to', T.FLOAT)]));
+      node.push(nodeOf('Mul', [`F${l}`, scale], [`M${l}`]));
+      node.push(nodeOf('Add', [`M${l}`, `B${l}`], [z]));
+    }
     h = z;
     if (layer.activation === 'relu') {
-      node.push(onnx.NodeProto.create({ opType: 'Relu', input: [z], output: [`H${l}`] }));
+      node.push(nodeOf('Relu', [z], [`H${l}`]));
       h = `H${l}`;
     }
   });
@@ -55,19 +115,20 @@ export function buildStudentOnnx(signature: StudentSignature, layers: StudentLay
   let outInfo: OnnxNs.ValueInfoProto;
   if (signature.output.kind === 'labels') {
     output = 'labels';
-    // ArgMax returns the first maximal index, matching tf.argMax on ties.
-    node.push(onnx.NodeProto.create({ opType: 'ArgMax', input: [h], output: [output], attribute: [intAttr('axis', 1), intAttr('keepdims', 0)] }));
-    outInfo = valueInfo(output, T.INT64, ['n']);
+    // ArgMax returns the first maximal index, matching tf.argMax on ties; int32 so JS reads it without BigInt.
+    node.push(nodeOf('ArgMax', [h], ['labels64'], [intAttr('axis', 1), intAttr('keepdims', 0)]));
+    node.push(nodeOf('Cast', ['labels64'], [output], [intAttr('to', T.INT32)]));
+    outInfo = valueInfo(output, T.INT32, ['n']);
   } else {
     output = 'values';
-    node.push(onnx.NodeProto.create({ opType: 'Identity', input: [h], output: [output] }));
+    node.push(nodeOf('Identity', [h], [output]));
     outInfo = valueInfo(output, T.FLOAT, ['n', size]);
   }
   const graph = onnx.GraphProto.create({
     name: 'cmbn_student',
     node,
     initializer,
-    input: [valueInfo('X', signature.inputDType === 'uint8' ? T.UINT8 : T.FLOAT, ['n', signature.inputDims])],
+    input: [valueInfo('X', u8Input ? T.UINT8 : T.FLOAT, ['n', signature.inputDims])],
     output: [outInfo],
   });
   const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph, producerName: 'cmbn-distill' });

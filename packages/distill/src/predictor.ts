@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { loadTf } from './backend.ts';
-import { buildStudentOnnx } from './onnx-student.ts';
+import { buildStudentOnnx, type StudentPrecision } from './onnx-student.ts';
 import { checkInput } from './prepare.ts';
 import type { StudentInput, TrainedStudent } from './types.ts';
 
@@ -28,14 +28,18 @@ export interface PredictorOptions {
   threads?: number;
   /** Rows per run: large enough for GEMM efficiency, small enough to bound memory. */
   batchRows?: number;
+  /** onnxruntime only: fp32 weights, or int8 weights with uint8 activations (see onnx-student.ts). */
+  precision?: StudentPrecision;
 }
 
 const DEFAULT_BATCH_ROWS = 8192;
+/** fp32 until measured otherwise (bench/inference.bench.ts). */
+export const DEFAULT_PREDICT_PRECISION: StudentPrecision = 'fp32';
 
 export async function createStudentPredictor(student: TrainedStudent, opts: PredictorOptions = {}): Promise<StudentPredictor> {
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   return (opts.runtime ?? 'onnxruntime') === 'onnxruntime'
-    ? createOrtPredictor(student, opts.threads ?? availableParallelism(), batchRows)
+    ? createOrtPredictor(student, opts.threads ?? availableParallelism(), batchRows, opts.precision ?? DEFAULT_PREDICT_PRECISION)
     : createTfjsPredictor(student, batchRows);
 }
 
@@ -52,9 +56,9 @@ function checkPredictInput(student: TrainedStudent, x: StudentInput): void {
   }
 }
 
-async function createOrtPredictor(student: TrainedStudent, threads: number, batchRows: number): Promise<StudentPredictor> {
+async function createOrtPredictor(student: TrainedStudent, threads: number, batchRows: number, precision: StudentPrecision): Promise<StudentPredictor> {
   const ort = await import('onnxruntime-node');
-  const { bytes, output } = buildStudentOnnx(student.signature, student.layers);
+  const { bytes, output } = buildStudentOnnx(student.signature, student.layers, { precision });
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -74,8 +78,7 @@ async function createOrtPredictor(student: TrainedStudent, threads: number, batc
         const input = new ort.Tensor(x.dtype === 'uint8' ? 'uint8' : 'float32', view, [m, d]);
         const out = (await session.run({ X: input }))[output]!;
         if (res.labels) {
-          const ids = out.data as BigInt64Array;
-          for (let i = 0; i < m; i++) res.labels[s + i] = Number(ids[i]);
+          res.labels.set(out.data as Int32Array, s);
         } else {
           res.values!.set(out.data as Float32Array, s * size);
         }

@@ -123,3 +123,10 @@ export async function isStudentDir(dir: string): Promise<boolean> {
     return false;
   }
 }
+
+/** The `meta` object saved with the student (lineage, the embedding head's centroids, evaluation). */
+export async function readStudentMeta(dir: string): Promise<Record<string, unknown>> {
+  const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as StudentJson;
+  if (sj.format !== STUDENT_FORMAT) throw new Error(`${dir}/${STUDENT_JSON} is not a ${STUDENT_FORMAT} file`);
+  return sj.meta ?? {};
+}

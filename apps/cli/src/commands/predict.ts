@@ -3,7 +3,9 @@ import { loadDataset, writeMatrix } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { loadModel, predict } from '@cmbn/mbn';
 import { createDenseBackend } from '@cmbn/kernels';
+import { isStudentDir } from '@cmbn/distill';
 import { printJson } from '../output.ts';
+import { runStudentPredict } from './predict-student.ts';
 import { CliError } from '../errors.ts';
 
 export interface PredictCliOptions {
@@ -34,6 +36,7 @@ export async function runPredict(o: PredictCliOptions): Promise<void> {
     const ext = extname(o.out).toLowerCase();
     if (ext !== '.npy' && ext !== '.csv') throw new CliError(`--out must end in .npy or .csv, got ${o.out}`);
   }
+  if (await isStudentDir(o.model)) return runStudentPredict(o);
   const { model, modelHash } = await loadModel(o.model);
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
   const backend = await createDenseBackend({ threads: o.threads });

@@ -1,12 +1,15 @@
 import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
+import { DEFAULT_STUDENT_SPEC } from '@cmbn/distill';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
 import { floatOption, intListOption, intOption } from '../options.ts';
 import { printJson } from '../output.ts';
+import { CliError } from '../errors.ts';
+import { runDistillStep, type DistillCliOptions } from '../distill-step.ts';
 
-export interface TrainCliOptions {
+export interface TrainCliOptions extends DistillCliOptions {
   dataset: string;
   labels?: string;
   limit?: number;
@@ -41,6 +44,19 @@ export function addTrainOptions(cmd: Command): Command {
     .option('--shard-size <n>', 'clusterings per shard (scheduling only; never changes the model)', intOption('--shard-size', 1));
 }
 
+/** The student options of `cmbn train` (issue 4): distil after MBN, optionally register. */
+export function addDistillOptions(cmd: Command): Command {
+  return cmd
+    .option('--distill', 'after MBN, train a student network on its cluster labels and compare the two')
+    .option('--register <name>', 'publish the student to the model registry under NAME (needs --distill)')
+    .option('--student <list>', `student hidden layer widths, e.g. 256,256 (default ${DEFAULT_STUDENT_SPEC.hidden.join(',')})`, intListOption('--student'))
+    .addOption(new Option('--student-target <kind>', "what the student learns: MBN's k-means labels or its embedding (MSE)").choices(['labels', 'embedding']))
+    .option('--student-epochs <n>', `maximum student epochs; early stopping usually ends sooner (default ${DEFAULT_STUDENT_SPEC.epochs})`, intOption('--student-epochs', 1))
+    .option('--eval-dataset <name|file>', 'held-out points for the student/MBN comparison (default mnist-test for mnist/mnist-train, else none)')
+    .option('--eval-labels <file>', 'true labels of --eval-dataset (a file)')
+    .option('--eval-limit <n>', 'use only the first N held-out points', intOption('--eval-limit', 1));
+}
+
 export function paramsFromOptions(o: TrainCliOptions): TMbnParamsInput {
   const p: Record<string, unknown> = {};
   if (o.V !== undefined) p.V = o.V;
@@ -55,6 +71,7 @@ export function paramsFromOptions(o: TrainCliOptions): TMbnParamsInput {
 }
 
 export async function runLocalTrain(o: TrainCliOptions): Promise<void> {
+  if (o.register !== undefined && !o.distill) throw new CliError('--register needs --distill');
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
   const progress = createTrainProgress(o.progress);
   let result;
@@ -77,14 +94,23 @@ export async function runLocalTrain(o: TrainCliOptions): Promise<void> {
     model: dir,
   };
   if (ds.labels) Object.assign(summary, clusteringMetrics(ds.labels, result.labels));
+  if (!o.json) printMbnSummary(ds, result.ks, dir, saved, summary);
+  if (o.distill) summary.student = await runDistillStep(o, ds, result, dir, saved.modelBytes);
   if (o.json) printJson(summary);
-  else {
-    process.stderr.write(
-      `trained MBN on ${ds.x.rows} points of ${ds.name}: k = ${result.ks.join(', ')} in ${summary.mbnSeconds}s\n` +
-        `model ${dir} (${(saved.modelBytes / 1e6).toFixed(1)} MB, sha256 ${saved.modelHash})\n` +
-        (ds.labels ? `acc ${fmt(summary.acc)}  nmi ${fmt(summary.nmi)}  ari ${fmt(summary.ari)}\n` : ''),
-    );
-  }
+}
+
+function printMbnSummary(
+  ds: { x: { rows: number }; name: string; labels?: Int32Array },
+  ks: number[],
+  dir: string,
+  saved: { modelBytes: number; modelHash: string },
+  summary: Record<string, unknown>,
+): void {
+  process.stderr.write(
+    `trained MBN on ${ds.x.rows} points of ${ds.name}: k = ${ks.join(', ')} in ${summary.mbnSeconds}s\n` +
+      `model ${dir} (${(saved.modelBytes / 1e6).toFixed(1)} MB, sha256 ${saved.modelHash})\n` +
+      (ds.labels ? `acc ${fmt(summary.acc)}  nmi ${fmt(summary.nmi)}  ari ${fmt(summary.ari)}\n` : ''),
+  );
 }
 
 const fmt = (x: unknown) => (typeof x === 'number' ? x.toFixed(4) : String(x));

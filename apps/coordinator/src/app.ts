@@ -1,0 +1,53 @@
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { Logger } from 'pino';
+import type { ArtifactStore } from '@cmbn/artifacts';
+import { requireToken } from './auth.ts';
+import { AppError, toErrorResponse } from './errors.ts';
+import type { Orchestrator } from './orchestrator.ts';
+import type { ProgressBus } from './progress-bus.ts';
+import type { Queues } from './queues.ts';
+import { datasetsRouter } from './routes/datasets.ts';
+import { opsRouter } from './routes/ops.ts';
+import { runsRouter } from './routes/runs.ts';
+
+export interface AppDeps {
+  orchestrator: Orchestrator;
+  store: ArtifactStore;
+  queues: Queues;
+  bus: ProgressBus;
+  logger: Logger;
+  /** CMBN_API_TOKEN; when set, /v1 requires it. */
+  apiToken?: string;
+  maxUploadBytes: number;
+}
+
+/** The HTTP API. Every error is `{ error: { code, message } }` with a fitting status. */
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const t0 = performance.now();
+    res.on('finish', () =>
+      deps.logger.debug({ method: req.method, url: req.originalUrl, status: res.statusCode, ms: Math.round(performance.now() - t0) }, 'request'),
+    );
+    next();
+  });
+  app.use(opsRouter(deps));
+  const v1 = express.Router();
+  v1.use(requireToken(deps.apiToken));
+  v1.use(datasetsRouter(deps));
+  v1.use(runsRouter(deps));
+  app.use('/v1', v1);
+  app.use((req, _res, next) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
+  const onError: ErrorRequestHandler = (err, req, res, _next) => {
+    const { status, body } = toErrorResponse(err);
+    if (status >= 500) deps.logger.error({ err, url: req.originalUrl }, body.error.message);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    res.status(status).json(body);
+  };
+  app.use(onError);
+  return app;
+}

@@ -1,0 +1,78 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Express } from 'express';
+import type { Logger } from 'pino';
+import { createArtifactStore } from '@cmbn/artifacts';
+import { closeDb, getDb } from '@cmbn/registry';
+import { createApp } from './app.ts';
+import { createLogger } from './logger.ts';
+import { Orchestrator } from './orchestrator.ts';
+import { ProgressBus } from './progress-bus.ts';
+import { openQueues } from './queues.ts';
+
+export interface StartCoordinatorOptions {
+  databaseUrl: string;
+  redisUrl: string;
+  /** Artifact store URL shared with the workers. */
+  artifacts: string;
+  /** BullMQ key prefix (CMBN_QUEUE_PREFIX). */
+  prefix: string;
+  /** 0 picks a free port. */
+  port: number;
+  host?: string;
+  apiToken?: string;
+  maxUploadBytes: number;
+  reconcileIntervalMs?: number;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  logger?: Logger;
+}
+
+export interface CoordinatorHandle {
+  url: string;
+  port: number;
+  app: Express;
+  orchestrator: Orchestrator;
+  close(): Promise<void>;
+}
+
+/** Starts the API and the orchestration, resuming every unfinished run found in Postgres. */
+export async function startCoordinator(opts: StartCoordinatorOptions): Promise<CoordinatorHandle> {
+  const logger = opts.logger ?? createLogger('info');
+  getDb(opts.databaseUrl);
+  const store = createArtifactStore(opts.artifacts);
+  const queues = await openQueues(opts.redisUrl, opts.prefix);
+  const bus = new ProgressBus();
+  const orchestrator = new Orchestrator(store, queues, bus, logger, {
+    reconcileIntervalMs: opts.reconcileIntervalMs ?? 10_000,
+    lockDurationMs: opts.lockDurationMs ?? 300_000,
+    stalledIntervalMs: opts.stalledIntervalMs ?? 30_000,
+  });
+  await orchestrator.start();
+  const app = createApp({ orchestrator, store, queues, bus, logger, apiToken: opts.apiToken, maxUploadBytes: opts.maxUploadBytes });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
+  logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: opts.apiToken ? 'token' : 'none' }, 'coordinator listening');
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    app,
+    orchestrator,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections(); // SSE streams would hold close() open
+        });
+        await orchestrator.close();
+        await queues.close();
+        await closeDb();
+      })();
+      return closing;
+    },
+  };
+}

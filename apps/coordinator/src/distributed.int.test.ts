@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy, loadDataset } from '@cmbn/data';
+import { trainMbn } from '@cmbn/mbn';
+import { clusteringMetrics, type ClusteringMetrics } from '@cmbn/metrics';
+import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
+import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import {
+  REDIS_URL,
+  api,
+  dropPrefix,
+  spawnWorker,
+  stop,
+  submit,
+  tempArtifacts,
+  uniquePrefix,
+  upload,
+  waitForRun,
+  type Api,
+} from './test-helpers.ts';
+
+const PARAMS = { V: 12, clusters: 10, seed: 7 };
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+let coordinator: CoordinatorHandle;
+let a: Api;
+const prefix = uniquePrefix();
+let localHash: string;
+let localMetrics: ClusteringMetrics;
+let datasetId: string;
+let labelsId: string;
+
+beforeAll(async () => {
+  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+  coordinator = await startCoordinator({
+    databaseUrl: db.url,
+    redisUrl: REDIS_URL,
+    artifacts: artifacts.url,
+    prefix,
+    port: 0,
+    maxUploadBytes: 10_000_000,
+    reconcileIntervalMs: 1_000,
+    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+  });
+  a = api(coordinator.url);
+  const ds = await loadDataset('mnist-train', { limit: 500 });
+  const local = await trainMbn(ds.x, PARAMS, { threads: 1 });
+  localHash = local.modelHash;
+  localMetrics = clusteringMetrics(ds.labels!, local.labels);
+  const up = await upload(a, encodeNpy(ds.x), 'name=mnist500');
+  expect(up.status).toBe(201);
+  datasetId = up.body.id;
+  const lab = await upload(a, encodeNpy({ rows: 500, cols: 1, dtype: 'int32', data: ds.labels! }), `name=labels&labelsFor=${datasetId}`);
+  expect(lab.status).toBe(201);
+  labelsId = lab.body.id;
+});
+
+afterAll(async () => {
+  await coordinator?.close();
+  await db?.drop();
+  await artifacts?.remove();
+  await dropPrefix(prefix);
+});
+
+describe('distributed training', () => {
+  it('gives the local modelHash with 1 worker, and serves the model bytes', async () => {
+    const t0 = Date.now();
+    const w = await spawnWorker({ prefix, artifacts: artifacts.url });
+    console.log('worker start ms', Date.now() - t0);
+    try {
+      const sub = await submit(a, { datasetId, labelsId, params: PARAMS });
+      expect(sub.status).toBe(201);
+      const run = await waitForRun(a, sub.body.id, 60_000);
+      expect(run.error).toBeNull();
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.modelHash).toBe(localHash);
+      expect(run.metrics).toEqual(localMetrics);
+      console.log('1 worker', run.summary);
+      expect(run.layers.every((l: { shardsDone: number; shardsTotal: number }) => l.shardsDone === l.shardsTotal)).toBe(true);
+      const model = await a(`/v1/runs/${run.id}/model`);
+      expect(model.status).toBe(200);
+      const bytes = new Uint8Array(await model.arrayBuffer());
+      expect(createHash('sha256').update(bytes).digest('hex')).toBe(localHash);
+    } finally {
+      expect(await stop(w)).toBe(0); // graceful SIGTERM
+    }
+  });
+
+  it('gives the same modelHash with 3 workers', async () => {
+    const workers = await Promise.all([0, 1, 2].map(() => spawnWorker({ prefix, artifacts: artifacts.url })));
+    try {
+      const sub = await submit(a, { datasetId, params: PARAMS, shardSize: 1 });
+      const run = await waitForRun(a, sub.body.id, 60_000);
+      expect(run.error).toBeNull();
+      expect(run.modelHash).toBe(localHash);
+      console.log('3 workers', run.summary);
+      const metrics = await (await a('/metrics')).text();
+      expect(metrics).toMatch(/cmbn_workers\{queue="shard"\} 3/);
+      expect(metrics).toMatch(/cmbn_shards_completed_total \d+/);
+    } finally {
+      await Promise.all(workers.map((w) => stop(w)));
+    }
+  });
+});

@@ -1,0 +1,114 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy, loadDataset, sliceRows } from '@cmbn/data';
+import { trainMbn } from '@cmbn/mbn';
+import { createTestDatabase, listShards, type TestDatabase } from '@cmbn/registry';
+import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import {
+  REDIS_URL,
+  api,
+  dropPrefix,
+  spawnWorker,
+  stop,
+  submit,
+  tempArtifacts,
+  uniquePrefix,
+  until,
+  upload,
+  waitForRun,
+  type Api,
+  type Child,
+} from './test-helpers.ts';
+
+// Two layers keep these runs short; the modelHash equality with 5 layers is distributed.int.test.ts's.
+const PARAMS = { V: 12, k: [80, 40], clusters: 10, seed: 11 };
+// Short locks so that a dead worker's shard is retried within seconds.
+const FAST_STALL = { lockDurationMs: 2_000, stalledIntervalMs: 500 };
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+let coordinator: CoordinatorHandle;
+let a: Api;
+const prefix = uniquePrefix();
+const workers: Child[] = [];
+
+beforeAll(async () => {
+  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+  coordinator = await startCoordinator({
+    databaseUrl: db.url,
+    redisUrl: REDIS_URL,
+    artifacts: artifacts.url,
+    prefix,
+    port: 0,
+    maxUploadBytes: 10_000_000,
+    reconcileIntervalMs: 1_000,
+    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+  });
+  a = api(coordinator.url);
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
+  await coordinator?.close();
+  await db?.drop();
+  await artifacts?.remove();
+  await dropPrefix(prefix);
+});
+
+describe('failures', () => {
+  it('retries the shard of a worker killed with SIGKILL mid-shard and keeps the modelHash', async () => {
+    const ds = await loadDataset('mnist-train', { limit: 400 });
+    // A slow victim (each shard waits 1.5 s before computing) is surely mid-shard when killed.
+    const [local, up, victim, rescuer] = await Promise.all([
+      trainMbn(ds.x, PARAMS, { threads: 1 }),
+      upload(a, encodeNpy(ds.x), 'name=mnist400'),
+      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 1_500, ...FAST_STALL }),
+      spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL }),
+    ]);
+    workers.push(victim, rescuer);
+    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    expect(sub.status).toBe(201);
+    const runId: string = sub.body.id;
+    const tag = `:${victim.proc.pid}:`;
+    const running = await until(
+      'a shard running on the victim',
+      async () => (await listShards(runId, 1, { status: 'RUNNING' })).find((s) => s.workerId?.includes(tag)),
+      20_000,
+      25,
+    );
+    victim.proc.kill('SIGKILL');
+    await victim.exited;
+    const run = await waitForRun(a, runId, 60_000);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.modelHash).toBe(local.modelHash);
+    const retried = (await listShards(runId, 1)).find((s) => s.index === running.index)!;
+    expect(retried.status).toBe('DONE');
+    expect(retried.attempts).toBeGreaterThanOrEqual(2);
+    expect(retried.workerId).not.toContain(tag);
+  });
+
+  it('fails the run with a clear error when an input artifact is corrupt (no hang)', async () => {
+    const ds = await loadDataset('mnist-train', { limit: 300 });
+    const x = sliceRows(ds.x, 300);
+    const up = await upload(a, encodeNpy(x), 'name=mnist300');
+    expect(up.status).toBe(201);
+    const sha: string = up.body.sha256;
+    const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1] ^= 0xff; // flip one pixel: the content no longer matches its address
+    await writeFile(path, bytes);
+    if (workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null).length === 0) {
+      workers.push(await spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL }));
+    }
+    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    expect(sub.status).toBe(201);
+    const run = await waitForRun(a, sub.body.id, 30_000);
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toMatch(/shard \d+ of layer 1 .*failed permanently: .*artifact [0-9a-f]{64} is corrupt/);
+    // Nothing of the failed run is left queued.
+    const metrics = await (await a('/metrics')).text();
+    expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
+  });
+});

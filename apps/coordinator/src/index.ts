@@ -1,0 +1,11 @@
+export { startCoordinator } from './coordinator.ts';
+export type { CoordinatorHandle, StartCoordinatorOptions } from './coordinator.ts';
+export { createApp } from './app.ts';
+export type { AppDeps } from './app.ts';
+export { runCoordinatorProcess } from './main.ts';
+export { readCoordinatorEnv, ZCoordinatorEnv } from './env.ts';
+export type { TCoordinatorEnv } from './env.ts';
+export { AppError, toErrorResponse } from './errors.ts';
+export { Orchestrator, defaultShardSize } from './orchestrator.ts';
+export { ProgressBus } from './progress-bus.ts';
+export type { RunEvent } from './progress-bus.ts';

@@ -1,0 +1,114 @@
+import { pipeline } from 'node:stream/promises';
+import { Router, json } from 'express';
+import { z } from 'zod';
+import type { ArtifactStore } from '@cmbn/artifacts';
+import { getLayer, getRun, getRunProgress, type Run } from '@cmbn/registry';
+import { AppError } from '../errors.ts';
+import type { Orchestrator } from '../orchestrator.ts';
+import type { ProgressBus, RunEvent } from '../progress-bus.ts';
+
+const ZSubmitRun = z
+  .object({
+    datasetId: z.string().min(1),
+    labelsId: z.string().min(1).optional(),
+    /** MBN params as the CLI's (@cmbn/mbn ZMbnParams); validated there. */
+    params: z.record(z.string(), z.unknown()).default({}),
+    /** Clusterings per shard (scheduling only; never changes the model). */
+    shardSize: z.number().int().min(1).max(100_000).optional(),
+  })
+  .strict();
+
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+
+export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactStore; bus: ProgressBus }): Router {
+  const r = Router();
+  const { orchestrator, store, bus } = deps;
+
+  r.post('/runs', json({ limit: '1mb' }), async (req, res) => {
+    const body = ZSubmitRun.parse(req.body ?? {});
+    const run = await orchestrator.submitRun(body);
+    res.status(201).json({ id: run.id, status: run.status, ks: run.ks });
+  });
+
+  r.get('/runs/:id', async (req, res) => {
+    const { run, layers } = await getRunProgress(req.params.id);
+    const current = layers.find((l) => l.layer === run.currentLayer);
+    let etaSeconds: number | null = null;
+    if (run.status === 'RUNNING' && current) {
+      const row = await getLayer(run.id, current.layer);
+      etaSeconds = orchestrator.etaSeconds(row);
+    }
+    res.json({
+      id: run.id,
+      status: run.status,
+      datasetId: run.datasetId,
+      labelsId: run.labelsId,
+      params: run.params,
+      ks: run.ks,
+      currentLayer: run.currentLayer,
+      layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards })),
+      etaSeconds: etaSeconds === null ? null : Number(etaSeconds.toFixed(1)),
+      modelHash: run.modelHash,
+      metrics: run.metrics,
+      summary: run.summary,
+      mbnSeconds: run.mbnSeconds,
+      error: run.error,
+      createdAt: run.createdAt,
+      startedAt: run.startedAt,
+      finishedAt: run.finishedAt,
+    });
+  });
+
+  r.post('/runs/:id/cancel', async (req, res) => {
+    const run = await orchestrator.cancelRun(req.params.id);
+    res.json({ id: run.id, status: run.status });
+  });
+
+  r.get('/runs/:id/model', async (req, res) => {
+    const run = await getRun(req.params.id);
+    if (!run.modelSha256) throw new AppError('MODEL_NOT_READY', `run ${run.id} is ${run.status} and has no model yet`);
+    const stream = await store.createReadStream(run.modelSha256);
+    res.setHeader('Content-Type', 'application/octet-stream');
+    res.setHeader('Content-Disposition', 'attachment; filename="model.cmbn"');
+    res.setHeader('X-Model-Hash', run.modelHash ?? run.modelSha256);
+    const bytes = (run.summary as { modelBytes?: number } | null)?.modelBytes;
+    if (bytes !== undefined) res.setHeader('Content-Length', String(bytes));
+    await pipeline(stream, res);
+  });
+
+  /**
+   * Server-Sent Events: `progress` (the local trainer's TrainProgress shape) and `status`; the
+   * stream starts with a snapshot and ends after the terminal status.
+   */
+  r.get('/runs/:id/events', async (req, res) => {
+    const snapshot = await getRunProgress(req.params.id);
+    res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
+    const send = (ev: RunEvent) => res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      unsubscribe();
+      clearInterval(ping);
+      res.end();
+    };
+    const unsubscribe = bus.subscribe(req.params.id, (ev) => {
+      send(ev);
+      if (ev.type === 'status' && TERMINAL.has(ev.status)) end();
+    });
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.on('close', end);
+    const run: Run = snapshot.run as Run;
+    const layer = snapshot.layers.find((l) => l.layer === run.currentLayer);
+    const ks = run.ks as number[];
+    if (layer && !TERMINAL.has(run.status)) {
+      send({ type: 'progress', progress: { stage: 'layer', layer: layer.layer, layers: ks.length, k: layer.k, done: layer.shardsDone, total: layer.shardsTotal } });
+    }
+    // Re-read after subscribing so that a run ending in between is not missed.
+    const now = await getRun(run.id);
+    send({ type: 'status', status: now.status, error: now.error, modelHash: now.modelHash });
+    if (TERMINAL.has(now.status)) end();
+  });
+
+  return r;
+}

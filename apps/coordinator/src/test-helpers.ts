@@ -1,0 +1,179 @@
+/**
+ * Helpers of the coordinator's integration tests: real Redis, a fresh Postgres database, real
+ * worker child processes. Every wait has a deadline; nothing sleeps a fixed time.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Redis } from 'ioredis';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const WORKER_MAIN = fileURLToPath(new URL('../../worker/src/main.ts', import.meta.url));
+const COORDINATOR_MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+export function uniquePrefix(): string {
+  return `cmbntest-${randomBytes(5).toString('hex')}`;
+}
+
+export async function tempArtifacts(): Promise<{ dir: string; url: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-artifacts-'));
+  return { dir, url: pathToFileURL(dir).href, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Deletes every Redis key under the test's prefix. */
+export async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await r.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    r.disconnect();
+  }
+}
+
+export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+export interface Child {
+  proc: ChildProcess;
+  output: () => string;
+  /** Resolves with the first log line matching. */
+  waitFor(re: RegExp, timeoutMs: number): Promise<string>;
+  exited: Promise<number | null>;
+}
+
+function startChild(entry: string, env: Record<string, string>): Child {
+  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const waiters: { re: RegExp; resolve: (l: string) => void }[] = [];
+  const onData = (b: Buffer) => {
+    out += b.toString();
+    for (const w of [...waiters]) {
+      const line = out.split('\n').find((l) => w.re.test(l));
+      if (line) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  };
+  proc.stdout!.on('data', onData);
+  proc.stderr!.on('data', onData);
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  return {
+    proc,
+    output: () => out,
+    exited,
+    waitFor(re, timeoutMs) {
+      const line = out.split('\n').find((l) => re.test(l));
+      if (line) return Promise.resolve(line);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${out.slice(-2000)}`)), timeoutMs);
+        waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
+        void exited.then((code) => reject(new Error(`process exited (${code}) before ${re}:\n${out.slice(-2000)}`)));
+      });
+    },
+  };
+}
+
+export interface WorkerEnv {
+  prefix: string;
+  artifacts: string;
+  concurrency?: number;
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  testDelayMs?: number;
+}
+
+/** A real `cmbn worker` process; resolves once it logged its backend (connected and ready). */
+export async function spawnWorker(o: WorkerEnv): Promise<Child> {
+  const c = startChild(WORKER_MAIN, {
+    REDIS_URL,
+    CMBN_QUEUE_PREFIX: o.prefix,
+    CMBN_ARTIFACTS: o.artifacts,
+    CMBN_WORKER_CONCURRENCY: String(o.concurrency ?? 1),
+    CMBN_LOCK_DURATION_MS: String(o.lockDurationMs ?? 30_000),
+    CMBN_STALLED_INTERVAL_MS: String(o.stalledIntervalMs ?? 30_000),
+    CMBN_WORKER_TEST_DELAY_MS: String(o.testDelayMs ?? 0),
+  });
+  await c.waitFor(/worker ready/, 60_000);
+  return c;
+}
+
+/** A real coordinator process; resolves with its URL once it listens. */
+export async function spawnCoordinator(env: Record<string, string>): Promise<Child & { url: string }> {
+  const c = startChild(COORDINATOR_MAIN, { REDIS_URL, PORT: '0', HOST: '127.0.0.1', ...env });
+  const line = await c.waitFor(/listening on port \d+/, 60_000);
+  const port = /listening on port (\d+)/.exec(line)![1];
+  return Object.assign(c, { url: `http://127.0.0.1:${port}` });
+}
+
+export async function stop(c: Child, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return c.proc.exitCode;
+  c.proc.kill(signal);
+  return c.exited;
+}
+
+export interface Api {
+  (path: string, init?: RequestInit): Promise<Response>;
+  json<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+}
+
+export function api(baseUrl: string | (() => string), token?: string): Api {
+  const base = () => (typeof baseUrl === 'function' ? baseUrl() : baseUrl);
+  const call = (path: string, init: RequestInit = {}) => {
+    const headers = new Headers(init.headers);
+    if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+    return fetch(`${base()}${path}`, { ...init, headers });
+  };
+  return Object.assign(call, {
+    async json(path: string, init?: RequestInit) {
+      const res = await call(path, init);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+  });
+}
+
+export function upload(a: Api, bytes: Uint8Array, query: string) {
+  return a.json(`/v1/datasets?${query}`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: bytes });
+}
+
+export function submit(a: Api, body: unknown) {
+  return a.json('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+}
+
+export async function waitForRun(a: Api, id: string, timeoutMs: number, want: string[] = ['SUCCEEDED', 'FAILED', 'CANCELLED']) {
+  return until(
+    `run ${id} to reach ${want.join('/')}`,
+    async () => {
+      const r = await a.json(`/v1/runs/${id}`);
+      return want.includes(r.body?.status) ? r.body : undefined;
+    },
+    timeoutMs,
+    150,
+  );
+}

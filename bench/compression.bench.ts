@@ -1,0 +1,147 @@
+/**
+ * Issue 4's compression targets, measured in one run: MBN trained on the first 10,000 MNIST training
+ * digits (V=100, seed 1), the student distilled from it on the same points, both evaluated on the
+ * 10,000 test digits (agreement, ACC/NMI, throughput side by side, sizes on disk).
+ *
+ *   npm run bench:compression -- --json
+ *   npm run bench:compression -- --json --limit 2000 --V 20            # quick
+ *   npm run bench:compression -- --json --model /tmp/mbn10k            # reuse (or create) a trained MBN dir
+ *   options: --student 256,256  --student-target labels|embedding  --precision fp32|int8
+ *            --eval-limit N  --threads N  --seed N
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadDataset } from '@cmbn/data';
+import { DEFAULT_STUDENT_SPEC, saveStudent, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { createDenseBackend } from '@cmbn/kernels';
+import { loadModel, predict, saveModel, trainMbn, type MbnModel } from '@cmbn/mbn';
+import { clusteringMetrics } from '@cmbn/metrics';
+import { directoryBytes, distillStudent } from '@cmbn/pipeline';
+
+const { values: a } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    limit: { type: 'string', default: '10000' },
+    V: { type: 'string', default: '100' },
+    seed: { type: 'string', default: '1' },
+    model: { type: 'string' },
+    student: { type: 'string' },
+    'student-target': { type: 'string' },
+    precision: { type: 'string' },
+    'eval-limit': { type: 'string' },
+    threads: { type: 'string' },
+  },
+});
+const limit = Number(a.limit);
+const V = Number(a.V);
+const seed = Number(a.seed);
+const threads = a.threads ? Number(a.threads) : availableParallelism();
+const log = (s: string): void => void process.stderr.write(`${s}\n`);
+
+const train = await loadDataset('mnist-train', { limit });
+const test = await loadDataset('mnist-test', a['eval-limit'] ? { limit: Number(a['eval-limit']) } : {});
+
+interface TrainOutputs {
+  modelHash: string;
+  rows: number;
+  labels: number[];
+  embedding: number[];
+}
+
+/** MBN's labels and embedding of the training points: from training, or (reused dir) from a cache next to the model. */
+async function getMbn(): Promise<{ model: MbnModel; modelHash: string; modelBytes: number; labels: Int32Array; embedding: Float64Array; trainSeconds?: number; ks: number[] }> {
+  const dir = a.model;
+  if (dir) {
+    const loaded = await loadModel(dir).catch(() => undefined);
+    if (loaded) {
+      if (loaded.model.trainPoints !== limit || loaded.model.params.V !== V || loaded.model.params.seed !== seed) {
+        throw new Error(`${dir} holds a model of ${loaded.model.trainPoints} points, V=${loaded.model.params.V}, seed ${loaded.model.params.seed}; asked for ${limit}, ${V}, ${seed}`);
+      }
+      const cacheFile = join(dir, 'bench-train-outputs.json');
+      let cache = (await readFile(cacheFile, 'utf8').then((s) => JSON.parse(s) as TrainOutputs).catch(() => undefined)) ?? undefined;
+      if (!cache || cache.modelHash !== loaded.modelHash || cache.rows !== train.x.rows) {
+        log(`reusing ${dir}: computing MBN's training-set output once (cached in ${cacheFile})…`);
+        const backend = await createDenseBackend({ threads });
+        const p = await predict(loaded.model, train.x, backend);
+        await backend.dispose();
+        cache = { modelHash: loaded.modelHash, rows: train.x.rows, labels: Array.from(p.labels), embedding: Array.from(p.embedding) };
+        await writeFile(cacheFile, JSON.stringify(cache));
+      } else log(`reusing ${dir} (${loaded.modelHash.slice(0, 12)})`);
+      return { ...loaded, labels: Int32Array.from(cache.labels), embedding: Float64Array.from(cache.embedding), ks: loaded.model.ks };
+    }
+  }
+  log(`training MBN on ${train.x.rows} digits, V=${V}, seed ${seed}…`);
+  const r = await trainMbn(train.x, { V, seed }, { threads });
+  const out = dir ?? join(tmpdir(), `cmbn-bench-mbn-${r.modelHash.slice(0, 12)}`);
+  const saved = await saveModel(out, r.modelBytes);
+  const cache: TrainOutputs = { modelHash: r.modelHash, rows: train.x.rows, labels: Array.from(r.labels), embedding: Array.from(r.embedding) };
+  await writeFile(join(out, 'bench-train-outputs.json'), JSON.stringify(cache));
+  log(`MBN trained in ${r.mbnSeconds.toFixed(1)}s → ${out}`);
+  return { model: r.model, modelHash: r.modelHash, modelBytes: saved.modelBytes, labels: r.labels, embedding: r.embedding, trainSeconds: r.mbnSeconds, ks: r.ks };
+}
+
+const mbn = await getMbn();
+const spec: StudentSpec = {
+  ...DEFAULT_STUDENT_SPEC,
+  ...(a.student ? { hidden: a.student.split(',').map(Number) } : {}),
+  ...(a['student-target'] ? { target: a['student-target'] as StudentTarget } : {}),
+};
+const res = await distillStudent({
+  x: train.x,
+  mbnLabels: mbn.labels,
+  mbnEmbedding: mbn.embedding,
+  classes: mbn.model.params.clusters,
+  spec,
+  mbnModel: mbn.model,
+  evalSet: { x: test.x, name: 'mnist-test', ...(test.labels ? { trueLabels: test.labels } : {}) },
+  threads,
+  ...(a.precision ? { precision: a.precision as StudentPrecision } : {}),
+  onEpoch: (e) => log(` epoch ${e.epoch}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)} ${e.valAcc?.toFixed(4) ?? ''} ${e.seconds.toFixed(1)}s`),
+  onStage: (s) => log(` ${s}…`),
+});
+const studentDir = join(tmpdir(), `cmbn-bench-student-${process.pid}`);
+await saveStudent(res.student, studentDir, res.head ? { head: res.head } : {});
+const studentBytes = await directoryBytes(studentDir);
+await rm(studentDir, { recursive: true, force: true });
+const ev = res.evaluation;
+const mbnTrainAcc = train.labels ? clusteringMetrics(train.labels, mbn.labels).acc : undefined;
+const r4 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(4)));
+const summary = {
+  bench: 'compression',
+  cores: availableParallelism(),
+  threads,
+  trainPoints: train.x.rows,
+  evalPoints: test.x.rows,
+  V,
+  seed,
+  ks: mbn.ks,
+  modelHash: mbn.modelHash,
+  ...(mbn.trainSeconds !== undefined ? { mbnTrainSeconds: Number(mbn.trainSeconds.toFixed(1)) } : {}),
+  mbnTrainAcc: r4(mbnTrainAcc),
+  hidden: spec.hidden,
+  target: spec.target,
+  precision: res.precision,
+  studentEpochs: res.student.epochs,
+  studentTrainSeconds: Number(res.student.seconds.toFixed(1)),
+  agreement: r4(ev.agreement),
+  acc: r4(ev.acc),
+  nmi: r4(ev.nmi),
+  mbnAcc: r4(ev.mbnAcc),
+  mbnNmi: r4(ev.mbnNmi),
+  accGapPoints: ev.acc !== undefined && ev.mbnAcc !== undefined ? Number((100 * (ev.acc - ev.mbnAcc)).toFixed(2)) : undefined,
+  studentPointsPerSecond: Math.round(ev.studentPointsPerSecond),
+  mbnPointsPerSecond: Number(ev.mbnPointsPerSecond.toFixed(1)),
+  speedup: Math.round(ev.speedup),
+  studentBytes,
+  modelBytes: mbn.modelBytes,
+  sizeRatio: Number((mbn.modelBytes / studentBytes).toFixed(1)),
+  targets: {
+    agreementAtLeast95: ev.agreement >= 0.95,
+    accWithin1_5Points: ev.acc !== undefined && ev.mbnAcc !== undefined ? Math.abs(ev.acc - ev.mbnAcc) <= 0.015 : undefined,
+    speedupAtLeast1000: ev.speedup >= 1000,
+  },
+};
+if (a.json) console.log(JSON.stringify(summary));
+else console.log(JSON.stringify(summary, null, 2));

@@ -1,0 +1,182 @@
+/**
+ * distillStudent: train the student on MBN's output for the training points, then compare it with
+ * MBN on held-out points: label agreement, ACC/NMI against the truth for both, and prediction
+ * throughput of both measured side by side on the same points.
+ *
+ * Both predictors run at their best: MBN's `predict` on the ORT dense backend with every core (as
+ * `cmbn predict` does), the student on onnxruntime with every core and big batches.
+ */
+import { availableParallelism } from 'node:os';
+import type { Matrix } from '@cmbn/data';
+import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type StudentPrecision, type StudentSpec, type StudentTargetData, type TrainedStudent } from '@cmbn/distill';
+import { createDenseBackend } from '@cmbn/kernels';
+import { predict, type MbnModel } from '@cmbn/mbn';
+import { clusteringMetrics } from '@cmbn/metrics';
+import { centroidHead, createStudentLabeler, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
+
+export interface DistillInput {
+  /** The training points (the ones MBN was trained on). */
+  x: Matrix;
+  /** MBN's k-means labels of x. */
+  mbnLabels: Int32Array;
+  /** MBN's embedding of x (n × c): required for the 'embedding' target. */
+  mbnEmbedding?: Float64Array;
+  classes: number;
+  spec: StudentSpec;
+  mbnModel: MbnModel;
+  /** Held-out points. Without them the comparison is made on the training points (labelled so). */
+  evalSet?: { x: Matrix; trueLabels?: Int32Array; name?: string };
+  /** True labels of x, for the training-set metrics when there is no eval set. */
+  trainTrueLabels?: Int32Array;
+  onEpoch?: (e: EpochReport) => void;
+  onStage?: (stage: 'train' | 'mbn-predict' | 'student-predict') => void;
+  /** Threads for both predictors; default every core. */
+  threads?: number;
+  /** Without an eval set, MBN's throughput is timed on the first this-many training points. Default 2000. */
+  timingPoints?: number;
+  /** Minimum wall time over which the student's throughput is averaged. Default 1 s. */
+  studentTimingSeconds?: number;
+  /** The student's onnxruntime precision; default the predictor's default. */
+  precision?: StudentPrecision;
+}
+
+export interface StudentEvaluation {
+  /** 'eval': held-out points; 'train': the training points (no eval set was given). */
+  on: 'eval' | 'train';
+  evalName?: string;
+  points: number;
+  /** Fraction of points where the student's label equals MBN's label. */
+  agreement: number;
+  acc?: number;
+  nmi?: number;
+  mbnAcc?: number;
+  mbnNmi?: number;
+  /** Points the throughputs were measured on (the same points for both). */
+  timingPoints: number;
+  studentPointsPerSecond: number;
+  mbnPointsPerSecond: number;
+  speedup: number;
+}
+
+export interface DistillResult {
+  student: TrainedStudent;
+  /** The centroids that turn an embedding student's output into labels (embedding target only). */
+  head?: CentroidHead;
+  /** The onnxruntime precision the student was evaluated and timed with. */
+  precision: StudentPrecision;
+  evaluation: StudentEvaluation;
+}
+
+function agreementOf(a: Int32Array, b: Int32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return a.length === 0 ? 0 : same / a.length;
+}
+
+function firstRows(x: Matrix, n: number): Matrix {
+  if (n >= x.rows) return x;
+  return { ...x, rows: n, data: x.data.subarray(0, n * x.cols) } as Matrix;
+}
+
+/** Median seconds per full pass over x, after a warm-up pass, over at least minSeconds and 3 passes. */
+async function timeStudent(labeler: StudentLabeler, x: Matrix, minSeconds: number): Promise<{ seconds: number; labels: Int32Array }> {
+  const { labels } = await labeler.predict(x); // warm-up: ORT allocates its arenas on the first run
+  const times: number[] = [];
+  const t0 = performance.now();
+  while (times.length < 3 || (performance.now() - t0) / 1000 < minSeconds) {
+    const t = performance.now();
+    await labeler.predict(x);
+    times.push((performance.now() - t) / 1000);
+    if (times.length >= 200) break;
+  }
+  times.sort((a, b) => a - b);
+  return { seconds: times[times.length >> 1]!, labels };
+}
+
+async function timeMbn(model: MbnModel, x: Matrix, threads: number): Promise<{ seconds: number; labels: Int32Array }> {
+  const backend = await createDenseBackend({ threads, prefer: 'ort' });
+  try {
+    await predict(model, firstRows(x, Math.min(16, x.rows)), backend); // warm-up: first ORT run
+    const t = performance.now();
+    const { labels } = await predict(model, x, backend);
+    return { seconds: (performance.now() - t) / 1000, labels };
+  } finally {
+    await backend.dispose();
+  }
+}
+
+export async function distillStudent(input: DistillInput): Promise<DistillResult> {
+  const { x, mbnLabels, spec, mbnModel } = input;
+  if (mbnLabels.length !== x.rows) throw new RangeError(`mbnLabels has ${mbnLabels.length} entries for ${x.rows} points`);
+  const threads = input.threads ?? availableParallelism();
+  const c = mbnModel.pca.c;
+  let target: StudentTargetData;
+  let head: CentroidHead | undefined;
+  if (spec.target === 'labels') {
+    target = { kind: 'labels', labels: mbnLabels, classes: input.classes };
+  } else {
+    if (!input.mbnEmbedding) throw new TypeError("the 'embedding' target needs mbnEmbedding");
+    target = { kind: 'embedding', values: input.mbnEmbedding, dim: c };
+    head = centroidHead(mbnModel.centroids, mbnModel.centroids.length / c);
+  }
+  input.onStage?.('train');
+  const student = await trainStudent(x, target, spec, input.onEpoch ? { onEpoch: input.onEpoch } : {});
+
+  const precision = input.precision ?? DEFAULT_PREDICT_PRECISION;
+  const labeler = await createStudentLabeler(student, { threads, precision, ...(head ? { head } : {}) });
+  try {
+    const minSeconds = input.studentTimingSeconds ?? 1;
+    if (input.evalSet) {
+      const ex = input.evalSet.x;
+      input.onStage?.('mbn-predict');
+      const mbn = await timeMbn(mbnModel, ex, threads);
+      input.onStage?.('student-predict');
+      const st = await timeStudent(labeler, ex, minSeconds);
+      const truth = input.evalSet.trueLabels;
+      const sm = truth ? clusteringMetrics(truth, st.labels) : undefined;
+      const mm = truth ? clusteringMetrics(truth, mbn.labels) : undefined;
+      return { student, precision, ...(head ? { head } : {}), evaluation: summarise('eval', ex.rows, ex.rows, st, mbn, sm, mm, input.evalSet.name) };
+    }
+    // No held-out points: agreement and metrics on the training points, timing on a prefix of them.
+    const timing = firstRows(x, input.timingPoints ?? 2000);
+    input.onStage?.('mbn-predict');
+    const mbn = await timeMbn(mbnModel, timing, threads);
+    input.onStage?.('student-predict');
+    const st = await timeStudent(labeler, timing, minSeconds);
+    const all = (await labeler.predict(x)).labels;
+    const truth = input.trainTrueLabels;
+    const sm = truth ? clusteringMetrics(truth, all) : undefined;
+    const mm = truth ? clusteringMetrics(truth, mbnLabels) : undefined;
+    const ev = summarise('train', x.rows, timing.rows, st, mbn, sm, mm);
+    ev.agreement = agreementOf(all, mbnLabels);
+    return { student, precision, ...(head ? { head } : {}), evaluation: ev };
+  } finally {
+    await labeler.dispose();
+  }
+}
+
+function summarise(
+  on: 'eval' | 'train',
+  points: number,
+  timingPoints: number,
+  st: { seconds: number; labels: Int32Array },
+  mbn: { seconds: number; labels: Int32Array },
+  sm: { acc: number; nmi: number } | undefined,
+  mm: { acc: number; nmi: number } | undefined,
+  evalName?: string,
+): StudentEvaluation {
+  const studentPointsPerSecond = timingPoints / st.seconds;
+  const mbnPointsPerSecond = timingPoints / mbn.seconds;
+  return {
+    on,
+    ...(evalName !== undefined ? { evalName } : {}),
+    points,
+    agreement: agreementOf(st.labels, mbn.labels),
+    ...(sm ? { acc: sm.acc, nmi: sm.nmi } : {}),
+    ...(mm ? { mbnAcc: mm.acc, mbnNmi: mm.nmi } : {}),
+    timingPoints,
+    studentPointsPerSecond,
+    mbnPointsPerSecond,
+    speedup: studentPointsPerSecond / mbnPointsPerSecond,
+  };
+}

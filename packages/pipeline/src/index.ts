@@ -1,0 +1,17 @@
+export { PipelineError } from './errors.ts';
+export type { PipelineErrorCode } from './errors.ts';
+export { packDirectory, packEntries, unpackEntries } from './archive.ts';
+export type { ArchiveEntry } from './archive.ts';
+export { datasetSha256, directoryBytes } from './digests.ts';
+export { defaultRegistryFns } from './registry-fns.ts';
+export type { RegistryFns } from './registry-fns.ts';
+export { packStudentDirectory, publishStudent } from './publish.ts';
+export type { PublishStudentInput, PublishedStudent, StudentLineage } from './publish.ts';
+export { pullStudent } from './pull.ts';
+export type { PullStudentInput, PulledStudent } from './pull.ts';
+export { cmbnHome, openLocalRegistry } from './local-registry.ts';
+export type { LocalRegistry, OpenLocalRegistryOptions } from './local-registry.ts';
+export { centroidHead, createStudentLabeler, isCentroidHead } from './student-labeler.ts';
+export type { CentroidHead, StudentLabeler } from './student-labeler.ts';
+export { distillStudent } from './distill-student.ts';
+export type { DistillInput, DistillResult, StudentEvaluation } from './distill-student.ts';
