@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { loadDataset, type Dataset } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, saveStudent, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { DEFAULT_STUDENT_SPEC, saveStudent, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import type { TrainResult } from '@cmbn/mbn';
 import {
   datasetSha256,
@@ -26,6 +26,8 @@ export interface DistillCliOptions {
   student?: number[];
   studentTarget?: StudentTarget;
   studentEpochs?: number;
+  studentTemperature?: number;
+  studentPrecision?: StudentPrecision;
   evalDataset?: string;
   evalLabels?: string;
   evalLimit?: number;
@@ -79,6 +81,8 @@ export async function runDistillStep(
     ...(evalSet ? { evalSet: { x: evalSet.x, name: evalSet.name, ...(evalSet.labels ? { trueLabels: evalSet.labels } : {}) } } : {}),
     ...(ds.labels ? { trainTrueLabels: ds.labels } : {}),
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.studentTemperature !== undefined ? { temperature: o.studentTemperature } : {}),
+    ...(o.studentPrecision !== undefined ? { precision: o.studentPrecision } : {}),
     onEpoch: (e) =>
       log(
         ` student epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)}` +

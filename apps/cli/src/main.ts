@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { addDistillOptions, addTrainOptions, runLocalTrain, type TrainCliOptions } from './commands/train.ts';
 import { addModelsCommand } from './commands/models.ts';
 import { runPredict, type PredictCliOptions } from './commands/predict.ts';
@@ -33,6 +33,7 @@ program
   .option('--out <file>', 'write the embedding and label of every point (.npy or .csv; one row per point: c embedding columns, then the label)')
   .option('--threads <n>', 'threads for the dense kernel (default: every core)', intOption('--threads', 1))
   .option('--json', 'print exactly one JSON summary object on stdout')
+  .addOption(new Option('--precision <p>', 'student models: onnxruntime precision (default int8)').choices(['fp32', 'int8']))
   .action(async (o: PredictCliOptions) => runPredict(o));
 
 addModelsCommand(program);

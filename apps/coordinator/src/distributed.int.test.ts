@@ -65,9 +65,7 @@ afterAll(async () => {
 
 describe('distributed training', () => {
   it('gives the local modelHash with 1 worker, and serves the model bytes', async () => {
-    const t0 = Date.now();
     const w = await spawnWorker({ prefix, artifacts: artifacts.url });
-    console.log('worker start ms', Date.now() - t0);
     try {
       const sub = await submit(a, { datasetId, labelsId, params: PARAMS });
       expect(sub.status).toBe(201);
@@ -76,7 +74,6 @@ describe('distributed training', () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(run.modelHash).toBe(localHash);
       expect(run.metrics).toEqual(localMetrics);
-      console.log('1 worker', run.summary);
       expect(run.layers.every((l: { shardsDone: number; shardsTotal: number }) => l.shardsDone === l.shardsTotal)).toBe(true);
       const model = await a(`/v1/runs/${run.id}/model`);
       expect(model.status).toBe(200);
@@ -84,6 +81,7 @@ describe('distributed training', () => {
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(localHash);
     } finally {
       expect(await stop(w)).toBe(0); // graceful SIGTERM
+      if (process.env.CMBN_TEST_CHILD_LOG) console.log(w.output());
     }
   });
 
@@ -94,7 +92,6 @@ describe('distributed training', () => {
       const run = await waitForRun(a, sub.body.id, 60_000);
       expect(run.error).toBeNull();
       expect(run.modelHash).toBe(localHash);
-      console.log('3 workers', run.summary);
       const metrics = await (await a('/metrics')).text();
       expect(metrics).toMatch(/cmbn_workers\{queue="shard"\} 3/);
       expect(metrics).toMatch(/cmbn_shards_completed_total \d+/);

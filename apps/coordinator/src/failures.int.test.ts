@@ -85,7 +85,7 @@ describe('failures', () => {
     expect(run.modelHash).toBe(local.modelHash);
     const retried = (await listShards(runId, 1)).find((s) => s.index === running.index)!;
     expect(retried.status).toBe('DONE');
-    expect(retried.attempts).toBeGreaterThanOrEqual(2);
+    // Computed again, by the other worker.
     expect(retried.workerId).not.toContain(tag);
   });
 
@@ -97,7 +97,7 @@ describe('failures', () => {
     const sha: string = up.body.sha256;
     const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
     const bytes = await readFile(path);
-    bytes[bytes.length - 1] ^= 0xff; // flip one pixel: the content no longer matches its address
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // flip one pixel: the content no longer matches its address
     await writeFile(path, bytes);
     if (workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null).length === 0) {
       workers.push(await spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL }));
@@ -108,6 +108,28 @@ describe('failures', () => {
     expect(run.status).toBe('FAILED');
     expect(run.error).toMatch(/shard \d+ of layer 1 .*failed permanently: .*artifact [0-9a-f]{64} is corrupt/);
     // Nothing of the failed run is left queued.
+    const metrics = await (await a('/metrics')).text();
+    expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
+  });
+
+  it('cancels a running run: queued shards are removed and the running shard is aborted on its worker', async () => {
+    const ds = await loadDataset('mnist-train', { limit: 200 });
+    const [up, slow] = await Promise.all([
+      upload(a, encodeNpy(ds.x), 'name=mnist200'),
+      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 10_000 }),
+    ]);
+    workers.push(slow);
+    // Only the slow worker may take shards of this run.
+    await Promise.all(workers.filter((w) => w !== slow).map((w) => stop(w)));
+    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    const runId: string = sub.body.id;
+    await until('a shard running', async () => (await listShards(runId, 1, { status: 'RUNNING' }))[0], 20_000, 25);
+    const cancel = await a.json(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+    expect(cancel.body.status).toBe('CANCELLED');
+    // Aborted long before its 10 s delay is over.
+    await slow.waitFor(/shard aborted: run .* was cancelled|was cancelled/, 5_000);
+    const run = await waitForRun(a, runId, 5_000);
+    expect(run.status).toBe('CANCELLED');
     const metrics = await (await a('/metrics')).text();
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
   });

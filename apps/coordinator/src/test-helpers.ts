@@ -62,10 +62,16 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
+const live = new Set<ChildProcess>();
+// A test process that dies (timeout, crash) takes its workers and coordinators with it.
+process.on('exit', () => {
+  for (const p of live) p.kill('SIGKILL');
+});
+
 function startChild(entry: string, env: Record<string, string>): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: REPO_ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, LOG_LEVEL: process.env.CMBN_TEST_CHILD_LOG ?? 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
@@ -82,7 +88,13 @@ function startChild(entry: string, env: Record<string, string>): Child {
   };
   proc.stdout!.on('data', onData);
   proc.stderr!.on('data', onData);
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  live.add(proc);
+  const exited = new Promise<number | null>((resolve) =>
+    proc.once('exit', (code) => {
+      live.delete(proc);
+      resolve(code);
+    }),
+  );
   return {
     proc,
     output: () => out,
@@ -119,14 +131,22 @@ export async function spawnWorker(o: WorkerEnv): Promise<Child> {
     CMBN_STALLED_INTERVAL_MS: String(o.stalledIntervalMs ?? 30_000),
     CMBN_WORKER_TEST_DELAY_MS: String(o.testDelayMs ?? 0),
   });
-  await c.waitFor(/worker ready/, 60_000);
+  try {
+    await c.waitFor(/worker ready/, 60_000);
+  } catch (err) {
+    c.proc.kill('SIGKILL'); // never leave a half-started worker behind
+    throw err;
+  }
   return c;
 }
 
 /** A real coordinator process; resolves with its URL once it listens. */
 export async function spawnCoordinator(env: Record<string, string>): Promise<Child & { url: string }> {
   const c = startChild(COORDINATOR_MAIN, { REDIS_URL, PORT: '0', HOST: '127.0.0.1', ...env });
-  const line = await c.waitFor(/listening on port \d+/, 60_000);
+  const line = await c.waitFor(/listening on port \d+/, 60_000).catch((err: unknown) => {
+    c.proc.kill('SIGKILL');
+    throw err;
+  });
   const port = /listening on port (\d+)/.exec(line)![1];
   return Object.assign(c, { url: `http://127.0.0.1:${port}` });
 }

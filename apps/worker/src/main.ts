@@ -19,7 +19,10 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
     testDelayMs: env.CMBN_WORKER_TEST_DELAY_MS,
     logger: log,
   });
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     log.info({ signal }, 'shutting down: finishing active shards');
     handle.close().then(
       () => process.exit(0),
@@ -29,8 +32,8 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
       },
     );
   };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

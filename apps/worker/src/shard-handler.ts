@@ -26,5 +26,5 @@ export async function handleShard(
   const { block, seconds } = await deps.pool.run(ref.sha256, input, spec, { timeoutMs: shardJob.timeoutMs, signal: ctx.signal });
   const cols = spec.v1 - spec.v0;
   const put = await deps.store.put(encodeCodeNpy(block, ref.rows, cols));
-  return { sha256: put.sha256, rows: ref.rows, cols, seconds, workerId: deps.workerId, backend: await deps.pool.backendName() };
+  return { sha256: put.sha256, rows: ref.rows, cols, seconds, workerId: deps.workerId, backend: await deps.pool.backendName(), finishedAt: Date.now() };
 }

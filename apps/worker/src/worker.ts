@@ -81,9 +81,14 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
           log.debug({ jobId: job.id, ms: Math.round(performance.now() - t0) }, `${kind} done`);
           return result;
         } catch (err) {
-          log.warn({ jobId: job.id, err: (err as Error).message }, `${kind} failed`);
-          if (err instanceof BadInputError || err instanceof ComputeAbortedError) throw new UnrecoverableError(err.message);
-          throw err;
+          // Bad input and cancellation fail at once; anything else (a lost store, a timeout) is retried.
+          const final = signal?.aborted
+            ? new UnrecoverableError(`shard aborted: ${String(signal.reason ?? 'cancelled')}`)
+            : err instanceof BadInputError || err instanceof ComputeAbortedError
+              ? new UnrecoverableError(err.message)
+              : (err as Error);
+          log.warn({ jobId: job.id, err: final.message, unrecoverable: final instanceof UnrecoverableError }, `${kind} failed`);
+          throw final;
         } finally {
           active.delete(job.id!);
         }

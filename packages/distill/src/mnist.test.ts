@@ -40,7 +40,7 @@ afterAll(async () => {
 
 describe('student on MNIST (3,000 training digits, true labels)', () => {
   it('reaches > 0.85 held-out accuracy, the same on onnxruntime and tfjs', async () => {
-    const ort = await createStudentPredictor(student, { runtime: 'onnxruntime', threads: 2 });
+    const ort = await createStudentPredictor(student, { runtime: 'onnxruntime', threads: 2, precision: 'fp32' });
     const tfp = await createStudentPredictor(student, { runtime: 'tfjs' });
     const a = (await ort.predict(test.x)).labels!;
     const b = (await tfp.predict(test.x)).labels!;
@@ -90,7 +90,7 @@ describe('student on MNIST (3,000 training digits, true labels)', () => {
     const xs = tf.tidy(() => tf.mul(tf.tensor2d(Float32Array.from(test.x.data.subarray(0, n * 784)), [n, 784]), 1 / 255));
     const probs = model.predict(xs) as Tensor;
     const viaTfjs = (await tf.argMax(probs, 1).data()) as Int32Array;
-    const p = await createStudentPredictor(loaded);
+    const p = await createStudentPredictor(loaded, { precision: 'fp32' });
     const viaOrt = (await p.predict({ rows: n, cols: 784, dtype: 'uint8', data: test.x.data.subarray(0, n * 784) })).labels!;
     await p.dispose();
     expect(accuracy(viaTfjs, viaOrt)).toBe(1);

@@ -33,8 +33,12 @@ export interface PredictorOptions {
 }
 
 const DEFAULT_BATCH_ROWS = 8192;
-/** fp32 until measured otherwise (bench/inference.bench.ts). */
-export const DEFAULT_PREDICT_PRECISION: StudentPrecision = 'fp32';
+/**
+ * int8 by measurement (packages/distill/bench/inference.bench.ts, 10k MNIST test digits, 2 cores with
+ * AVX-512 VNNI, onnxruntime 1.30): 2.2–4× the fp32 throughput ([128]: ~240k → ~500–580k points/s;
+ * [256,256]: ~100–135k → ~250k), with the same label on ≥ 99.9% of digits as the fp32 graph.
+ */
+export const DEFAULT_PREDICT_PRECISION: StudentPrecision = 'int8';
 
 export async function createStudentPredictor(student: TrainedStudent, opts: PredictorOptions = {}): Promise<StudentPredictor> {
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;

@@ -76,9 +76,19 @@ export function gatherLabels(labels: Int32Array, order: Int32Array, from: number
 export function checkTarget(target: StudentTargetData, rows: number): void {
   if (target.kind === 'labels') {
     if (target.labels.length !== rows) throw new RangeError(`labels has ${target.labels.length} entries, need ${rows}`);
+    if (target.soft !== undefined && target.soft.length !== rows * target.classes) {
+      throw new RangeError(`soft targets have ${target.soft.length} values, need ${rows}×${target.classes}`);
+    }
     if (!Number.isInteger(target.classes) || target.classes < 2) throw new RangeError(`classes must be ≥ 2, got ${target.classes}`);
   } else {
     if (!Number.isInteger(target.dim) || target.dim < 1) throw new RangeError(`dim must be ≥ 1, got ${target.dim}`);
     if (target.values.length !== rows * target.dim) throw new RangeError(`values has ${target.values.length}, need ${rows * target.dim}`);
   }
+}
+
+/** Rows `order[from..to)` of a row-major n × dim float32 matrix. */
+export function gatherRows(values: Float32Array, dim: number, order: Int32Array, from: number, to: number): Float32Array {
+  const out = new Float32Array((to - from) * dim);
+  for (let r = from; r < to; r++) out.set(values.subarray(order[r]! * dim, (order[r]! + 1) * dim), (r - from) * dim);
+  return out;
 }

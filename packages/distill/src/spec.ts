@@ -35,6 +35,19 @@ export interface StudentSpec {
  * 130 GFLOP/s ≈ 330 pts/s) that is ~300×; with V=400 (the paper's MNIST setting) ≈ 1300×, and MBN's
  * measured predict (upper layers, exact verification) is slower than its GEMM-only model.
  * batchSize 128 with Adam 1e-3 converges in ~10–15 epochs; 512 halves the epoch time but needs more epochs.
+ *
+ * Re-measured against issue 4's targets (MBN on the first 10k MNIST training digits, V=100, seed 1; the
+ * student on MBN's labels of the same points, as soft targets at T=0.25; 10k test digits, 2 loaded cores):
+ *
+ * | hidden     | agreement with MBN | ACC (MBN 0.832) | ORT int8 pts/s |
+ * | [128]      | 0.931              | 0.834           | ~500–580k      |
+ * | [512]      | 0.933              | 0.834           | —              |
+ * | [256, 256] | 0.934–0.936        | 0.831–0.833     | ~250k          |
+ *
+ * (hard labels: [128] 0.919, [256,256] 0.923; the embedding target: 0.930 / 0.933; ±1-pixel shift
+ * augmentation: no gain.) Agreement plateaus near 93.5% whatever the width: the limit is what 9,000
+ * labelled points say about MBN's cluster boundaries, not capacity. [256, 256] stays the default:
+ * it agrees best, and with the int8 runtime it is still thousands of times faster than MBN's predict.
  */
 export const DEFAULT_STUDENT_SPEC: StudentSpec = Object.freeze({
   hidden: [256, 256],

@@ -74,6 +74,22 @@ describe('trainStudent', () => {
     }
   });
 
+  it('learns from soft targets (cross-entropy against probabilities) and leaks no tensors', async () => {
+    const { tf } = await loadTf();
+    const data = blobs(400, 8, 3, 4);
+    // Mostly-right soft labels: 0.8 on the true blob, 0.1 on each other.
+    const soft = new Float32Array(400 * 3).fill(0.1);
+    for (let i = 0; i < 400; i++) soft[i * 3 + data.labels[i]!] = 0.8;
+    const before = tf.memory().numTensors;
+    const student = await trainStudent(data.x, { kind: 'labels', labels: data.labels, classes: 3, soft }, { ...spec, epochs: 20 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(student.history.valAcc!.at(-1)).toBe(1);
+    const p = await createStudentPredictor(student);
+    expect(Array.from((await p.predict(data.x)).labels!)).toEqual(Array.from(data.labels));
+    await p.dispose();
+    await expect(trainStudent(data.x, { kind: 'labels', labels: data.labels, classes: 3, soft: soft.subarray(3) }, spec)).rejects.toThrow(/soft targets/);
+  });
+
   it('rejects a target that does not match the spec', async () => {
     const data = blobs(20, 4, 2, 1);
     await expect(trainStudent(data.x, { kind: 'embedding', values: new Float64Array(20), dim: 1 }, spec)).rejects.toThrow(/target/);

@@ -13,6 +13,7 @@ import {
   columnStats,
   defaultNormalisation,
   gatherLabels,
+  gatherRows,
   gatherScaled,
   gatherStandardised,
 } from './prepare.ts';
@@ -52,9 +53,13 @@ export async function trainStudent(
   const outDim = target.kind === 'labels' ? target.classes : target.dim;
   const stats = target.kind === 'embedding' ? columnStats(target.values, n, target.dim) : undefined;
 
+  // Soft targets are n × classes probabilities; hard ones int32 class ids.
+  const soft = target.kind === 'labels' ? target.soft : undefined;
   const makeY = (from: number, to: number): Tensor =>
     target.kind === 'labels'
-      ? tf.tensor1d(gatherLabels(target.labels, order, from, to, target.classes), 'int32')
+      ? soft
+        ? tf.tensor2d(gatherRows(soft, target.classes, order, from, to), [to - from, target.classes])
+        : tf.tensor1d(gatherLabels(target.labels, order, from, to, target.classes), 'int32')
       : tf.tensor2d(gatherStandardised(target.values, target.dim, order, from, to, stats!.mean, stats!.std), [to - from, target.dim]);
 
   const xTrain = tf.tensor2d(gatherScaled(x, order, 0, nTrain, normalisation.scale), [nTrain, d]);
@@ -91,7 +96,7 @@ export async function trainStudent(
   };
   const lossOf = (out: Tensor2D, yb: Tensor): Tensor =>
     target.kind === 'labels'
-      ? tf.losses.softmaxCrossEntropy(tf.oneHot(yb as Tensor1D, outDim), out)
+      ? tf.losses.softmaxCrossEntropy(soft ? yb : tf.oneHot(yb as Tensor1D, outDim), out)
       : tf.losses.meanSquaredError(yb, out);
 
   const evaluate = (xs: Tensor2D, ys: Tensor, rows: number): { loss: number; acc?: number } => {
@@ -101,10 +106,12 @@ export async function trainStudent(
       const m = Math.min(EVAL_BATCH, rows - s);
       const [l, c] = tf.tidy(() => {
         const xb = tf.slice(xs, [s, 0], [m, d]);
-        const yb = target.kind === 'labels' ? tf.slice(ys, [s], [m]) : tf.slice(ys, [s, 0], [m, outDim]);
+        const yb = target.kind === 'labels' && !soft ? tf.slice(ys, [s], [m]) : tf.slice(ys, [s, 0], [m, outDim]);
         const out = forwardEval(xb);
         const loss = tf.mul(lossOf(out, yb), m);
-        const hits = target.kind === 'labels' ? tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), yb), 'int32')) : tf.scalar(0, 'int32');
+        // With soft targets the reference label is their argmax (the hard label they were made from).
+        const hard = soft ? tf.argMax(yb, 1) : yb;
+        const hits = target.kind === 'labels' ? tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), hard), 'int32')) : tf.scalar(0, 'int32');
         return [loss.dataSync()[0]!, hits.dataSync()[0]!];
       });
       lossSum += l;

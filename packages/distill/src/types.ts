@@ -11,7 +11,12 @@ export interface StudentInput {
 }
 
 export type StudentTargetData =
-  | { kind: 'labels'; labels: Int32Array; classes: number }
+  /**
+   * Cluster labels. With `soft` (n × classes row-major probabilities, e.g. a softmax of negative
+   * distances to the k-means centroids) the loss is cross-entropy against those soft targets
+   * (Hinton-style distillation: the margins carry more information than the hard label).
+   */
+  | { kind: 'labels'; labels: Int32Array; classes: number; soft?: Float32Array }
   | { kind: 'embedding'; values: Float64Array; dim: number };
 
 /**

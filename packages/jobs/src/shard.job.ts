@@ -26,6 +26,8 @@ export const shardJob = defineJob({
     seconds: z.number().min(0),
     workerId: z.string(),
     backend: z.string(),
+    /** Epoch ms when the worker finished (the coordinator measures its idle gap between layers from it). */
+    finishedAt: z.number().int().min(0),
   }),
   // A lost worker or a transient store error is retried; bad input throws UnrecoverableError.
   retry: { attempts: 4, backoff: { type: 'exponential', delay: 1_000 } },

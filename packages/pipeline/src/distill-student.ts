@@ -12,7 +12,15 @@ import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type Student
 import { createDenseBackend } from '@cmbn/kernels';
 import { predict, type MbnModel } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
+import { softClusterTargets } from './soft-targets.ts';
 import { centroidHead, createStudentLabeler, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
+
+/**
+ * Measured on MNIST (10k training digits, V=100, seed 1; 10k test digits): soft targets at T = 0.25
+ * raised the student's agreement with MBN by ~1 point over hard labels ([128]: 91.9 → 93.1%,
+ * [256,256]: 92.3 → 93.4%); T = 1 was no better than 0.25.
+ */
+export const DEFAULT_SOFT_TEMPERATURE = 0.25;
 
 export interface DistillInput {
   /** The training points (the ones MBN was trained on). */
@@ -36,6 +44,11 @@ export interface DistillInput {
   timingPoints?: number;
   /** Minimum wall time over which the student's throughput is averaged. Default 1 s. */
   studentTimingSeconds?: number;
+  /**
+   * Labels target only: train on soft cluster targets at this temperature (softClusterTargets) when
+   * mbnEmbedding is given; 0 trains on the hard labels. Default DEFAULT_SOFT_TEMPERATURE.
+   */
+  temperature?: number;
   /** The student's onnxruntime precision; default the predictor's default. */
   precision?: StudentPrecision;
 }
@@ -113,7 +126,13 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   let target: StudentTargetData;
   let head: CentroidHead | undefined;
   if (spec.target === 'labels') {
-    target = { kind: 'labels', labels: mbnLabels, classes: input.classes };
+    const temperature = input.temperature ?? DEFAULT_SOFT_TEMPERATURE;
+    const k = mbnModel.centroids.length / c;
+    const soft =
+      temperature > 0 && input.mbnEmbedding && k === input.classes
+        ? softClusterTargets(input.mbnEmbedding, x.rows, c, mbnModel.centroids, k, temperature)
+        : undefined;
+    target = { kind: 'labels', labels: mbnLabels, classes: input.classes, ...(soft ? { soft } : {}) };
   } else {
     if (!input.mbnEmbedding) throw new TypeError("the 'embedding' target needs mbnEmbedding");
     target = { kind: 'embedding', values: input.mbnEmbedding, dim: c };

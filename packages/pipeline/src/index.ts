@@ -13,5 +13,6 @@ export { cmbnHome, openLocalRegistry } from './local-registry.ts';
 export type { LocalRegistry, OpenLocalRegistryOptions } from './local-registry.ts';
 export { centroidHead, createStudentLabeler, isCentroidHead } from './student-labeler.ts';
 export type { CentroidHead, StudentLabeler } from './student-labeler.ts';
-export { distillStudent } from './distill-student.ts';
+export { DEFAULT_SOFT_TEMPERATURE, distillStudent } from './distill-student.ts';
 export type { DistillInput, DistillResult, StudentEvaluation } from './distill-student.ts';
+export { softClusterTargets } from './soft-targets.ts';

@@ -1,7 +1,7 @@
 /** `cmbn predict --model DIR` where DIR holds a student (saved by `train --distill` or pulled). */
 import { extname } from 'node:path';
 import { loadDataset, writeMatrix } from '@cmbn/data';
-import { loadStudent, readStudentMeta } from '@cmbn/distill';
+import { DEFAULT_PREDICT_PRECISION, loadStudent, readStudentMeta } from '@cmbn/distill';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { createStudentLabeler, isCentroidHead } from '@cmbn/pipeline';
 import { printJson } from '../output.ts';
@@ -29,7 +29,11 @@ export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
   const meta = await readStudentMeta(o.model);
   const head = isCentroidHead(meta.head) ? meta.head : undefined;
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
-  const labeler = await createStudentLabeler(student, { ...(head ? { head } : {}), ...(o.threads !== undefined ? { threads: o.threads } : {}) });
+  const labeler = await createStudentLabeler(student, {
+    ...(head ? { head } : {}),
+    ...(o.threads !== undefined ? { threads: o.threads } : {}),
+    ...(o.precision !== undefined ? { precision: o.precision } : {}),
+  });
   let result;
   let seconds;
   try {
@@ -49,6 +53,7 @@ export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
     pointsPerSecond: Number((ds.x.rows / seconds).toFixed(2)),
     model: 'student',
     runtime: 'onnxruntime',
+    precision: o.precision ?? DEFAULT_PREDICT_PRECISION,
     hidden: student.layers.slice(0, -1).map((l) => l.outDim),
     target: student.signature.output.kind,
   };

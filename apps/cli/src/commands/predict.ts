@@ -16,6 +16,8 @@ export interface PredictCliOptions {
   out?: string;
   threads?: number;
   json?: boolean;
+  /** Student models only. */
+  precision?: 'fp32' | 'int8';
 }
 
 /** Writes one row per point: the c embedding columns, then the cluster label. */

@@ -52,6 +52,8 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--student <list>', `student hidden layer widths, e.g. 256,256 (default ${DEFAULT_STUDENT_SPEC.hidden.join(',')})`, intListOption('--student'))
     .addOption(new Option('--student-target <kind>', "what the student learns: MBN's k-means labels or its embedding (MSE)").choices(['labels', 'embedding']))
     .option('--student-epochs <n>', `maximum student epochs; early stopping usually ends sooner (default ${DEFAULT_STUDENT_SPEC.epochs})`, intOption('--student-epochs', 1))
+    .option('--student-temperature <t>', 'soft-target temperature for the labels target (0 = hard labels; default 0.25)', floatOption('--student-temperature'))
+    .addOption(new Option('--student-precision <p>', 'onnxruntime precision of the student at prediction (default int8)').choices(['fp32', 'int8']))
     .option('--eval-dataset <name|file>', 'held-out points for the student/MBN comparison (default mnist-test for mnist/mnist-train, else none)')
     .option('--eval-labels <file>', 'true labels of --eval-dataset (a file)')
     .option('--eval-limit <n>', 'use only the first N held-out points', intOption('--eval-limit', 1));

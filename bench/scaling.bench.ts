@@ -1,0 +1,178 @@
+/**
+ * Distributed scaling: trains the same run with 1 and then 2 worker processes (each one compute
+ * thread with a single-threaded dense backend) against an in-process coordinator, and reports
+ * shards per second for each, their ratio, and the coordinator's overhead per shard.
+ *
+ *   npm run bench:scaling -- [--json] [--limit 10000] [--V 100] [--shard-size N] [--workers 1,2]
+ *
+ * Needs the services of NOTES.md (Redis, Postgres); it creates and drops its own database, queue
+ * prefix and artifact directories. Targets (issue 3): 2 workers ≥ 1.8× the shards/s of 1; the
+ * coordinator's overhead < 5% of the wall time on MNIST 10k with V=100.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import pino from 'pino';
+import { Redis } from 'ioredis';
+import { startCoordinator } from '@cmbn/coordinator';
+import { encodeNpy, loadDataset } from '@cmbn/data';
+import { createTestDatabase } from '@cmbn/registry';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    limit: { type: 'string', default: '10000' },
+    V: { type: 'string', default: '100' },
+    'shard-size': { type: 'string' },
+    workers: { type: 'string', default: '1,2' },
+    seed: { type: 'string', default: '0' },
+  },
+});
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const WORKER_MAIN = fileURLToPath(new URL('../apps/worker/src/main.ts', import.meta.url));
+const log = (msg: string) => {
+  if (!args.json) process.stderr.write(`${msg}\n`);
+};
+
+interface Trial {
+  workers: number;
+  shards: number;
+  wallSeconds: number;
+  layerSeconds: number;
+  shardsPerSecond: number;
+  coordinatorSeconds: number;
+  coordinatorOverheadPerShardMs: number;
+  coordinatorOverheadFraction: number;
+  finishSeconds: number;
+  modelHash: string;
+}
+
+function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('worker ready')) resolve(proc);
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out.slice(-2000)}`)));
+  });
+}
+
+async function dropPrefix(prefix: string): Promise<void> {
+  const r = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await r.del(...keys);
+  } while (cursor !== '0');
+  r.disconnect();
+}
+
+async function trial(workers: number, x: Uint8Array, params: Record<string, unknown>, shardSize: number | undefined): Promise<Trial> {
+  const db = await createTestDatabase();
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-bench-'));
+  const artifacts = pathToFileURL(dir).href;
+  const prefix = `cmbnbench-${randomBytes(4).toString('hex')}`;
+  const coordinator = await startCoordinator({
+    databaseUrl: db.url,
+    redisUrl: REDIS_URL,
+    artifacts,
+    prefix,
+    port: 0,
+    maxUploadBytes: 1e9,
+    logger: pino({ level: process.env.LOG_LEVEL ?? 'silent' }),
+  });
+  const procs: ChildProcess[] = [];
+  try {
+    const env = { REDIS_URL, CMBN_ARTIFACTS: artifacts, CMBN_QUEUE_PREFIX: prefix, CMBN_WORKER_CONCURRENCY: '1', CMBN_WORKER_THREADS: '1', LOG_LEVEL: 'info' };
+    procs.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(env)))));
+    const call = async (path: string, init?: RequestInit) => {
+      const res = await fetch(`${coordinator.url}${path}`, init);
+      const body = await res.json();
+      if (!res.ok) throw new Error(`${path}: ${JSON.stringify(body)}`);
+      return body as Record<string, any>;
+    };
+    const up = await call('/v1/datasets?name=bench', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: x });
+    const t0 = performance.now();
+    const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params, shardSize }) });
+    let run: Record<string, any>;
+    for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
+      run = await call(`/v1/runs/${sub.id}`);
+      if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) break;
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    const wallSeconds = (performance.now() - t0) / 1000;
+    if (run.status !== 'SUCCEEDED') throw new Error(`run ${run.status}: ${run.error}`);
+    const shards = (run.layers as { shardsTotal: number }[]).reduce((a, l) => a + l.shardsTotal, 0);
+    const finishSeconds = run.summary.finishSeconds as number;
+    const coordinatorSeconds = run.summary.coordinatorSeconds as number;
+    // Shards/s over the layer phase (submission to the top layer assembled), not PCA/k-means.
+    const layerSeconds = wallSeconds - finishSeconds;
+    return {
+      workers,
+      shards,
+      wallSeconds: Number(wallSeconds.toFixed(3)),
+      layerSeconds: Number(layerSeconds.toFixed(3)),
+      shardsPerSecond: Number((shards / layerSeconds).toFixed(3)),
+      coordinatorSeconds,
+      coordinatorOverheadPerShardMs: Number(((coordinatorSeconds / shards) * 1000).toFixed(2)),
+      coordinatorOverheadFraction: Number((coordinatorSeconds / wallSeconds).toFixed(4)),
+      finishSeconds,
+      modelHash: run.modelHash as string,
+    };
+  } finally {
+    await Promise.all(
+      procs.map(
+        (p) =>
+          new Promise<void>((resolve) => {
+            p.once('exit', () => resolve());
+            p.kill('SIGTERM');
+          }),
+      ),
+    );
+    await coordinator.close();
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+    await dropPrefix(prefix);
+  }
+}
+
+const limit = Number(args.limit);
+const params = { V: Number(args.V), seed: Number(args.seed) };
+const shardSize = args['shard-size'] === undefined ? undefined : Number(args['shard-size']);
+const counts = args.workers.split(',').map(Number);
+const ds = await loadDataset('mnist', { limit });
+const x = encodeNpy(ds.x);
+log(`scaling bench: MNIST ${ds.x.rows} points, V=${params.V}, workers ${counts.join(' then ')} (1 thread each), ${cpus().length} cores`);
+const trials: Trial[] = [];
+for (const n of counts) {
+  log(`  ${n} worker(s)…`);
+  const t = await trial(n, x, params, shardSize);
+  trials.push(t);
+  log(
+    `  ${n} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
+      `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); PCA+k-means ${t.finishSeconds}s`,
+  );
+}
+const first = trials[0]!;
+const last = trials[trials.length - 1]!;
+const result = {
+  bench: 'scaling',
+  points: ds.x.rows,
+  params,
+  cores: cpus().length,
+  trials,
+  speedup: Number((last.shardsPerSecond / first.shardsPerSecond).toFixed(3)),
+  sameModelHash: trials.every((t) => t.modelHash === first.modelHash),
+  targets: { speedup: 1.8, coordinatorOverheadFraction: 0.05 },
+};
+if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+else log(`speedup ${last.workers} vs ${first.workers} workers: ${result.speedup}× (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
