@@ -6,7 +6,7 @@
 import * as tfjs from '@tensorflow/tfjs';
 
 export type TfBackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export type Tf = typeof import('@tensorflow/tfjs');
+export type Tf = typeof tfjs;
 
 const ORDER: TfBackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 

