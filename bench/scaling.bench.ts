@@ -38,6 +38,16 @@ const log = (msg: string) => {
   if (!args.json) process.stderr.write(`${msg}\n`);
 };
 
+/** The fields of the API's answers this bench reads. */
+interface RunJson {
+  id: string;
+  status: string;
+  error?: string;
+  modelHash: string;
+  layers: { shardsTotal: number }[];
+  summary: { finishSeconds: number; coordinatorSeconds: number };
+}
+
 interface Trial {
   workers: number;
   shards: number;
@@ -98,12 +108,12 @@ async function trial(workers: number, x: Uint8Array, params: Record<string, unkn
       const res = await fetch(`${coordinator.url}${path}`, init);
       const body = await res.json();
       if (!res.ok) throw new Error(`${path}: ${JSON.stringify(body)}`);
-      return body as Record<string, any>;
+      return body as RunJson;
     };
     const up = await call('/v1/datasets?name=bench', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: x });
     const t0 = performance.now();
     const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params, shardSize }) });
-    let run: Record<string, any>;
+    let run: RunJson;
     for (let wait = 50; ; wait = Math.min(wait * 2, 1000)) {
       run = await call(`/v1/runs/${sub.id}`);
       if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(run.status)) break;

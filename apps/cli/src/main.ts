@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { addDistillOptions, addTrainOptions, runLocalTrain, type TrainCliOptions } from './commands/train.ts';
 import { addModelsCommand } from './commands/models.ts';
+import { runRemoteTrain } from './commands/remote-train.ts';
+import { addServeCommands } from './commands/serve.ts';
 import { runPredict, type PredictCliOptions } from './commands/predict.ts';
 import { intOption } from './options.ts';
 import { describeError } from './errors.ts';
@@ -21,7 +23,11 @@ addDistillOptions(
   .option('--out <dir>', 'model directory (default models/mbn-<hash prefix>)')
   .option('--json', 'print exactly one JSON summary object on stdout')
   .option('--no-progress', 'no progress bar on stderr')
-  .action(async (o: TrainCliOptions) => runLocalTrain(o));
+  .option('--remote <url>', 'train on a cmbn coordinator instead of in-process (uploads the dataset if needed)')
+  .option('--token <token>', 'bearer token for --remote (default $CMBN_API_TOKEN)')
+  .action(async (o: TrainCliOptions & { remote?: string; token?: string }) =>
+    o.remote ? runRemoteTrain({ ...o, remote: o.remote }) : runLocalTrain(o),
+  );
 
 program
   .command('predict')
@@ -37,6 +43,7 @@ program
   .action(async (o: PredictCliOptions) => runPredict(o));
 
 addModelsCommand(program);
+addServeCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`cmbn: ${describeError(err)}\n`);

@@ -159,6 +159,8 @@ export async function stop(c: Child, signal: NodeJS.Signals = 'SIGTERM'): Promis
 
 export interface Api {
   (path: string, init?: RequestInit): Promise<Response>;
+  // Test assertions read arbitrary response fields.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   json<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
 }
 

@@ -99,6 +99,7 @@ export class ComputePool {
     slot.busy = true;
     const taskId = this.nextTask++;
     return new Promise((resolve, reject) => {
+      // eslint-disable-next-line prefer-const -- assigned below, after the callbacks that clear it
       let timer: NodeJS.Timeout | undefined;
       const finish = () => {
         clearTimeout(timer);

@@ -12,6 +12,7 @@ import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type Student
 import { createDenseBackend } from '@cmbn/kernels';
 import { predict, type MbnModel } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
+import { augmentImages, isSquareImage } from './augment.ts';
 import { softClusterTargets } from './soft-targets.ts';
 import { centroidHead, createStudentLabeler, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
 
@@ -21,6 +22,12 @@ import { centroidHead, createStudentLabeler, type CentroidHead, type StudentLabe
  * [256,256]: 92.3 → 93.4%); T = 1 was no better than 0.25.
  */
 export const DEFAULT_SOFT_TEMPERATURE = 0.25;
+
+/** Filled in below from the measurements. */
+export const DEFAULT_STUDENT_AUGMENT = 20000;
+
+/** Rows per MBN predict call when labelling augmented points: bounds the code/embedding memory. */
+const AUGMENT_CHUNK = 2000;
 
 export interface DistillInput {
   /** The training points (the ones MBN was trained on). */
@@ -37,7 +44,16 @@ export interface DistillInput {
   /** True labels of x, for the training-set metrics when there is no eval set. */
   trainTrueLabels?: Int32Array;
   onEpoch?: (e: EpochReport) => void;
-  onStage?: (stage: 'train' | 'mbn-predict' | 'student-predict') => void;
+  onStage?: (stage: 'augment' | 'train' | 'mbn-predict' | 'student-predict') => void;
+  /** Progress of labelling the augmented points with MBN's predict. */
+  onAugment?: (done: number, total: number) => void;
+  /**
+   * Distorted copies of the training points (augment.ts) labelled by MBN's own predict, added to
+   * the student's training set. Needs square-image rows; default DEFAULT_STUDENT_AUGMENT for such
+   * data, 0 otherwise. Deterministic from augmentSeed (default spec.seed).
+   */
+  augment?: number;
+  augmentSeed?: number;
   /** Threads for both predictors; default every core. */
   threads?: number;
   /** Without an eval set, MBN's throughput is timed on the first this-many training points. Default 2000. */
@@ -123,23 +139,27 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   if (mbnLabels.length !== x.rows) throw new RangeError(`mbnLabels has ${mbnLabels.length} entries for ${x.rows} points`);
   const threads = input.threads ?? availableParallelism();
   const c = mbnModel.pca.c;
+  const nAug = input.augment ?? (isSquareImage(x) ? DEFAULT_STUDENT_AUGMENT : 0);
+  if (nAug > 0 && !isSquareImage(x)) throw new RangeError(`augment needs square-image rows; ${x.cols} columns is not a square`);
+  if (nAug > 0 && spec.target === 'labels' && !input.mbnEmbedding) throw new TypeError('augment needs mbnEmbedding (for the soft targets)');
+  const train = nAug > 0 ? await withTeacherAugmentation(input, nAug, threads) : { x, labels: mbnLabels, embedding: input.mbnEmbedding };
   let target: StudentTargetData;
   let head: CentroidHead | undefined;
   if (spec.target === 'labels') {
     const temperature = input.temperature ?? DEFAULT_SOFT_TEMPERATURE;
     const k = mbnModel.centroids.length / c;
     const soft =
-      temperature > 0 && input.mbnEmbedding && k === input.classes
-        ? softClusterTargets(input.mbnEmbedding, x.rows, c, mbnModel.centroids, k, temperature)
+      temperature > 0 && train.embedding && k === input.classes
+        ? softClusterTargets(train.embedding, train.x.rows, c, mbnModel.centroids, k, temperature)
         : undefined;
-    target = { kind: 'labels', labels: mbnLabels, classes: input.classes, ...(soft ? { soft } : {}) };
+    target = { kind: 'labels', labels: train.labels, classes: input.classes, ...(soft ? { soft } : {}) };
   } else {
-    if (!input.mbnEmbedding) throw new TypeError("the 'embedding' target needs mbnEmbedding");
-    target = { kind: 'embedding', values: input.mbnEmbedding, dim: c };
+    if (!train.embedding) throw new TypeError("the 'embedding' target needs mbnEmbedding");
+    target = { kind: 'embedding', values: train.embedding, dim: c };
     head = centroidHead(mbnModel.centroids, mbnModel.centroids.length / c);
   }
   input.onStage?.('train');
-  const student = await trainStudent(x, target, spec, input.onEpoch ? { onEpoch: input.onEpoch } : {});
+  const student = await trainStudent(train.x, target, spec, input.onEpoch ? { onEpoch: input.onEpoch } : {});
 
   const precision = input.precision ?? DEFAULT_PREDICT_PRECISION;
   const labeler = await createStudentLabeler(student, { threads, precision, ...(head ? { head } : {}) });
@@ -172,6 +192,41 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   } finally {
     await labeler.dispose();
   }
+}
+
+/** x followed by nAug distorted copies of it, with MBN's labels and embedding of all of them. */
+async function withTeacherAugmentation(
+  input: DistillInput,
+  nAug: number,
+  threads: number,
+): Promise<{ x: Matrix; labels: Int32Array; embedding: Float64Array | undefined }> {
+  const { x, mbnModel } = input;
+  const c = mbnModel.pca.c;
+  input.onStage?.('augment');
+  const aug = augmentImages(x, nAug, input.augmentSeed ?? input.spec.seed);
+  const n = x.rows + nAug;
+  const d = x.cols;
+  const data = x.dtype === 'uint8' ? new Uint8Array(n * d) : new Float32Array(n * d);
+  data.set(x.data.subarray(0, x.rows * d));
+  data.set(aug.data, x.rows * d);
+  const labels = new Int32Array(n);
+  labels.set(input.mbnLabels);
+  const embedding = input.mbnEmbedding ? new Float64Array(n * c) : undefined;
+  embedding?.set(input.mbnEmbedding!.subarray(0, x.rows * c));
+  const backend = await createDenseBackend({ threads, prefer: 'ort' });
+  try {
+    for (let s = 0; s < nAug; s += AUGMENT_CHUNK) {
+      const m = Math.min(AUGMENT_CHUNK, nAug - s);
+      const chunk = { ...aug, rows: m, data: aug.data.subarray(s * d, (s + m) * d) } as Matrix;
+      const p = await predict(mbnModel, chunk, backend);
+      labels.set(p.labels, x.rows + s);
+      embedding?.set(p.embedding, (x.rows + s) * c);
+      input.onAugment?.(s + m, nAug);
+    }
+  } finally {
+    await backend.dispose();
+  }
+  return { x: { rows: n, cols: d, dtype: x.dtype, data } as Matrix, labels, embedding };
 }
 
 function summarise(
