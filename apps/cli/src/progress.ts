@@ -9,7 +9,7 @@ export function createTrainProgress(enabled: boolean): { update(p: TrainProgress
   if (!enabled) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: ' {stage} |{bar}| {value}/{total} shards | {percentage}% | ETA {eta_formatted} | {duration}s',
+      format: ' {stage} |{bar}| {value}/{total} {unit} | {percentage}% | ETA {eta_formatted} | {duration}s',
       hideCursor: true,
       stream: process.stderr,
       noTTYOutput: true,
@@ -26,11 +26,11 @@ export function createTrainProgress(enabled: boolean): { update(p: TrainProgress
         const stage = `layer ${p.layer}/${p.layers} (k=${p.k})`;
         if (p.layer !== layer) {
           if (started) bar.stop();
-          bar.start(p.total, p.done, { stage });
+          bar.start(p.total, p.done, { stage, unit: p.unit ?? 'shards' });
           started = true;
           layer = p.layer;
         } else {
-          bar.update(p.done, { stage });
+          bar.update(p.done, { stage, unit: p.unit ?? 'shards' });
         }
       } else {
         if (started) bar.stop();

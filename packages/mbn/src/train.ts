@@ -16,7 +16,8 @@ export interface TrainMatrix {
 }
 
 export type TrainProgress =
-  | { stage: 'layer'; layer: number; layers: number; k: number; done: number; total: number }
+  /** done/total count `unit`s of the current layer (clusterings in-process, shards remotely). */
+  | { stage: 'layer'; layer: number; layers: number; k: number; done: number; total: number; unit?: 'clusterings' | 'shards' }
   | { stage: 'pca' | 'kmeans' | 'model'; layers: number };
 
 export interface TrainOptions {
@@ -40,7 +41,7 @@ export interface TrainResult {
 }
 
 /** Runs one layer's shards; the in-process trainer and the distributed coordinator each provide one. */
-export type LayerRunner = (input: LayerInput, specs: ShardSpec[], onShardDone: () => void) => Promise<Uint16Array[]>;
+export type LayerRunner = (input: LayerInput, specs: ShardSpec[], onShardDone: (spec: ShardSpec) => void) => Promise<Uint16Array[]>;
 
 export function denseInput(x: TrainMatrix): DenseInput {
   return { kind: 'dense', n: x.rows, d: x.cols, dtype: x.dtype, data: x.data };
@@ -117,11 +118,11 @@ export async function trainWith(
     const k = ks[l]!;
     const specs = layerShardSpecs(params, l + 1, k, opts.shardSize);
     let done = 0;
-    const report = () => opts.onProgress?.({ stage: 'layer', layer: l + 1, layers: ks.length, k, done, total: specs.length });
+    const report = () => opts.onProgress?.({ stage: 'layer', layer: l + 1, layers: ks.length, k, done, total: params.V, unit: 'clusterings' });
     report();
     const tl = performance.now();
-    const blocks = await runLayer(inputs[l]!, specs, () => {
-      done++;
+    const blocks = await runLayer(inputs[l]!, specs, (spec) => {
+      done += spec.v1 - spec.v0;
       report();
     });
     layerSeconds.push((performance.now() - tl) / 1000);
@@ -145,7 +146,7 @@ export async function trainMbn(x: TrainMatrix, paramsInput: TMbnParamsInput, opt
       return Promise.all(
         specs.map(async (s) => {
           const block = await pool.run(s);
-          onShardDone();
+          onShardDone(s);
           return block;
         }),
       );
