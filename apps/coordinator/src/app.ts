@@ -7,6 +7,7 @@ import type { Orchestrator } from './orchestrator.ts';
 import type { ProgressBus } from './progress-bus.ts';
 import type { Queues } from './queues.ts';
 import { datasetsRouter } from './routes/datasets.ts';
+import { modelsRouter } from './routes/models.ts';
 import { opsRouter } from './routes/ops.ts';
 import { runsRouter } from './routes/runs.ts';
 
@@ -37,6 +38,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(requireToken(deps.apiToken));
   v1.use(datasetsRouter(deps));
   v1.use(runsRouter(deps));
+  v1.use(modelsRouter(deps));
   app.use('/v1', v1);
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (err, req, res, _next) => {

@@ -10,6 +10,7 @@ export type AppErrorCode =
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
   | 'UNAVAILABLE'
+  | 'ARTIFACT_CORRUPT'
   | 'INTERNAL';
 
 const STATUS: Record<AppErrorCode, number> = {
@@ -23,6 +24,7 @@ const STATUS: Record<AppErrorCode, number> = {
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNAVAILABLE: 503,
+  ARTIFACT_CORRUPT: 500,
   INTERNAL: 500,
 };
 

@@ -1,5 +1,5 @@
 import type { ArtifactStore } from '@cmbn/artifacts';
-import type { JobPayload } from '@cmbn/jobs';
+import { encodeTeacherEmbedding, encodeTeacherLabels, type TTeacherRef } from '@cmbn/jobs';
 import { denseInput, finishTraining, type LayerInput, type TMbnParams, type TrainProgress } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { getDataset, getLayer, setRunStatus, type DatasetRecord, type JsonObject } from '@cmbn/registry';
@@ -15,8 +15,10 @@ export interface FinishRunInput {
   startedAt: Date | null;
   coordinatorSeconds: number;
   onProgress: (p: TrainProgress) => void;
-  /** The distillation hook (issue 4): true when a distill job was queued. */
-  queueDistillation: (ref: JobPayload<'distill'>) => Promise<boolean>;
+  /** Whether the run asked for a student: the run then goes DISTILLING and `queueDistillation` is called. */
+  distill: boolean;
+  /** Queues the distill job (called after the run is DISTILLING, so a fast job cannot finish first). */
+  queueDistillation: (ref: { mbnModelSha256: string; modelHash: string; teacher: TTeacherRef }) => Promise<void>;
 }
 
 /**
@@ -52,13 +54,19 @@ export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED
     coordinatorSeconds: Number(f.coordinatorSeconds.toFixed(4)),
     finishSeconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
   };
-  const distilling = await f.queueDistillation({
-    runId,
-    modelSha256: put.sha256,
-    modelHash: res.modelHash,
-    datasetSha256: dataset.sha256,
-  });
-  const status = distilling ? 'DISTILLING' : 'SUCCEEDED';
+  let teacher: TTeacherRef | undefined;
+  if (f.distill) {
+    // MBN's labels and embedding of the training points, so the distiller need not predict them again.
+    const c = res.model.pca.c;
+    const [labelsPut, embeddingPut] = await Promise.all([
+      store.put(encodeTeacherLabels(res.labels)),
+      store.put(encodeTeacherEmbedding(res.embedding, n, c)),
+    ]);
+    teacher = { labelsSha256: labelsPut.sha256, embeddingSha256: embeddingPut.sha256, rows: n, c };
+    summary.mbnOutput = teacher as unknown as JsonObject;
+  }
+  const status = teacher ? 'DISTILLING' : 'SUCCEEDED';
   await setRunStatus(runId, status, { modelHash: res.modelHash, modelSha256: put.sha256, metrics, summary, mbnSeconds });
+  if (teacher) await f.queueDistillation({ mbnModelSha256: put.sha256, modelHash: res.modelHash, teacher });
   return { status, modelHash: res.modelHash };
 }

@@ -6,9 +6,11 @@ import {
   cancelChannel,
   cancelledKey,
   decodeCodeNpy,
+  distillJobId,
   encodeCodeNpy,
   jobOptions,
   layerJobId,
+  parseDistillJobId,
   parseLayerJobId,
   parsePayload,
   parseResult,
@@ -19,6 +21,7 @@ import {
   type JobPayload,
   type JobResult,
   type TLayerInputRef,
+  type TTeacherRef,
 } from '@cmbn/jobs';
 import { assembleLayer, parseParams, planShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
 import {
@@ -41,6 +44,7 @@ import {
   type Run,
   type Shard,
 } from '@cmbn/registry';
+import { buildDistillPayload, enqueueDistill, splitRunParams, teacherOf, validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
 import { AppError } from './errors.ts';
 import { finishRun } from './finish.ts';
 import type { ProgressBus } from './progress-bus.ts';
@@ -60,6 +64,8 @@ export interface SubmitRunInput {
   labelsId?: string;
   params: unknown;
   shardSize?: number;
+  /** Distil a student after MBN (issue 4). */
+  distill?: TDistillRequest;
 }
 
 /** What the orchestrator needs to know of a run, parsed once. */
@@ -68,6 +74,8 @@ interface RunContext {
   params: TMbnParams;
   ks: number[];
   dataset: DatasetRecord;
+  /** The run's distill request, if any. */
+  distill: TDistillRequest | null;
 }
 
 /** Enough shards per layer to keep many workers busy, few enough that per-job overhead stays small. */
@@ -121,6 +129,9 @@ export class Orchestrator {
     shardEvents.on('completed', ({ jobId, returnvalue }) => this.background('shard completed', () => this.onShardCompleted(jobId, returnvalue)));
     shardEvents.on('failed', ({ jobId, failedReason }) => this.background('shard failed', () => this.onShardFailed(jobId, failedReason)));
     layerEvents.on('failed', ({ jobId, failedReason }) => this.background('layer failed', () => this.onLayerFailed(jobId, failedReason)));
+    const { distillEvents } = this.queues;
+    distillEvents.on('completed', ({ jobId, returnvalue }) => this.background('distill completed', () => this.onDistillCompleted(jobId, returnvalue)));
+    distillEvents.on('failed', ({ jobId, failedReason }) => this.background('distill failed', () => this.onDistillFailed(jobId, failedReason)));
 
     this.layerWorker = new Worker(
       queueName('layer'),
@@ -181,7 +192,9 @@ export class Orchestrator {
     const params = parseParams(input.params);
     const ks = resolveKs(dataset.rows, params);
     const shardSize = input.shardSize ?? defaultShardSize(params.V);
-    const run = await createRun({ datasetId: dataset.id, labelsId, params: params as unknown as JsonObject, ks, seed: params.seed });
+    if (input.distill) await validateDistillRequest(input.distill, dataset);
+    const stored: JsonObject = { ...(params as unknown as JsonObject), ...(input.distill ? { distill: input.distill } : {}) };
+    const run = await createRun({ datasetId: dataset.id, labelsId, params: stored, ks, seed: params.seed });
     const t0 = performance.now();
     await this.withRunLock(run.id, async () => {
       await createLayer({ runId: run.id, layer: 1, k: ks[0]!, inputSha256: dataset.sha256, shards: planShards(params.V, shardSize) });
@@ -203,6 +216,7 @@ export class Orchestrator {
     const cancelled = await setRunStatus(runId, 'CANCELLED', { error: 'cancelled by request' });
     await connection.publish(cancelChannel(prefix), runId);
     await this.removeQueuedShards(runId);
+    await this.queues.distill.remove(distillJobId(runId)).catch(() => 0); // a running one finishes harmlessly: the run stays CANCELLED
     this.bus.emit(runId, { type: 'status', status: 'CANCELLED', error: cancelled.error });
     this.log.info({ runId }, 'run cancelled');
     return cancelled;
@@ -215,7 +229,8 @@ export class Orchestrator {
     // params, ks and the dataset of a run never change; only its status does.
     let fixed = this.fixed.get(runId);
     if (!fixed) {
-      fixed = { params: parseParams(run.params), ks: run.ks as number[], dataset: await getDataset(run.datasetId) };
+      const stored = splitRunParams(run.params);
+      fixed = { params: parseParams(stored.mbn), distill: stored.distill, ks: run.ks as number[], dataset: await getDataset(run.datasetId) };
       this.fixed.set(runId, fixed);
       this.ks.set(runId, fixed.ks);
     }
@@ -313,7 +328,8 @@ export class Orchestrator {
       startedAt: c.run.startedAt,
       coordinatorSeconds: this.overhead.get(runId) ?? 0,
       onProgress: (progress) => this.bus.emit(runId, { type: 'progress', progress }),
-      queueDistillation: (ref) => this.queueDistillation(ref),
+      distill: c.distill !== null,
+      queueDistillation: (ref) => this.queueDistillation(c, ref),
     });
     this.bus.emit(runId, { type: 'status', status: done.status, modelHash: done.modelHash });
     this.log.info({ runId, modelHash: done.modelHash, status: done.status }, 'run finished');
@@ -321,13 +337,55 @@ export class Orchestrator {
     return { outputSha256: row.outputSha256!, modelSha256: done.modelHash };
   }
 
-  /**
-   * HOOK (issue 4, distillation): queue the `distill` job here and return true to leave the run in
-   * DISTILLING. Until the distillation worker exists the run ends after the MBN stage.
-   */
-  private async queueDistillation(ref: JobPayload<'distill'>): Promise<boolean> {
-    void ref; // e.g. await this.queues.distill.add('distill', ref, { jobId: `${ref.runId}:distill:1`, ...jobOptions('distill') })
-    return false;
+  /** The run is DISTILLING: queue its distill job (again: the job id is deterministic). */
+  private async queueDistillation(c: RunContext, ref: { mbnModelSha256: string; modelHash: string; teacher?: TTeacherRef }): Promise<void> {
+    const payload = await buildDistillPayload({ run: c.run, dataset: c.dataset, mbnParams: c.params as unknown as Record<string, unknown>, request: c.distill!, ...ref });
+    await enqueueDistill(this.queues, payload);
+    this.bus.emit(c.run.id, { type: 'status', status: 'DISTILLING', modelHash: ref.modelHash });
+    this.log.info({ runId: c.run.id, register: c.distill?.register }, 'distillation queued');
+  }
+
+  private async onDistillCompleted(jobId: string, returnvalue: unknown): Promise<void> {
+    const id = parseDistillJobId(jobId);
+    if (id) await this.withRunLock(id.runId, () => this.finishDistilled(id.runId, returnvalue));
+  }
+
+  /** Under the run's lock: the student's summary goes into the run, which ends SUCCEEDED. */
+  private async finishDistilled(runId: string, returnvalue: unknown): Promise<void> {
+    const r = parseResult('distill', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
+    const run = await getRun(runId);
+    if (run.status !== 'DISTILLING') return;
+    const summary = { ...((run.summary ?? {}) as JsonObject), student: r.student };
+    let done: Run;
+    try {
+      done = await setRunStatus(runId, 'SUCCEEDED', { summary });
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'CONFLICT') return; // cancelled meanwhile
+      throw err;
+    }
+    this.bus.emit(runId, { type: 'status', status: 'SUCCEEDED', modelHash: done.modelHash });
+    this.log.info({ runId, name: r.name, version: r.version }, 'run finished: student distilled');
+  }
+
+  /** Only a final failure (retries exhausted, or bad input) reaches here. */
+  private async onDistillFailed(jobId: string, reason: string): Promise<void> {
+    const id = parseDistillJobId(jobId);
+    if (id) await this.withRunLock(id.runId, () => this.failRun(id.runId, `distillation failed: ${reason}`));
+  }
+
+  /** A DISTILLING run: re-add a lost job, or apply an outcome whose event was missed. */
+  private async reconcileDistilling(c: RunContext): Promise<void> {
+    const job = await Job.fromId(this.queues.distill, distillJobId(c.run.id));
+    if (!job) {
+      if (!c.run.modelSha256 || !c.run.modelHash || !c.distill) return this.failRun(c.run.id, 'DISTILLING without a model or distill request');
+      this.log.warn({ runId: c.run.id }, 'distill job missing from Redis: queueing it again');
+      const teacher = teacherOf(c.run.summary);
+      await this.queueDistillation(c, { mbnModelSha256: c.run.modelSha256, modelHash: c.run.modelHash, ...(teacher ? { teacher } : {}) });
+      return;
+    }
+    const state = await job.getState();
+    if (state === 'completed') await this.finishDistilled(c.run.id, job.returnvalue);
+    else if (state === 'failed') await this.failRun(c.run.id, `distillation failed: ${job.failedReason}`);
   }
 
   /** Brings DB shard state up to date with Redis (events missed while the coordinator was down). */
@@ -458,6 +516,7 @@ export class Orchestrator {
       await this.enqueueLayer(runId, 1);
       return;
     }
+    if (c.run.status === 'DISTILLING') return this.reconcileDistilling(c);
     if (c.run.status !== 'RUNNING' || c.run.currentLayer < 1) return;
     const layer = c.run.currentLayer;
     const row = await getLayer(runId, layer);

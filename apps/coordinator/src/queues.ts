@@ -13,6 +13,7 @@ export interface Queues {
   flow: FlowProducer;
   shardEvents: QueueEvents;
   layerEvents: QueueEvents;
+  distillEvents: QueueEvents;
   close(): Promise<void>;
 }
 
@@ -24,10 +25,11 @@ export async function openQueues(redisUrl: string, prefix: string): Promise<Queu
   const distill = new Queue(queueName('distill'), opts);
   const flow = new FlowProducer(opts);
   // QueueEvents block on XREAD, so each gets its own connection.
-  const eventConnections = [0, 1].map(() => new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  const eventConnections = [0, 1, 2].map(() => new Redis(redisUrl, { maxRetriesPerRequest: null }));
   const shardEvents = new QueueEvents(queueName('shard'), { connection: eventConnections[0]!, prefix });
   const layerEvents = new QueueEvents(queueName('layer'), { connection: eventConnections[1]!, prefix });
-  await Promise.all([shardEvents.waitUntilReady(), layerEvents.waitUntilReady()]);
+  const distillEvents = new QueueEvents(queueName('distill'), { connection: eventConnections[2]!, prefix });
+  await Promise.all([shardEvents.waitUntilReady(), layerEvents.waitUntilReady(), distillEvents.waitUntilReady()]);
   return {
     prefix,
     redisUrl,
@@ -38,8 +40,9 @@ export async function openQueues(redisUrl: string, prefix: string): Promise<Queu
     flow,
     shardEvents,
     layerEvents,
+    distillEvents,
     async close() {
-      await Promise.all([shardEvents.close(), layerEvents.close()]);
+      await Promise.all([shardEvents.close(), layerEvents.close(), distillEvents.close()]);
       await Promise.all([shard.close(), layer.close(), distill.close(), flow.close()]);
       for (const c of [connection, ...eventConnections]) await c.quit().catch(() => c.disconnect());
     },

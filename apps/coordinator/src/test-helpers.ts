@@ -54,6 +54,31 @@ export async function until<T>(what: string, fn: () => Promise<T | undefined | f
   }
 }
 
+/** `cmbn …` as a child process (the CLI's bin); resolves with its exit code and output. */
+export function runCli(args: string[], env: Record<string, string> = {}, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [join(REPO_ROOT, 'apps/cli/bin/cmbn.js'), ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  live.add(proc);
+  let stdout = '';
+  let stderr = '';
+  proc.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+  proc.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`cmbn ${args.join(' ')} timed out after ${timeoutMs} ms:\n${stderr.slice(-2000)}`));
+    }, timeoutMs);
+    proc.once('exit', (code) => {
+      clearTimeout(t);
+      live.delete(proc);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 export interface Child {
   proc: ChildProcess;
   output: () => string;
@@ -118,6 +143,10 @@ export interface WorkerEnv {
   lockDurationMs?: number;
   stalledIntervalMs?: number;
   testDelayMs?: number;
+  /** The registry database distill jobs write to. */
+  databaseUrl?: string;
+  /** Anything else (e.g. CMBN_WORKER_TEST_DISTILL_CRASH, CMBN_DISTILL_LOCK_DURATION_MS). */
+  env?: Record<string, string>;
 }
 
 /** A real `cmbn worker` process; resolves once it logged its backend (connected and ready). */
@@ -130,6 +159,8 @@ export async function spawnWorker(o: WorkerEnv): Promise<Child> {
     CMBN_LOCK_DURATION_MS: String(o.lockDurationMs ?? 30_000),
     CMBN_STALLED_INTERVAL_MS: String(o.stalledIntervalMs ?? 30_000),
     CMBN_WORKER_TEST_DELAY_MS: String(o.testDelayMs ?? 0),
+    ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
+    ...o.env,
   });
   try {
     await c.waitFor(/worker ready/, 60_000);

@@ -7,6 +7,11 @@ const REPO_ROOT = new URL('../../../', import.meta.url);
 
 /** The worker's environment, read once at boot. */
 export const ZWorkerEnv = z.object({
+  /**
+   * Postgres of the model registry (@cmbn/registry): the distill job registers the student there.
+   * The same database as the coordinator's.
+   */
+  DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/cmbn'),
   /** Redis holding the BullMQ queues. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   /** Artifact store shared with the coordinator (file:///abs/dir or a path; s3:// is reserved). */
@@ -27,6 +32,10 @@ export const ZWorkerEnv = z.object({
   CMBN_DENSE_BACKEND: z.enum(['ort', 'js']).optional(),
   /** TEST ONLY: sleep this long before each shard so a test can kill a worker mid-shard. */
   CMBN_WORKER_TEST_DELAY_MS: z.coerce.number().int().min(0).default(0),
+  /** Lock of an active distill job. Student training runs on this process's event loop between batches, so it is longer than a shard's. */
+  CMBN_DISTILL_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(120_000),
+  /** TEST ONLY: 'after-publish' makes this process SIGKILL itself right after registering a student (first try only), to test retries. */
+  CMBN_WORKER_TEST_DISTILL_CRASH: z.enum(['after-publish']).optional(),
   /** pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -8,6 +8,7 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
   const log = createLogger(env.LOG_LEVEL, 'cmbn-worker');
   const handle = await startWorker({
     redisUrl: env.REDIS_URL,
+    databaseUrl: env.DATABASE_URL,
     artifacts: env.CMBN_ARTIFACTS,
     prefix: env.CMBN_QUEUE_PREFIX,
     concurrency: overrides.concurrency ?? env.CMBN_WORKER_CONCURRENCY,
@@ -17,6 +18,8 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
     stalledIntervalMs: env.CMBN_STALLED_INTERVAL_MS,
     prefer: env.CMBN_DENSE_BACKEND,
     testDelayMs: env.CMBN_WORKER_TEST_DELAY_MS,
+    distillLockDurationMs: env.CMBN_DISTILL_LOCK_DURATION_MS,
+    ...(env.CMBN_WORKER_TEST_DISTILL_CRASH ? { testDistillCrash: env.CMBN_WORKER_TEST_DISTILL_CRASH } : {}),
     logger: log,
   });
   let stopping = false;

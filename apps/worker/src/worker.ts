@@ -3,14 +3,18 @@ import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { createArtifactStore } from '@cmbn/artifacts';
-import { cancelChannel, cancelledKey, parsePayload, queueName, type HandlersFor, type JobContext, type JobKind } from '@cmbn/jobs';
+import { closeDb, getDb } from '@cmbn/registry';
+import { cancelChannel, cancelledKey, parsePayload, queueName, type HandlersFor, type JobContext, type JobKind, type JobPayload } from '@cmbn/jobs';
 import { ComputeAbortedError, ComputePool } from './compute-pool.ts';
 import { BadInputError, LayerInputCache } from './layer-input-cache.ts';
 import { createLogger } from './logger.ts';
+import { handleDistill } from './distill-handler.ts';
 import { handleShard } from './shard-handler.ts';
 
 export interface StartWorkerOptions {
   redisUrl: string;
+  /** Postgres of the model registry, where distill jobs register students (DATABASE_URL). */
+  databaseUrl: string;
   /** Artifact store URL (file:///abs/dir or a path). */
   artifacts: string;
   /** BullMQ key prefix (CMBN_QUEUE_PREFIX). */
@@ -25,6 +29,10 @@ export interface StartWorkerOptions {
   prefer?: 'ort' | 'js';
   /** TEST ONLY: delay before each shard (lets a test kill a worker mid-shard). */
   testDelayMs?: number;
+  /** Lock of an active distill job (student training shares this process's event loop). */
+  distillLockDurationMs?: number;
+  /** TEST ONLY: see CMBN_WORKER_TEST_DISTILL_CRASH. */
+  testDistillCrash?: 'after-publish';
   logger?: Logger;
 }
 
@@ -55,16 +63,19 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
   const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
 
+  // The Prisma client connects on the first query (a distill job's registration), not here.
+  getDb(opts.databaseUrl);
   const handlers: HandlersFor<'worker'> = {
     shard: (p, ctx) => handleShard({ store, cache, pool, workerId, testDelayMs: opts.testDelayMs ?? 0 }, p, ctx),
+    distill: (p, ctx) => handleDistill({ store, workerId, ...(opts.testDistillCrash ? { testCrash: opts.testDistillCrash } : {}) }, p, ctx),
   };
 
   const workers: Worker[] = [];
-  const consume = <K extends keyof typeof handlers & JobKind>(kind: K) => {
+  const consume = <K extends keyof typeof handlers & JobKind>(kind: K, o: { concurrency: number; lockDurationMs: number }) => {
     const w = new Worker(
       queueName(kind),
       async (job: Job, _token?: string, signal?: AbortSignal) => {
-        let payload;
+        let payload: JobPayload<K>;
         try {
           payload = parsePayload(kind, job.data);
         } catch (err) {
@@ -77,13 +88,13 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         const t0 = performance.now();
         try {
           const ctx: JobContext = { jobId: job.id!, attempt: job.attemptsMade + 1, log: (msg) => log.info({ jobId: job.id }, msg), signal };
-          const result = await handlers[kind](payload, ctx);
+          const result = await (handlers[kind] as (p: JobPayload<K>, c: JobContext) => Promise<unknown>)(payload, ctx);
           log.debug({ jobId: job.id, ms: Math.round(performance.now() - t0) }, `${kind} done`);
           return result;
         } catch (err) {
           // Bad input and cancellation fail at once; anything else (a lost store, a timeout) is retried.
           const final = signal?.aborted
-            ? new UnrecoverableError(`shard aborted: ${String(signal.reason ?? 'cancelled')}`)
+            ? new UnrecoverableError(`${kind} aborted: ${String(signal.reason ?? 'cancelled')}`)
             : err instanceof BadInputError || err instanceof ComputeAbortedError
               ? new UnrecoverableError(err.message)
               : (err as Error);
@@ -96,9 +107,9 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
       {
         connection,
         prefix: opts.prefix,
-        concurrency,
+        concurrency: o.concurrency,
         name: workerId,
-        lockDuration: opts.lockDurationMs ?? 30_000,
+        lockDuration: o.lockDurationMs,
         stalledInterval: opts.stalledIntervalMs ?? 30_000,
         // A shard whose worker died is retried; twice in a row means something kills workers on it.
         maxStalledCount: 2,
@@ -107,7 +118,9 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     w.on('error', (err) => log.error({ err: err.message }, 'worker error'));
     workers.push(w);
   };
-  consume('shard');
+  consume('shard', { concurrency, lockDurationMs: opts.lockDurationMs ?? 30_000 });
+  // One student at a time per process: training already uses every core.
+  consume('distill', { concurrency: 1, lockDurationMs: opts.distillLockDurationMs ?? 120_000 });
 
   await subscriber.subscribe(cancelChannel(opts.prefix));
   subscriber.on('message', (_ch, runId: string) => {
@@ -130,6 +143,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         await pool.close();
         subscriber.disconnect();
         await connection.quit().catch(() => connection.disconnect());
+        await closeDb();
         log.info({ workerId }, 'worker closed');
       })();
       return closing;

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   decodeCodeNpy,
+  decodeTeacherEmbedding,
+  decodeTeacherLabels,
+  distillIdempotencyKey,
+  distillJobId,
+  encodeTeacherEmbedding,
+  encodeTeacherLabels,
+  parseDistillJobId,
   encodeCodeNpy,
   jobCatalog,
   jobOptions,
@@ -28,6 +35,26 @@ describe('job catalog', () => {
     expect(() => parsePayload('shard', { ...ok, spec: { ...ok.spec, a: 0 } })).toThrow(/spec.a/);
   });
 
+  it('validates distill payloads: references only, a strict student spec', () => {
+    const ok = {
+      runId: 'r1',
+      datasetSha256: SHA,
+      mbnModelSha256: SHA,
+      modelHash: SHA,
+      teacher: { labelsSha256: SHA, embeddingSha256: SHA, rows: 600, c: 10 },
+      params: { register: 'mnist', student: { hidden: [32], epochs: 3 }, eval: { datasetSha256: SHA }, mbnParams: { V: 12 } },
+      idempotencyKey: distillIdempotencyKey('r1'),
+    };
+    const p = parsePayload('distill', ok);
+    expect(p.params.eval?.name).toBe('eval');
+    expect(p.datasetName).toBe('dataset');
+    expect(p.idempotencyKey).toBe('run:r1');
+    expect(() => parsePayload('distill', { ...ok, params: { ...ok.params, student: { hidden: [0] } } })).toThrow(/params.student.hidden/);
+    expect(() => parsePayload('distill', { ...ok, params: { ...ok.params, student: { layers: 3 } } })).toThrow(/layers|Unrecognized/);
+    expect(jobOptions('distill')).toEqual({ attempts: 2, backoff: { type: 'exponential', delay: 10_000 } });
+    expect(parseDistillJobId(distillJobId('run-1'))).toEqual({ runId: 'run-1' });
+  });
+
   it('gives every kind a retry policy and a timeout', () => {
     for (const def of Object.values(jobCatalog)) {
       expect(def.retry.attempts).toBeGreaterThanOrEqual(1);
@@ -40,6 +67,9 @@ describe('job catalog', () => {
     // @ts-expect-error the worker must handle 'shard'
     const missing: HandlersFor<'worker'> = {};
     expect(missing).toEqual({});
+    // @ts-expect-error the worker must handle 'distill' too
+    const shardOnly: HandlersFor<'worker'> = { shard: async () => ({ sha256: SHA, rows: 1, cols: 1, seconds: 0, workerId: 'w', backend: 'js', finishedAt: 0 }) };
+    expect(Object.keys(shardOnly)).toEqual(['shard']);
     const full: HandlersFor<'coordinator'> = { layer: async () => ({ outputSha256: SHA }) };
     expect(Object.keys(full)).toEqual(['layer']);
   });
@@ -49,6 +79,17 @@ describe('job catalog', () => {
     expect(parseShardJobId('run-1:2:7')).toEqual({ runId: 'run-1', layer: 2, index: 7 });
     expect(parseLayerJobId(layerJobId('run-1', 3))).toEqual({ runId: 'run-1', layer: 3 });
     expect(() => shardJobId('a:b', 1, 1)).toThrow();
+  });
+});
+
+describe('teacher npy', () => {
+  it('round-trips MBN labels and embedding exactly and checks the shape', () => {
+    const labels = Int32Array.from([3, 0, 9, 1]);
+    const emb = Float64Array.from({ length: 8 }, (_, i) => Math.PI * i - 1e-300);
+    expect(Array.from(decodeTeacherLabels(encodeTeacherLabels(labels), 'l', 4))).toEqual(Array.from(labels));
+    expect(Array.from(decodeTeacherEmbedding(encodeTeacherEmbedding(emb, 4, 2), 'e', 4, 2))).toEqual(Array.from(emb));
+    expect(() => decodeTeacherEmbedding(encodeTeacherEmbedding(emb, 4, 2), 'e', 2, 4)).toThrow(/shape 4×2, expected 2×4/);
+    expect(() => decodeTeacherLabels(encodeTeacherEmbedding(emb, 4, 2), 'l', 4)).toThrow(/'<i4'/);
   });
 });
 

@@ -26,3 +26,19 @@ export function parseLayerJobId(id: string): { runId: string; layer: number } | 
 function assertRunId(runId: string): void {
   if (!/^[A-Za-z0-9_-]+$/.test(runId)) throw new Error(`run id ${JSON.stringify(runId)} must be [A-Za-z0-9_-]+`);
 }
+
+/** The one distill job of a run: re-adding it (coordinator restart, reconcile) is a no-op. */
+export function distillJobId(runId: string): string {
+  assertRunId(runId);
+  return `${runId}:distill:1`;
+}
+
+export function parseDistillJobId(id: string): { runId: string } | undefined {
+  const m = /^([^:]+):distill:1$/.exec(id);
+  return m ? { runId: m[1]! } : undefined;
+}
+
+/** The idempotency key of a run's student registration: one version per run, however often the job runs. */
+export function distillIdempotencyKey(runId: string): string {
+  return `run:${runId}`;
+}

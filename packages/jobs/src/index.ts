@@ -4,9 +4,11 @@ export { jobCatalog, jobOptions, parsePayload, parseResult, queueName, PayloadEr
 export type { HandlersFor, JobCatalog, JobContext, JobHandler, JobKind, JobPayload, JobResult, KindsOf } from './catalog.ts';
 export { shardJob } from './shard.job.ts';
 export { layerJob } from './layer.job.ts';
-export { distillJob } from './distill.job.ts';
+export { distillJob, ZStudentRequest, ZTeacherRef } from './distill.job.ts';
+export type { TStudentRequest, TTeacherRef } from './distill.job.ts';
 export { ZLayerInputRef, ZSha256, ZShardSpec } from './refs.ts';
 export type { TLayerInputRef, TShardSpec } from './refs.ts';
-export { layerJobId, parseLayerJobId, parseShardJobId, shardJobId } from './ids.ts';
+export { distillIdempotencyKey, distillJobId, layerJobId, parseDistillJobId, parseLayerJobId, parseShardJobId, shardJobId } from './ids.ts';
 export { CodeArtifactError, decodeCodeNpy, encodeCodeNpy } from './code-npy.ts';
 export { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey } from './cancel.ts';
+export { decodeTeacherEmbedding, decodeTeacherLabels, encodeTeacherEmbedding, encodeTeacherLabels } from './teacher-npy.ts';

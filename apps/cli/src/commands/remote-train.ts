@@ -1,8 +1,11 @@
 import { createHash } from 'node:crypto';
-import { encodeNpy, loadDataset } from '@cmbn/data';
+import { join } from 'node:path';
+import { encodeNpy, loadDataset, type Dataset } from '@cmbn/data';
 import { saveModel, sha256Hex, type TrainProgress } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
 import { printJson } from '../output.ts';
+import { CliError } from '../errors.ts';
+import { ApiClient, pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
 
 export type RemoteTrainOptions = TrainCliOptions & { remote: string; token?: string };
@@ -15,6 +18,8 @@ interface RunView {
   metrics: Record<string, number> | null;
   mbnSeconds: number | null;
   error: string | null;
+  /** The distilled student's summary (runs with `distill`). */
+  student: Record<string, unknown> | null;
 }
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
@@ -96,22 +101,60 @@ class RemoteClient {
   }
 }
 
+const MNIST_TRAINING = new Set(['mnist', 'mnist-train']);
+
+/** The held-out set, as local `--distill` picks it (mnist-test for MNIST training data). */
+async function loadEvalSet(o: RemoteTrainOptions, train: Dataset): Promise<Dataset | undefined> {
+  let spec = o.evalDataset;
+  if (spec === undefined) {
+    if (o.evalLabels !== undefined) throw new CliError('--eval-labels needs --eval-dataset');
+    if (!MNIST_TRAINING.has(o.dataset)) return undefined;
+    spec = 'mnist-test';
+  }
+  const ev = await loadDataset(spec, { labels: o.evalLabels, limit: o.evalLimit });
+  if (ev.x.cols !== train.x.cols) throw new CliError(`--eval-dataset ${spec} has ${ev.x.cols} columns, the training data ${train.x.cols}`);
+  if (ev.x.dtype !== train.x.dtype) throw new CliError(`--eval-dataset ${spec} is ${ev.x.dtype}, the training data ${train.x.dtype}`);
+  return ev;
+}
+
+/** `POST /v1/runs`'s `distill` object from the CLI's student options (uploading the eval set if needed). */
+async function distillRequest(client: RemoteClient, o: RemoteTrainOptions, ds: Dataset): Promise<Record<string, unknown>> {
+  const ev = await loadEvalSet(o, ds);
+  let evalIds: { evalDatasetId?: string; evalLabelsId?: string } = {};
+  if (ev) {
+    const evalDatasetId = await client.ensureUploaded(encodeNpy(ev.x), ev.name);
+    const evalLabelsId = ev.labels
+      ? await client.ensureUploaded(encodeNpy({ rows: ev.labels.length, cols: 1, dtype: 'int32', data: ev.labels }), `${ev.name}-labels`, evalDatasetId)
+      : undefined;
+    evalIds = { evalDatasetId, ...(evalLabelsId ? { evalLabelsId } : {}) };
+  }
+  const student: Record<string, unknown> = {};
+  if (o.student) student.hidden = o.student;
+  if (o.studentTarget) student.target = o.studentTarget;
+  if (o.studentEpochs !== undefined) student.epochs = o.studentEpochs;
+  if (o.studentTemperature !== undefined) student.temperature = o.studentTemperature;
+  if (o.studentPrecision !== undefined) student.precision = o.studentPrecision;
+  return { ...(o.register !== undefined ? { register: o.register } : {}), student, ...evalIds };
+}
+
 /**
  * `cmbn train --remote URL`: the same training on a coordinator's workers. The dataset is sent as
  * the .npy of exactly the matrix local training would use (builtins and --limit included), so the
  * run's modelHash equals local training's for the same params and seed.
  */
 export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
+  if (o.register !== undefined && !o.distill) throw new CliError('--register needs --distill');
   const client = new RemoteClient(o.remote.replace(/\/+$/, ''), o.token ?? process.env.CMBN_API_TOKEN);
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
   const datasetId = await client.ensureUploaded(encodeNpy(ds.x), ds.name);
   const labelsId = ds.labels
     ? await client.ensureUploaded(encodeNpy({ rows: ds.labels.length, cols: 1, dtype: 'int32', data: ds.labels }), `${ds.name}-labels`, datasetId)
     : undefined;
+  const distill = o.distill ? await distillRequest(client, o, ds) : undefined;
   const submitted = await client.json<{ id: string }>('/v1/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ datasetId, labelsId, params: paramsFromOptions(o), shardSize: o.shardSize }),
+    body: JSON.stringify({ datasetId, labelsId, params: paramsFromOptions(o), shardSize: o.shardSize, distill }),
   });
   const runId = submitted!.id;
   if (!o.json) process.stderr.write(`run ${runId} submitted to ${o.remote}\n`);
@@ -146,6 +189,23 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
     ...(run.metrics ?? {}),
     runId,
   };
+  if (o.distill) {
+    const student: Record<string, unknown> = { ...(run.student ?? {}) };
+    // A registered student is pulled (and verified) next to the model, as local --distill saves it.
+    if (typeof student.name === 'string' && typeof student.version === 'number') {
+      const pulled = await pullRemoteStudent(new ApiClient(o.remote, o.token ?? process.env.CMBN_API_TOKEN), `${student.name}:${student.version}`, join(dir, 'student'), true);
+      student.dir = pulled.dir;
+    }
+    summary.student = student;
+    if (!o.json) {
+      process.stderr.write(
+        `student: agreement ${String(student.agreement)} with MBN on ${String(student.evaluatedOn)}, acc ${String(student.acc)} (MBN ${String(student.mbnAcc)}), ` +
+          `${String(student.speedup)}× faster` +
+          (student.version ? `; registered ${String(student.name)}:${String(student.version)} → ${String(student.dir)}` : '') +
+          '\n',
+      );
+    }
+  }
   if (o.json) printJson(summary);
   else {
     const m = run.metrics;

@@ -3,6 +3,7 @@ import { Router, json } from 'express';
 import { z } from 'zod';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { getLayer, getRun, getRunProgress, type Run } from '@cmbn/registry';
+import { ZDistillRequest, splitRunParams } from '../distill-stage.ts';
 import { AppError } from '../errors.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { ProgressBus, RunEvent } from '../progress-bus.ts';
@@ -15,6 +16,8 @@ const ZSubmitRun = z
     params: z.record(z.string(), z.unknown()).default({}),
     /** Clusterings per shard (scheduling only; never changes the model). */
     shardSize: z.number().int().min(1).max(100_000).optional(),
+    /** After MBN: train, evaluate and (with `register`) register a student network. */
+    distill: ZDistillRequest.optional(),
   })
   .strict();
 
@@ -38,19 +41,24 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
       const row = await getLayer(run.id, current.layer);
       etaSeconds = orchestrator.etaSeconds(row);
     }
+    const { mbn, distill } = splitRunParams(run.params);
+    const summary = run.summary as { student?: unknown } | null;
     res.json({
       id: run.id,
       status: run.status,
       datasetId: run.datasetId,
       labelsId: run.labelsId,
-      params: run.params,
+      params: mbn,
+      distill,
       ks: run.ks,
       currentLayer: run.currentLayer,
       layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards })),
       etaSeconds: etaSeconds === null ? null : Number(etaSeconds.toFixed(1)),
       modelHash: run.modelHash,
       metrics: run.metrics,
-      summary: run.summary,
+      summary,
+      // The distilled student (the CLI's `student` summary object), once the run succeeded.
+      student: summary?.student ?? null,
       mbnSeconds: run.mbnSeconds,
       error: run.error,
       createdAt: run.createdAt,

@@ -1,0 +1,108 @@
+/**
+ * The distillation stage of a run (issue 4): after MBN, the run is DISTILLING while a worker
+ * trains, evaluates and registers the student (`distill` job); its result ends the run SUCCEEDED
+ * with the student's summary, its final failure ends it FAILED.
+ *
+ * The request is kept in the run's params under `distill` (the run table has no other place for
+ * it), so a restarted coordinator can re-add a lost job from Postgres alone.
+ */
+import { z } from 'zod';
+import {
+  ZStudentRequest,
+  ZTeacherRef,
+  distillIdempotencyKey,
+  distillJobId,
+  jobOptions,
+  type JobPayload,
+  type TTeacherRef,
+} from '@cmbn/jobs';
+import { getDataset, parseModelRef, type DatasetRecord, type Run } from '@cmbn/registry';
+import { AppError } from './errors.ts';
+import type { Queues } from './queues.ts';
+
+/** `POST /v1/runs` body's `distill` object. */
+export const ZDistillRequest = z
+  .object({
+    /** Register the student under this model name (a new version per run). */
+    register: z.string().min(1).max(128).optional(),
+    student: ZStudentRequest.optional(),
+    /** Held-out points (an uploaded dataset) for the student/MBN comparison. */
+    evalDatasetId: z.string().min(1).optional(),
+    /** Labels uploaded for evalDatasetId (?labelsFor=), for ACC/NMI on the held-out points. */
+    evalLabelsId: z.string().min(1).optional(),
+  })
+  .strict();
+export type TDistillRequest = z.infer<typeof ZDistillRequest>;
+
+/** The run's params as stored: MBN's params, plus the distill request when there is one. */
+export function splitRunParams(stored: unknown): { mbn: Record<string, unknown>; distill: TDistillRequest | null } {
+  const { distill, ...mbn } = (stored ?? {}) as Record<string, unknown>;
+  return { mbn, distill: distill === undefined || distill === null ? null : ZDistillRequest.parse(distill) };
+}
+
+/** Checks a request at submission so that a run does not fail hours later on a typo. */
+export async function validateDistillRequest(req: TDistillRequest, dataset: DatasetRecord): Promise<void> {
+  if (req.register !== undefined) {
+    const ref = parseModelRef(req.register);
+    if ('alias' in ref || 'version' in ref) throw new AppError('BAD_REQUEST', `distill.register must be a plain model name, got ${JSON.stringify(req.register)}`);
+  }
+  if (req.evalLabelsId !== undefined && req.evalDatasetId === undefined) throw new AppError('BAD_REQUEST', 'distill.evalLabelsId needs distill.evalDatasetId');
+  if (req.evalDatasetId !== undefined) {
+    const ev = await getDataset(req.evalDatasetId);
+    if (ev.labelsOf !== null) throw new AppError('BAD_REQUEST', `eval dataset ${req.evalDatasetId} is a labels file, not a data matrix`);
+    if (ev.cols !== dataset.cols) throw new AppError('BAD_REQUEST', `eval dataset ${ev.id} has ${ev.cols} columns, the training data ${dataset.cols}`);
+    if (req.evalLabelsId !== undefined) {
+      const labels = await getDataset(req.evalLabelsId);
+      if (labels.labelsOf !== ev.sha256) throw new AppError('BAD_REQUEST', `labels ${req.evalLabelsId} were not uploaded for eval dataset ${ev.id} (use ?labelsFor=${ev.id})`);
+    }
+  }
+}
+
+export interface DistillPayloadInput {
+  run: Run;
+  dataset: DatasetRecord;
+  mbnParams: Record<string, unknown>;
+  request: TDistillRequest;
+  mbnModelSha256: string;
+  modelHash: string;
+  teacher?: TTeacherRef;
+}
+
+export async function buildDistillPayload(i: DistillPayloadInput): Promise<JobPayload<'distill'>> {
+  const labels = i.run.labelsId ? await getDataset(i.run.labelsId) : undefined;
+  const r = i.request;
+  let evalRef: JobPayload<'distill'>['params']['eval'];
+  if (r.evalDatasetId !== undefined) {
+    const ev = await getDataset(r.evalDatasetId);
+    const evLabels = r.evalLabelsId !== undefined ? await getDataset(r.evalLabelsId) : undefined;
+    evalRef = { datasetSha256: ev.sha256, name: ev.name, ...(evLabels ? { labelsSha256: evLabels.sha256 } : {}) };
+  }
+  return {
+    runId: i.run.id,
+    datasetSha256: i.dataset.sha256,
+    datasetName: i.dataset.name,
+    ...(labels ? { labelsSha256: labels.sha256 } : {}),
+    mbnModelSha256: i.mbnModelSha256,
+    modelHash: i.modelHash,
+    ...(i.teacher ? { teacher: i.teacher } : {}),
+    params: {
+      ...(r.register !== undefined ? { register: r.register } : {}),
+      student: r.student ?? {},
+      ...(evalRef ? { eval: evalRef } : {}),
+      mbnParams: i.mbnParams,
+    },
+    idempotencyKey: distillIdempotencyKey(i.run.id),
+  };
+}
+
+/** Adds the run's distill job; its id is deterministic, so adding it again is a no-op. */
+export async function enqueueDistill(queues: Queues, payload: JobPayload<'distill'>): Promise<void> {
+  await queues.distill.add('distill', payload, { jobId: distillJobId(payload.runId), ...jobOptions('distill') });
+}
+
+/** The teacher refs recorded in the run's summary by finishRun (absent on runs of older coordinators). */
+export function teacherOf(summary: unknown): TTeacherRef | undefined {
+  const t = (summary as { mbnOutput?: unknown } | null)?.mbnOutput;
+  const r = ZTeacherRef.safeParse(t);
+  return r.success ? r.data : undefined;
+}

@@ -1,0 +1,229 @@
+/**
+ * The remote half of issue 4: a run with `distill` goes DISTILLING after MBN, a worker trains and
+ * registers the student, the run ends SUCCEEDED with the student's summary; the registry's HTTP
+ * routes; a crashed distill job registers exactly one version; a tampered artifact is refused.
+ */
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy, loadDataset } from '@cmbn/data';
+import { createTestDatabase, getModel, type TestDatabase } from '@cmbn/registry';
+import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import {
+  REDIS_URL,
+  api,
+  dropPrefix,
+  runCli,
+  spawnWorker,
+  stop,
+  submit,
+  tempArtifacts,
+  uniquePrefix,
+  upload,
+  waitForRun,
+  type Api,
+  type Child,
+} from './test-helpers.ts';
+
+const PARAMS = { V: 12, k: [80, 40], clusters: 10, seed: 3 };
+// Small and quick: the accuracy of the student is the compression bench's business, not this test's.
+const STUDENT = { hidden: [32], epochs: 3, augment: 0 };
+const NAME = 'mnist-remote';
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+let coordinator: CoordinatorHandle;
+let a: Api;
+let out: string;
+const prefix = uniquePrefix();
+const workers: Child[] = [];
+
+beforeAll(async () => {
+  [db, artifacts, out] = await Promise.all([createTestDatabase(), tempArtifacts(), mkdtemp(join(tmpdir(), 'cmbn-pull-'))]);
+  coordinator = await startCoordinator({
+    databaseUrl: db.url,
+    redisUrl: REDIS_URL,
+    artifacts: artifacts.url,
+    prefix,
+    port: 0,
+    maxUploadBytes: 50_000_000,
+    reconcileIntervalMs: 1_000,
+    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+  });
+  a = api(coordinator.url);
+});
+
+afterAll(async () => {
+  await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
+  await coordinator?.close();
+  await db?.drop();
+  await artifacts?.remove();
+  await rm(out, { recursive: true, force: true });
+  await dropPrefix(prefix);
+});
+
+describe('remote distillation', () => {
+  let version: number;
+
+  it('distils after MBN; a worker killed right after registering is replaced and exactly one version is registered', async () => {
+    const [train, test] = await Promise.all([loadDataset('mnist-train', { limit: 600 }), loadDataset('mnist-test', { limit: 300 })]);
+    const up = await upload(a, encodeNpy(train.x), 'name=mnist600');
+    const upLabels = await upload(a, encodeNpy({ rows: 600, cols: 1, dtype: 'int32', data: train.labels! }), `name=mnist600-labels&labelsFor=${up.body.id}`);
+    const ev = await upload(a, encodeNpy(test.x), 'name=mnist-test300');
+    const evLabels = await upload(a, encodeNpy({ rows: 300, cols: 1, dtype: 'int32', data: test.labels! }), `name=mnist-test300-labels&labelsFor=${ev.body.id}`);
+    expect([up.status, upLabels.status, ev.status, evLabels.status]).toEqual([201, 201, 201, 201]);
+
+    // Bad distill requests are refused at submission.
+    const bad = await submit(a, { datasetId: up.body.id, params: PARAMS, distill: { register: 'x@y' } });
+    expect(bad.status).toBe(400);
+    const badEval = await submit(a, { datasetId: up.body.id, params: PARAMS, distill: { evalDatasetId: ev.body.id, evalLabelsId: upLabels.body.id } });
+    expect(badEval.status).toBe(400);
+    expect(badEval.body.error.message).toMatch(/not uploaded for eval dataset/);
+
+    // The victim computes every shard, registers the student, then SIGKILLs itself before the job completes.
+    const victim = await spawnWorker({
+      prefix,
+      artifacts: artifacts.url,
+      databaseUrl: db.url,
+      env: { CMBN_WORKER_TEST_DISTILL_CRASH: 'after-publish', CMBN_DISTILL_LOCK_DURATION_MS: '8000' },
+    });
+    workers.push(victim);
+    const sub = await submit(a, {
+      datasetId: up.body.id,
+      labelsId: upLabels.body.id,
+      params: PARAMS,
+      distill: { register: NAME, student: STUDENT, evalDatasetId: ev.body.id, evalLabelsId: evLabels.body.id },
+    });
+    expect(sub.status).toBe(201);
+    const runId: string = sub.body.id;
+    const distilling = await waitForRun(a, runId, 60_000, ['DISTILLING', 'SUCCEEDED', 'FAILED']);
+    expect(distilling.status).toBe('DISTILLING');
+    expect(distilling.distill).toMatchObject({ register: NAME, student: STUDENT });
+    expect(distilling.params).toEqual(expect.not.objectContaining({ distill: expect.anything() }));
+    await victim.waitFor(/TEST: crashing after publishing/, 60_000);
+    await victim.exited;
+    // The registered version exists already; the job itself is not done.
+    expect((await getModel(NAME)).versions.map((v) => v.status)).toEqual(['READY']);
+    expect((await a.json(`/v1/runs/${runId}`)).body.status).toBe('DISTILLING');
+
+    const rescuer = await spawnWorker({ prefix, artifacts: artifacts.url, databaseUrl: db.url, lockDurationMs: 2_000, stalledIntervalMs: 500 });
+    workers.push(rescuer);
+    const run = await waitForRun(a, runId, 60_000);
+    expect(run.error).toBeNull();
+    expect(run.status).toBe('SUCCEEDED');
+    expect(run.modelHash).toMatch(/^[0-9a-f]{64}$/);
+    expect(run.summary.ks).toEqual([80, 40]);
+    expect(run.student).toMatchObject({ name: NAME, version: 1, evaluatedOn: 'mnist-test300', evalPoints: 300, hidden: [32], target: 'labels' });
+    for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi']) expect(typeof run.student[k], k).toBe('number');
+    expect(run.student.agreement).toBeGreaterThan(0.3);
+    expect(run.student.workerId).toContain(`:${rescuer.proc.pid}:`);
+    // Exactly one version, READY, with the run's lineage.
+    const model = await getModel(NAME);
+    expect(model.versions).toHaveLength(1);
+    expect(model.versions[0]).toMatchObject({ version: 1, status: 'READY', runId, mbnModelHash: run.modelHash, idempotencyKey: `run:${runId}` });
+    expect(run.student.artifactSha256).toBe(model.versions[0]!.artifactSha256);
+    version = 1;
+  }, 150_000);
+
+  it('serves the registry: list, show, version, alias, artifact; refuses deleting an aliased version', async () => {
+    const list = await a.json('/v1/models');
+    expect(list.body.models).toEqual([expect.objectContaining({ name: NAME, latestVersion: version, aliases: {} })]);
+    const show = await a.json(`/v1/models/${NAME}`);
+    expect(show.body.versions).toHaveLength(1);
+    const v = await a.json(`/v1/models/${NAME}/versions/${version}`);
+    expect(v.body).toMatchObject({ modelName: NAME, version, status: 'READY' });
+    expect((await a.json(`/v1/models/${NAME}/versions/9`)).status).toBe(404);
+    expect((await a.json(`/v1/models/${NAME}/versions/zero`)).body.error.code).toBe('BAD_REQUEST');
+
+    const alias = await a.json(`/v1/models/${NAME}/aliases/champion`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) });
+    expect(alias.body).toEqual({ name: NAME, alias: 'champion', version });
+    const badAlias = await a.json(`/v1/models/${NAME}/aliases/champion`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 'x' }) });
+    expect(badAlias.status).toBe(400);
+
+    for (const ref of [`${NAME}@champion`, `${NAME}:${version}`, NAME]) {
+      const res = await a(`/v1/models/${encodeURIComponent(ref)}/artifact`);
+      expect(res.status, ref).toBe(200);
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      expect(res.headers.get('x-artifact-sha256')).toBe(v.body.artifactSha256);
+      expect(Number(res.headers.get('content-length'))).toBe(bytes.byteLength);
+    }
+
+    const del = await a.json(`/v1/models/${NAME}/versions/${version}`, { method: 'DELETE' });
+    expect(del.status).toBe(409);
+    expect(del.body.error).toMatchObject({ code: 'ALIAS_IN_USE' });
+    expect(del.body.error.message).toMatch(/@champion/);
+  });
+
+  it('cmbn models --remote pulls and verifies a student; a tampered artifact is refused with a clear error', async () => {
+    const listed = await runCli(['models', 'list', '--remote', coordinator.url, '--json']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).models[0]).toMatchObject({ name: NAME, aliases: { champion: version } });
+    const dir = join(out, 'ok');
+    const pulled = await runCli(['models', 'pull', `${NAME}@champion`, '--out', dir, '--remote', coordinator.url, '--json']);
+    expect(pulled.code, pulled.stderr).toBe(0);
+    expect(JSON.parse(pulled.stdout)).toMatchObject({ name: NAME, version, dir });
+    expect((await readdir(dir)).sort()).toEqual(expect.arrayContaining(['model.json', 'student.json']));
+
+    // Overwrite the stored bytes: the content no longer matches its address (and the registry's sha256).
+    const sha = (await a.json(`/v1/models/${NAME}/versions/${version}`)).body.artifactSha256 as string;
+    const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
+    const bytes = await readFile(path);
+    bytes[600] = bytes[600]! ^ 0xff;
+    await writeFile(path, bytes);
+    const served = await a.json(`/v1/models/${NAME}@champion/artifact`);
+    expect(served.status).toBe(500);
+    expect(served.body.error.code).toBe('ARTIFACT_CORRUPT');
+    const refused = await runCli(['models', 'pull', `${NAME}@champion`, '--out', join(out, 'bad'), '--remote', coordinator.url]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/refusing to serve mnist-remote:1: its stored artifact does not match the registered sha256/);
+    await expect(readdir(join(out, 'bad'))).rejects.toThrow(/ENOENT/);
+  }, 60_000);
+
+  it('cmbn train --remote --distill --register prints the student in its --json summary and pulls it', async () => {
+    // Three well-separated blobs in 5 dims (not square images, so no augmentation), with a held-out set.
+    const blobs = (n: number, off: number) => {
+      const x = new Float32Array(n * 5);
+      const y = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        y[i] = i % 3;
+        for (let j = 0; j < 5; j++) x[i * 5 + j] = y[i]! * 20 + Math.sin((i + off) * 7.1 + j * 3.3) * 2;
+      }
+      return { x: encodeNpy({ rows: n, cols: 5, dtype: 'float32', data: x }), y: encodeNpy({ rows: n, cols: 1, dtype: 'int32', data: y }) };
+    };
+    const train = blobs(240, 0);
+    const held = blobs(90, 1000);
+    const files = Object.fromEntries(['x.npy', 'y.npy', 'ex.npy', 'ey.npy'].map((f) => [f, join(out, f)]));
+    await Promise.all([writeFile(files['x.npy']!, train.x), writeFile(files['y.npy']!, train.y), writeFile(files['ex.npy']!, held.x), writeFile(files['ey.npy']!, held.y)]);
+    const modelDir = join(out, 'blobs-model');
+    const r = await runCli([
+      'train', '--dataset', files['x.npy']!, '--labels', files['y.npy']!, '--V', '6', '--k', '40,20', '--clusters', '3', '--seed', '2',
+      '--distill', '--register', 'blobs', '--student', '8', '--student-epochs', '3',
+      '--eval-dataset', files['ex.npy']!, '--eval-labels', files['ey.npy']!,
+      '--remote', coordinator.url, '--out', modelDir, '--json', '--no-progress',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout);
+    expect(summary).toMatchObject({ ks: [40, 20], model: modelDir, runId: expect.any(String) });
+    expect(summary.student).toMatchObject({ name: 'blobs', version: 1, backend: expect.any(String), evaluatedOn: 'ex', dir: join(modelDir, 'student') });
+    for (const k of ['acc', 'nmi', 'agreement', 'speedup']) expect(typeof summary.student[k], k).toBe('number');
+    expect(await readdir(join(modelDir, 'student'))).toEqual(expect.arrayContaining(['model.json', 'student.json']));
+  }, 90_000);
+
+  it('fails the run with the distillation error when the job cannot succeed (corrupt eval set: no retry)', async () => {
+    const x = new Float32Array(120 * 3).map((_, i) => ((i * 37) % 101) / 10);
+    const up = await upload(a, encodeNpy({ rows: 120, cols: 3, dtype: 'float32', data: x }), 'name=small');
+    const ev = await upload(a, encodeNpy({ rows: 30, cols: 3, dtype: 'float32', data: x.subarray(0, 90) }), 'name=small-eval');
+    const sha: string = ev.body.sha256;
+    const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(path, bytes);
+    const sub = await submit(a, { datasetId: up.body.id, params: { V: 4, k: [20, 10], clusters: 2 }, distill: { student: { hidden: [4], epochs: 1 }, evalDatasetId: ev.body.id } });
+    expect(sub.status).toBe(201);
+    const run = await waitForRun(a, sub.body.id, 30_000);
+    expect(run.status).toBe('FAILED');
+    expect(run.error).toMatch(/^distillation failed: eval dataset small-eval: artifact [0-9a-f]{64} is corrupt/);
+    expect(run.modelHash).toMatch(/^[0-9a-f]{64}$/);
+  }, 40_000);
+});

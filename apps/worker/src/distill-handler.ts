@@ -1,0 +1,201 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ArtifactStore } from '@cmbn/artifacts';
+import { parseLabels, parseMatrix, type Matrix } from '@cmbn/data';
+import { DEFAULT_STUDENT_SPEC, saveStudent, validateSpec, type StudentSpec } from '@cmbn/distill';
+import { decodeTeacherEmbedding, decodeTeacherLabels, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
+import { createDenseBackend } from '@cmbn/kernels';
+import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
+import { directoryBytes, distillStudent, packStudentDirectory, publishStudent, type StudentEvaluation } from '@cmbn/pipeline';
+import type { JsonObject } from '@cmbn/registry';
+import { BadInputError } from './layer-input-cache.ts';
+
+export interface DistillHandlerDeps {
+  store: ArtifactStore;
+  workerId: string;
+  /** TEST ONLY: crash (SIGKILL this process) right after the student is registered, on the first try. */
+  testCrash?: 'after-publish';
+}
+
+const INPUT_CODES = new Set(['ARTIFACT_CORRUPT', 'ARTIFACT_NOT_FOUND', 'INVALID_KEY', 'BAD_CODE_ARTIFACT']);
+
+/** Reads an input artifact; anything no retry can fix becomes a BadInputError (the job fails at once). */
+async function read<T>(store: ArtifactStore, sha256: string, what: string, parse: (b: Uint8Array) => T): Promise<T> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await store.get(sha256);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code !== undefined && INPUT_CODES.has(code)) throw new BadInputError(`${what}: ${(err as Error).message}`);
+    throw err;
+  }
+  try {
+    return parse(bytes);
+  } catch (err) {
+    throw new BadInputError(`${what}: ${(err as Error).message}`);
+  }
+}
+
+const r4 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(4)));
+const r1 = (x: number): number => Number(x.toFixed(1));
+
+async function teacherOutput(
+  deps: DistillHandlerDeps,
+  p: JobPayload<'distill'>,
+  x: Matrix,
+  model: MbnModel,
+  ctx: JobContext,
+): Promise<{ labels: Int32Array; embedding: Float64Array }> {
+  const t = p.teacher;
+  if (t) {
+    if (t.rows !== x.rows || t.c !== model.pca.c) throw new BadInputError(`teacher output is ${t.rows}×${t.c}, expected ${x.rows}×${model.pca.c}`);
+    return {
+      labels: await read(deps.store, t.labelsSha256, 'MBN labels', (b) => decodeTeacherLabels(b, 'MBN labels', x.rows)),
+      embedding: await read(deps.store, t.embeddingSha256, 'MBN embedding', (b) => decodeTeacherEmbedding(b, 'MBN embedding', x.rows, t.c)),
+    };
+  }
+  // No stored teacher output (an older coordinator): MBN's predict on the training points gives the same.
+  ctx.log(`labelling ${x.rows} training points with MBN's predict`);
+  const backend = await createDenseBackend({ prefer: 'ort' });
+  try {
+    return await predict(model, x, backend);
+  } finally {
+    await backend.dispose();
+  }
+}
+
+/**
+ * Thin: fetch the run's dataset, MBN model and MBN output by reference, train and evaluate the
+ * student (`distillStudent`), and register it (`publishStudent`, idempotent on the run).
+ */
+export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'distill'>, ctx: JobContext): Promise<JobResult<'distill'>> {
+  const { store } = deps;
+  const x = await read(store, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
+  let modelBytes = 0;
+  const model = await read(store, p.mbnModelSha256, 'MBN model', (b) => {
+    modelBytes = b.byteLength;
+    return deserializeModel(b, `model ${p.mbnModelSha256}`);
+  });
+  if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
+  const trainTrue = p.labelsSha256 ? await read(store, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
+  const ev = p.params.eval;
+  let evalSet: { x: Matrix; name: string; trueLabels?: Int32Array } | undefined;
+  if (ev) {
+    const ex = await read(store, ev.datasetSha256, `eval dataset ${ev.name}`, (b) => parseMatrix(b, ev.name));
+    if (ex.cols !== x.cols || ex.dtype !== x.dtype) throw new BadInputError(`eval dataset ${ev.name} is ${ex.dtype} × ${ex.cols}, the training data ${x.dtype} × ${x.cols}`);
+    const truth = ev.labelsSha256 ? await read(store, ev.labelsSha256, `labels of ${ev.name}`, (b) => parseLabels(b, `labels of ${ev.name}`)) : undefined;
+    if (truth && truth.length !== ex.rows) throw new BadInputError(`eval labels: ${truth.length} for ${ex.rows} points`);
+    evalSet = { x: ex, name: ev.name, ...(truth ? { trueLabels: truth } : {}) };
+  }
+  const teacher = await teacherOutput(deps, p, x, model, ctx);
+
+  const req = p.params.student;
+  const spec: StudentSpec = {
+    ...DEFAULT_STUDENT_SPEC,
+    ...(req.hidden ? { hidden: req.hidden } : {}),
+    ...(req.target ? { target: req.target } : {}),
+    ...(req.epochs !== undefined ? { epochs: req.epochs } : {}),
+    ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),
+    ...(req.learningRate !== undefined ? { learningRate: req.learningRate } : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+  };
+  try {
+    validateSpec(spec);
+  } catch (err) {
+    throw new BadInputError(`student spec: ${(err as Error).message}`);
+  }
+  ctx.log(`distill: student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
+  const res = await distillStudent({
+    x,
+    mbnLabels: teacher.labels,
+    mbnEmbedding: teacher.embedding,
+    classes: model.params.clusters,
+    spec,
+    mbnModel: model,
+    ...(evalSet ? { evalSet } : {}),
+    ...(trainTrue && trainTrue.length === x.rows ? { trainTrueLabels: trainTrue } : {}),
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.precision !== undefined ? { precision: req.precision } : {}),
+    ...(req.augment !== undefined ? { augment: req.augment } : {}),
+    onEpoch: (e) => ctx.log(`student epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)}`),
+  });
+  const evaluation: StudentEvaluation = res.evaluation;
+  const mbnParams = p.params.mbnParams as JsonObject;
+
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-distill-'));
+  try {
+    await saveStudent(res.student, dir, {
+      mbnModelHash: p.modelHash,
+      datasetSha256: p.datasetSha256,
+      runId: p.runId,
+      params: mbnParams,
+      evaluation,
+      ...(res.head ? { head: res.head } : {}),
+    });
+    const studentBytes = await directoryBytes(dir);
+    // The same fields as local `cmbn train --distill --json` (apps/cli/src/distill-step.ts), less the local `dir`.
+    const student: Record<string, unknown> = {
+      acc: r4(evaluation.acc),
+      nmi: r4(evaluation.nmi),
+      agreement: r4(evaluation.agreement),
+      speedup: r1(evaluation.speedup),
+      backend: res.student.backend,
+      version: null,
+      name: p.params.register ?? null,
+      studentPointsPerSecond: Math.round(evaluation.studentPointsPerSecond),
+      mbnPointsPerSecond: Number(evaluation.mbnPointsPerSecond.toFixed(2)),
+      mbnAcc: r4(evaluation.mbnAcc),
+      mbnNmi: r4(evaluation.mbnNmi),
+      studentBytes,
+      modelBytes,
+      sizeRatio: r1(modelBytes / studentBytes),
+      evaluatedOn: evaluation.on === 'eval' ? (evaluation.evalName ?? 'eval') : 'training points (no held-out set)',
+      evalPoints: evaluation.points,
+      timingPoints: evaluation.timingPoints,
+      hidden: spec.hidden,
+      target: spec.target,
+      epochs: res.student.epochs,
+      trainSeconds: Number(res.student.seconds.toFixed(2)),
+      runtime: 'onnxruntime',
+      precision: res.precision,
+      workerId: deps.workerId,
+    };
+    const metrics: Record<string, number> = {};
+    for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio']) {
+      const v = student[k];
+      if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+    }
+    let name: string | null = null;
+    let version: number | null = null;
+    let artifactSha256: string;
+    let artifactBytes: number;
+    if (p.params.register !== undefined) {
+      const v = await publishStudent({
+        studentDir: dir,
+        name: p.params.register,
+        store,
+        lineage: { runId: p.runId, datasetSha256: p.datasetSha256, mbnModelHash: p.modelHash, params: mbnParams, backend: res.student.backend },
+        metrics: { ...metrics, evaluatedOn: String(student.evaluatedOn), evalPoints: evaluation.points },
+        tags: { source: 'coordinator run', runId: p.runId, dataset: p.datasetName, hidden: spec.hidden.join(','), target: spec.target },
+        // One version per run: a retry after a crash finds (and finishes) the version of the first try.
+        idempotencyKey: p.idempotencyKey,
+      });
+      ({ name, version, artifactSha256, artifactBytes } = v);
+      ctx.log(`registered ${v.name}:${v.version} (artifact sha256 ${v.artifactSha256})`);
+      if (deps.testCrash === 'after-publish' && ctx.attempt === 1) {
+        process.stderr.write(`TEST: crashing after publishing ${v.name}:${v.version}\n`);
+        process.kill(process.pid, 'SIGKILL');
+      }
+    } else {
+      const archive = await packStudentDirectory(dir);
+      const put = await store.put(archive);
+      artifactSha256 = put.sha256;
+      artifactBytes = archive.byteLength;
+    }
+    Object.assign(student, { version, artifactSha256 });
+    return { name, version, artifactSha256, artifactBytes, metrics, student };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
