@@ -37,7 +37,11 @@ export interface DistillCliOptions {
 
 const MNIST_TRAINING = new Set(['mnist', 'mnist-train']);
 
-async function loadEvalSet(o: DistillCliOptions, train: Dataset): Promise<Dataset | undefined> {
+/** The held-out set of a distillation: --eval-dataset, or mnist-test when training on MNIST. */
+export async function loadEvalSet(
+  o: Pick<DistillCliOptions, 'dataset' | 'evalDataset' | 'evalLabels' | 'evalLimit'>,
+  train: Dataset,
+): Promise<Dataset | undefined> {
   let spec = o.evalDataset;
   if (spec === undefined) {
     if (o.evalLabels !== undefined) throw new CliError('--eval-labels needs --eval-dataset');

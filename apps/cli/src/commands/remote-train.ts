@@ -7,6 +7,7 @@ import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
 import { ApiClient, pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
+import { loadEvalSet } from '../distill-step.ts';
 
 export type RemoteTrainOptions = TrainCliOptions & { remote: string; token?: string };
 
@@ -99,22 +100,6 @@ class RemoteClient {
     }
     return false;
   }
-}
-
-const MNIST_TRAINING = new Set(['mnist', 'mnist-train']);
-
-/** The held-out set, as local `--distill` picks it (mnist-test for MNIST training data). */
-async function loadEvalSet(o: RemoteTrainOptions, train: Dataset): Promise<Dataset | undefined> {
-  let spec = o.evalDataset;
-  if (spec === undefined) {
-    if (o.evalLabels !== undefined) throw new CliError('--eval-labels needs --eval-dataset');
-    if (!MNIST_TRAINING.has(o.dataset)) return undefined;
-    spec = 'mnist-test';
-  }
-  const ev = await loadDataset(spec, { labels: o.evalLabels, limit: o.evalLimit });
-  if (ev.x.cols !== train.x.cols) throw new CliError(`--eval-dataset ${spec} has ${ev.x.cols} columns, the training data ${train.x.cols}`);
-  if (ev.x.dtype !== train.x.dtype) throw new CliError(`--eval-dataset ${spec} is ${ev.x.dtype}, the training data ${train.x.dtype}`);
-  return ev;
 }
 
 /** `POST /v1/runs`'s `distill` object from the CLI's student options (uploading the eval set if needed). */
