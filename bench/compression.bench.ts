@@ -7,6 +7,7 @@
  *   npm run bench:compression -- --json --limit 2000 --V 20            # quick
  *   npm run bench:compression -- --json --model /tmp/mbn10k            # reuse (or create) a trained MBN dir
  *   options: --student 256,256  --student-target labels|embedding  --precision fp32|int8
+ *            --student-augment N (teacher-labelled distorted copies; default DEFAULT_AUGMENT_PER_POINT per training digit)
  *            --eval-limit N  --threads N  --seed N
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -30,6 +31,7 @@ const { values: a } = parseArgs({
     student: { type: 'string' },
     'student-target': { type: 'string' },
     precision: { type: 'string' },
+    'student-augment': { type: 'string' },
     'eval-limit': { type: 'string' },
     threads: { type: 'string' },
   },
@@ -98,6 +100,8 @@ const res = await distillStudent({
   evalSet: { x: test.x, name: 'mnist-test', ...(test.labels ? { trueLabels: test.labels } : {}) },
   threads,
   ...(a.precision ? { precision: a.precision as StudentPrecision } : {}),
+  ...(a['student-augment'] !== undefined ? { augment: Number(a['student-augment']) } : {}),
+  onAugment: (done, total) => log(` MBN labelled ${done}/${total} augmented points`),
   onEpoch: (e) => log(` epoch ${e.epoch}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)} ${e.valAcc?.toFixed(4) ?? ''} ${e.seconds.toFixed(1)}s`),
   onStage: (s) => log(` ${s}…`),
 });
@@ -123,6 +127,7 @@ const summary = {
   hidden: spec.hidden,
   target: spec.target,
   precision: res.precision,
+  studentAugmented: res.augmented,
   studentEpochs: res.student.epochs,
   studentTrainSeconds: Number(res.student.seconds.toFixed(1)),
   agreement: r4(ev.agreement),

@@ -28,6 +28,7 @@ export interface DistillCliOptions {
   studentEpochs?: number;
   studentTemperature?: number;
   studentPrecision?: StudentPrecision;
+  studentAugment?: number;
   evalDataset?: string;
   evalLabels?: string;
   evalLimit?: number;
@@ -87,12 +88,17 @@ export async function runDistillStep(
     ...(o.threads !== undefined ? { threads: o.threads } : {}),
     ...(o.studentTemperature !== undefined ? { temperature: o.studentTemperature } : {}),
     ...(o.studentPrecision !== undefined ? { precision: o.studentPrecision } : {}),
+    ...(o.studentAugment !== undefined ? { augment: o.studentAugment } : {}),
+    onAugment: (done, total) => {
+      if (done === total || done % 10000 === 0) log(` labelled ${done}/${total} augmented points with MBN's predict`);
+    },
     onEpoch: (e) =>
       log(
         ` student epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)}` +
           `${e.valAcc !== undefined ? ` val-agreement ${e.valAcc.toFixed(4)}` : ''} (${e.seconds.toFixed(1)}s)`,
       ),
     onStage: (s) => {
+      if (s === 'augment') log(" distorting the training images; MBN's predict labels them…");
       if (s === 'mbn-predict') log(` timing MBN predict on ${evalSet ? `${evalSet.x.rows} held-out points of ${evalSet.name}` : 'training points'}…`);
       if (s === 'student-predict') log(' timing the student (onnxruntime)…');
     },
@@ -130,6 +136,7 @@ export async function runDistillStep(
     hidden: spec.hidden,
     target: spec.target,
     epochs: res.student.epochs,
+    augmented: res.augmented,
     trainSeconds: Number(res.student.seconds.toFixed(2)),
     runtime: 'onnxruntime',
     precision: res.precision,

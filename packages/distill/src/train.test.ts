@@ -90,6 +90,17 @@ describe('trainStudent', () => {
     await expect(trainStudent(data.x, { kind: 'labels', labels: data.labels, classes: 3, soft: soft.subarray(3) }, spec)).rejects.toThrow(/soft targets/);
   });
 
+  it('decays the Adam step on a plateau: same first epoch, a different path after the first non-improving one', async () => {
+    const data = blobs(300, 8, 3, 9, 0.5);
+    const s = { ...spec, epochs: 8, patience: 8, learningRate: 0.5 };
+    const target = { kind: 'labels' as const, labels: data.labels, classes: 3 };
+    const plain = await trainStudent(data.x, target, s);
+    const decayed = await trainStudent(data.x, target, { ...s, lrDecay: 0.1 });
+    expect(decayed.history.loss[0]).toBe(plain.history.loss[0]);
+    expect(decayed.history.loss).not.toEqual(plain.history.loss);
+    await expect(trainStudent(data.x, target, { ...s, lrDecay: 1.5 })).rejects.toThrow(/lrDecay/);
+  });
+
   it('rejects a target that does not match the spec', async () => {
     const data = blobs(20, 4, 2, 1);
     await expect(trainStudent(data.x, { kind: 'embedding', values: new Float64Array(20), dim: 1 }, spec)).rejects.toThrow(/target/);

@@ -80,6 +80,9 @@ export async function trainStudent(
   }
   const ops = createDenseOps(tf);
   const optimizer = tf.train.adam(spec.learningRate);
+  const lrDecay = spec.lrDecay ?? 1;
+  // tfjs reads `learningRate` on every Adam step but declares it protected; this is its one writer.
+  const adamStep = optimizer as unknown as { learningRate: number };
 
   const forwardTrain = (xb: Tensor2D): Tensor2D => {
     const last = weights.length - 1;
@@ -158,6 +161,8 @@ export async function trainStudent(
         sinceBest = 0;
       } else {
         sinceBest++;
+        // Plateau decay: a smaller Adam step settles into the minimum the larger one keeps overshooting.
+        if (lrDecay < 1) adamStep.learningRate *= lrDecay;
       }
       opts.onEpoch?.({
         epoch,

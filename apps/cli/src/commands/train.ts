@@ -2,6 +2,7 @@ import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { DEFAULT_STUDENT_SPEC } from '@cmbn/distill';
+import { DEFAULT_AUGMENT_PER_POINT } from '@cmbn/pipeline';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
 import { floatOption, intListOption, intOption } from '../options.ts';
@@ -53,6 +54,11 @@ export function addDistillOptions(cmd: Command): Command {
     .addOption(new Option('--student-target <kind>', "what the student learns: MBN's k-means labels or its embedding (MSE)").choices(['labels', 'embedding']))
     .option('--student-epochs <n>', `maximum student epochs; early stopping usually ends sooner (default ${DEFAULT_STUDENT_SPEC.epochs})`, intOption('--student-epochs', 1))
     .option('--student-temperature <t>', 'soft-target temperature for the labels target (0 = hard labels; default 0.25)', floatOption('--student-temperature'))
+    .option(
+      '--student-augment <n>',
+      `distorted copies of the training images, labelled by MBN's predict, added to the student's training set (default ${DEFAULT_AUGMENT_PER_POINT} per training point for square images, else 0)`,
+      intOption('--student-augment', 0),
+    )
     .addOption(new Option('--student-precision <p>', 'onnxruntime precision of the student at prediction (default int8)').choices(['fp32', 'int8']))
     .option('--eval-dataset <name|file>', 'held-out points for the student/MBN comparison (default mnist-test for mnist/mnist-train, else none)')
     .option('--eval-labels <file>', 'true labels of --eval-dataset (a file)')

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import type { Matrix } from '@cmbn/data';
+import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
+
+/** n 8×8 uint8 images: a bright square at a row-dependent place. */
+function squares(n: number): Matrix {
+  const data = new Uint8Array(n * 64);
+  for (let r = 0; r < n; r++) for (let i = 2; i < 5; i++) for (let j = 2 + (r % 2); j < 5 + (r % 2); j++) data[r * 64 + i * 8 + j] = 200;
+  return { rows: n, cols: 64, dtype: 'uint8', data };
+}
+
+const NONE = { maxRotateDeg: 0, maxScale: 0, maxShear: 0, maxShift: 0, elasticAlpha: 0 };
+
+describe('augmentImages', () => {
+  it('copies row r mod n, unchanged when every distortion is zero', () => {
+    const x = squares(3);
+    const a = augmentImages(x, 7, 1, NONE);
+    expect(a).toMatchObject({ rows: 7, cols: 64, dtype: 'uint8' });
+    for (let r = 0; r < 7; r++) expect(Array.from(a.data.subarray(r * 64, (r + 1) * 64))).toEqual(Array.from(x.data.subarray((r % 3) * 64, (r % 3 + 1) * 64)));
+  });
+
+  it('is deterministic from the seed, and firstCopy continues the same streams', () => {
+    const x = squares(4);
+    const a = augmentImages(x, 6, 5);
+    expect(augmentImages(x, 6, 5).data).toEqual(a.data);
+    expect(augmentImages(x, 6, 6).data).not.toEqual(a.data);
+    const tail = augmentImages(x, 2, 5, { firstCopy: 4 });
+    // Copy 4+r of the first call is source row (4+r) mod 4 = r, while the tail call distorts row r: same draws.
+    expect(tail.data).toEqual(a.data.subarray(4 * 64, 6 * 64));
+  });
+
+  it('moves mass without inventing it: values stay in 0..255 and distorted copies differ from the source', () => {
+    const x = squares(2);
+    for (const opts of [{}, MILD_AUGMENT]) {
+      const a = augmentImages(x, 20, 3, opts);
+      let changed = 0;
+      for (let r = 0; r < 20; r++) {
+        let diff = 0;
+        for (let j = 0; j < 64; j++) diff += Math.abs(a.data[r * 64 + j]! - x.data[(r % 2) * 64 + j]!);
+        if (diff > 0) changed++;
+      }
+      expect(changed).toBeGreaterThan(15);
+      expect(Math.max(...a.data)).toBeLessThanOrEqual(255);
+    }
+  });
+
+  it('keeps float32 input float32, and refuses non-square rows', () => {
+    const f: Matrix = { rows: 1, cols: 16, dtype: 'float32', data: new Float32Array(16).fill(0.5) };
+    expect(augmentImages(f, 2, 1, NONE).data).toBeInstanceOf(Float32Array);
+    expect(isSquareImage({ cols: 784 })).toBe(true);
+    expect(isSquareImage({ cols: 10 })).toBe(false);
+    expect(() => augmentImages({ rows: 1, cols: 10, dtype: 'float32', data: new Float32Array(10) }, 1, 1)).toThrow(RangeError);
+  });
+});
