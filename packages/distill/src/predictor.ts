@@ -68,6 +68,9 @@ async function createOrtPredictor(student: TrainedStudent, threads: number, batc
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    // No spin-waiting after a run: the student is timed next to MBN's own ORT sessions, and idle
+    // spinning pools would steal cores from whichever is running (see @cmbn/kernels' ort-backend).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
   });
   const d = student.signature.inputDims;
   const size = student.signature.output.size;
