@@ -15,6 +15,7 @@ import {
   openLocalRegistry,
   packStudentDirectory,
   publishStudent,
+  studentSummary,
   type StudentEvaluation,
 } from '@cmbn/pipeline';
 import { CliError } from './errors.ts';
@@ -55,8 +56,6 @@ export async function loadEvalSet(
   return ev;
 }
 
-const r4 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(4)));
-const r1 = (x: number): number => Number(x.toFixed(1));
 
 export async function runDistillStep(
   o: DistillCliOptions,
@@ -116,30 +115,7 @@ export async function runDistillStep(
   });
   const studentBytes = await directoryBytes(studentDir);
   const summary: Record<string, unknown> = {
-    acc: r4(ev.acc),
-    nmi: r4(ev.nmi),
-    agreement: r4(ev.agreement),
-    speedup: r1(ev.speedup),
-    backend: res.student.backend,
-    version: null,
-    name: o.register ?? null,
-    studentPointsPerSecond: Math.round(ev.studentPointsPerSecond),
-    mbnPointsPerSecond: Number(ev.mbnPointsPerSecond.toFixed(2)),
-    mbnAcc: r4(ev.mbnAcc),
-    mbnNmi: r4(ev.mbnNmi),
-    studentBytes,
-    modelBytes,
-    sizeRatio: r1(modelBytes / studentBytes),
-    evaluatedOn: ev.on === 'eval' ? (ev.evalName ?? 'eval') : 'training points (no held-out set)',
-    evalPoints: ev.points,
-    timingPoints: ev.timingPoints,
-    hidden: spec.hidden,
-    target: spec.target,
-    epochs: res.student.epochs,
-    augmented: res.augmented,
-    trainSeconds: Number(res.student.seconds.toFixed(2)),
-    runtime: 'onnxruntime',
-    precision: res.precision,
+    ...studentSummary(res, spec, { studentBytes, modelBytes }, o.register ?? null),
     dir: studentDir,
   };
   log(

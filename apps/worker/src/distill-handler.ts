@@ -7,7 +7,7 @@ import { DEFAULT_STUDENT_SPEC, saveStudent, validateSpec, type StudentSpec } fro
 import { decodeTeacherEmbedding, decodeTeacherLabels, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
 import { createDenseBackend } from '@cmbn/kernels';
 import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
-import { directoryBytes, distillStudent, packStudentDirectory, publishStudent, type StudentEvaluation } from '@cmbn/pipeline';
+import { directoryBytes, distillStudent, packStudentDirectory, publishStudent, studentSummary, type StudentEvaluation } from '@cmbn/pipeline';
 import type { JsonObject } from '@cmbn/registry';
 import { BadInputError } from './layer-input-cache.ts';
 
@@ -37,8 +37,6 @@ async function read<T>(store: ArtifactStore, sha256: string, what: string, parse
   }
 }
 
-const r4 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(4)));
-const r1 = (x: number): number => Number(x.toFixed(1));
 
 async function teacherOutput(
   deps: DistillHandlerDeps,
@@ -136,29 +134,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
     const studentBytes = await directoryBytes(dir);
     // The same fields as local `cmbn train --distill --json` (apps/cli/src/distill-step.ts), less the local `dir`.
     const student: Record<string, unknown> = {
-      acc: r4(evaluation.acc),
-      nmi: r4(evaluation.nmi),
-      agreement: r4(evaluation.agreement),
-      speedup: r1(evaluation.speedup),
-      backend: res.student.backend,
-      version: null,
-      name: p.params.register ?? null,
-      studentPointsPerSecond: Math.round(evaluation.studentPointsPerSecond),
-      mbnPointsPerSecond: Number(evaluation.mbnPointsPerSecond.toFixed(2)),
-      mbnAcc: r4(evaluation.mbnAcc),
-      mbnNmi: r4(evaluation.mbnNmi),
-      studentBytes,
-      modelBytes,
-      sizeRatio: r1(modelBytes / studentBytes),
-      evaluatedOn: evaluation.on === 'eval' ? (evaluation.evalName ?? 'eval') : 'training points (no held-out set)',
-      evalPoints: evaluation.points,
-      timingPoints: evaluation.timingPoints,
-      hidden: spec.hidden,
-      target: spec.target,
-      epochs: res.student.epochs,
-      trainSeconds: Number(res.student.seconds.toFixed(2)),
-      runtime: 'onnxruntime',
-      precision: res.precision,
+      ...studentSummary(res, spec, { studentBytes, modelBytes }, p.params.register ?? null),
       workerId: deps.workerId,
     };
     const metrics: Record<string, number> = {};
