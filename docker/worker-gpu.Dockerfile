@@ -22,7 +22,7 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \
 
 WORKDIR /app
 ENV NODE_ENV=production \
-    CMBN_BACKEND=gpu \
+    CMBN_DENSE_BACKEND=gpu \
     CMBN_ARTIFACTS=file:///artifacts
 
 COPY . .

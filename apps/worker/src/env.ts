@@ -28,8 +28,8 @@ export const ZWorkerEnv = z.object({
   CMBN_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(30_000),
   /** How often this worker looks for stalled jobs (of dead workers). */
   CMBN_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
-  /** Force the dense backend ('js' = reference); default: the fastest available. */
-  CMBN_DENSE_BACKEND: z.enum(['ort', 'js']).optional(),
+  /** Dense backend: 'gpu' (tfjs-node-gpu, falls back to 'ort'), 'ort' (default), 'js' (reference). */
+  CMBN_DENSE_BACKEND: z.enum(['gpu', 'ort', 'js']).optional(),
   /** TEST ONLY: sleep this long before each shard so a test can kill a worker mid-shard. */
   CMBN_WORKER_TEST_DELAY_MS: z.coerce.number().int().min(0).default(0),
   /** Lock of an active distill job. Student training runs on this process's event loop between batches, so it is longer than a shard's. */

@@ -26,7 +26,7 @@ export interface StartWorkerOptions {
   cacheDir: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
-  prefer?: 'ort' | 'js';
+  prefer?: 'gpu' | 'ort' | 'js';
   /** TEST ONLY: delay before each shard (lets a test kill a worker mid-shard). */
   testDelayMs?: number;
   /** Lock of an active distill job (student training shares this process's event loop). */
