@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { ApiClient } from '../api-client.ts';
 import { isStudentDir } from '@cmbn/distill';
 import { deleteVersion, getModel, listModels, setAlias, type ModelDetail, type ModelVersionRecord, type RegisteredModelRecord } from '@cmbn/registry';
 import { openLocalRegistry, pullStudent, unpackEntries, type PulledStudent } from '@cmbn/pipeline';
@@ -18,38 +19,6 @@ interface RemoteOptions {
   remote?: string;
   token?: string;
   json?: boolean;
-}
-
-/** A thin client of the coordinator's JSON API: every non-2xx answer becomes an Error with the server's message. */
-export class ApiClient {
-  readonly base: string;
-
-  constructor(
-    base: string,
-    private readonly token: string | undefined,
-  ) {
-    this.base = base.replace(/\/+$/, '');
-  }
-
-  async request(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.token) headers.set('authorization', `Bearer ${this.token}`);
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, { ...init, headers });
-    } catch (err) {
-      throw new Error(`cannot reach the coordinator at ${this.base}: ${(err as Error).cause ?? (err as Error).message}`);
-    }
-    if (!res.ok) {
-      const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
-      throw new Error(`${body?.error?.message ?? res.statusText} (${res.status}${body?.error?.code ? ` ${body.error.code}` : ''})`);
-    }
-    return res;
-  }
-
-  async json<T>(path: string, init?: RequestInit): Promise<T> {
-    return (await (await this.request(path, init)).json()) as T;
-  }
 }
 
 const sha256Hex = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');

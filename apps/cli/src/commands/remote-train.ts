@@ -5,7 +5,8 @@ import { saveModel, sha256Hex, type TrainProgress } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
 import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
-import { ApiClient, pullRemoteStudent } from './models.ts';
+import { ApiClient } from '../api-client.ts';
+import { pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
 import { loadEvalSet } from '../distill-step.ts';
 
@@ -25,44 +26,15 @@ interface RunView {
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
-class RemoteClient {
-  constructor(
-    private readonly base: string,
-    private readonly token: string | undefined,
-  ) {}
-
-  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
-    const headers = new Headers(init.headers);
-    if (this.token) headers.set('authorization', `Bearer ${this.token}`);
-    let res: Response;
-    try {
-      res = await fetch(`${this.base}${path}`, { ...init, headers });
-    } catch (err) {
-      throw new Error(`cannot reach the coordinator at ${this.base}: ${(err as Error).cause ?? (err as Error).message}`);
-    }
-    if (!res.ok && res.status !== 404) {
-      const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
-      throw new Error(`${this.base}${path.split('?')[0]}: ${res.status} ${body?.error?.code ?? ''} ${body?.error?.message ?? res.statusText}`.replace(/\s+/g, ' '));
-    }
-    return res;
-  }
-
-  async json<T>(path: string, init?: RequestInit): Promise<T | undefined> {
-    const res = await this.fetch(path, init);
-    if (res.status === 404) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    return (await res.json()) as T;
-  }
-
+/** The coordinator client of `train --remote`: uploads and the run's event stream. */
+class RemoteClient extends ApiClient {
   /** Uploads unless the server already has these exact bytes (content-addressed). */
   async ensureUploaded(bytes: Uint8Array, name: string, labelsFor?: string): Promise<string> {
     const sha = createHash('sha256').update(bytes).digest('hex');
-    const known = await this.json<{ id: string }>(`/v1/datasets/${sha}`);
+    const known = await this.jsonOrUndefined<{ id: string }>(`/v1/datasets/${sha}`);
     if (known) return known.id;
     const q = new URLSearchParams({ name, ...(labelsFor ? { labelsFor } : {}) });
-    const res = await this.json<{ id: string }>(`/v1/datasets?${q}`, {
+    const res = await this.jsonOrUndefined<{ id: string }>(`/v1/datasets?${q}`, {
       method: 'POST',
       headers: { 'content-type': 'application/octet-stream' },
       body: bytes,
@@ -73,7 +45,7 @@ class RemoteClient {
 
   /** Follows the run's SSE stream until its terminal status; false when the stream broke first. */
   async follow(runId: string, onProgress: (p: TrainProgress) => void): Promise<boolean> {
-    const res = await this.fetch(`/v1/runs/${runId}/events`, { headers: { accept: 'text/event-stream' } });
+    const res = await this.request(`/v1/runs/${runId}/events`, { headers: { accept: 'text/event-stream' } });
     if (!res.body) return false;
     const decoder = new TextDecoder();
     let buf = '';
@@ -129,7 +101,7 @@ async function distillRequest(client: RemoteClient, o: RemoteTrainOptions, ds: D
  */
 export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
   if (o.register !== undefined && !o.distill) throw new CliError('--register needs --distill');
-  const client = new RemoteClient(o.remote.replace(/\/+$/, ''), o.token ?? process.env.CMBN_API_TOKEN);
+  const client = new RemoteClient(o.remote, o.token ?? process.env.CMBN_API_TOKEN);
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
   const datasetId = await client.ensureUploaded(encodeNpy(ds.x), ds.name);
   const labelsId = ds.labels
@@ -141,7 +113,7 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ datasetId, labelsId, params: paramsFromOptions(o), shardSize: o.shardSize, distill }),
   });
-  const runId = submitted!.id;
+  const runId = submitted.id;
   if (!o.json) process.stderr.write(`run ${runId} submitted to ${o.remote}\n`);
 
   const progress = createTrainProgress(o.progress);
@@ -150,7 +122,7 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
     const ended = await client.follow(runId, (p) => progress.update(p));
     // The stream can break (proxy, restart of the coordinator): fall back to polling.
     for (let delay = ended ? 0 : 500; ; delay = Math.min(delay * 2 || 500, 5_000)) {
-      run = await client.json<RunView>(`/v1/runs/${runId}`);
+      run = await client.jsonOrUndefined<RunView>(`/v1/runs/${runId}`);
       if (!run || TERMINAL.has(run.status)) break;
       await new Promise((r) => setTimeout(r, delay));
     }
@@ -160,7 +132,7 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
   if (!run) throw new Error(`run ${runId} disappeared from ${o.remote}`);
   if (run.status !== 'SUCCEEDED') throw new Error(`run ${runId} ${run.status}: ${run.error ?? 'no error recorded'}`);
 
-  const res = await client.fetch(`/v1/runs/${runId}/model`);
+  const res = await client.request(`/v1/runs/${runId}/model`);
   const bytes = new Uint8Array(await res.arrayBuffer());
   if (sha256Hex(bytes) !== run.modelHash) throw new Error(`model download of run ${runId} is corrupt (sha256 differs from ${run.modelHash})`);
   const dir = o.out ?? `models/mbn-${run.modelHash.slice(0, 12)}`;
@@ -178,7 +150,7 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
     const student: Record<string, unknown> = { ...(run.student ?? {}) };
     // A registered student is pulled (and verified) next to the model, as local --distill saves it.
     if (typeof student.name === 'string' && typeof student.version === 'number') {
-      const pulled = await pullRemoteStudent(new ApiClient(o.remote, o.token ?? process.env.CMBN_API_TOKEN), `${student.name}:${student.version}`, join(dir, 'student'), true);
+      const pulled = await pullRemoteStudent(client, `${student.name}:${student.version}`, join(dir, 'student'), true);
       student.dir = pulled.dir;
     }
     summary.student = student;
