@@ -7,6 +7,8 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import { checkTopKArgs, topKFor, type DenseBackend, type TopKResult } from './dense-backend.ts';
 import { buildMatMulModel, buildTopKModel } from './onnx-graph.ts';
 
+// The module's own type, default export included (a namespace import type would drop `default`).
+// eslint-disable-next-line @typescript-eslint/consistent-type-imports
 type Ort = typeof import('onnxruntime-node');
 
 let ortModule: Promise<Ort> | undefined;

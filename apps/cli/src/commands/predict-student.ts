@@ -1,30 +1,12 @@
 /** `cmbn predict --model DIR` where DIR holds a student (saved by `train --distill` or pulled). */
-import { extname } from 'node:path';
-import { loadDataset, writeMatrix } from '@cmbn/data';
+import { loadDataset } from '@cmbn/data';
 import { DEFAULT_PREDICT_PRECISION, loadStudent, readStudentMeta } from '@cmbn/distill';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { createStudentLabeler, isCentroidHead } from '@cmbn/pipeline';
 import { printJson } from '../output.ts';
-import { CliError } from '../errors.ts';
-import type { PredictCliOptions } from './predict.ts';
-
-/** Rows: the embedding columns (embedding students only), then the label. */
-async function writeStudentPredictions(path: string, labels: Int32Array, values: Float32Array | undefined, dim: number): Promise<void> {
-  const n = labels.length;
-  const c = values ? dim : 0;
-  const rows = new Float64Array(n * (c + 1));
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < c; j++) rows[i * (c + 1) + j] = values![i * dim + j]!;
-    rows[i * (c + 1) + c] = labels[i]!;
-  }
-  await writeMatrix(path, { rows: n, cols: c + 1, dtype: 'float64', data: rows });
-}
+import { writePredictions, type PredictCliOptions } from './predict.ts';
 
 export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
-  if (o.out) {
-    const ext = extname(o.out).toLowerCase();
-    if (ext !== '.npy' && ext !== '.csv') throw new CliError(`--out must end in .npy or .csv, got ${o.out}`);
-  }
   const student = await loadStudent(o.model);
   const meta = await readStudentMeta(o.model);
   const head = isCentroidHead(meta.head) ? meta.head : undefined;
@@ -46,7 +28,7 @@ export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
     await labeler.dispose();
   }
   const dim = student.signature.output.size;
-  if (o.out) await writeStudentPredictions(o.out, result.labels, result.values, dim);
+  if (o.out) await writePredictions(o.out, result.labels, result.values, dim);
   const summary: Record<string, unknown> = {
     points: ds.x.rows,
     seconds: Number(seconds.toFixed(4)),

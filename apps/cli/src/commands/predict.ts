@@ -20,17 +20,19 @@ export interface PredictCliOptions {
   precision?: 'fp32' | 'int8';
 }
 
-/** Writes one row per point: the c embedding columns, then the cluster label. */
-async function writePredictions(path: string, embedding: Float64Array, labels: Int32Array, c: number): Promise<void> {
-  const ext = extname(path).toLowerCase();
-  if (ext !== '.npy' && ext !== '.csv') throw new CliError(`--out must end in .npy or .csv, got ${path}`);
+/**
+ * Writes one row per point: the c embedding columns (none for a labels-only student), then the
+ * cluster label. The --out extension was checked before any work started.
+ */
+export async function writePredictions(path: string, labels: Int32Array, embedding: Float64Array | Float32Array | undefined, c: number): Promise<void> {
   const n = labels.length;
-  const rows = new Float64Array(n * (c + 1));
+  const w = embedding ? c : 0;
+  const rows = new Float64Array(n * (w + 1));
   for (let i = 0; i < n; i++) {
-    rows.set(embedding.subarray(i * c, (i + 1) * c), i * (c + 1));
-    rows[i * (c + 1) + c] = labels[i]!;
+    for (let j = 0; j < w; j++) rows[i * (w + 1) + j] = embedding![i * c + j]!;
+    rows[i * (w + 1) + w] = labels[i]!;
   }
-  await writeMatrix(path, { rows: n, cols: c + 1, dtype: 'float64', data: rows });
+  await writeMatrix(path, { rows: n, cols: w + 1, dtype: 'float64', data: rows });
 }
 
 export async function runPredict(o: PredictCliOptions): Promise<void> {
@@ -50,7 +52,7 @@ export async function runPredict(o: PredictCliOptions): Promise<void> {
     await backend.dispose();
   }
   const seconds = (performance.now() - t0) / 1000;
-  if (o.out) await writePredictions(o.out, result.embedding, result.labels, model.pca.c);
+  if (o.out) await writePredictions(o.out, result.labels, result.embedding, model.pca.c);
   const summary: Record<string, unknown> = {
     points: ds.x.rows,
     seconds: Number(seconds.toFixed(4)),
