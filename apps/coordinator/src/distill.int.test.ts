@@ -6,13 +6,11 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { createTestDatabase, getModel, type TestDatabase } from '@cmbn/registry';
-import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import type { CoordinatorHandle } from './coordinator.ts';
 import {
-  REDIS_URL,
   api,
   dropPrefix,
   runCli,
@@ -25,6 +23,7 @@ import {
   waitForRun,
   type Api,
   type Child,
+  startTestCoordinator,
 } from './test-helpers.ts';
 
 const PARAMS = { V: 12, k: [80, 40], clusters: 10, seed: 3 };
@@ -41,16 +40,7 @@ const workers: Child[] = [];
 
 beforeAll(async () => {
   [db, artifacts, out] = await Promise.all([createTestDatabase(), tempArtifacts(), mkdtemp(join(tmpdir(), 'cmbn-pull-'))]);
-  coordinator = await startCoordinator({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    artifacts: artifacts.url,
-    prefix,
-    port: 0,
-    maxUploadBytes: 50_000_000,
-    reconcileIntervalMs: 1_000,
-    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
-  });
+  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 50_000_000 });
   a = api(coordinator.url);
 });
 

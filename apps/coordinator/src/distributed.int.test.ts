@@ -1,13 +1,11 @@
 import { createHash } from 'node:crypto';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { trainMbn } from '@cmbn/mbn';
 import { clusteringMetrics, type ClusteringMetrics } from '@cmbn/metrics';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
-import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import type { CoordinatorHandle } from './coordinator.ts';
 import {
-  REDIS_URL,
   api,
   dropPrefix,
   spawnWorker,
@@ -18,6 +16,7 @@ import {
   upload,
   waitForRun,
   type Api,
+  startTestCoordinator,
 } from './test-helpers.ts';
 
 const PARAMS = { V: 12, clusters: 10, seed: 7 };
@@ -33,16 +32,7 @@ let labelsId: string;
 
 beforeAll(async () => {
   [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startCoordinator({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    artifacts: artifacts.url,
-    prefix,
-    port: 0,
-    maxUploadBytes: 10_000_000,
-    reconcileIntervalMs: 1_000,
-    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
-  });
+  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
   a = api(coordinator.url);
   const ds = await loadDataset('mnist-train', { limit: 500 });
   const local = await trainMbn(ds.x, PARAMS, { threads: 1 });

@@ -1,13 +1,11 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset, sliceRows } from '@cmbn/data';
 import { trainMbn } from '@cmbn/mbn';
 import { createTestDatabase, listShards, type TestDatabase } from '@cmbn/registry';
-import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import type { CoordinatorHandle } from './coordinator.ts';
 import {
-  REDIS_URL,
   api,
   dropPrefix,
   spawnWorker,
@@ -20,6 +18,7 @@ import {
   waitForRun,
   type Api,
   type Child,
+  startTestCoordinator,
 } from './test-helpers.ts';
 
 // Two layers keep these runs short; the modelHash equality with 5 layers is distributed.int.test.ts's.
@@ -35,16 +34,7 @@ const workers: Child[] = [];
 
 beforeAll(async () => {
   [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startCoordinator({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    artifacts: artifacts.url,
-    prefix,
-    port: 0,
-    maxUploadBytes: 10_000_000,
-    reconcileIntervalMs: 1_000,
-    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
-  });
+  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
   a = api(coordinator.url);
 });
 

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
+import pino from 'pino';
+import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -229,4 +231,18 @@ export async function waitForRun(a: Api, id: string, timeoutMs: number, want: st
     timeoutMs,
     150,
   );
+}
+
+/** An in-process coordinator with the settings every integration test uses (quiet logs, fast reconcile). */
+export function startTestCoordinator(o: { databaseUrl: string; artifactsUrl: string; prefix: string; maxUploadBytes: number }): Promise<CoordinatorHandle> {
+  return startCoordinator({
+    databaseUrl: o.databaseUrl,
+    redisUrl: REDIS_URL,
+    artifacts: o.artifactsUrl,
+    prefix: o.prefix,
+    port: 0,
+    maxUploadBytes: o.maxUploadBytes,
+    reconcileIntervalMs: 1_000,
+    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+  });
 }
