@@ -1,6 +1,6 @@
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { encodeTeacherEmbedding, encodeTeacherLabels, type TTeacherRef } from '@cmbn/jobs';
-import { denseInput, finishTraining, type LayerInput, type TMbnParams, type TrainProgress } from '@cmbn/mbn';
+import { denseInput, finishTrainingInThread, type LayerInput, type TMbnParams, type TrainProgress } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { getDataset, getLayer, setRunStatus, type DatasetRecord, type JsonObject } from '@cmbn/registry';
 import { loadCode, loadDatasetMatrix, loadLabels } from './layer-artifacts.ts';
@@ -23,8 +23,9 @@ export interface FinishRunInput {
 
 /**
  * After the top layer: PCA and k-means on the top code, and the model, through the same
- * `finishTraining` as the local trainer, from the same layer inputs, so the model bytes (and
- * modelHash) are identical to `trainMbn`'s for the same data, params and seed.
+ * `finishTraining` as the local trainer (on a worker thread, so the API stays responsive), from the
+ * same layer inputs, so the model bytes (and modelHash) are identical to `trainMbn`'s for the same
+ * data, params and seed.
  */
 export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED' | 'DISTILLING'; modelHash: string }> {
   const t0 = performance.now();
@@ -36,7 +37,7 @@ export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED
     inputs.push(await loadCode(store, (await getLayer(runId, l)).outputSha256!, n, params.V, ks[l - 1]!));
   }
   const top = await loadCode(store, (await getLayer(runId, ks.length)).outputSha256!, n, params.V, ks[ks.length - 1]!);
-  const res = finishTraining(inputs, top, params, ks, f.onProgress);
+  const res = await finishTrainingInThread(inputs, top, params, ks, f.onProgress);
   const put = await store.put(res.modelBytes);
   let metrics: JsonObject | null = null;
   if (f.labelsId !== null) {

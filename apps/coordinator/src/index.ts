@@ -6,6 +6,6 @@ export { runCoordinatorProcess } from './main.ts';
 export { readCoordinatorEnv, ZCoordinatorEnv } from './env.ts';
 export type { TCoordinatorEnv } from './env.ts';
 export { AppError, toErrorResponse } from './errors.ts';
-export { Orchestrator, defaultShardSize } from './orchestrator.ts';
+export { Orchestrator } from './orchestrator.ts';
 export { ProgressBus } from './progress-bus.ts';
 export type { RunEvent } from './progress-bus.ts';

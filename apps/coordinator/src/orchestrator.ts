@@ -23,7 +23,7 @@ import {
   type TLayerInputRef,
   type TTeacherRef,
 } from '@cmbn/jobs';
-import { assembleLayer, parseParams, planShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
+import { assembleLayer, parseParams, planLayerShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
 import {
   RegistryError,
   createLayer,
@@ -78,9 +78,14 @@ interface RunContext {
   distill: TDistillRequest | null;
 }
 
-/** Enough shards per layer to keep many workers busy, few enough that per-job overhead stays small. */
-export function defaultShardSize(V: number): number {
-  return Math.max(1, Math.ceil(V / 64));
+/**
+ * Layer `layer`'s shard plan: the run's fixed shardSize, or each layer sized from its estimated
+ * cost (@cmbn/mbn shard-plan.ts). A pure function of the run, so re-planning after a restart agrees.
+ */
+function layerShards(c: RunContext, layer: number): { v0: number; v1: number }[] {
+  const n = c.dataset.rows;
+  const shape = layer === 1 ? ({ kind: 'dense', n, d: c.dataset.cols } as const) : ({ kind: 'code', n, V: c.params.V } as const);
+  return planLayerShards(c.params.V, shape, c.ks[layer - 1]!, c.params.a, c.run.shardSize);
 }
 
 const INPUT_ERRORS = new Set(['ARTIFACT_CORRUPT', 'ARTIFACT_NOT_FOUND', 'BAD_CODE_ARTIFACT', 'BAD_DATA', 'INVALID_KEY']);
@@ -191,18 +196,18 @@ export class Orchestrator {
     }
     const params = parseParams(input.params);
     const ks = resolveKs(dataset.rows, params);
-    const shardSize = input.shardSize ?? defaultShardSize(params.V);
     if (input.distill) await validateDistillRequest(input.distill, dataset);
     const stored: JsonObject = { ...(params as unknown as JsonObject), ...(input.distill ? { distill: input.distill } : {}) };
-    const run = await createRun({ datasetId: dataset.id, labelsId, params: stored, ks, seed: params.seed });
+    const run = await createRun({ datasetId: dataset.id, labelsId, params: stored, ks, seed: params.seed, shardSize: input.shardSize ?? null });
     const t0 = performance.now();
+    const shards = layerShards({ run, params, ks, dataset, distill: input.distill ?? null }, 1);
     await this.withRunLock(run.id, async () => {
-      await createLayer({ runId: run.id, layer: 1, k: ks[0]!, inputSha256: dataset.sha256, shards: planShards(params.V, shardSize) });
+      await createLayer({ runId: run.id, layer: 1, k: ks[0]!, inputSha256: dataset.sha256, shards });
       await setRunStatus(run.id, 'RUNNING');
       await this.enqueueLayer(run.id, 1);
     });
     this.addOverhead(run.id, t0);
-    this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize }, 'run submitted');
+    this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize: run.shardSize ?? 'auto', layer1Shards: shards.length }, 'run submitted');
     return getRun(run.id);
   }
 
@@ -305,14 +310,7 @@ export class Orchestrator {
       if (lastShardAt !== undefined) this.overhead.set(runId, (this.overhead.get(runId) ?? 0) + Math.max(0, Date.now() - lastShardAt) / 1000);
     };
     if (layer < c.ks.length) {
-      const first = (await listShards(runId, 1))[0]!;
-      await createLayer({
-        runId,
-        layer: layer + 1,
-        k: c.ks[layer]!,
-        inputSha256: row.outputSha256!,
-        shards: planShards(c.params.V, first.v1 - first.v0),
-      });
+      await createLayer({ runId, layer: layer + 1, k: c.ks[layer]!, inputSha256: row.outputSha256!, shards: layerShards(c, layer + 1) });
       await this.enqueueLayer(runId, layer + 1);
       gap();
       return { outputSha256: row.outputSha256! };
@@ -509,8 +507,7 @@ export class Orchestrator {
       // Created, but the coordinator stopped before the first layer was queued.
       const planned = await getLayer(runId, 1).catch(() => undefined);
       if (!planned) {
-        const shards = planShards(c.params.V, defaultShardSize(c.params.V));
-        await createLayer({ runId, layer: 1, k: c.ks[0]!, inputSha256: c.dataset.sha256, shards });
+        await createLayer({ runId, layer: 1, k: c.ks[0]!, inputSha256: c.dataset.sha256, shards: layerShards(c, 1) });
       }
       await setRunStatus(runId, 'RUNNING');
       await this.enqueueLayer(runId, 1);

@@ -1,8 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { tsBootScript } from './ts-boot.ts';
 import type { LayerInput } from './layer.ts';
 import type { ShardSpec } from './shard.ts';
 
@@ -11,17 +9,6 @@ type Outbound = { type: 'done'; jobId: number; block: Uint16Array } | { type: 'e
 interface Pending {
   resolve: (block: Uint16Array) => void;
   reject: (err: Error) => void;
-}
-
-/**
- * Node 20 does not hand tsx's loader on to worker threads (`--import tsx` in execArgv fails with
- * ERR_UNKNOWN_FILE_EXTENSION), so each thread boots from a small eval stub through tsx's ESM API,
- * whatever runner (tsx, vitest) started this process.
- */
-function tsBootScript(entry: string): string {
-  const require = createRequire(import.meta.url);
-  const tsxApi = pathToFileURL(join(dirname(require.resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
-  return `import(${JSON.stringify(tsxApi)}).then((m) => m.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)}))`;
 }
 
 /** Copies a typed array into shared memory so every thread reads the same bytes without a copy each. */

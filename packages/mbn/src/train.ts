@@ -66,6 +66,15 @@ export function layerShardSpecs(params: TMbnParams, layer: number, k: number, sh
   }));
 }
 
+/** The model and the application's output on the training points. */
+export interface FinishResult {
+  model: MbnModel;
+  modelBytes: Uint8Array;
+  modelHash: string;
+  labels: Int32Array;
+  embedding: Float64Array;
+}
+
 /**
  * The application and the model, from the layer inputs (layer 1's raw data, then each layer's
  * code) and the top code. Shared by the in-process and the distributed trainer.
@@ -76,7 +85,7 @@ export function finishTraining(
   params: TMbnParams,
   ks: number[],
   onProgress?: (p: TrainProgress) => void,
-): { model: MbnModel; modelBytes: Uint8Array; modelHash: string; labels: Int32Array; embedding: Float64Array } {
+): FinishResult {
   const layers = ks.length;
   onProgress?.({ stage: 'pca', layers });
   const pca = fitPcaOnCodes(top, params.clusters, params.seed);

@@ -16,6 +16,8 @@ export interface CreateRunInput {
   params: JsonObject;
   ks: number[];
   seed: number;
+  /** Clusterings per shard; null or absent lets each layer be sized from its cost. */
+  shardSize?: number | null;
 }
 
 export async function createRun(input: CreateRunInput): Promise<Run> {
@@ -26,6 +28,7 @@ export async function createRun(input: CreateRunInput): Promise<Run> {
       params: toJson(input.params),
       ks: toJson(input.ks),
       seed: input.seed,
+      shardSize: input.shardSize ?? null,
       status: 'QUEUED',
     },
   });

@@ -51,6 +51,8 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
       params: mbn,
       distill,
       ks: run.ks,
+      // null: each layer's shards are sized from its estimated cost.
+      shardSize: run.shardSize,
       currentLayer: run.currentLayer,
       layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards })),
       etaSeconds: etaSeconds === null ? null : Number(etaSeconds.toFixed(1)),
