@@ -46,6 +46,7 @@ import {
 } from '@cmbn/registry';
 import { buildDistillPayload, enqueueDistill, splitRunParams, teacherOf, validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
 import { AppError } from './errors.ts';
+import { mbnEtaSeconds } from './eta.ts';
 import { finishRun } from './finish.ts';
 import type { ProgressBus } from './progress-bus.ts';
 import { RateMeter } from './progress-bus.ts';
@@ -555,11 +556,23 @@ export class Orchestrator {
     this.overhead.set(runId, (this.overhead.get(runId) ?? 0) + (performance.now() - t0) / 1000);
   }
 
-  /** Rough time left: the current layer at its observed shard rate (upper layers are sparse and far cheaper). */
-  etaSeconds(layer: { shardsDone: number; shardsTotal: number; startedAt: Date | null }): number | null {
-    if (!layer.startedAt || layer.shardsDone === 0) return null;
-    const elapsed = (Date.now() - layer.startedAt.getTime()) / 1000;
-    return Math.max(0, ((layer.shardsTotal - layer.shardsDone) * elapsed) / layer.shardsDone);
+  /** Seconds until the top layer is done (eta.ts), or null when not yet known. */
+  async etaSeconds(runId: string): Promise<number | null> {
+    const c = await this.context(runId);
+    if (c.run.status !== 'RUNNING' || c.run.currentLayer < 1) return null;
+    const layer = await getLayer(runId, c.run.currentLayer);
+    if (!layer.startedAt) return null;
+    return mbnEtaSeconds({
+      n: c.dataset.rows,
+      d: c.dataset.cols,
+      V: c.params.V,
+      a: c.params.a,
+      ks: c.ks,
+      layer: layer.layer,
+      shardsDone: layer.shardsDone,
+      shardsTotal: layer.shardsTotal,
+      elapsedSeconds: (Date.now() - layer.startedAt.getTime()) / 1000,
+    });
   }
 
   coordinatorSeconds(runId: string): number | undefined {

@@ -27,12 +27,13 @@ export const MAX_SHARDS = 64;
  * Cost model of one clustering, fitted to per-shard timings on the reference machine (2-core Xeon,
  * one ORT thread per worker; MNIST 10k, V=100): the dense bottom layer is a GEMM plus the exact
  * verification, ~0.028 ns per multiply-add (k=5000, 392 kept features: ~0.55 s); a sparse layer
- * pays per point for every kept feature's inverted list (~60 ns) and for scanning k counters
- * (~5 ns each). Only the ratios between layers matter for the plan; the constants set the scale.
+ * pays per point for every kept feature's inverted list (~30 ns) and for scanning k counters
+ * (~5.5 ns each). Measured one-worker compute per layer, seconds (model in brackets): 55 (55), then
+ * 15.4 (15.2), 6.6 (8.4), 4.5 (5.0), 2.4 (3.3), 2.1 (2.4), 1.6 (2.0), 1.6 (1.8), 1.7 (1.6). Only the ratios between layers matter for the plan; the constants set the scale.
  */
 const DENSE_SECONDS_PER_MAC = 2.8e-11;
-const SPARSE_SECONDS_PER_FEATURE = 60e-9;
-const SPARSE_SECONDS_PER_CENTRE = 5e-9;
+const SPARSE_SECONDS_PER_FEATURE = 30e-9;
+const SPARSE_SECONDS_PER_CENTRE = 5.5e-9;
 
 /** What a layer's cost depends on: n points of d dense columns, or of V one-hot codes (upper layers). */
 export type LayerShape = { kind: 'dense'; n: number; d: number } | { kind: 'code'; n: number; V: number };

@@ -2,7 +2,7 @@ import { pipeline } from 'node:stream/promises';
 import { Router, json } from 'express';
 import { z } from 'zod';
 import type { ArtifactStore } from '@cmbn/artifacts';
-import { getLayer, getRun, getRunProgress, type Run } from '@cmbn/registry';
+import { getRun, getRunProgress, type Run } from '@cmbn/registry';
 import { ZDistillRequest, splitRunParams } from '../distill-stage.ts';
 import { AppError } from '../errors.ts';
 import type { Orchestrator } from '../orchestrator.ts';
@@ -35,12 +35,7 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
 
   r.get('/runs/:id', async (req, res) => {
     const { run, layers } = await getRunProgress(req.params.id);
-    const current = layers.find((l) => l.layer === run.currentLayer);
-    let etaSeconds: number | null = null;
-    if (run.status === 'RUNNING' && current) {
-      const row = await getLayer(run.id, current.layer);
-      etaSeconds = orchestrator.etaSeconds(row);
-    }
+    const etaSeconds = run.status === 'RUNNING' ? await orchestrator.etaSeconds(run.id) : null;
     const { mbn, distill } = splitRunParams(run.params);
     const summary = run.summary as { student?: unknown } | null;
     res.json({
