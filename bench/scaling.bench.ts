@@ -44,7 +44,7 @@ interface RunJson {
   status: string;
   error?: string;
   modelHash: string;
-  layers: { shardsTotal: number }[];
+  layers: { layer: number; k: number; shardsTotal: number; seconds: number | null }[];
   summary: { finishSeconds: number; coordinatorSeconds: number };
 }
 
@@ -59,6 +59,8 @@ interface Trial {
   coordinatorOverheadFraction: number;
   finishSeconds: number;
   modelHash: string;
+  /** Per layer: its k, shard count (the coordinator's plan) and wall seconds from queueing to assembly. */
+  layers: { layer: number; k: number; shards: number; seconds: number | null }[];
 }
 
 function startWorker(env: Record<string, string>): Promise<ChildProcess> {
@@ -121,7 +123,7 @@ async function trial(workers: number, x: Uint8Array, params: Record<string, unkn
     }
     const wallSeconds = (performance.now() - t0) / 1000;
     if (run.status !== 'SUCCEEDED') throw new Error(`run ${run.status}: ${run.error}`);
-    const shards = (run.layers as { shardsTotal: number }[]).reduce((a, l) => a + l.shardsTotal, 0);
+    const shards = run.layers.reduce((a, l) => a + l.shardsTotal, 0);
     const finishSeconds = run.summary.finishSeconds as number;
     const coordinatorSeconds = run.summary.coordinatorSeconds as number;
     // Shards/s over the layer phase (submission to the top layer assembled), not PCA/k-means.
@@ -137,6 +139,7 @@ async function trial(workers: number, x: Uint8Array, params: Record<string, unkn
       coordinatorOverheadFraction: Number((coordinatorSeconds / wallSeconds).toFixed(4)),
       finishSeconds,
       modelHash: run.modelHash as string,
+      layers: run.layers.map((l) => ({ layer: l.layer, k: l.k, shards: l.shardsTotal, seconds: l.seconds })),
     };
   } finally {
     await Promise.all(
@@ -182,7 +185,17 @@ const result = {
   trials,
   speedup: Number((last.shardsPerSecond / first.shardsPerSecond).toFixed(3)),
   sameModelHash: trials.every((t) => t.modelHash === first.modelHash),
+  // Per layer, first trial's seconds over the last's: where the scaling is won or lost.
+  layerSpeedup: first.layers.map((l, i) => {
+    const b = last.layers[i]?.seconds;
+    return l.seconds !== null && b ? Number((l.seconds / b).toFixed(3)) : null;
+  }),
   targets: { speedup: 1.8, coordinatorOverheadFraction: 0.05 },
 };
 if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-else log(`speedup ${last.workers} vs ${first.workers} workers: ${result.speedup}× (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
+else {
+  for (const [i, l] of first.layers.entries()) {
+    log(`  layer ${l.layer} (k=${l.k}, ${l.shards} shards): ${trials.map((t) => `${t.layers[i]?.seconds ?? '?'}s`).join(' → ')} (${result.layerSpeedup[i] ?? '?'}×)`);
+  }
+  log(`speedup ${last.workers} vs ${first.workers} workers: ${result.speedup}× (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset } from '@cmbn/data';
-import { trainMbn } from '@cmbn/mbn';
+import { parseParams, planLayerShards, trainMbn } from '@cmbn/mbn';
 import { clusteringMetrics, type ClusteringMetrics } from '@cmbn/metrics';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import type { CoordinatorHandle } from './coordinator.ts';
@@ -64,7 +64,17 @@ describe('distributed training', () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(run.modelHash).toBe(localHash);
       expect(run.metrics).toEqual(localMetrics);
-      expect(run.layers.every((l: { shardsDone: number; shardsTotal: number }) => l.shardsDone === l.shardsTotal)).toBe(true);
+      // No shardSize asked: every layer is cut by the cost-based plan, and reports its wall time.
+      expect(run.shardSize).toBeNull();
+      const keep = parseParams(PARAMS).a;
+      const planned = (run.ks as number[]).map(
+        (k, i) => planLayerShards(PARAMS.V, i === 0 ? { kind: 'dense', n: 500, d: 784 } : { kind: 'code', n: 500, V: PARAMS.V }, k, keep).length,
+      );
+      expect(run.layers.map((l: { shardsTotal: number }) => l.shardsTotal)).toEqual(planned);
+      for (const l of run.layers as { shardsDone: number; shardsTotal: number; seconds: number }[]) {
+        expect(l.shardsDone).toBe(l.shardsTotal);
+        expect(l.seconds).toBeGreaterThan(0);
+      }
       const model = await a(`/v1/runs/${run.id}/model`);
       expect(model.status).toBe(200);
       const bytes = new Uint8Array(await model.arrayBuffer());
@@ -82,6 +92,8 @@ describe('distributed training', () => {
       const run = await waitForRun(a, sub.body.id, 60_000);
       expect(run.error).toBeNull();
       expect(run.modelHash).toBe(localHash);
+      expect(run.shardSize).toBe(1);
+      expect(run.layers.every((l: { shardsTotal: number }) => l.shardsTotal === PARAMS.V)).toBe(true);
       const metrics = await (await a('/metrics')).text();
       expect(metrics).toMatch(/cmbn_workers\{queue="shard"\} 3/);
       expect(metrics).toMatch(/cmbn_shards_completed_total \d+/);

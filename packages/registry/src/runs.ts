@@ -254,6 +254,8 @@ export interface LayerProgress {
   outputSha256: string | null;
   /** shard count per status */
   shards: Record<ShardStatus, number>;
+  /** Wall seconds from the layer's queueing to its assembly; null until it is DONE. */
+  seconds: number | null;
 }
 
 export interface RunProgress {
@@ -282,6 +284,7 @@ export async function getRunProgress(runId: string): Promise<RunProgress> {
         inputSha256: l.inputSha256,
         outputSha256: l.outputSha256,
         shards,
+        seconds: l.startedAt && l.finishedAt ? (l.finishedAt.getTime() - l.startedAt.getTime()) / 1000 : null,
       };
     }),
   };

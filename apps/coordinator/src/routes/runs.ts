@@ -49,7 +49,7 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
       // null: each layer's shards are sized from its estimated cost.
       shardSize: run.shardSize,
       currentLayer: run.currentLayer,
-      layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards })),
+      layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards, seconds: l.seconds })),
       etaSeconds: etaSeconds === null ? null : Number(etaSeconds.toFixed(1)),
       modelHash: run.modelHash,
       metrics: run.metrics,
