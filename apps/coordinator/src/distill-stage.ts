@@ -6,6 +6,8 @@
  * The request is kept in the run's params under `distill` (the run table has no other place for
  * it), so a restarted coordinator can re-add a lost job from Postgres alone.
  */
+import { Job } from 'bullmq';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
   ZStudentRequest,
@@ -13,11 +15,15 @@ import {
   distillIdempotencyKey,
   distillJobId,
   jobOptions,
+  parseDistillJobId,
+  parseResult,
   type JobPayload,
   type TTeacherRef,
 } from '@cmbn/jobs';
-import { getDataset, parseModelRef, type DatasetRecord, type Run } from '@cmbn/registry';
+import type { TMbnParams } from '@cmbn/mbn';
+import { RegistryError, getDataset, getRun, parseModelRef, setRunStatus, type DatasetRecord, type JsonObject, type Run } from '@cmbn/registry';
 import { AppError } from './errors.ts';
+import type { ProgressBus } from './progress-bus.ts';
 import type { Queues } from './queues.ts';
 
 /** `POST /v1/runs` body's `distill` object. */
@@ -105,4 +111,77 @@ export function teacherOf(summary: unknown): TTeacherRef | undefined {
   const t = (summary as { mbnOutput?: unknown } | null)?.mbnOutput;
   const r = ZTeacherRef.safeParse(t);
   return r.success ? r.data : undefined;
+}
+
+/** What the stage needs to know of a run (the orchestrator's parsed run context). */
+export interface DistillRunContext {
+  run: Run;
+  dataset: DatasetRecord;
+  params: TMbnParams;
+  distill: TDistillRequest | null;
+}
+
+export interface DistillStageDeps {
+  queues: Queues;
+  bus: ProgressBus;
+  log: Logger;
+  /** The orchestrator's per-run serialisation: every run state change goes through it. */
+  withRunLock: <T>(runId: string, fn: () => Promise<T>) => Promise<T>;
+  failRun: (runId: string, error: string) => Promise<void>;
+}
+
+/** The DISTILLING part of a run's life: queue the job, apply its outcome, recover it after a restart. */
+export class DistillStage {
+  constructor(private readonly d: DistillStageDeps) {}
+
+  /** The run is DISTILLING: queue its distill job (again: the job id is deterministic). */
+  async queue(c: DistillRunContext, ref: { mbnModelSha256: string; modelHash: string; teacher?: TTeacherRef }): Promise<void> {
+    const payload = await buildDistillPayload({ run: c.run, dataset: c.dataset, mbnParams: c.params as unknown as Record<string, unknown>, request: c.distill!, ...ref });
+    await enqueueDistill(this.d.queues, payload);
+    this.d.bus.emit(c.run.id, { type: 'status', status: 'DISTILLING', modelHash: ref.modelHash });
+    this.d.log.info({ runId: c.run.id, register: c.distill?.register }, 'distillation queued');
+  }
+
+  async onCompleted(jobId: string, returnvalue: unknown): Promise<void> {
+    const id = parseDistillJobId(jobId);
+    if (id) await this.d.withRunLock(id.runId, () => this.finish(id.runId, returnvalue));
+  }
+
+  /** Only a final failure (retries exhausted, or bad input) reaches here. */
+  async onFailed(jobId: string, reason: string): Promise<void> {
+    const id = parseDistillJobId(jobId);
+    if (id) await this.d.withRunLock(id.runId, () => this.d.failRun(id.runId, `distillation failed: ${reason}`));
+  }
+
+  /** A DISTILLING run (under its lock): re-add a lost job, or apply an outcome whose event was missed. */
+  async reconcile(c: DistillRunContext): Promise<void> {
+    const job = await Job.fromId(this.d.queues.distill, distillJobId(c.run.id));
+    if (!job) {
+      if (!c.run.modelSha256 || !c.run.modelHash || !c.distill) return this.d.failRun(c.run.id, 'DISTILLING without a model or distill request');
+      this.d.log.warn({ runId: c.run.id }, 'distill job missing from Redis: queueing it again');
+      const teacher = teacherOf(c.run.summary);
+      await this.queue(c, { mbnModelSha256: c.run.modelSha256, modelHash: c.run.modelHash, ...(teacher ? { teacher } : {}) });
+      return;
+    }
+    const state = await job.getState();
+    if (state === 'completed') await this.finish(c.run.id, job.returnvalue);
+    else if (state === 'failed') await this.d.failRun(c.run.id, `distillation failed: ${job.failedReason}`);
+  }
+
+  /** Under the run's lock: the student's summary goes into the run, which ends SUCCEEDED. */
+  private async finish(runId: string, returnvalue: unknown): Promise<void> {
+    const r = parseResult('distill', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
+    const run = await getRun(runId);
+    if (run.status !== 'DISTILLING') return;
+    const summary = { ...((run.summary ?? {}) as JsonObject), student: r.student };
+    let done: Run;
+    try {
+      done = await setRunStatus(runId, 'SUCCEEDED', { summary });
+    } catch (err) {
+      if (err instanceof RegistryError && err.code === 'CONFLICT') return; // cancelled meanwhile
+      throw err;
+    }
+    this.d.bus.emit(runId, { type: 'status', status: 'SUCCEEDED', modelHash: done.modelHash });
+    this.d.log.info({ runId, name: r.name, version: r.version }, 'run finished: student distilled');
+  }
 }

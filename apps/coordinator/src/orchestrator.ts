@@ -10,7 +10,6 @@ import {
   encodeCodeNpy,
   jobOptions,
   layerJobId,
-  parseDistillJobId,
   parseLayerJobId,
   parsePayload,
   parseResult,
@@ -21,7 +20,6 @@ import {
   type JobPayload,
   type JobResult,
   type TLayerInputRef,
-  type TTeacherRef,
 } from '@cmbn/jobs';
 import { assembleLayer, parseParams, planLayerShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
 import {
@@ -44,7 +42,7 @@ import {
   type Run,
   type Shard,
 } from '@cmbn/registry';
-import { buildDistillPayload, enqueueDistill, splitRunParams, teacherOf, validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
+import { DistillStage, splitRunParams, validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
 import { AppError } from './errors.ts';
 import { mbnEtaSeconds } from './eta.ts';
 import { finishRun } from './finish.ts';
@@ -116,6 +114,7 @@ export class Orchestrator {
   /** Worker clock of the last shard of a layer, by layer job id (from the shards' results). */
   private readonly lastShardAt = new Map<string, number>();
   private closed = false;
+  private readonly distillStage: DistillStage;
 
   constructor(
     private readonly store: ArtifactStore,
@@ -123,7 +122,15 @@ export class Orchestrator {
     private readonly bus: ProgressBus,
     private readonly log: Logger,
     private readonly opts: OrchestratorOptions,
-  ) {}
+  ) {
+    this.distillStage = new DistillStage({
+      queues,
+      bus,
+      log,
+      withRunLock: (runId, fn) => this.withRunLock(runId, fn),
+      failRun: (runId, error) => this.failRun(runId, error),
+    });
+  }
 
   private readonly handlers: HandlersFor<'coordinator'> = {
     layer: (p) => this.withRunLock(p.runId, () => this.advance(p.runId, p.layer)),
@@ -136,8 +143,8 @@ export class Orchestrator {
     shardEvents.on('failed', ({ jobId, failedReason }) => this.background('shard failed', () => this.onShardFailed(jobId, failedReason)));
     layerEvents.on('failed', ({ jobId, failedReason }) => this.background('layer failed', () => this.onLayerFailed(jobId, failedReason)));
     const { distillEvents } = this.queues;
-    distillEvents.on('completed', ({ jobId, returnvalue }) => this.background('distill completed', () => this.onDistillCompleted(jobId, returnvalue)));
-    distillEvents.on('failed', ({ jobId, failedReason }) => this.background('distill failed', () => this.onDistillFailed(jobId, failedReason)));
+    distillEvents.on('completed', ({ jobId, returnvalue }) => this.background('distill completed', () => this.distillStage.onCompleted(jobId, returnvalue)));
+    distillEvents.on('failed', ({ jobId, failedReason }) => this.background('distill failed', () => this.distillStage.onFailed(jobId, failedReason)));
 
     this.layerWorker = new Worker(
       queueName('layer'),
@@ -328,63 +335,12 @@ export class Orchestrator {
       coordinatorSeconds: this.overhead.get(runId) ?? 0,
       onProgress: (progress) => this.bus.emit(runId, { type: 'progress', progress }),
       distill: c.distill !== null,
-      queueDistillation: (ref) => this.queueDistillation(c, ref),
+      queueDistillation: (ref) => this.distillStage.queue(c, ref),
     });
     this.bus.emit(runId, { type: 'status', status: done.status, modelHash: done.modelHash });
     this.log.info({ runId, modelHash: done.modelHash, status: done.status }, 'run finished');
     await this.cleanupJobs(runId, c.ks.length);
     return { outputSha256: row.outputSha256!, modelSha256: done.modelHash };
-  }
-
-  /** The run is DISTILLING: queue its distill job (again: the job id is deterministic). */
-  private async queueDistillation(c: RunContext, ref: { mbnModelSha256: string; modelHash: string; teacher?: TTeacherRef }): Promise<void> {
-    const payload = await buildDistillPayload({ run: c.run, dataset: c.dataset, mbnParams: c.params as unknown as Record<string, unknown>, request: c.distill!, ...ref });
-    await enqueueDistill(this.queues, payload);
-    this.bus.emit(c.run.id, { type: 'status', status: 'DISTILLING', modelHash: ref.modelHash });
-    this.log.info({ runId: c.run.id, register: c.distill?.register }, 'distillation queued');
-  }
-
-  private async onDistillCompleted(jobId: string, returnvalue: unknown): Promise<void> {
-    const id = parseDistillJobId(jobId);
-    if (id) await this.withRunLock(id.runId, () => this.finishDistilled(id.runId, returnvalue));
-  }
-
-  /** Under the run's lock: the student's summary goes into the run, which ends SUCCEEDED. */
-  private async finishDistilled(runId: string, returnvalue: unknown): Promise<void> {
-    const r = parseResult('distill', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
-    const run = await getRun(runId);
-    if (run.status !== 'DISTILLING') return;
-    const summary = { ...((run.summary ?? {}) as JsonObject), student: r.student };
-    let done: Run;
-    try {
-      done = await setRunStatus(runId, 'SUCCEEDED', { summary });
-    } catch (err) {
-      if (err instanceof RegistryError && err.code === 'CONFLICT') return; // cancelled meanwhile
-      throw err;
-    }
-    this.bus.emit(runId, { type: 'status', status: 'SUCCEEDED', modelHash: done.modelHash });
-    this.log.info({ runId, name: r.name, version: r.version }, 'run finished: student distilled');
-  }
-
-  /** Only a final failure (retries exhausted, or bad input) reaches here. */
-  private async onDistillFailed(jobId: string, reason: string): Promise<void> {
-    const id = parseDistillJobId(jobId);
-    if (id) await this.withRunLock(id.runId, () => this.failRun(id.runId, `distillation failed: ${reason}`));
-  }
-
-  /** A DISTILLING run: re-add a lost job, or apply an outcome whose event was missed. */
-  private async reconcileDistilling(c: RunContext): Promise<void> {
-    const job = await Job.fromId(this.queues.distill, distillJobId(c.run.id));
-    if (!job) {
-      if (!c.run.modelSha256 || !c.run.modelHash || !c.distill) return this.failRun(c.run.id, 'DISTILLING without a model or distill request');
-      this.log.warn({ runId: c.run.id }, 'distill job missing from Redis: queueing it again');
-      const teacher = teacherOf(c.run.summary);
-      await this.queueDistillation(c, { mbnModelSha256: c.run.modelSha256, modelHash: c.run.modelHash, ...(teacher ? { teacher } : {}) });
-      return;
-    }
-    const state = await job.getState();
-    if (state === 'completed') await this.finishDistilled(c.run.id, job.returnvalue);
-    else if (state === 'failed') await this.failRun(c.run.id, `distillation failed: ${job.failedReason}`);
   }
 
   /** Brings DB shard state up to date with Redis (events missed while the coordinator was down). */
@@ -514,7 +470,7 @@ export class Orchestrator {
       await this.enqueueLayer(runId, 1);
       return;
     }
-    if (c.run.status === 'DISTILLING') return this.reconcileDistilling(c);
+    if (c.run.status === 'DISTILLING') return this.distillStage.reconcile(c);
     if (c.run.status !== 'RUNNING' || c.run.currentLayer < 1) return;
     const layer = c.run.currentLayer;
     const row = await getLayer(runId, layer);
