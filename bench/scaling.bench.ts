@@ -3,7 +3,11 @@
  * thread with a single-threaded dense backend) against an in-process coordinator, and reports
  * shards per second for each, their ratio, and the coordinator's overhead per shard.
  *
- *   npm run bench:scaling -- [--json] [--limit 10000] [--V 100] [--shard-size N] [--workers 1,2]
+ *   npm run bench:scaling -- [--json] [--limit 10000] [--V 100] [--shard-size N] [--workers 1,2] [--repeat R]
+ *
+ * With --repeat R the worker counts are tried R times in turn (1, 2, 1, 2, …); each round gives a
+ * ratio, and the reported speedup is their median, so a slow moment on a shared machine skews one
+ * round rather than the result.
  *
  * Needs the services of NOTES.md (Redis, Postgres); it creates and drops its own database, queue
  * prefix and artifact directories. Targets (issue 3): 2 workers ≥ 1.8× the shards/s of 1; the
@@ -29,6 +33,7 @@ const { values: args } = parseArgs({
     V: { type: 'string', default: '100' },
     'shard-size': { type: 'string' },
     workers: { type: 'string', default: '1,2' },
+    repeat: { type: 'string', default: '1' },
     seed: { type: 'string', default: '0' },
   },
 });
@@ -165,31 +170,47 @@ const counts = args.workers.split(',').map(Number);
 const ds = await loadDataset('mnist', { limit });
 const x = encodeNpy(ds.x);
 log(`scaling bench: MNIST ${ds.x.rows} points, V=${params.V}, workers ${counts.join(' then ')} (1 thread each), ${cpus().length} cores`);
+const rounds = Math.max(1, Number(args.repeat));
 const trials: Trial[] = [];
-for (const n of counts) {
-  log(`  ${n} worker(s)…`);
-  const t = await trial(n, x, params, shardSize);
-  trials.push(t);
-  log(
-    `  ${n} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
-      `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); PCA+k-means ${t.finishSeconds}s`,
-  );
+const roundSpeedups: number[] = [];
+const roundLayerSpeedups: (number | null)[][] = [];
+for (let r = 0; r < rounds; r++) {
+  const round: Trial[] = [];
+  for (const n of counts) {
+    log(`  ${rounds > 1 ? `round ${r + 1}/${rounds}: ` : ''}${n} worker(s)…`);
+    const t = await trial(n, x, params, shardSize);
+    round.push(t);
+    log(
+      `  ${n} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
+        `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); PCA+k-means ${t.finishSeconds}s`,
+    );
+  }
+  const a = round[0]!;
+  const b = round[round.length - 1]!;
+  roundSpeedups.push(b.shardsPerSecond / a.shardsPerSecond);
+  // Per layer, the first count's seconds over the last's: where the scaling is won or lost.
+  roundLayerSpeedups.push(a.layers.map((l, i) => (l.seconds !== null && b.layers[i]?.seconds ? l.seconds / b.layers[i]!.seconds! : null)));
+  trials.push(...round);
 }
+const median = (v: number[]): number => {
+  const s = [...v].sort((p, q) => p - q);
+  return s.length % 2 ? s[s.length >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 const first = trials[0]!;
-const last = trials[trials.length - 1]!;
 const result = {
   bench: 'scaling',
   points: ds.x.rows,
   params,
   cores: cpus().length,
   trials,
-  speedup: Number((last.shardsPerSecond / first.shardsPerSecond).toFixed(3)),
+  roundSpeedups: roundSpeedups.map((v) => Number(v.toFixed(3))),
+  speedup: Number(median(roundSpeedups).toFixed(3)),
   sameModelHash: trials.every((t) => t.modelHash === first.modelHash),
-  // Per layer, first trial's seconds over the last's: where the scaling is won or lost.
-  layerSpeedup: first.layers.map((l, i) => {
-    const b = last.layers[i]?.seconds;
-    return l.seconds !== null && b ? Number((l.seconds / b).toFixed(3)) : null;
+  layerSpeedup: first.layers.map((_, i) => {
+    const v = roundLayerSpeedups.map((r) => r[i]).filter((x): x is number => x !== null && x !== undefined);
+    return v.length > 0 ? Number(median(v).toFixed(3)) : null;
   }),
+  maxCoordinatorOverheadFraction: Math.max(...trials.map((t) => t.coordinatorOverheadFraction)),
   targets: { speedup: 1.8, coordinatorOverheadFraction: 0.05 },
 };
 if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -197,5 +218,6 @@ else {
   for (const [i, l] of first.layers.entries()) {
     log(`  layer ${l.layer} (k=${l.k}, ${l.shards} shards): ${trials.map((t) => `${t.layers[i]?.seconds ?? '?'}s`).join(' → ')} (${result.layerSpeedup[i] ?? '?'}×)`);
   }
-  log(`speedup ${last.workers} vs ${first.workers} workers: ${result.speedup}× (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
+  const rs = rounds > 1 ? ` (median of ${result.roundSpeedups.join(', ')})` : '';
+  log(`speedup ${counts[counts.length - 1]} vs ${counts[0]} workers: ${result.speedup}×${rs} (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
 }
