@@ -37,12 +37,19 @@ export function createDenseStats(): DenseStats {
 }
 
 export interface NearestCentresDenseOptions {
-  /** rows per backend call; default bounds the backend's internal n×k score block to ~32M floats */
+  /** rows per backend call; default bounds the backend's internal n×k score block to 4Mi floats */
   blockRows?: number;
   stats?: DenseStats;
 }
 
-const MAX_BLOCK_SCORES = 32 * 1024 * 1024;
+/**
+ * The backend writes, subtracts and top-Ks an n×k float32 score block. At 32Mi floats (the previous
+ * bound: 6710 rows × k=5000, 134 MB) two single-threaded processes on the 2-core reference machine
+ * slowed each other by 15–20% per clustering through memory traffic (MBN's bottom layer, n=10000,
+ * k=5000, 392 features: 460 ms alone, 525–549 ms side by side), while 1024-row blocks (20 MB) ran
+ * at 421–456 ms either way; 512–1024 rows were as fast alone as 6710. 4Mi floats is 838 rows there.
+ */
+const MAX_BLOCK_SCORES = 4 * 1024 * 1024;
 const MAX_BLOCK_ROWS = 8192;
 
 export function defaultBlockRows(k: number): number {
