@@ -60,7 +60,9 @@ describe('coordinator restart', () => {
     const a = api(() => base);
     const up = await upload(a, encodeNpy(ds.x), 'name=mnist400');
     expect(up.status).toBe(201);
-    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    // One clustering per shard: the restarted coordinator must plan layer 2 from the run's stored
+    // shardSize (12 shards), not from the cost-based default (8 here).
+    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS, shardSize: 1 });
     expect(sub.status).toBe(201);
     const runId: string = sub.body.id;
     await until('3 shards of layer 1 done', async () => (await a.json(`/v1/runs/${runId}`)).body.layers[0].shardsDone >= 3, 30_000);
@@ -83,7 +85,11 @@ describe('coordinator restart', () => {
     expect(run.error).toBeNull();
     expect(run.status).toBe('SUCCEEDED');
     expect(run.modelHash).toBe(local.modelHash);
-    expect(run.layers.map((l: { shardsDone: number }) => l.shardsDone)).toEqual([12, 12]);
+    expect(run.shardSize).toBe(1);
+    expect(run.layers.map((l: { shardsDone: number; shardsTotal: number }) => [l.shardsDone, l.shardsTotal])).toEqual([
+      [12, 12],
+      [12, 12],
+    ]);
     expect(await stop(second)).toBe(0);
   });
 });
