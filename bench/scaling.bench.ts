@@ -5,7 +5,7 @@
  *
  *   npm run bench:scaling -- [--json] [--limit 10000] [--V 100] [--shard-size N] [--workers 1,2] [--repeat R]
  *
- * With --repeat R the worker counts are tried R times in turn (1, 2, 1, 2, …); each round gives a
+ * The worker counts are tried R times in turn (--repeat R, default 3: 1, 2, 1, 2, 1, 2); each round gives a
  * ratio, and the reported speedup is their median, so a slow moment on a shared machine skews one
  * round rather than the result.
  *
@@ -33,7 +33,7 @@ const { values: args } = parseArgs({
     V: { type: 'string', default: '100' },
     'shard-size': { type: 'string' },
     workers: { type: 'string', default: '1,2' },
-    repeat: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '3' },
     seed: { type: 'string', default: '0' },
   },
 });
