@@ -56,7 +56,6 @@ export async function loadEvalSet(
   return ev;
 }
 
-
 export async function runDistillStep(
   o: DistillCliOptions,
   ds: Dataset,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset } from '@cmbn/data';
-import { parseParams, planLayerShards, trainMbn } from '@cmbn/mbn';
+import { layerShape, parseParams, planLayerShards, trainMbn } from '@cmbn/mbn';
 import { clusteringMetrics, type ClusteringMetrics } from '@cmbn/metrics';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import type { CoordinatorHandle } from './coordinator.ts';
@@ -67,9 +67,7 @@ describe('distributed training', () => {
       // No shardSize asked: every layer is cut by the cost-based plan, and reports its wall time.
       expect(run.shardSize).toBeNull();
       const keep = parseParams(PARAMS).a;
-      const planned = (run.ks as number[]).map(
-        (k, i) => planLayerShards(PARAMS.V, i === 0 ? { kind: 'dense', n: 500, d: 784 } : { kind: 'code', n: 500, V: PARAMS.V }, k, keep).length,
-      );
+      const planned = (run.ks as number[]).map((k, i) => planLayerShards(PARAMS.V, layerShape(i + 1, 500, 784, PARAMS.V), k, keep).length);
       expect(run.layers.map((l: { shardsTotal: number }) => l.shardsTotal)).toEqual(planned);
       for (const l of run.layers as { shardsDone: number; shardsTotal: number; seconds: number }[]) {
         expect(l.shardsDone).toBe(l.shardsTotal);

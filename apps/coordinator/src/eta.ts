@@ -1,4 +1,4 @@
-import { clusteringSeconds, type LayerShape } from '@cmbn/mbn';
+import { clusteringSeconds, layerShape } from '@cmbn/mbn';
 
 export interface EtaInput {
   /** Points and columns of the training data. */
@@ -15,10 +15,6 @@ export interface EtaInput {
   elapsedSeconds: number;
 }
 
-function layerShape(n: number, d: number, V: number, layer: number): LayerShape {
-  return layer === 1 ? { kind: 'dense', n, d } : { kind: 'code', n, V };
-}
-
 /**
  * Seconds until the top layer is done: the current layer at its observed rate, and each later layer
  * from the shard plan's cost model (shard-plan.ts) scaled by how fast this run's workers turned out
@@ -28,9 +24,9 @@ function layerShape(n: number, d: number, V: number, layer: number): LayerShape 
 export function mbnEtaSeconds(e: EtaInput): number | null {
   if (e.shardsDone <= 0 || e.shardsTotal <= 0 || e.elapsedSeconds <= 0) return null;
   const current = Math.max(0, ((e.shardsTotal - e.shardsDone) * e.elapsedSeconds) / e.shardsDone);
-  const estimatedDone = (e.shardsDone / e.shardsTotal) * e.V * clusteringSeconds(layerShape(e.n, e.d, e.V, e.layer), e.ks[e.layer - 1]!, e.a);
+  const estimatedDone = (e.shardsDone / e.shardsTotal) * e.V * clusteringSeconds(layerShape(e.layer, e.n, e.d, e.V), e.ks[e.layer - 1]!, e.a);
   const observedPerEstimated = e.elapsedSeconds / estimatedDone;
   let later = 0;
-  for (let l = e.layer + 1; l <= e.ks.length; l++) later += e.V * clusteringSeconds(layerShape(e.n, e.d, e.V, l), e.ks[l - 1]!, e.a);
+  for (let l = e.layer + 1; l <= e.ks.length; l++) later += e.V * clusteringSeconds(layerShape(l, e.n, e.d, e.V), e.ks[l - 1]!, e.a);
   return current + later * observedPerEstimated;
 }

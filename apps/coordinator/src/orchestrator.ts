@@ -21,7 +21,7 @@ import {
   type JobResult,
   type TLayerInputRef,
 } from '@cmbn/jobs';
-import { assembleLayer, parseParams, planLayerShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
+import { assembleLayer, layerShape, parseParams, planLayerShards, resolveKs, type ShardSpec, type TMbnParams } from '@cmbn/mbn';
 import {
   RegistryError,
   createLayer,
@@ -82,8 +82,7 @@ interface RunContext {
  * cost (@cmbn/mbn shard-plan.ts). A pure function of the run, so re-planning after a restart agrees.
  */
 function layerShards(c: RunContext, layer: number): { v0: number; v1: number }[] {
-  const n = c.dataset.rows;
-  const shape = layer === 1 ? ({ kind: 'dense', n, d: c.dataset.cols } as const) : ({ kind: 'code', n, V: c.params.V } as const);
+  const shape = layerShape(layer, c.dataset.rows, c.dataset.cols, c.params.V);
   return planLayerShards(c.params.V, shape, c.ks[layer - 1]!, c.params.a, c.run.shardSize);
 }
 

@@ -37,7 +37,6 @@ async function read<T>(store: ArtifactStore, sha256: string, what: string, parse
   }
 }
 
-
 async function teacherOutput(
   deps: DistillHandlerDeps,
   p: JobPayload<'distill'>,

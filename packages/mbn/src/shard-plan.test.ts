@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseParams, resolveKs } from './params.ts';
-import { autoShardCount, balancedShards, clusteringSeconds, MAX_SHARDS, MIN_SHARDS, planLayerShards, SHARD_COUNT_MULTIPLE, type LayerShape } from './shard-plan.ts';
+import { autoShardCount, balancedShards, clusteringSeconds, layerShape, MAX_SHARDS, MIN_SHARDS, planLayerShards, SHARD_COUNT_MULTIPLE, type LayerShape } from './shard-plan.ts';
 
 function shapes(n: number, d: number, V: number, layers: number): LayerShape[] {
-  return Array.from({ length: layers }, (_, i) => (i === 0 ? { kind: 'dense', n, d } : { kind: 'code', n, V }));
+  return Array.from({ length: layers }, (_, i) => layerShape(i + 1, n, d, V));
 }
 
 describe('shard plan', () => {

@@ -2,8 +2,9 @@
  * How a distributed layer is cut into shards. A shard's result never depends on the plan (every
  * clustering draws from its own (seed, layer, v) stream), so the plan is purely about throughput:
  *
- * - every shard pays a fixed cost outside the kernel (queue round trips, the output's fsync, job
- *   completion, the coordinator's bookkeeping): ~20–40 ms measured on the reference machine;
+ * - every shard pays a fixed cost outside the kernel (queue round trips, job completion, the
+ *   coordinator's bookkeeping; the output's fsync is ~1 ms of it): ~20–40 ms on the reference
+ *   machine, the gap between a layer's wall time and its shards' compute time;
  * - cheap upper layers cut as finely as the bottom one are dominated by that cost, and two workers
  *   on two cores then slow each other down: measured with `bench:scaling` (MNIST 10k, V=100), a
  *   fixed 2 clusterings per shard (450 shards over 9 layers) gave 1.65–1.73× for 2 workers against
@@ -37,7 +38,8 @@ export const SHARD_COUNT_MULTIPLE = 8;
  * verification, ~0.028 ns per multiply-add (k=5000, 392 kept features: ~0.55 s); a sparse layer
  * pays per point for every kept feature's inverted list (~30 ns) and for scanning k counters
  * (~5.5 ns each). Measured one-worker compute per layer, seconds (model in brackets): 55 (55), then
- * 15.4 (15.2), 6.6 (8.4), 4.5 (5.0), 2.4 (3.3), 2.1 (2.4), 1.6 (2.0), 1.6 (1.8), 1.7 (1.6). Only the ratios between layers matter for the plan; the constants set the scale.
+ * 15.4 (15.2), 6.6 (8.4), 4.5 (5.0), 2.4 (3.3), 2.1 (2.4), 1.6 (2.0), 1.6 (1.8), 1.7 (1.6). Only the
+ * ratios between layers matter for the plan; the constants set the scale.
  */
 const DENSE_SECONDS_PER_MAC = 2.8e-11;
 const SPARSE_SECONDS_PER_FEATURE = 30e-9;
@@ -45,6 +47,11 @@ const SPARSE_SECONDS_PER_CENTRE = 5.5e-9;
 
 /** What a layer's cost depends on: n points of d dense columns, or of V one-hot codes (upper layers). */
 export type LayerShape = { kind: 'dense'; n: number; d: number } | { kind: 'code'; n: number; V: number };
+
+/** The shape of layer `layer` (1-based) of a run on n × d data with V clusterings per layer. */
+export function layerShape(layer: number, n: number, d: number, V: number): LayerShape {
+  return layer === 1 ? { kind: 'dense', n, d } : { kind: 'code', n, V };
+}
 
 /** Estimated seconds of one clustering of `k` centres over this layer input (see the cost model above). */
 export function clusteringSeconds(shape: LayerShape, k: number, a: number): number {

@@ -254,7 +254,7 @@ export interface LayerProgress {
   outputSha256: string | null;
   /** shard count per status */
   shards: Record<ShardStatus, number>;
-  /** Wall seconds from the layer's queueing to its assembly; null until it is DONE. */
+  /** Wall seconds from the layer's first shard starting to its assembly; null until it is DONE. */
   seconds: number | null;
 }
 
