@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
+import { createTestDatabase, markShardDone, markShardRunning, type TestDatabase } from '@cmbn/registry';
 import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
 import { REDIS_URL, api, dropPrefix, submit, tempArtifacts, uniquePrefix, upload, type Api } from './test-helpers.ts';
 
@@ -134,5 +134,21 @@ describe('API', () => {
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
     const events = await (await a(`/v1/runs/${id}/events`)).text();
     expect(events).toMatch(/event: status\ndata: \{"type":"status","status":"CANCELLED"/);
+  });
+
+  it('gives a running run an ETA once a shard of its current layer has finished', async () => {
+    const sub = await submit(a, { datasetId, params: { V: 6, k1: 8, clusters: 2 }, shardSize: 2 });
+    const id: string = sub.body.id;
+    // No shard has finished, so there is no rate to extrapolate yet.
+    expect((await a.json(`/v1/runs/${id}`)).body).toMatchObject({ status: 'RUNNING', etaSeconds: null });
+    // Recorded in the registry as a worker's shard would be (no worker runs in this file; its job stays queued,
+    // so this is the last test here).
+    await markShardRunning(id, 1, 0, 'test-worker');
+    await markShardDone(id, 1, 0, { outputSha256: 'a'.repeat(64) });
+    const oneDone = await a.json(`/v1/runs/${id}`);
+    expect(oneDone.body.layers[0]).toMatchObject({ shardsDone: 1, shardsTotal: 3 });
+    expect(oneDone.body.etaSeconds).toBeGreaterThan(0);
+    expect((await a.json(`/v1/runs/${id}/cancel`, { method: 'POST' })).body.status).toBe('CANCELLED');
+    expect((await a.json(`/v1/runs/${id}`)).body.etaSeconds).toBeNull();
   });
 });

@@ -39,6 +39,7 @@ import {
   setRunStatus,
   type DatasetRecord,
   type JsonObject,
+  type LayerProgress,
   type Run,
   type Shard,
 } from '@cmbn/registry';
@@ -238,15 +239,19 @@ export class Orchestrator {
 
   private async context(runId: string): Promise<RunContext> {
     const run = await getRun(runId);
-    // params, ks and the dataset of a run never change; only its status does.
-    let fixed = this.fixed.get(runId);
+    return { run, ...(await this.fixedOf(run)) };
+  }
+
+  /** params, ks and the dataset of a run never change (only its status does), so they are read once. */
+  private async fixedOf(run: Run): Promise<Omit<RunContext, 'run'>> {
+    let fixed = this.fixed.get(run.id);
     if (!fixed) {
       const stored = splitRunParams(run.params);
       fixed = { params: parseParams(stored.mbn), distill: stored.distill, ks: run.ks as number[], dataset: await getDataset(run.datasetId) };
-      this.fixed.set(runId, fixed);
-      this.ks.set(runId, fixed.ks);
+      this.fixed.set(run.id, fixed);
+      this.ks.set(run.id, fixed.ks);
     }
-    return { run, ...fixed };
+    return fixed;
   }
 
   private spec(c: RunContext, layer: number, s: { v0: number; v1: number }): ShardSpec {
@@ -511,12 +516,15 @@ export class Orchestrator {
     this.overhead.set(runId, (this.overhead.get(runId) ?? 0) + (performance.now() - t0) / 1000);
   }
 
-  /** Seconds until the top layer is done (eta.ts), or null when not yet known. */
-  async etaSeconds(runId: string): Promise<number | null> {
-    const c = await this.context(runId);
-    if (c.run.status !== 'RUNNING' || c.run.currentLayer < 1) return null;
-    const layer = await getLayer(runId, c.run.currentLayer);
-    if (!layer.startedAt) return null;
+  /**
+   * Seconds until the top layer is done (eta.ts), or null when not yet known. Takes the run and its
+   * layers as the caller already read them (getRunProgress), so a progress poll costs no extra query.
+   */
+  async etaSeconds(run: Run, layers: readonly LayerProgress[]): Promise<number | null> {
+    if (run.status !== 'RUNNING' || run.currentLayer < 1) return null;
+    const layer = layers.find((l) => l.layer === run.currentLayer);
+    if (!layer?.startedAt) return null;
+    const c = await this.fixedOf(run);
     return mbnEtaSeconds({
       n: c.dataset.rows,
       d: c.dataset.cols,

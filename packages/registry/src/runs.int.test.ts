@@ -86,6 +86,7 @@ describe('runs, layers and shards', () => {
 
     const progress = await getRunProgress(runId);
     expect(progress.layers[0]).toMatchObject({ layer: 1, status: 'RUNNING', shardsDone: 3, shards: { DONE: 3, FAILED: 0 } });
+    expect(progress.layers[0]!.startedAt).toBeInstanceOf(Date);
     expect((await getDb().shard.findUniqueOrThrow({ where: { runId_layer_index: { runId, layer: 1, index: 1 } } })).attempts).toBe(1);
 
     await setLayerStatus(runId, 1, 'DONE', SHA('c'));

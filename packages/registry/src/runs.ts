@@ -256,6 +256,8 @@ export interface LayerProgress {
   shards: Record<ShardStatus, number>;
   /** Wall seconds from the layer's first shard starting to its assembly; null until it is DONE. */
   seconds: number | null;
+  /** When the layer's first shard started; null before. */
+  startedAt: Date | null;
 }
 
 export interface RunProgress {
@@ -285,6 +287,7 @@ export async function getRunProgress(runId: string): Promise<RunProgress> {
         outputSha256: l.outputSha256,
         shards,
         seconds: l.startedAt && l.finishedAt ? (l.finishedAt.getTime() - l.startedAt.getTime()) / 1000 : null,
+        startedAt: l.startedAt,
       };
     }),
   };

@@ -35,7 +35,7 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
 
   r.get('/runs/:id', async (req, res) => {
     const { run, layers } = await getRunProgress(req.params.id);
-    const etaSeconds = run.status === 'RUNNING' ? await orchestrator.etaSeconds(run.id) : null;
+    const etaSeconds = await orchestrator.etaSeconds(run, layers);
     const { mbn, distill } = splitRunParams(run.params);
     const summary = run.summary as { student?: unknown } | null;
     res.json({
