@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { LayerInput, ShardSpec } from '@cmbn/mbn';
+import { tsBootScript, type LayerInput, type ShardSpec } from '@cmbn/mbn';
 import type { ThreadInbound, ThreadOutbound } from './compute-thread.ts';
 
 interface Slot {
@@ -38,8 +38,8 @@ export class ComputePool {
   }
 
   private spawn(): Slot {
-    const url = new URL('./compute-thread-boot.mjs', import.meta.url);
-    const thread = new Worker(url, { execArgv: [], workerData: { threads: this.opts.threads, prefer: this.opts.prefer } });
+    const boot = tsBootScript(new URL('./compute-thread.ts', import.meta.url).href);
+    const thread = new Worker(boot, { eval: true, execArgv: [], workerData: { threads: this.opts.threads, prefer: this.opts.prefer } });
     let ready!: (name: string) => void;
     let notReady!: (err: Error) => void;
     let isReady = false;

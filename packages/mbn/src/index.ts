@@ -29,5 +29,6 @@ export { trainMbn, trainWith, finishTraining, assembleLayer, layerShardSpecs, de
 export type { FinishResult, TrainMatrix, TrainOptions, TrainProgress, TrainResult, LayerRunner } from './train.ts';
 export { finishTrainingInThread } from './finish-in-thread.ts';
 export { ShardThreadPool } from './thread-pool.ts';
+export { tsBootScript } from './ts-boot.ts';
 export { autoShardCount, balancedShards, clusteringSeconds, layerShape, planLayerShards, TARGET_SHARD_SECONDS, MIN_SHARDS, MAX_SHARDS, SHARD_COUNT_MULTIPLE } from './shard-plan.ts';
 export type { LayerShape } from './shard-plan.ts';
