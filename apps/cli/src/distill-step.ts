@@ -110,6 +110,8 @@ export async function runDistillStep(
     datasetSha256: dataSha,
     params,
     evaluation: ev,
+    // How it was made beyond its weights (the same as a worker stores).
+    recipe: { hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision },
     ...(res.head ? { head: res.head } : {}),
   });
   const studentBytes = await directoryBytes(studentDir);

@@ -108,6 +108,13 @@ describe('remote distillation', () => {
     for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi']) expect(typeof run.student[k], k).toBe('number');
     expect(run.student.agreement).toBeGreaterThan(0.3);
     expect(run.student.workerId).toContain(`:${rescuer.proc.pid}:`);
+    // The rescuer found the version the victim registered and did not train the student again; the summary
+    // it returned was rebuilt from the registered artifact.
+    expect(rescuer.output()).toMatch(new RegExp(`already registered as ${NAME}:1 by an earlier attempt; not retraining`));
+    expect(rescuer.output()).not.toMatch(/student epoch/);
+    expect(victim.output()).toMatch(/student epoch 1\/3/);
+    expect(run.student).toMatchObject({ augmented: 0, precision: 'int8', runtime: 'onnxruntime', backend: expect.any(String) });
+    for (const k of ['epochs', 'trainSeconds', 'studentBytes', 'modelBytes', 'sizeRatio', 'timingPoints']) expect(run.student[k], k).toBeGreaterThan(0);
     // Exactly one version, READY, with the run's lineage.
     const model = await getModel(NAME);
     expect(model.versions).toHaveLength(1);

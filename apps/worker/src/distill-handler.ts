@@ -3,12 +3,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix, type Matrix } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, saveStudent, validateSpec, type StudentSpec } from '@cmbn/distill';
+import { DEFAULT_STUDENT_SPEC, loadStudent, readStudentMeta, saveStudent, validateSpec, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import { decodeTeacherEmbedding, decodeTeacherLabels, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
 import { createDenseBackend } from '@cmbn/kernels';
 import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
-import { directoryBytes, distillStudent, packStudentDirectory, publishStudent, studentSummary, type StudentEvaluation } from '@cmbn/pipeline';
-import type { JsonObject } from '@cmbn/registry';
+import {
+  directoryBytes,
+  distillStudent,
+  packStudentDirectory,
+  publishStudent,
+  pullStudent,
+  studentSummary,
+  type CentroidHead,
+  type DistillResult,
+  type StudentEvaluation,
+} from '@cmbn/pipeline';
+import { findVersionByIdempotencyKey, type JsonObject } from '@cmbn/registry';
 import { BadInputError } from './layer-input-cache.ts';
 
 export interface DistillHandlerDeps {
@@ -75,6 +85,16 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
     return deserializeModel(b, `model ${p.mbnModelSha256}`);
   });
   if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
+  if (p.params.register !== undefined) {
+    // An earlier attempt registered the student and crashed before the job completed: its READY
+    // version is the result; training again would only redo minutes of work for the same answer.
+    const previous = await findVersionByIdempotencyKey(p.idempotencyKey, p.params.register);
+    const done = previous?.status === 'READY' ? await resultOfRegistered(deps, previous.modelName, previous.version, modelBytes) : undefined;
+    if (done) {
+      ctx.log(`the student is already registered as ${done.name}:${done.version} by an earlier attempt; not retraining`);
+      return done;
+    }
+  }
   const trainTrue = p.labelsSha256 ? await read(store, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
   const ev = p.params.eval;
   let evalSet: { x: Matrix; name: string; trueLabels?: Int32Array } | undefined;
@@ -122,12 +142,14 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
 
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-distill-'));
   try {
+    const recipe: StudentRecipe = { hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision };
     await saveStudent(res.student, dir, {
       mbnModelHash: p.modelHash,
       datasetSha256: p.datasetSha256,
       runId: p.runId,
       params: mbnParams,
       evaluation,
+      recipe,
       ...(res.head ? { head: res.head } : {}),
     });
     const studentBytes = await directoryBytes(dir);
@@ -136,11 +158,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
       ...studentSummary(res, spec, { studentBytes, modelBytes }, p.params.register ?? null),
       workerId: deps.workerId,
     };
-    const metrics: Record<string, number> = {};
-    for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio']) {
-      const v = student[k];
-      if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
-    }
+    const metrics = summaryMetrics(student);
     let name: string | null = null;
     let version: number | null = null;
     let artifactSha256: string;
@@ -170,6 +188,63 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
     }
     Object.assign(student, { version, artifactSha256 });
     return { name, version, artifactSha256, artifactBytes, metrics, student };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** How a student was made, beyond its weights: kept in its student.json so a retry can rebuild the summary. */
+interface StudentRecipe {
+  hidden: number[];
+  target: StudentTarget;
+  augmented: number;
+  precision: StudentPrecision;
+}
+
+function summaryMetrics(student: Record<string, unknown>): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio']) {
+    const v = student[k];
+    if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+  }
+  return metrics;
+}
+
+/**
+ * The job result of a student an earlier attempt registered: its archive is pulled (sha256-checked)
+ * and the summary rebuilt from its student.json, so it is the one the first attempt would have
+ * returned, save for workerId. undefined when the student.json predates stored recipes.
+ */
+async function resultOfRegistered(
+  deps: DistillHandlerDeps,
+  name: string,
+  version: number,
+  modelBytes: number,
+): Promise<JobResult<'distill'> | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-distill-retry-'));
+  try {
+    const pulled = await pullStudent({ ref: `${name}:${version}`, outDir: dir, store: deps.store });
+    const trained = await loadStudent(dir);
+    const meta = await readStudentMeta(dir);
+    const recipe = meta.recipe as StudentRecipe | undefined;
+    const evaluation = meta.evaluation as StudentEvaluation | undefined;
+    // Registered by a worker from before recipes were stored: retrain (publishing then finds this version).
+    if (recipe === undefined || evaluation === undefined) return undefined;
+    const res: DistillResult = {
+      student: trained,
+      precision: recipe.precision,
+      augmented: recipe.augmented,
+      evaluation,
+      ...(meta.head ? { head: meta.head as CentroidHead } : {}),
+    };
+    const spec: StudentSpec = { ...DEFAULT_STUDENT_SPEC, hidden: recipe.hidden, target: recipe.target };
+    const student: Record<string, unknown> = {
+      ...studentSummary(res, spec, { studentBytes: await directoryBytes(dir), modelBytes }, name),
+      workerId: deps.workerId,
+      version,
+      artifactSha256: pulled.artifactSha256,
+    };
+    return { name, version, artifactSha256: pulled.artifactSha256, artifactBytes: pulled.artifactBytes, metrics: summaryMetrics(student), student };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -45,6 +45,7 @@ export type {
 } from './runs.ts';
 export {
   createModelVersion,
+  findVersionByIdempotencyKey,
   deleteAlias,
   deleteVersion,
   getModel,

@@ -84,7 +84,12 @@ function toModelRecord(m: RegisteredModel, aliases: { alias: string; version: { 
   return { ...m, aliases: Object.fromEntries(aliases.map((a) => [a.alias, a.version.version])) };
 }
 
-async function findByIdempotencyKey(key: string, name: string): Promise<ModelVersionRecord | undefined> {
+/**
+ * The version registered under an idempotency key, if any (a CONFLICT when the key belongs to
+ * another name). A retried producer uses it to find the work of an attempt that crashed after
+ * registering.
+ */
+export async function findVersionByIdempotencyKey(key: string, name: string): Promise<ModelVersionRecord | undefined> {
   const v = await getDb().modelVersion.findUnique({ where: { idempotencyKey: key } });
   if (v === null) return undefined;
   if (v.modelName !== name) {
@@ -103,7 +108,7 @@ export async function createModelVersion(input: CreateModelVersionInput): Promis
   assertModelName(input.name);
   const key = input.idempotencyKey ?? null;
   if (key !== null) {
-    const existing = await findByIdempotencyKey(key, input.name);
+    const existing = await findVersionByIdempotencyKey(key, input.name);
     if (existing !== undefined) return existing;
   }
   try {
@@ -135,7 +140,7 @@ export async function createModelVersion(input: CreateModelVersionInput): Promis
     return toVersionRecord(v);
   } catch (err) {
     if (key !== null && prismaCode(err) === 'P2002') {
-      const existing = await findByIdempotencyKey(key, input.name);
+      const existing = await findVersionByIdempotencyKey(key, input.name);
       if (existing !== undefined) return existing;
     }
     throw err;
