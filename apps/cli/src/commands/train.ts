@@ -56,7 +56,7 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--student-temperature <t>', 'soft-target temperature for the labels target (0 = hard labels; default 0.25)', floatOption('--student-temperature'))
     .option(
       '--student-augment <n>',
-      `distorted copies of the training images, labelled by MBN's predict, added to the student's training set (default ${DEFAULT_AUGMENT_PER_POINT} per training point for square images, else 0)`,
+      `distorted copies of the training images, labelled by MBN's predict, added to the student's training set (default ${DEFAULT_AUGMENT_PER_POINT} per training point for square images, else 0; 0 skips it)`,
       intOption('--student-augment', 0),
     )
     .addOption(new Option('--student-precision <p>', 'onnxruntime precision of the student at prediction (default int8)').choices(['fp32', 'int8']))
