@@ -15,6 +15,8 @@ import {
   openLocalRegistry,
   packStudentDirectory,
   publishStudent,
+  studentMetrics,
+  studentRecipe,
   studentSummary,
   type StudentEvaluation,
 } from '@cmbn/pipeline';
@@ -110,8 +112,7 @@ export async function runDistillStep(
     datasetSha256: dataSha,
     params,
     evaluation: ev,
-    // How it was made beyond its weights (the same as a worker stores).
-    recipe: { hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision },
+    recipe: studentRecipe(res, spec),
     ...(res.head ? { head: res.head } : {}),
   });
   const studentBytes = await directoryBytes(studentDir);
@@ -131,10 +132,7 @@ export async function runDistillStep(
     try {
       const archive = await packStudentDirectory(studentDir);
       const archiveSha = createHash('sha256').update(archive).digest('hex');
-      const metrics: Record<string, unknown> = {};
-      for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio']) {
-        if (summary[k] !== undefined && summary[k] !== null) metrics[k] = summary[k];
-      }
+      const metrics: Record<string, unknown> = studentMetrics(summary);
       metrics.evaluatedOn = summary.evaluatedOn;
       metrics.evalPoints = ev.points;
       const v = await publishStudent({

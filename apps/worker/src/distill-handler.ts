@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix, type Matrix } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, loadStudent, readStudentMeta, saveStudent, validateSpec, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { DEFAULT_STUDENT_SPEC, loadStudent, readStudentMeta, saveStudent, validateSpec, type StudentSpec } from '@cmbn/distill';
 import { decodeTeacherEmbedding, decodeTeacherLabels, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
 import { createDenseBackend } from '@cmbn/kernels';
 import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
@@ -13,10 +13,13 @@ import {
   packStudentDirectory,
   publishStudent,
   pullStudent,
+  studentMetrics,
+  studentRecipe,
   studentSummary,
   type CentroidHead,
   type DistillResult,
   type StudentEvaluation,
+  type StudentRecipe,
 } from '@cmbn/pipeline';
 import { findVersionByIdempotencyKey, type JsonObject } from '@cmbn/registry';
 import { BadInputError } from './layer-input-cache.ts';
@@ -73,18 +76,18 @@ async function teacherOutput(
 }
 
 /**
- * Thin: fetch the run's dataset, MBN model and MBN output by reference, train and evaluate the
- * student (`distillStudent`), and register it (`publishStudent`, idempotent on the run).
+ * Thin: fetch the run's MBN model, dataset and MBN output by reference, train and evaluate the
+ * student (`distillStudent`), and register it (`publishStudent`, idempotent on the run). A retry
+ * whose earlier attempt already registered the student returns that version instead (read before
+ * the dataset, which it does not need).
  */
 export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'distill'>, ctx: JobContext): Promise<JobResult<'distill'>> {
   const { store } = deps;
-  const x = await read(store, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
   let modelBytes = 0;
   const model = await read(store, p.mbnModelSha256, 'MBN model', (b) => {
     modelBytes = b.byteLength;
     return deserializeModel(b, `model ${p.mbnModelSha256}`);
   });
-  if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
   if (p.params.register !== undefined) {
     // An earlier attempt registered the student and crashed before the job completed: its READY
     // version is the result; training again would only redo minutes of work for the same answer.
@@ -95,6 +98,8 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
       return done;
     }
   }
+  const x = await read(store, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
+  if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
   const trainTrue = p.labelsSha256 ? await read(store, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
   const ev = p.params.eval;
   let evalSet: { x: Matrix; name: string; trueLabels?: Int32Array } | undefined;
@@ -142,14 +147,13 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
 
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-distill-'));
   try {
-    const recipe: StudentRecipe = { hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision };
     await saveStudent(res.student, dir, {
       mbnModelHash: p.modelHash,
       datasetSha256: p.datasetSha256,
       runId: p.runId,
       params: mbnParams,
       evaluation,
-      recipe,
+      recipe: studentRecipe(res, spec),
       ...(res.head ? { head: res.head } : {}),
     });
     const studentBytes = await directoryBytes(dir);
@@ -158,7 +162,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
       ...studentSummary(res, spec, { studentBytes, modelBytes }, p.params.register ?? null),
       workerId: deps.workerId,
     };
-    const metrics = summaryMetrics(student);
+    const metrics = studentMetrics(student);
     let name: string | null = null;
     let version: number | null = null;
     let artifactSha256: string;
@@ -191,23 +195,6 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-/** How a student was made, beyond its weights: kept in its student.json so a retry can rebuild the summary. */
-interface StudentRecipe {
-  hidden: number[];
-  target: StudentTarget;
-  augmented: number;
-  precision: StudentPrecision;
-}
-
-function summaryMetrics(student: Record<string, unknown>): Record<string, number> {
-  const metrics: Record<string, number> = {};
-  for (const k of ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio']) {
-    const v = student[k];
-    if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
-  }
-  return metrics;
 }
 
 /**
@@ -244,7 +231,7 @@ async function resultOfRegistered(
       version,
       artifactSha256: pulled.artifactSha256,
     };
-    return { name, version, artifactSha256: pulled.artifactSha256, artifactBytes: pulled.artifactBytes, metrics: summaryMetrics(student), student };
+    return { name, version, artifactSha256: pulled.artifactSha256, artifactBytes: pulled.artifactBytes, metrics: studentMetrics(student), student };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

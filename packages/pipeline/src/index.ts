@@ -18,4 +18,5 @@ export { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
 export type { AugmentOptions } from './augment.ts';
 export type { DistillInput, DistillResult, StudentEvaluation } from './distill-student.ts';
 export { softClusterTargets } from './soft-targets.ts';
-export { studentSummary } from './student-summary.ts';
+export { studentMetrics, studentRecipe, studentSummary } from './student-summary.ts';
+export type { StudentRecipe } from './student-summary.ts';

@@ -1,4 +1,4 @@
-import type { StudentSpec } from '@cmbn/distill';
+import type { StudentPrecision, StudentSpec, StudentTarget } from '@cmbn/distill';
 import type { DistillResult } from './distill-student.ts';
 
 const r4 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(4)));
@@ -41,4 +41,31 @@ export function studentSummary(
     runtime: 'onnxruntime',
     precision: res.precision,
   };
+}
+
+/**
+ * How a student was made, beyond its weights and its training record: saved in its student.json
+ * (meta.recipe), so its summary can be rebuilt from the files alone (a retried distill job does).
+ */
+export interface StudentRecipe {
+  hidden: number[];
+  target: StudentTarget;
+  augmented: number;
+  precision: StudentPrecision;
+}
+
+export function studentRecipe(res: DistillResult, spec: StudentSpec): StudentRecipe {
+  return { hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision };
+}
+
+const METRIC_KEYS = ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio'] as const;
+
+/** The numeric metrics of a studentSummary that a registered version records. */
+export function studentMetrics(summary: Record<string, unknown>): Record<string, number> {
+  const metrics: Record<string, number> = {};
+  for (const k of METRIC_KEYS) {
+    const v = summary[k];
+    if (typeof v === 'number' && Number.isFinite(v)) metrics[k] = v;
+  }
+  return metrics;
 }
