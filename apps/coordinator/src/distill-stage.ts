@@ -6,7 +6,6 @@
  * The request is kept in the run's params under `distill` (the run table has no other place for
  * it), so a restarted coordinator can re-add a lost job from Postgres alone.
  */
-import { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import {
@@ -24,7 +23,7 @@ import type { TMbnParams } from '@cmbn/mbn';
 import { RegistryError, getDataset, getRun, parseModelRef, setRunStatus, type DatasetRecord, type JsonObject, type Run } from '@cmbn/registry';
 import { AppError } from './errors.ts';
 import type { ProgressBus } from './progress-bus.ts';
-import type { Queues } from './queues.ts';
+import { jobWithState, type Queues } from './queues.ts';
 
 /** `POST /v1/runs` body's `distill` object. */
 export const ZDistillRequest = z
@@ -155,15 +154,15 @@ export class DistillStage {
 
   /** A DISTILLING run (under its lock): re-add a lost job, or apply an outcome whose event was missed. */
   async reconcile(c: DistillRunContext): Promise<void> {
-    const job = await Job.fromId(this.d.queues.distill, distillJobId(c.run.id));
-    if (!job) {
+    const found = await jobWithState(this.d.queues.distill, distillJobId(c.run.id));
+    if (!found) {
       if (!c.run.modelSha256 || !c.run.modelHash || !c.distill) return this.d.failRun(c.run.id, 'DISTILLING without a model or distill request');
       this.d.log.warn({ runId: c.run.id }, 'distill job missing from Redis: queueing it again');
       const teacher = teacherOf(c.run.summary);
       await this.queue(c, { mbnModelSha256: c.run.modelSha256, modelHash: c.run.modelHash, ...(teacher ? { teacher } : {}) });
       return;
     }
-    const state = await job.getState();
+    const { job, state } = found;
     if (state === 'completed') await this.finish(c.run.id, job.returnvalue);
     else if (state === 'failed') await this.d.failRun(c.run.id, `distillation failed: ${job.failedReason}`);
   }

@@ -49,7 +49,7 @@ import { mbnEtaSeconds } from './eta.ts';
 import { finishRun } from './finish.ts';
 import type { ProgressBus } from './progress-bus.ts';
 import { RateMeter } from './progress-bus.ts';
-import type { Queues } from './queues.ts';
+import { jobWithState, type Queues } from './queues.ts';
 
 export interface OrchestratorOptions {
   /** Lock of the layer (assembly) jobs this coordinator processes. */
@@ -483,13 +483,13 @@ export class Orchestrator {
       await this.advance(runId, layer);
       return;
     }
-    const job = await Job.fromId(this.queues.layer, layerJobId(runId, layer));
-    if (!job) {
+    const found = await jobWithState(this.queues.layer, layerJobId(runId, layer));
+    if (!found) {
       this.log.warn({ runId, layer }, 'layer flow missing from Redis: queueing it again');
       await this.enqueueLayer(runId, layer);
       return;
     }
-    const state = await job.getState();
+    const { job, state } = found;
     if (state === 'failed') await this.onLayerFailed(job.id!, job.failedReason);
     else if (state === 'completed') await this.advance(runId, layer);
     else if (row.shardsDone < row.shardsTotal) await this.syncShards(runId, layer);

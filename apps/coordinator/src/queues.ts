@@ -1,6 +1,18 @@
 import { Redis } from 'ioredis';
-import { FlowProducer, Queue, QueueEvents } from 'bullmq';
+import { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
 import { queueName } from '@cmbn/jobs';
+
+/**
+ * A job and its state, for the reconcilers. The state is read first: BullMQ writes a job's
+ * returnvalue or failedReason in the same script that moves it to completed or failed, so a job
+ * read after an ended state carries its outcome. (Read the other way round, a job that ends in
+ * between comes back 'failed' with no failedReason.) undefined when the job does not exist.
+ */
+export async function jobWithState(queue: Queue, id: string): Promise<{ job: Job; state: Awaited<ReturnType<Job['getState']>> } | undefined> {
+  const state = await queue.getJobState(id);
+  const job = await Job.fromId(queue, id);
+  return job ? { job, state } : undefined;
+}
 
 /** The coordinator's BullMQ handles, all under one prefix. */
 export interface Queues {
