@@ -1,93 +1,85 @@
-import { createHash, randomUUID } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { RegistryError } from './errors.ts';
+import { repairKnownBrokenMigrations } from './migration-repairs.ts';
 
+/** The repository root: `prisma.config.ts`, `prisma/schema.prisma` and `prisma/migrations/` live there. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 /** `prisma/migrations` at the repository root. */
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../../../prisma/migrations', import.meta.url));
 
-// The same table and advisory lock key that `prisma migrate deploy` uses, so the CLI and this
-// function see each other's work (`prisma migrate status` reports migrations applied here).
-const PRISMA_LOCK_KEY = 72707369;
-const CREATE_TABLE = `CREATE TABLE IF NOT EXISTS "_prisma_migrations" (
-  "id" VARCHAR(36) PRIMARY KEY NOT NULL,
-  "checksum" VARCHAR(64) NOT NULL,
-  "finished_at" TIMESTAMPTZ,
-  "migration_name" VARCHAR(255) NOT NULL,
-  "logs" TEXT,
-  "rolled_back_at" TIMESTAMPTZ,
-  "started_at" TIMESTAMPTZ NOT NULL DEFAULT now(),
-  "applied_steps_count" INTEGER NOT NULL DEFAULT 0
-)`;
-
 export interface MigrateResult {
   applied: string[];
+  /** Failed records of known-broken migrations that were marked rolled back (or applied) first. */
+  repaired: string[];
 }
 
-interface AppliedRow {
-  migration_name: string;
-  checksum: string;
-  finished_at: Date | null;
-  rolled_back_at: Date | null;
+export interface MigrateOptions {
+  /** Where the CLI's output goes (it is captured either way and quoted in the error on failure). */
+  log?: (line: string) => void;
+  /** Bound on the CLI's run; a database that does not answer fails here instead of hanging. */
+  timeoutMs?: number;
 }
 
 /**
- * Applies `prisma/migrations/<name>/migration.sql` in name order, recording each in
- * `_prisma_migrations` with the sha256 checksum of the file, like `prisma migrate deploy`.
- * In-process (no CLI start-up, no engine download), so tests and local mode can migrate quickly.
- * Refuses to continue past a failed migration or one whose file changed after it was applied.
+ * `npm run db:migrate`, tests and local mode all migrate through this one function, so what
+ * tests exercise is what users run: it repairs the records left by known-broken migrations
+ * (migration-repairs.ts), then runs the real `prisma migrate deploy` CLI against `databaseUrl`.
+ *
+ * v0.1 had a hand-written in-process copy of `migrate deploy` here. It executed each file as one
+ * multi-statement query, while Prisma's engine splits scripts on `;` without reading comments,
+ * so a `;` inside a `--` comment broke the documented command and no test saw it.
  */
-export async function migrateDatabase(databaseUrl: string, opts: { migrationsDir?: string } = {}): Promise<MigrateResult> {
-  const dir = opts.migrationsDir ?? MIGRATIONS_DIR;
-  const names = (await readdir(dir, { withFileTypes: true }))
-    .filter((e) => e.isDirectory())
-    .map((e) => e.name)
-    .sort();
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  const applied: string[] = [];
-  try {
-    await client.query('SELECT pg_advisory_lock($1)', [PRISMA_LOCK_KEY]);
-    await client.query(CREATE_TABLE);
-    const { rows } = await client.query<AppliedRow>(
-      'SELECT migration_name, checksum, finished_at, rolled_back_at FROM "_prisma_migrations" WHERE rolled_back_at IS NULL',
+export async function migrateDatabase(databaseUrl: string, opts: MigrateOptions = {}): Promise<MigrateResult> {
+  const before = await appliedMigrations(databaseUrl);
+  const repaired = await repairKnownBrokenMigrations(databaseUrl);
+  for (const r of repaired) opts.log?.(`db:migrate: ${r}`);
+  const out = await runPrismaMigrateDeploy(databaseUrl, opts.timeoutMs ?? 120_000);
+  for (const line of out.split('\n')) if (line.trim() !== '') opts.log?.(line);
+  const after = await appliedMigrations(databaseUrl);
+  return { applied: after.filter((m) => !before.includes(m)), repaired };
+}
+
+function runPrismaMigrateDeploy(databaseUrl: string, timeoutMs: number): Promise<string> {
+  const cli = createRequire(import.meta.url).resolve('prisma/build/index.js');
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [cli, 'migrate', 'deploy'],
+      // prisma.config.ts (engine "js", the pg adapter) is read from the working directory.
+      { cwd: REPO_ROOT, env: { ...process.env, DATABASE_URL: databaseUrl, NO_COLOR: '1' }, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const output = `${stdout}${stderr}`;
+        if (!err) return resolve(output);
+        const why = err.killed ? `did not finish within ${timeoutMs} ms` : `exited with ${err.code ?? err.signal}`;
+        reject(new RegistryError('CONFLICT', `prisma migrate deploy ${why}: ${prismaErrorText(output)}`));
+      },
     );
-    const done = new Map(rows.map((r) => [r.migration_name, r]));
-    for (const name of names) {
-      const sql = await readFile(join(dir, name, 'migration.sql'), 'utf8').catch(() => undefined);
-      if (sql === undefined) continue;
-      const checksum = createHash('sha256').update(sql).digest('hex');
-      const row = done.get(name);
-      if (row !== undefined) {
-        if (row.finished_at === null) {
-          throw new RegistryError('CONFLICT', `migration ${name} failed earlier; resolve it (prisma migrate resolve) before migrating`);
-        }
-        if (row.checksum !== checksum) {
-          throw new RegistryError('CONFLICT', `migration ${name} was modified after it was applied`);
-        }
-        continue;
-      }
-      const id = randomUUID();
-      await client.query('INSERT INTO "_prisma_migrations" (id, checksum, migration_name, started_at) VALUES ($1, $2, $3, now())', [
-        id,
-        checksum,
-        name,
-      ]);
-      try {
-        // Like prisma, the script runs as written (multi-statement simple query), not wrapped in a transaction.
-        await client.query(sql);
-      } catch (err) {
-        await client.query('UPDATE "_prisma_migrations" SET logs = $2 WHERE id = $1', [id, String(err)]);
-        throw new RegistryError('CONFLICT', `migration ${name} failed: ${(err as Error).message}`);
-      }
-      await client.query('UPDATE "_prisma_migrations" SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
-      applied.push(name);
-    }
+  });
+}
+
+/** The lines of the CLI's output that say what went wrong (its banner and schema warnings are noise). */
+function prismaErrorText(output: string): string {
+  const lines = output.split('\n').map((l) => l.trim());
+  const start = lines.findIndex((l) => /^Error\b|P\d{4}|error/i.test(l));
+  return (start >= 0 ? lines.slice(start) : lines).filter((l) => l !== '').slice(0, 12).join(' | ');
+}
+
+/** Names of the migrations recorded as finished (none when the table does not exist yet). */
+async function appliedMigrations(databaseUrl: string): Promise<string[]> {
+  const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string }>(
+      `SELECT migration_name AS name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name`,
+    );
+    return rows.map((r) => r.name);
+  } catch (err) {
+    if ((err as { code?: string }).code === '42P01') return []; // undefined_table: a fresh database
+    throw err;
   } finally {
-    await client.query('SELECT pg_advisory_unlock($1)', [PRISMA_LOCK_KEY]).catch(() => {});
     await client.end();
   }
-  return { applied };
 }

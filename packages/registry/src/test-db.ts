@@ -1,7 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import pg from 'pg';
 import { closeDb, currentDatabaseUrl } from './client.ts';
-import { migrateDatabase } from './migrate.ts';
+import { MIGRATIONS_DIR, migrateDatabase } from './migrate.ts';
 
 export interface TestDatabase {
   url: string;
@@ -20,8 +22,39 @@ function withDatabase(url: string, name: string): string {
   return u.toString();
 }
 
+/** sha256 over every migration's name and bytes: a template migrated from other files gets another name. */
+async function migrationsDigest(): Promise<string> {
+  const h = createHash('sha256');
+  const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  for (const name of names) h.update(name).update('\0').update(await readFile(join(MIGRATIONS_DIR, name, 'migration.sql'))).update('\0');
+  return h.digest('hex').slice(0, 16);
+}
+
 /**
- * CREATE DATABASE cmbn_test_<random> on the admin server, migrate it, and return its URL.
+ * A database migrated by migrateDatabase (the real `npm run db:migrate` path, which starts the
+ * Prisma CLI: seconds) once per set of migration files, which every test database is then
+ * copied from (CREATE DATABASE … TEMPLATE: milliseconds). An advisory lock on the admin server
+ * makes concurrent test files build it once.
+ */
+async function migratedTemplate(admin: pg.Client, adminUrl: string): Promise<string> {
+  const name = `cmbn_template_${await migrationsDigest()}`;
+  await admin.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
+  try {
+    const { rowCount } = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1 AND datistemplate', [name]);
+    if (rowCount === 0) {
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`); // a half-built one from a killed run
+      await admin.query(`CREATE DATABASE "${name}"`);
+      await migrateDatabase(withDatabase(adminUrl, name));
+      await admin.query(`ALTER DATABASE "${name}" WITH IS_TEMPLATE true ALLOW_CONNECTIONS false`);
+    }
+  } finally {
+    await admin.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
+  }
+  return name;
+}
+
+/**
+ * CREATE DATABASE cmbn_test_<random> on the admin server, migrated, and return its URL.
  * drop() closes the registry singleton if it points there and drops the database (FORCE ends stray sessions).
  */
 export async function createTestDatabase(opts: { adminUrl?: string } = {}): Promise<TestDatabase> {
@@ -30,12 +63,12 @@ export async function createTestDatabase(opts: { adminUrl?: string } = {}): Prom
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE "${name}"`);
+    const template = await migratedTemplate(admin, adminUrl);
+    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
   } finally {
     await admin.end();
   }
   const url = withDatabase(adminUrl, name);
-  await migrateDatabase(url);
   return {
     url,
     name,
