@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { createArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
+import { ZCoordinatorEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { ProgressBus } from './progress-bus.ts';
@@ -25,6 +26,8 @@ export interface StartCoordinatorOptions {
   reconcileIntervalMs?: number;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** How long transient Postgres/Redis/store errors are retried inside a step; default CMBN_INFRA_RETRY_MS (120 s). */
+  infraRetryMs?: number;
   logger?: Logger;
 }
 
@@ -41,12 +44,20 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
   const logger = opts.logger ?? createLogger('info');
   getDb(opts.databaseUrl);
   const store = createArtifactStore(opts.artifacts);
-  const queues = await openQueues(opts.redisUrl, opts.prefix);
+  // Throttled: a Redis outage makes every connection report each reconnect attempt.
+  let lastRedisError = 0;
+  const queues = await openQueues(opts.redisUrl, opts.prefix, (what, err) => {
+    if (Date.now() - lastRedisError < 5_000) return;
+    lastRedisError = Date.now();
+    logger.warn({ err: err.message, what }, 'redis unavailable (retrying)');
+  });
   const bus = new ProgressBus();
   const orchestrator = new Orchestrator(store, queues, bus, logger, {
     reconcileIntervalMs: opts.reconcileIntervalMs ?? 10_000,
     lockDurationMs: opts.lockDurationMs ?? 300_000,
     stalledIntervalMs: opts.stalledIntervalMs ?? 30_000,
+    // main.ts passes the rest of the environment; this one is read here until it passes it too.
+    infraRetryMs: opts.infraRetryMs ?? ZCoordinatorEnv.shape.CMBN_INFRA_RETRY_MS.parse(process.env.CMBN_INFRA_RETRY_MS),
   });
   await orchestrator.start();
   const app = createApp({ orchestrator, store, queues, bus, logger, apiToken: opts.apiToken, maxUploadBytes: opts.maxUploadBytes });

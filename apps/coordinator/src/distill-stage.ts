@@ -127,6 +127,8 @@ export interface DistillStageDeps {
   /** The orchestrator's per-run serialisation: every run state change goes through it. */
   withRunLock: <T>(runId: string, fn: () => Promise<T>) => Promise<T>;
   failRun: (runId: string, error: string) => Promise<void>;
+  /** The run ended here (SUCCEEDED, or found already ended): the orchestrator drops its per-run state. */
+  ended?: (runId: string) => void;
 }
 
 /** The DISTILLING part of a run's life: queue the job, apply its outcome, recover it after a restart. */
@@ -171,15 +173,16 @@ export class DistillStage {
   private async finish(runId: string, returnvalue: unknown): Promise<void> {
     const r = parseResult('distill', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
     const run = await getRun(runId);
-    if (run.status !== 'DISTILLING') return;
+    if (run.status !== 'DISTILLING') return this.d.ended?.(runId);
     const summary = { ...((run.summary ?? {}) as JsonObject), student: r.student };
     let done: Run;
     try {
       done = await setRunStatus(runId, 'SUCCEEDED', { summary });
     } catch (err) {
-      if (err instanceof RegistryError && err.code === 'CONFLICT') return; // cancelled meanwhile
+      if (err instanceof RegistryError && err.code === 'CONFLICT') return this.d.ended?.(runId); // cancelled meanwhile
       throw err;
     }
+    this.d.ended?.(runId);
     this.d.bus.emit(runId, { type: 'status', status: 'SUCCEEDED', modelHash: done.modelHash });
     this.d.log.info({ runId, name: r.name, version: r.version }, 'run finished: student distilled');
   }

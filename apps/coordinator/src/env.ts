@@ -26,6 +26,8 @@ export const ZCoordinatorEnv = z.object({
   CMBN_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(300_000),
   /** How often the coordinator looks for a stalled assembly job (a coordinator that died). */
   CMBN_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
+  /** How long a transient Postgres/Redis/artifact-store error is retried (with backoff, without using up a job attempt) before it counts as a failure; longer than a database restart. */
+  CMBN_INFRA_RETRY_MS: z.coerce.number().int().min(0).default(120_000),
   /** pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -29,18 +29,39 @@ export interface Queues {
   close(): Promise<void>;
 }
 
-export async function openQueues(redisUrl: string, prefix: string): Promise<Queues> {
-  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+/**
+ * Opens every BullMQ handle of the coordinator. Each connection and handle gets an `error`
+ * listener: while Redis restarts they emit ECONNREFUSED and "Connection is closed" errors, which
+ * without a listener print `[ioredis] Unhandled error event` (or crash, for an EventEmitter without
+ * one). The connections keep retrying (maxRetriesPerRequest: null queues commands until Redis is back).
+ */
+export async function openQueues(redisUrl: string, prefix: string, onError: (what: string, err: Error) => void = () => {}): Promise<Queues> {
+  const redis = (what: string) => {
+    const r = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    r.on('error', (err: Error) => onError(what, err));
+    return r;
+  };
+  const connection = redis('redis connection');
   const opts = { connection, prefix };
   const shard = new Queue(queueName('shard'), opts);
   const layer = new Queue(queueName('layer'), opts);
   const distill = new Queue(queueName('distill'), opts);
   const flow = new FlowProducer(opts);
   // QueueEvents block on XREAD, so each gets its own connection.
-  const eventConnections = [0, 1, 2].map(() => new Redis(redisUrl, { maxRetriesPerRequest: null }));
+  const eventConnections = ['shard', 'layer', 'distill'].map((k) => redis(`${k} events connection`));
   const shardEvents = new QueueEvents(queueName('shard'), { connection: eventConnections[0]!, prefix });
   const layerEvents = new QueueEvents(queueName('layer'), { connection: eventConnections[1]!, prefix });
   const distillEvents = new QueueEvents(queueName('distill'), { connection: eventConnections[2]!, prefix });
+  const handles: [string, { on(ev: 'error', fn: (err: Error) => void): unknown }][] = [
+    ['shard queue', shard],
+    ['layer queue', layer],
+    ['distill queue', distill],
+    ['flow producer', flow],
+    ['shard events', shardEvents],
+    ['layer events', layerEvents],
+    ['distill events', distillEvents],
+  ];
+  for (const [what, h] of handles) h.on('error', (err) => onError(what, err));
   await Promise.all([shardEvents.waitUntilReady(), layerEvents.waitUntilReady(), distillEvents.waitUntilReady()]);
   return {
     prefix,

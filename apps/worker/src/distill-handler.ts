@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix, type Matrix } from '@cmbn/data';
 import { DEFAULT_STUDENT_SPEC, loadStudent, readStudentMeta, saveStudent, validateSpec, type StudentSpec } from '@cmbn/distill';
-import { decodeTeacherEmbedding, decodeTeacherLabels, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
+import { BadInputError, classifyError, decodeTeacherEmbedding, decodeTeacherLabels, withInfraRetry, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
 import { createDenseBackend } from '@cmbn/kernels';
 import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
 import {
@@ -22,25 +22,31 @@ import {
   type StudentRecipe,
 } from '@cmbn/pipeline';
 import { findVersionByIdempotencyKey, type JsonObject } from '@cmbn/registry';
-import { BadInputError } from './layer-input-cache.ts';
 
 export interface DistillHandlerDeps {
   store: ArtifactStore;
   workerId: string;
   /** TEST ONLY: crash (SIGKILL this process) right after the student is registered, on the first try. */
   testCrash?: 'after-publish';
+  /** Budget of retries of transient database/store errors inside the job (CMBN_INFRA_RETRY_MS); they use no attempt. */
+  infraRetryMs: number;
 }
 
-const INPUT_CODES = new Set(['ARTIFACT_CORRUPT', 'ARTIFACT_NOT_FOUND', 'INVALID_KEY', 'BAD_CODE_ARTIFACT']);
+/**
+ * The registry and store calls of a distill job, retried through transient outages (a restarting
+ * Postgres, S3 5xx) without using up one of the job's two attempts, each of which is minutes of training.
+ */
+function infra<T>(deps: DistillHandlerDeps, fn: () => Promise<T>): Promise<T> {
+  return withInfraRetry(fn, { budgetMs: deps.infraRetryMs });
+}
 
 /** Reads an input artifact; anything no retry can fix becomes a BadInputError (the job fails at once). */
-async function read<T>(store: ArtifactStore, sha256: string, what: string, parse: (b: Uint8Array) => T): Promise<T> {
+async function read<T>(deps: DistillHandlerDeps, sha256: string, what: string, parse: (b: Uint8Array) => T): Promise<T> {
   let bytes: Uint8Array;
   try {
-    bytes = await store.get(sha256);
+    bytes = await infra(deps, () => deps.store.get(sha256));
   } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code !== undefined && INPUT_CODES.has(code)) throw new BadInputError(`${what}: ${(err as Error).message}`);
+    if (classifyError(err) === 'bad-input') throw new BadInputError(`${what}: ${(err as Error).message}`, { cause: err });
     throw err;
   }
   try {
@@ -61,8 +67,8 @@ async function teacherOutput(
   if (t) {
     if (t.rows !== x.rows || t.c !== model.pca.c) throw new BadInputError(`teacher output is ${t.rows}×${t.c}, expected ${x.rows}×${model.pca.c}`);
     return {
-      labels: await read(deps.store, t.labelsSha256, 'MBN labels', (b) => decodeTeacherLabels(b, 'MBN labels', x.rows)),
-      embedding: await read(deps.store, t.embeddingSha256, 'MBN embedding', (b) => decodeTeacherEmbedding(b, 'MBN embedding', x.rows, t.c)),
+      labels: await read(deps, t.labelsSha256, 'MBN labels', (b) => decodeTeacherLabels(b, 'MBN labels', x.rows)),
+      embedding: await read(deps, t.embeddingSha256, 'MBN embedding', (b) => decodeTeacherEmbedding(b, 'MBN embedding', x.rows, t.c)),
     };
   }
   // No stored teacher output (an older coordinator): MBN's predict on the training points gives the same.
@@ -84,29 +90,30 @@ async function teacherOutput(
 export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'distill'>, ctx: JobContext): Promise<JobResult<'distill'>> {
   const { store } = deps;
   let modelBytes = 0;
-  const model = await read(store, p.mbnModelSha256, 'MBN model', (b) => {
+  const model = await read(deps, p.mbnModelSha256, 'MBN model', (b) => {
     modelBytes = b.byteLength;
     return deserializeModel(b, `model ${p.mbnModelSha256}`);
   });
   if (p.params.register !== undefined) {
     // An earlier attempt registered the student and crashed before the job completed: its READY
     // version is the result; training again would only redo minutes of work for the same answer.
-    const previous = await findVersionByIdempotencyKey(p.idempotencyKey, p.params.register);
+    const register = p.params.register;
+    const previous = await infra(deps, () => findVersionByIdempotencyKey(p.idempotencyKey, register));
     const done = previous?.status === 'READY' ? await resultOfRegistered(deps, previous.modelName, previous.version, modelBytes) : undefined;
     if (done) {
       ctx.log(`the student is already registered as ${done.name}:${done.version} by an earlier attempt; not retraining`);
       return done;
     }
   }
-  const x = await read(store, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
+  const x = await read(deps, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
   if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
-  const trainTrue = p.labelsSha256 ? await read(store, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
+  const trainTrue = p.labelsSha256 ? await read(deps, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
   const ev = p.params.eval;
   let evalSet: { x: Matrix; name: string; trueLabels?: Int32Array } | undefined;
   if (ev) {
-    const ex = await read(store, ev.datasetSha256, `eval dataset ${ev.name}`, (b) => parseMatrix(b, ev.name));
+    const ex = await read(deps, ev.datasetSha256, `eval dataset ${ev.name}`, (b) => parseMatrix(b, ev.name));
     if (ex.cols !== x.cols || ex.dtype !== x.dtype) throw new BadInputError(`eval dataset ${ev.name} is ${ex.dtype} × ${ex.cols}, the training data ${x.dtype} × ${x.cols}`);
-    const truth = ev.labelsSha256 ? await read(store, ev.labelsSha256, `labels of ${ev.name}`, (b) => parseLabels(b, `labels of ${ev.name}`)) : undefined;
+    const truth = ev.labelsSha256 ? await read(deps, ev.labelsSha256, `labels of ${ev.name}`, (b) => parseLabels(b, `labels of ${ev.name}`)) : undefined;
     if (truth && truth.length !== ex.rows) throw new BadInputError(`eval labels: ${truth.length} for ${ex.rows} points`);
     evalSet = { x: ex, name: ev.name, ...(truth ? { trueLabels: truth } : {}) };
   }
@@ -167,17 +174,19 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
     let version: number | null = null;
     let artifactSha256: string;
     let artifactBytes: number;
-    if (p.params.register !== undefined) {
-      const v = await publishStudent({
+    const registerAs = p.params.register;
+    if (registerAs !== undefined) {
+      // Idempotent on the run (idempotencyKey), so a retry after a lost connection finds its own version.
+      const v = await infra(deps, () => publishStudent({
         studentDir: dir,
-        name: p.params.register,
+        name: registerAs,
         store,
         lineage: { runId: p.runId, datasetSha256: p.datasetSha256, mbnModelHash: p.modelHash, params: mbnParams, backend: res.student.backend },
         metrics: { ...metrics, evaluatedOn: String(student.evaluatedOn), evalPoints: evaluation.points },
         tags: { source: 'coordinator run', runId: p.runId, dataset: p.datasetName, hidden: spec.hidden.join(','), target: spec.target },
         // One version per run: a retry after a crash finds (and finishes) the version of the first try.
         idempotencyKey: p.idempotencyKey,
-      });
+      }));
       ({ name, version, artifactSha256, artifactBytes } = v);
       ctx.log(`registered ${v.name}:${v.version} (artifact sha256 ${v.artifactSha256})`);
       if (deps.testCrash === 'after-publish' && ctx.attempt === 1) {
@@ -186,7 +195,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
       }
     } else {
       const archive = await packStudentDirectory(dir);
-      const put = await store.put(archive);
+      const put = await infra(deps, () => store.put(archive));
       artifactSha256 = put.sha256;
       artifactBytes = archive.byteLength;
     }

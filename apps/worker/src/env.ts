@@ -36,6 +36,8 @@ export const ZWorkerEnv = z.object({
   CMBN_DISTILL_LOCK_DURATION_MS: z.coerce.number().int().min(500).default(120_000),
   /** TEST ONLY: 'after-publish' makes this process SIGKILL itself right after registering a student (first try only), to test retries. */
   CMBN_WORKER_TEST_DISTILL_CRASH: z.enum(['after-publish']).optional(),
+  /** How long a transient Postgres/Redis/artifact-store error is retried (with backoff, without using up a job attempt) before it counts as a failure; longer than a database restart. */
+  CMBN_INFRA_RETRY_MS: z.coerce.number().int().min(0).default(120_000),
   /** pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

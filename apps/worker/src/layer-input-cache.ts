@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseMatrix } from '@cmbn/data';
-import { decodeCodeNpy, type TLayerInputRef } from '@cmbn/jobs';
+import { BadInputError, classifyError, decodeCodeNpy, type TLayerInputRef } from '@cmbn/jobs';
 import type { LayerInput } from '@cmbn/mbn';
 
 /** Copies into shared memory so every compute thread reads the same bytes without a copy each. */
@@ -14,10 +14,8 @@ function toShared<T extends Uint8Array | Uint16Array | Float32Array>(a: T): T {
   return shared;
 }
 
-/** Thrown for an input that no retry can fix (corrupt, missing, malformed, wrong shape). */
-export class BadInputError extends Error {
-  readonly code = 'BAD_INPUT';
-}
+/** Thrown for an input that no retry can fix (corrupt, missing, malformed, wrong shape): @cmbn/jobs' taxonomy. */
+export { BadInputError };
 
 /**
  * Layer inputs by sha256: each is fetched and parsed once per worker process (concurrent jobs of
@@ -88,10 +86,7 @@ export class LayerInputCache {
     try {
       return await this.store.get(sha256);
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      if (code === 'ARTIFACT_CORRUPT' || code === 'ARTIFACT_NOT_FOUND' || code === 'INVALID_KEY') {
-        throw new BadInputError(`layer input: ${(err as Error).message}`);
-      }
+      if (classifyError(err) === 'bad-input') throw new BadInputError(`layer input: ${(err as Error).message}`, { cause: err });
       throw err;
     }
   }

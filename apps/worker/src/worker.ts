@@ -1,12 +1,26 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { createArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
-import { cancelChannel, cancelledKey, parsePayload, queueName, type HandlersFor, type JobContext, type JobKind, type JobPayload } from '@cmbn/jobs';
-import { ComputeAbortedError, ComputePool } from './compute-pool.ts';
-import { BadInputError, LayerInputCache } from './layer-input-cache.ts';
+import {
+  CancelledError,
+  UnrecoverableJobError,
+  cancelChannel,
+  cancelledKey,
+  classifyError,
+  parsePayload,
+  queueName,
+  toJobError,
+  type HandlersFor,
+  type JobContext,
+  type JobKind,
+  type JobPayload,
+} from '@cmbn/jobs';
+import { ComputePool } from './compute-pool.ts';
+import { ZWorkerEnv } from './env.ts';
+import { LayerInputCache } from './layer-input-cache.ts';
 import { createLogger } from './logger.ts';
 import { handleDistill } from './distill-handler.ts';
 import { handleShard } from './shard-handler.ts';
@@ -33,6 +47,8 @@ export interface StartWorkerOptions {
   distillLockDurationMs?: number;
   /** TEST ONLY: see CMBN_WORKER_TEST_DISTILL_CRASH. */
   testDistillCrash?: 'after-publish';
+  /** How long transient Postgres/Redis/store errors are retried inside a job; default CMBN_INFRA_RETRY_MS (120 s). */
+  infraRetryMs?: number;
   logger?: Logger;
 }
 
@@ -60,14 +76,26 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     throw new Error(`compute threads failed to start: ${(err as Error).message}`);
   });
 
+  // main.ts passes the rest of the environment; this one is read here until it passes it too.
+  const infraRetryMs = opts.infraRetryMs ?? ZWorkerEnv.shape.CMBN_INFRA_RETRY_MS.parse(process.env.CMBN_INFRA_RETRY_MS);
+  // Every Redis client has an error listener (no "[ioredis] Unhandled error event" while Redis
+  // restarts); they reconnect on their own, and commands wait for it (maxRetriesPerRequest: null).
+  let lastRedisError = 0;
+  const onRedisError = (what: string) => (err: Error) => {
+    if (Date.now() - lastRedisError < 5_000) return;
+    lastRedisError = Date.now();
+    log.warn({ err: err.message, what }, 'redis unavailable (retrying)');
+  };
   const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  connection.on('error', onRedisError('redis connection'));
   const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
+  subscriber.on('error', onRedisError('cancel subscriber'));
 
   // The Prisma client connects on the first query (a distill job's registration), not here.
   getDb(opts.databaseUrl);
   const handlers: HandlersFor<'worker'> = {
-    shard: (p, ctx) => handleShard({ store, cache, pool, workerId, testDelayMs: opts.testDelayMs ?? 0 }, p, ctx),
-    distill: (p, ctx) => handleDistill({ store, workerId, ...(opts.testDistillCrash ? { testCrash: opts.testDistillCrash } : {}) }, p, ctx),
+    shard: (p, ctx) => handleShard({ store, cache, pool, workerId, testDelayMs: opts.testDelayMs ?? 0, infraRetryMs }, p, ctx),
+    distill: (p, ctx) => handleDistill({ store, workerId, infraRetryMs, ...(opts.testDistillCrash ? { testCrash: opts.testDistillCrash } : {}) }, p, ctx),
   };
 
   const workers: Worker[] = [];
@@ -79,10 +107,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         try {
           payload = parsePayload(kind, job.data);
         } catch (err) {
-          throw new UnrecoverableError((err as Error).message);
+          throw toJobError(err, kind);
         }
         if ((await connection.exists(cancelledKey(opts.prefix, payload.runId))) === 1) {
-          throw new UnrecoverableError(`run ${payload.runId} was cancelled`);
+          throw toJobError(new CancelledError(`run ${payload.runId} was cancelled`));
         }
         active.set(job.id!, payload.runId);
         const t0 = performance.now();
@@ -92,13 +120,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
           log.debug({ jobId: job.id, ms: Math.round(performance.now() - t0) }, `${kind} done`);
           return result;
         } catch (err) {
-          // Bad input and cancellation fail at once; anything else (a lost store, a timeout) is retried.
-          const final = signal?.aborted
-            ? new UnrecoverableError(`${kind} aborted: ${String(signal.reason ?? 'cancelled')}`)
-            : err instanceof BadInputError || err instanceof ComputeAbortedError
-              ? new UnrecoverableError(err.message)
-              : (err as Error);
-          log.warn({ jobId: job.id, err: final.message, unrecoverable: final instanceof UnrecoverableError }, `${kind} failed`);
+          // The taxonomy (@cmbn/jobs failure.ts): bad input, cancellation and bugs fail at once;
+          // anything else is retried per the catalog (infra errors were already retried in the handler).
+          const final = signal?.aborted ? toJobError(new CancelledError(`${kind} aborted: ${String(signal.reason ?? 'cancelled')}`)) : toJobError(err);
+          log.warn({ jobId: job.id, err: final.message, kind: classifyError(err), unrecoverable: final instanceof UnrecoverableJobError }, `${kind} failed`);
           throw final;
         } finally {
           active.delete(job.id!);

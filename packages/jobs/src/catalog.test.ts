@@ -16,7 +16,9 @@ import {
   parsePayload,
   parseShardJobId,
   shardJobId,
+  PayloadError,
   type HandlersFor,
+  type JobKind,
 } from './index.ts';
 
 const SHA = 'a'.repeat(64);
@@ -64,14 +66,45 @@ describe('job catalog', () => {
   });
 
   it('types the handler map per runner', () => {
+    // Compile-time checks (vitest runs no type checker; `npm run typecheck` fails if these lines compile).
     // @ts-expect-error the worker must handle 'shard'
-    const missing: HandlersFor<'worker'> = {};
-    expect(missing).toEqual({});
+    const _missing: HandlersFor<'worker'> = {};
     // @ts-expect-error the worker must handle 'distill' too
-    const shardOnly: HandlersFor<'worker'> = { shard: async () => ({ sha256: SHA, rows: 1, cols: 1, seconds: 0, workerId: 'w', backend: 'js', finishedAt: 0 }) };
-    expect(Object.keys(shardOnly)).toEqual(['shard']);
+    const _shardOnly: HandlersFor<'worker'> = { shard: async () => ({ sha256: SHA, rows: 1, cols: 1, seconds: 0, workerId: 'w', backend: 'js', finishedAt: 0 }) };
     const full: HandlersFor<'coordinator'> = { layer: async () => ({ outputSha256: SHA }) };
-    expect(Object.keys(full)).toEqual(['layer']);
+    expect(typeof full.layer).toBe('function');
+  });
+
+  it('gives every kind a payload schema that accepts a valid payload and rejects a malformed one, and jobOptions from its retry policy', () => {
+    const valid: { [K in JobKind]: unknown } = {
+      shard: {
+        runId: 'r1',
+        layer: 2,
+        index: 3,
+        spec: { layer: 2, v0: 0, v1: 2, k: 5, seed: 0, a: 0.5, kernel: 'linear' },
+        input: { kind: 'code', sha256: SHA, rows: 10, V: 4, k: 3 },
+      },
+      layer: { runId: 'r1', layer: 1 },
+      distill: {
+        runId: 'r1',
+        datasetSha256: SHA,
+        mbnModelSha256: SHA,
+        modelHash: SHA,
+        params: { mbnParams: {} },
+        idempotencyKey: 'run:r1',
+      },
+    };
+    for (const kind of Object.keys(jobCatalog) as JobKind[]) {
+      expect(() => parsePayload(kind, valid[kind])).not.toThrow();
+      for (const bad of [null, {}, { ...(valid[kind] as object), runId: 7 }, { ...(valid[kind] as object), layer: 0 }]) {
+        if (kind === 'distill' && (bad as { layer?: number } | null)?.layer === 0) continue; // distill has no layer
+        expect(() => parsePayload(kind, bad), `${kind} ${JSON.stringify(bad)}`).toThrow(PayloadError);
+      }
+      const { retry } = jobCatalog[kind];
+      expect(jobOptions(kind)).toEqual({ attempts: retry.attempts, backoff: retry.backoff });
+      // A copy: a caller mutating its options does not change the catalog.
+      expect(jobOptions(kind).backoff).not.toBe(retry.backoff);
+    }
   });
 
   it('makes deterministic job ids that BullMQ accepts and that parse back', () => {

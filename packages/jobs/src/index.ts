@@ -12,3 +12,15 @@ export { distillIdempotencyKey, distillJobId, layerJobId, parseDistillJobId, par
 export { CodeArtifactError, decodeCodeNpy, encodeCodeNpy } from './code-npy.ts';
 export { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey } from './cancel.ts';
 export { decodeTeacherEmbedding, decodeTeacherLabels, encodeTeacherEmbedding, encodeTeacherLabels } from './teacher-npy.ts';
+export {
+  BadInputError,
+  CancelledError,
+  UnrecoverableJobError,
+  classifyError,
+  consumesAttempt,
+  isRetryable,
+  toJobError,
+  withInfraRetry,
+} from './failure.ts';
+export type { FailureKind, InfraRetryOptions } from './failure.ts';
+export { failedChildren } from './flow-children.ts';

@@ -1,0 +1,72 @@
+/**
+ * Submission and cancellation: the requests' validation (AppError codes the API edge maps to HTTP
+ * statuses) and the first step of a run's life. Everything after the first layer is queued belongs
+ * to the run state machine.
+ */
+import type { Logger } from 'pino';
+import { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey, distillJobId } from '@cmbn/jobs';
+import { parseParams, resolveKs } from '@cmbn/mbn';
+import { createRun, getDataset, getRun, setRunStatus, type JsonObject, type Run } from '@cmbn/registry';
+import { validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
+import { AppError } from './errors.ts';
+import type { ProgressBus } from './progress-bus.ts';
+import type { Queues } from './queues.ts';
+import type { RunStateMachine } from './run-state.ts';
+
+export interface SubmitRunInput {
+  datasetId: string;
+  labelsId?: string;
+  params: unknown;
+  shardSize?: number;
+  /** Distil a student after MBN (issue 4). */
+  distill?: TDistillRequest;
+}
+
+export class RunService {
+  constructor(
+    private readonly state: RunStateMachine,
+    private readonly queues: Queues,
+    private readonly bus: ProgressBus,
+    private readonly log: Logger,
+  ) {}
+
+  async submitRun(input: SubmitRunInput): Promise<Run> {
+    const dataset = await getDataset(input.datasetId);
+    if (dataset.labelsOf !== null) throw new AppError('BAD_REQUEST', `dataset ${input.datasetId} is a labels file, not a data matrix`);
+    let labelsId: string | null = null;
+    if (input.labelsId !== undefined) {
+      const labels = await getDataset(input.labelsId);
+      if (labels.labelsOf !== dataset.sha256) {
+        throw new AppError('BAD_REQUEST', `labels ${input.labelsId} were not uploaded for dataset ${input.datasetId} (use ?labelsFor=${dataset.id})`);
+      }
+      labelsId = labels.id;
+    }
+    const params = parseParams(input.params);
+    const ks = resolveKs(dataset.rows, params);
+    if (input.distill) await validateDistillRequest(input.distill, dataset);
+    const stored: JsonObject = { ...(params as unknown as JsonObject), ...(input.distill ? { distill: input.distill } : {}) };
+    const run = await createRun({ datasetId: dataset.id, labelsId, params: stored, ks, seed: params.seed, shardSize: input.shardSize ?? null });
+    const t0 = performance.now();
+    await this.state.withRunLock(run.id, async () => this.state.startRun(await this.state.context(run.id)));
+    this.state.addOverhead(run.id, (performance.now() - t0) / 1000);
+    this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize: run.shardSize ?? 'auto' }, 'run submitted');
+    return getRun(run.id);
+  }
+
+  async cancelRun(runId: string): Promise<Run> {
+    const run = await getRun(runId);
+    if (run.status === 'SUCCEEDED' || run.status === 'FAILED' || run.status === 'CANCELLED') {
+      throw new AppError('CONFLICT', `run ${runId} is already ${run.status}`);
+    }
+    const { connection, prefix } = this.queues;
+    await connection.set(cancelledKey(prefix, runId), '1', 'EX', CANCELLED_KEY_TTL_SECONDS);
+    const cancelled = await setRunStatus(runId, 'CANCELLED', { error: 'cancelled by request' });
+    this.state.release(runId);
+    await connection.publish(cancelChannel(prefix), runId);
+    await this.state.removeQueuedShards(runId);
+    await this.queues.distill.remove(distillJobId(runId)).catch(() => 0); // a running one finishes harmlessly: the run stays CANCELLED
+    this.bus.emit(runId, { type: 'status', status: 'CANCELLED', error: cancelled.error });
+    this.log.info({ runId }, 'run cancelled');
+    return cancelled;
+  }
+}
