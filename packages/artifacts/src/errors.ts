@@ -1,5 +1,11 @@
 /** Errors of the artifact store. `code` is stable; apps map it to an HTTP status. */
-export type ArtifactErrorCode = 'ARTIFACT_NOT_FOUND' | 'ARTIFACT_CORRUPT' | 'ARTIFACT_TOO_LARGE' | 'INVALID_KEY' | 'NOT_IMPLEMENTED';
+export type ArtifactErrorCode =
+  | 'ARTIFACT_NOT_FOUND'
+  | 'ARTIFACT_CORRUPT'
+  | 'ARTIFACT_TOO_LARGE'
+  | 'INVALID_KEY'
+  | 'NOT_IMPLEMENTED'
+  | 'STORE_MISCONFIGURED';
 
 export class ArtifactError extends Error {
   constructor(
@@ -41,6 +47,21 @@ export class InvalidArtifactKeyError extends ArtifactError {
 
 export class ArtifactBackendNotImplementedError extends ArtifactError {
   constructor(url: string) {
-    super('NOT_IMPLEMENTED', `artifact store ${url}: this backend is not implemented in this build (use file:///abs/dir or a plain path)`, 501);
+    super('NOT_IMPLEMENTED', `artifact store ${url}: this backend is not implemented in this build (use file:///abs/dir, a plain path or s3://bucket/prefix)`, 501);
+  }
+}
+
+/**
+ * The store cannot be used as configured (unreachable endpoint, rejected credentials, missing
+ * bucket, unwritable directory). The message is one line naming the store, where it points and
+ * the fix, so that an app can print it at start-up and exit.
+ */
+export class ArtifactStoreConfigError extends ArtifactError {
+  constructor(
+    readonly storeUrl: string,
+    readonly reason: string,
+    readonly fix: string,
+  ) {
+    super('STORE_MISCONFIGURED', `artifact store ${storeUrl}: ${reason}; ${fix}`, 500);
   }
 }

@@ -3,11 +3,13 @@ import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promise
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactTooLargeError } from './errors.ts';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
 import { assertSha256Hex, objectKey } from './store.ts';
 import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions } from './store.ts';
+import { verifiedReadStream } from './verified-read-stream.ts';
 
 const TMP_DIR = 'tmp';
+const QUARANTINE_DIR = 'quarantine';
 
 function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
@@ -30,6 +32,8 @@ async function fsyncDir(dir: string): Promise<void> {
  * Objects live at `<root>/sha256/ab/cdef…`; writes go to `<root>/tmp/<random>` first, are
  * fsynced, then renamed into place. rename(2) is atomic within one filesystem, so a reader sees
  * either no object or the whole object, and two writers of the same bytes both end with the same file.
+ * A read that finds bytes not matching their key renames the file to `<root>/quarantine/<sha>-<random>`
+ * (kept for inspection, never read again), so the key is free for the next put to repair.
  */
 export class FileArtifactStore implements ArtifactStore {
   readonly url: string;
@@ -40,6 +44,31 @@ export class FileArtifactStore implements ArtifactStore {
 
   localPath(sha256: string): string {
     return join(this.root, objectKey(sha256));
+  }
+
+  async check(): Promise<void> {
+    // Writing a probe into tmp/ proves what put needs: the tree is creatable and writable.
+    const dir = join(this.root, TMP_DIR);
+    const probe = join(dir, `check-${process.pid}-${randomBytes(6).toString('hex')}`);
+    try {
+      await mkdir(dir, { recursive: true });
+      const h = await open(probe, 'w');
+      try {
+        await h.writeFile('ok');
+        await h.sync();
+      } finally {
+        await h.close();
+      }
+      await unlink(probe);
+    } catch (err) {
+      await rm(probe, { force: true }).catch(() => {});
+      const e = err as NodeJS.ErrnoException;
+      throw new ArtifactStoreConfigError(
+        this.url,
+        `cannot write ${dir} (${e.code ?? e.message})`,
+        'point the store at a directory this process can create and write (a file:// URL or a plain path)',
+      );
+    }
   }
 
   async has(sha256: string): Promise<boolean> {
@@ -117,7 +146,10 @@ export class FileArtifactStore implements ArtifactStore {
       throw err;
     }
     const actual = createHash('sha256').update(buf).digest('hex');
-    if (actual !== sha256) throw new ArtifactCorruptError(sha256, actual);
+    if (actual !== sha256) {
+      await this.quarantine(sha256).catch(() => {});
+      throw new ArtifactCorruptError(sha256, actual);
+    }
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -131,7 +163,22 @@ export class FileArtifactStore implements ArtifactStore {
       if (isNotFound(err)) throw new ArtifactNotFoundError(sha256);
       throw err;
     }
-    return h.createReadStream({ autoClose: true });
+    return verifiedReadStream(h.createReadStream({ autoClose: true }), sha256, () => this.quarantine(sha256));
+  }
+
+  /**
+   * Moves a corrupt object out of its key. A concurrent writer may have repaired the key just
+   * before the rename; then good bytes go to quarantine and the next put repairs again, which is
+   * harmless because puts are idempotent.
+   */
+  private async quarantine(sha256: string): Promise<void> {
+    const dir = join(this.root, QUARANTINE_DIR);
+    await mkdir(dir, { recursive: true });
+    try {
+      await rename(this.localPath(sha256), join(dir, `${sha256}-${Date.now()}-${randomBytes(4).toString('hex')}`));
+    } catch (err) {
+      if (!isNotFound(err)) throw err; // another reader quarantined it first
+    }
   }
 
   private async tempFile(): Promise<string> {

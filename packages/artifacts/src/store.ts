@@ -16,21 +16,41 @@ export type ByteSource = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
  * A content-addressed blob store: the key of a blob is the lowercase hex sha256 of its bytes,
  * so writes are idempotent and a retried job that produces the same bytes lands on the same key.
  *
- * Backends are key/value stores of immutable objects (a file tree, S3, GCS): everything here is
- * expressible as put-if-absent / get / head by key, which is what an S3 backend would implement.
+ * Backends are key/value stores of immutable objects (a file tree, S3): everything here is
+ * expressible as put-if-absent / get / head / copy / delete by key.
+ *
+ * Integrity: every read is checked against its key. When a read finds bytes that do not hash to
+ * their key, the backend moves the object out of the key (into `quarantine/`) before it reports
+ * ArtifactCorruptError, so `has()` turns false and the next put/putStream of the right bytes
+ * writes the object anew: a damaged object is repaired by simply producing it again.
  */
 export interface ArtifactStore {
   readonly url: string;
+  /**
+   * Start-up probe: resolves once the store is reachable and writable (file: the directory can be
+   * created and written; s3: an object can be put and deleted under the prefix). Otherwise it
+   * rejects within seconds, never hangs, with ArtifactStoreConfigError (code STORE_MISCONFIGURED)
+   * whose message is one line naming the store, its endpoint and the fix.
+   */
+  check(): Promise<void>;
   /** Store bytes; idempotent (same bytes → same key, an existing object is not rewritten). */
   put(bytes: Uint8Array): Promise<PutResult>;
   /** Stream bytes in, hashing while writing; nothing is visible under the key until complete. */
   putStream(src: ByteSource, opts?: PutStreamOptions): Promise<PutResult>;
-  /** Read and verify the hash: ArtifactCorruptError on mismatch, ArtifactNotFoundError if absent. */
+  /** Read and verify the hash: ArtifactCorruptError on mismatch (object quarantined), ArtifactNotFoundError if absent. */
   get(sha256: string): Promise<Uint8Array>;
-  /** Stream an object (not verified: the consumer hashes if it needs to). ArtifactNotFoundError if absent. */
+  /**
+   * Stream an object, verified while it streams. ArtifactNotFoundError (rejected promise) if absent.
+   * The stream hashes bytes as they pass and holds back its final chunk until the digest matches
+   * the key, so a consumer of a corrupt object never receives the complete byte sequence: on a
+   * mismatch the object is quarantined and the stream is destroyed with ArtifactCorruptError
+   * instead of ending. Consumers must therefore treat only 'end' (or a resolved pipeline) as
+   * success; an HTTP route that pipes this stream aborts its response on error rather than
+   * completing it.
+   */
   createReadStream(sha256: string): Promise<NodeJS.ReadableStream>;
   has(sha256: string): Promise<boolean>;
-  /** File backend only: the path of the object, for workers that read or mmap it directly. */
+  /** File backend only: the path of the object, for workers that read or mmap it directly (unverified). */
   localPath?(sha256: string): string;
 }
 

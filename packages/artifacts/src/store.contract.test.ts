@@ -1,0 +1,268 @@
+import { createHash } from 'node:crypto';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactTooLargeError, FileArtifactStore, InvalidArtifactKeyError, s3StoreForTest, startS3Server } from './index.ts';
+import type { ArtifactStore, S3TestServer } from './index.ts';
+
+/**
+ * The ArtifactStore contract, run against every backend: a file tree and a real S3-protocol
+ * server (s3rver as a child process, or the shared one named by CMBN_TEST_S3_ENDPOINT).
+ */
+
+const MiB = 1024 * 1024;
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+interface Backend {
+  store: ArtifactStore;
+  /** Overwrites the stored object of `key` behind the store's back. */
+  corrupt(key: string, bytes: Uint8Array): Promise<void>;
+  /** Names of objects under the final keys, tmp/ and quarantine/. */
+  finalKeys(): Promise<string[]>;
+  tmpKeys(): Promise<string[]>;
+  quarantined(): Promise<string[]>;
+  cleanup(): Promise<void>;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    if (e.isDirectory()) out.push(...(await walk(join(dir, e.name))));
+    else out.push(join(dir, e.name));
+  }
+  return out;
+}
+
+let server: S3TestServer | undefined;
+beforeAll(async () => {
+  if (!process.env.CMBN_TEST_S3_ENDPOINT) server = await startS3Server();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+const backends: Array<{ name: string; make(): Promise<Backend> }> = [
+  {
+    name: 'file://',
+    async make() {
+      const root = await mkdtemp(join(tmpdir(), 'cmbn-artifacts-'));
+      const store = new FileArtifactStore(root);
+      return {
+        store,
+        corrupt: (key, bytes) => writeFile(store.localPath(key), bytes),
+        finalKeys: () => walk(join(root, 'sha256')),
+        tmpKeys: () => walk(join(root, 'tmp')),
+        quarantined: () => walk(join(root, 'quarantine')),
+        cleanup: () => rm(root, { recursive: true, force: true }),
+      };
+    },
+  },
+  {
+    name: 's3://',
+    async make() {
+      // Small parts so that a few MiB already exercise multipart uploads.
+      const t = await s3StoreForTest({ ...(server !== undefined ? { server } : {}), partSize: 5 * MiB, queueSize: 2 });
+      const raw = new S3Client({ ...t.options, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+      return {
+        store: t.store,
+        corrupt: async (key, bytes) => {
+          await raw.send(new PutObjectCommand({ Bucket: t.bucket, Key: t.store.keyOf(key), Body: bytes }));
+        },
+        finalKeys: () => t.listKeys('sha256/'),
+        tmpKeys: () => t.listKeys('tmp/'),
+        quarantined: () => t.listKeys('quarantine/'),
+        cleanup: async () => {
+          raw.destroy();
+          await t.cleanup();
+        },
+      };
+    },
+  },
+];
+
+async function* chunks(n: number, size: number): AsyncIterable<Uint8Array> {
+  for (let i = 0; i < n; i++) yield new Uint8Array(size).fill(i & 0xff);
+}
+
+function pattern(bytes: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(bytes);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < bytes; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+/** Reads a stream to its end or its error; returns what arrived before either. */
+async function drain(s: NodeJS.ReadableStream): Promise<{ bytes: Buffer; error?: unknown }> {
+  const parts: Buffer[] = [];
+  try {
+    for await (const c of s) parts.push(c as Buffer);
+    return { bytes: Buffer.concat(parts) };
+  } catch (error) {
+    return { bytes: Buffer.concat(parts), error };
+  }
+}
+
+describe.each(backends)('ArtifactStore contract: $name', ({ make }) => {
+  let b: Backend;
+  let store: ArtifactStore;
+  beforeEach(async () => {
+    b = await make();
+    store = b.store;
+  });
+  afterEach(async () => {
+    await b.cleanup();
+  });
+
+  it('check() passes on a healthy store', async () => {
+    await expect(store.check()).resolves.toBeUndefined();
+    expect(await b.tmpKeys()).toEqual([]);
+  });
+
+  it('round-trips bytes under their sha256 (get, createReadStream, has)', async () => {
+    const bytes = new TextEncoder().encode('hello artifacts');
+    const r = await store.put(bytes);
+    expect(r).toEqual({ sha256: sha(bytes), bytes: bytes.byteLength });
+    expect(await store.has(r.sha256)).toBe(true);
+    expect(Buffer.from(await store.get(r.sha256)).toString()).toBe('hello artifacts');
+    const { bytes: streamed, error } = await drain(await store.createReadStream(r.sha256));
+    expect(error).toBeUndefined();
+    expect(streamed.toString()).toBe('hello artifacts');
+    expect((await b.finalKeys()).length).toBe(1);
+  });
+
+  it('put is idempotent: same key, one object, nothing left in tmp', async () => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const a = await store.put(bytes);
+    expect(await store.put(bytes)).toEqual(a);
+    expect(await store.putStream(Readable.from([Buffer.from(bytes)]))).toEqual(a);
+    expect((await b.finalKeys()).length).toBe(1);
+    expect(await b.tmpKeys()).toEqual([]);
+  });
+
+  it('putStream hashes while writing and matches put (async iterables and Node Readables)', async () => {
+    const r = await store.putStream(chunks(10, 1000));
+    const all = new Uint8Array(10_000);
+    for (let i = 0; i < 10; i++) all.fill(i, i * 1000, (i + 1) * 1000);
+    expect(r).toEqual({ sha256: sha(all), bytes: 10_000 });
+    expect(await store.get(r.sha256)).toEqual(all);
+    expect(await store.putStream(Readable.from([Buffer.from(all)]))).toEqual(r);
+    // Several parts: the multipart path of S3.
+    const big = pattern(11 * MiB);
+    const rb = await store.putStream(Readable.from([Buffer.from(big)]));
+    expect(rb).toEqual({ sha256: sha(big), bytes: big.byteLength });
+    expect(sha(await store.get(rb.sha256))).toBe(rb.sha256);
+    expect(await b.tmpKeys()).toEqual([]);
+  });
+
+  it('a stream over maxBytes is refused and nothing is kept', async () => {
+    await expect(store.putStream(chunks(10, 1000), { maxBytes: 5000 })).rejects.toBeInstanceOf(ArtifactTooLargeError);
+    // Past the first parts, so that S3 has a multipart upload in flight to abort.
+    await expect(store.putStream(chunks(12, MiB), { maxBytes: 11 * MiB })).rejects.toBeInstanceOf(ArtifactTooLargeError);
+    expect(await b.tmpKeys()).toEqual([]);
+    expect(await b.finalKeys()).toEqual([]);
+    // Exactly at the limit is accepted.
+    await expect(store.putStream(chunks(5, 1000), { maxBytes: 5000 })).resolves.toMatchObject({ bytes: 5000 });
+  });
+
+  it('a missing key is ArtifactNotFoundError', async () => {
+    const missing = 'a'.repeat(64);
+    expect(await store.has(missing)).toBe(false);
+    await expect(store.get(missing)).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    await expect(store.createReadStream(missing)).rejects.toBeInstanceOf(ArtifactNotFoundError);
+  });
+
+  it('an invalid key is InvalidArtifactKeyError', async () => {
+    for (const key of ['../../etc/passwd', 'A'.repeat(64), 'a'.repeat(63), '']) {
+      await expect(store.get(key)).rejects.toBeInstanceOf(InvalidArtifactKeyError);
+      await expect(store.has(key)).rejects.toBeInstanceOf(InvalidArtifactKeyError);
+      await expect(store.createReadStream(key)).rejects.toBeInstanceOf(InvalidArtifactKeyError);
+    }
+  });
+
+  it('get detects one corrupt byte, quarantines the object, and the next put repairs it', async () => {
+    const bytes = pattern(4096, 7);
+    const { sha256 } = await store.put(bytes);
+    const bad = Uint8Array.from(bytes);
+    bad[100] = bad[100]! ^ 0x01;
+    await b.corrupt(sha256, bad);
+    const err = await store.get(sha256).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ArtifactCorruptError);
+    expect((err as ArtifactCorruptError).actual).toBe(sha(bad));
+    expect(await store.has(sha256)).toBe(false);
+    expect((await b.quarantined()).length).toBe(1);
+    // put keeps existing objects, but the key is now free, so this writes the right bytes anew.
+    await store.put(bytes);
+    expect(await store.get(sha256)).toEqual(bytes);
+  });
+
+  it('createReadStream verifies while streaming: a corrupt object never arrives whole, then putStream repairs it', async () => {
+    const bytes = pattern(2 * MiB, 9);
+    const { sha256 } = await store.put(bytes);
+    // An intact object streams completely.
+    const ok = await drain(await store.createReadStream(sha256));
+    expect(ok.error).toBeUndefined();
+    expect(sha(ok.bytes)).toBe(sha256);
+
+    const bad = Uint8Array.from(bytes);
+    bad[MiB] = bad[MiB]! ^ 0x80;
+    await b.corrupt(sha256, bad);
+    const got = await drain(await store.createReadStream(sha256));
+    expect(got.error).toBeInstanceOf(ArtifactCorruptError);
+    // The last chunk was held back: the consumer got a strict prefix, never the whole sequence.
+    expect(got.bytes.byteLength).toBeLessThan(bytes.byteLength);
+    expect(got.bytes.equals(Buffer.from(bad.subarray(0, got.bytes.byteLength)))).toBe(true);
+    expect(await store.has(sha256)).toBe(false);
+    expect((await b.quarantined()).length).toBe(1);
+
+    await store.putStream(Readable.from([Buffer.from(bytes)]));
+    const again = await drain(await store.createReadStream(sha256));
+    expect(again.error).toBeUndefined();
+    expect(again.bytes.equals(Buffer.from(bytes))).toBe(true);
+  });
+
+  it('concurrent writers of the same bytes end with one intact object', async () => {
+    const bytes = pattern(256 * 1024, 3);
+    const results = await Promise.all([
+      ...Array.from({ length: 4 }, () => store.put(bytes)),
+      ...Array.from({ length: 6 }, () => store.putStream(Readable.from([Buffer.from(bytes.subarray(0, 1000)), Buffer.from(bytes.subarray(1000))]))),
+    ]);
+    expect(new Set(results.map((r) => r.sha256))).toEqual(new Set([sha(bytes)]));
+    expect(await store.get(sha(bytes))).toEqual(bytes);
+    expect((await b.finalKeys()).length).toBe(1);
+    expect(await b.tmpKeys()).toEqual([]);
+  });
+
+  it('no partial object is visible under the final key while a putStream is in progress', async () => {
+    const bytes = pattern(7 * MiB, 11);
+    const key = sha(bytes);
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* slow(): AsyncIterable<Uint8Array> {
+      // More than one S3 part before the pause, so that bytes really are on the server mid-stream.
+      yield bytes.subarray(0, 6 * MiB);
+      reached();
+      await gate;
+      yield bytes.subarray(6 * MiB);
+    }
+    const pending = store.putStream(slow());
+    await atGate;
+    expect(await store.has(key)).toBe(false);
+    expect(await b.finalKeys()).toEqual([]);
+    await expect(store.get(key)).rejects.toBeInstanceOf(ArtifactNotFoundError);
+    release();
+    await expect(pending).resolves.toEqual({ sha256: key, bytes: bytes.byteLength });
+    expect(await store.has(key)).toBe(true);
+    expect(sha(await store.get(key))).toBe(key);
+    expect(await b.tmpKeys()).toEqual([]);
+  });
+});
