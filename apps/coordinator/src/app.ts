@@ -22,7 +22,10 @@ export interface AppDeps {
   maxUploadBytes: number;
 }
 
-/** The HTTP API. Every error is `{ error: { code, message } }` with a fitting status. */
+/**
+ * The HTTP API. Every error is `{ error: { code, message } }` with the status of errors.ts' table;
+ * a 5xx adds an `errorId` and carries no internal text (the details are logged under that id).
+ */
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -42,10 +45,13 @@ export function createApp(deps: AppDeps): Express {
   app.use('/v1', v1);
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
-    const { status, body } = toErrorResponse(err);
-    if (status >= 500) deps.logger.error({ err, url: req.originalUrl }, body.error.message);
+    const { status, body, errorId } = toErrorResponse(err);
+    // The full error (message, stack, Prisma's invocation text) goes only to the log, under the
+    // errorId the client was given.
+    if (status >= 500) deps.logger.error({ err, errorId, method: req.method, url: req.originalUrl, status, code: body.error.code }, 'request failed');
     if (res.headersSent) {
-      res.end();
+      // Part of a body is out: ending it normally would pass a truncated download off as complete.
+      res.destroy();
       return;
     }
     res.status(status).json(body);

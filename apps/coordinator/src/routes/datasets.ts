@@ -6,12 +6,13 @@ import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix } from '@cmbn/data';
 import { RegistryError, getDataset, registerDataset, type DatasetRecord } from '@cmbn/registry';
 import { AppError } from '../errors.ts';
+import { ZId, ZIdParams, ZName } from './validation.ts';
 
 const ZUploadQuery = z.object({
   /** Display name (and the file name in error messages). */
-  name: z.string().min(1).max(200).default('dataset'),
+  name: ZName(200).default('dataset'),
   /** When set, the upload is a labels file for this dataset (id or sha256). */
-  labelsFor: z.string().min(1).max(100).optional(),
+  labelsFor: ZId.optional(),
 });
 
 /** The fields the API shows of a dataset. */
@@ -94,7 +95,7 @@ export function datasetsRouter(deps: { store: ArtifactStore; maxUploadBytes: num
   });
 
   r.get('/datasets/:id', async (req, res) => {
-    res.json(datasetView(await getDataset(req.params.id)));
+    res.json(datasetView(await getDataset(ZIdParams.parse(req.params).id)));
   });
 
   return r;

@@ -1,22 +1,23 @@
 import { createHash } from 'node:crypto';
-import { Router, json } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
 import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
-import { deleteVersion, getModel, getVersion, listModels, resolveModelRef, setAlias } from '@cmbn/registry';
+import { deleteVersion, getModel, getVersion, listModels, parseModelRef, resolveModelRef, setAlias } from '@cmbn/registry';
 import { AppError } from '../errors.ts';
+import { INT4_MAX, ZName, ZVersionNumber, ZVersionParam, jsonBody } from './validation.ts';
 
-const ZName = z.string().min(1).max(128);
-const ZVersion = z.coerce.number().int().min(1);
-const ZNameParams = z.object({ name: ZName });
-const ZVersionParams = z.object({ name: ZName, v: ZVersion });
-const ZAliasParams = z.object({ name: ZName, alias: z.string().min(1).max(64) });
-const ZAliasBody = z.object({ version: z.number().int().min(1) }).strict();
-const ZRefParams = z.object({ ref: z.string().min(1).max(200) });
+const ZModelName = ZName(128);
+const ZNameParams = z.object({ name: ZModelName });
+const ZVersionParams = z.object({ name: ZModelName, v: ZVersionParam });
+const ZAliasParams = z.object({ name: ZModelName, alias: ZName(64) });
+const ZAliasBody = z.object({ version: ZVersionNumber }).strict();
+const ZRefParams = z.object({ ref: ZName(200) });
 
 /**
  * The model registry (MLflow-shaped): registered models, their versions and aliases, and the
- * student archives. Registry errors keep their own code and status (NOT_FOUND 404, ALIAS_IN_USE /
- * IMMUTABLE / CONFLICT 409, INVALID 400).
+ * student archives. Registry errors keep their own code (errors.ts maps it: NOT_FOUND 404,
+ * ALIAS_IN_USE / IMMUTABLE / CONFLICT 409, INVALID 400). Names, versions (int4) and refs are
+ * checked here first, so nothing the database cannot hold reaches it.
  */
 export function modelsRouter(deps: { store: ArtifactStore }): Router {
   const r = Router();
@@ -34,7 +35,7 @@ export function modelsRouter(deps: { store: ArtifactStore }): Router {
     res.json(await getVersion(p.name, p.v));
   });
 
-  r.put('/models/:name/aliases/:alias', json({ limit: '16kb' }), async (req, res) => {
+  r.put('/models/:name/aliases/:alias', ...jsonBody('16kb'), async (req, res) => {
     const p = ZAliasParams.parse(req.params);
     const { version } = ZAliasBody.parse(req.body ?? {});
     const v = await setAlias(p.name, p.alias, version);
@@ -54,6 +55,8 @@ export function modelsRouter(deps: { store: ArtifactStore }): Router {
    */
   r.get('/models/:ref/artifact', async (req, res) => {
     const { ref } = ZRefParams.parse(req.params);
+    const parsed = parseModelRef(ref);
+    if ('version' in parsed && parsed.version > INT4_MAX) throw new AppError('BAD_REQUEST', `ref: version must be at most ${INT4_MAX}`);
     const v = await resolveModelRef(ref);
     const label = `${v.modelName}:${v.version}`;
     const sha = v.artifactSha256;

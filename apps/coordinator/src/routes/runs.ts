@@ -1,17 +1,18 @@
-import { pipeline } from 'node:stream/promises';
-import { Router, json } from 'express';
+import { Router } from 'express';
 import { z } from 'zod';
-import type { ArtifactStore } from '@cmbn/artifacts';
+import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
 import { getRun, getRunProgress, type Run } from '@cmbn/registry';
 import { ZDistillRequest, splitRunParams } from '../distill-stage.ts';
 import { AppError } from '../errors.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { ProgressBus, RunEvent } from '../progress-bus.ts';
+import { sendStream } from './download.ts';
+import { ZId, ZIdParams, jsonBody } from './validation.ts';
 
 const ZSubmitRun = z
   .object({
-    datasetId: z.string().min(1),
-    labelsId: z.string().min(1).optional(),
+    datasetId: ZId,
+    labelsId: ZId.optional(),
     /** MBN params as the CLI's (@cmbn/mbn ZMbnParams); validated there. */
     params: z.record(z.string(), z.unknown()).default({}),
     /** Clusterings per shard (scheduling only; never changes the model). */
@@ -27,14 +28,14 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
   const r = Router();
   const { orchestrator, store, bus } = deps;
 
-  r.post('/runs', json({ limit: '1mb' }), async (req, res) => {
+  r.post('/runs', ...jsonBody('1mb'), async (req, res) => {
     const body = ZSubmitRun.parse(req.body ?? {});
     const run = await orchestrator.submitRun(body);
     res.status(201).json({ id: run.id, status: run.status, ks: run.ks });
   });
 
   r.get('/runs/:id', async (req, res) => {
-    const { run, layers } = await getRunProgress(req.params.id);
+    const { run, layers } = await getRunProgress(ZIdParams.parse(req.params).id);
     const etaSeconds = await orchestrator.etaSeconds(run, layers);
     const { mbn, distill } = splitRunParams(run.params);
     const summary = run.summary as { student?: unknown } | null;
@@ -65,20 +66,29 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
   });
 
   r.post('/runs/:id/cancel', async (req, res) => {
-    const run = await orchestrator.cancelRun(req.params.id);
+    const run = await orchestrator.cancelRun(ZIdParams.parse(req.params).id);
     res.json({ id: run.id, status: run.status });
   });
 
   r.get('/runs/:id/model', async (req, res) => {
-    const run = await getRun(req.params.id);
+    const run = await getRun(ZIdParams.parse(req.params).id);
     if (!run.modelSha256) throw new AppError('MODEL_NOT_READY', `run ${run.id} is ${run.status} and has no model yet`);
-    const stream = await store.createReadStream(run.modelSha256);
-    res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Disposition', 'attachment; filename="model.cmbn"');
-    res.setHeader('X-Model-Hash', run.modelHash ?? run.modelSha256);
+    const headers: Record<string, string> = {
+      'Content-Type': 'application/octet-stream',
+      'Content-Disposition': 'attachment; filename="model.cmbn"',
+      'X-Model-Hash': run.modelHash ?? run.modelSha256,
+    };
     const bytes = (run.summary as { modelBytes?: number } | null)?.modelBytes;
-    if (bytes !== undefined) res.setHeader('Content-Length', String(bytes));
-    await pipeline(stream, res);
+    if (bytes !== undefined) headers['Content-Length'] = String(bytes);
+    try {
+      // The store verifies while streaming (see sendStream): a corrupt model is never served whole.
+      await sendStream(res, await store.createReadStream(run.modelSha256), headers);
+    } catch (err) {
+      if (res.headersSent) throw err;
+      if (err instanceof ArtifactCorruptError) throw new AppError('ARTIFACT_CORRUPT', `refusing to serve the model of run ${run.id}: its stored bytes do not match sha256 ${run.modelSha256}`);
+      if (err instanceof ArtifactNotFoundError) throw new AppError('ARTIFACT_CORRUPT', `the model of run ${run.id} (${run.modelSha256}) is missing from the store (lost, or quarantined as corrupt)`);
+      throw err;
+    }
   });
 
   /**
@@ -86,7 +96,8 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
    * stream starts with a snapshot and ends after the terminal status.
    */
   r.get('/runs/:id/events', async (req, res) => {
-    const snapshot = await getRunProgress(req.params.id);
+    const runId = ZIdParams.parse(req.params).id;
+    const snapshot = await getRunProgress(runId);
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
     const send = (ev: RunEvent) => res.write(`event: ${ev.type}\ndata: ${JSON.stringify(ev)}\n\n`);
     let ended = false;
@@ -97,7 +108,7 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
       clearInterval(ping);
       res.end();
     };
-    const unsubscribe = bus.subscribe(req.params.id, (ev) => {
+    const unsubscribe = bus.subscribe(runId, (ev) => {
       send(ev);
       if (ev.type === 'status' && TERMINAL.has(ev.status)) end();
     });
