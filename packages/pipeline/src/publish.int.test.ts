@@ -80,9 +80,13 @@ describe('publishStudent / pullStudent', () => {
       new RegExp(`refusing to pull tamper:1: artifact sha256 mismatch \\(registry recorded ${v.artifactSha256}, stored bytes hash to [0-9a-f]{64}\\)`),
     );
     await expect(readdir(out)).rejects.toThrow(/ENOENT/);
-    // Publishing the same student again cannot go READY over the damaged object.
-    await expect(publishStudent({ studentDir, name: 'tamper', store, lineage, metrics: {} })).rejects.toThrow(/already holds a corrupt object/);
-    expect((await getModel('tamper')).versions.map((x) => x.status)).toEqual(['READY', 'FAILED']);
+    // The failed read quarantined the damaged object, so publishing the same student again writes
+    // it anew under the same key (issue 9: corrupt objects get repaired), and both versions pull.
+    expect(await store.has(v.artifactSha256)).toBe(false);
+    const again = await publishStudent({ studentDir, name: 'tamper', store, lineage, metrics: {} });
+    expect(again.artifactSha256).toBe(v.artifactSha256);
+    expect((await getModel('tamper')).versions.map((x) => x.status)).toEqual(['READY', 'READY']);
+    await expect(pullStudent({ ref: 'tamper:1', outDir: out, store })).resolves.toMatchObject({ version: 1 });
   });
 
   it('a publish that crashed before READY, retried with the same key, registers exactly one version', async () => {
