@@ -28,6 +28,8 @@ export const ZCoordinatorEnv = z.object({
   CMBN_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   /** How long a transient Postgres/Redis/artifact-store error is retried (with backoff, without using up a job attempt) before it counts as a failure; longer than a database restart. */
   CMBN_INFRA_RETRY_MS: z.coerce.number().int().min(0).default(120_000),
+  /** On SIGTERM/SIGINT: how long the graceful close may take before the process logs and exits anyway (1) whatever is down. */
+  CMBN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /** pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

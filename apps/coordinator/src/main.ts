@@ -28,9 +28,21 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
   for (const sig of ['SIGTERM', 'SIGINT'] as const) process.removeAllListeners(sig);
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second signal: the operator does not want to wait for the grace period.
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const graceMs = env.CMBN_SHUTDOWN_GRACE_MS;
+    logger.info({ signal, graceMs }, 'shutting down');
+    // The graceful close waits on Redis and Postgres (BullMQ's close, ioredis' QUIT), which never
+    // answer while they are down: after the grace period the process exits anyway. Unfinished work
+    // is safe: the next coordinator re-drives every run from Postgres and Redis.
+    setTimeout(() => {
+      logger.error({ graceMs }, 'shutdown grace period over: exiting without a complete close');
+      process.exit(1);
+    }, graceMs);
     handle.close().then(
       () => process.exit(0),
       (err: unknown) => {

@@ -38,6 +38,8 @@ export const ZWorkerEnv = z.object({
   CMBN_WORKER_TEST_DISTILL_CRASH: z.enum(['after-publish']).optional(),
   /** How long a transient Postgres/Redis/artifact-store error is retried (with backoff, without using up a job attempt) before it counts as a failure; longer than a database restart. */
   CMBN_INFRA_RETRY_MS: z.coerce.number().int().min(0).default(120_000),
+  /** On SIGTERM/SIGINT: how long the graceful close may take before the process logs and exits anyway (1) whatever is down. */
+  CMBN_SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).default(10_000),
   /** pino level. */
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

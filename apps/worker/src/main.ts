@@ -24,9 +24,20 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
   });
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
     stopping = true;
-    log.info({ signal }, 'shutting down: finishing active shards');
+    const graceMs = env.CMBN_SHUTDOWN_GRACE_MS;
+    log.info({ signal, graceMs }, 'shutting down: finishing active shards');
+    // worker.close() waits for the active shards and for Redis: with Redis down it never returns.
+    // After the grace period the process exits anyway; an unfinished shard's lock expires and
+    // another worker recomputes it (the same bytes).
+    setTimeout(() => {
+      log.error({ graceMs }, 'shutdown grace period over: exiting without a complete close');
+      process.exit(1);
+    }, graceMs);
     handle.close().then(
       () => process.exit(0),
       (err: unknown) => {
