@@ -24,7 +24,7 @@ const probe = fileURLToPath(new URL('./rss-probe.ts', import.meta.url));
 const tsx = createRequire(import.meta.url).resolve('tsx');
 
 async function measure(target: object): Promise<{ ok: boolean; baseline: number; peak: number; growth: number; uploadGrowth: number }> {
-  const { stdout } = await run(process.execPath, ['--expose-gc', '--no-warnings', '--import', tsx, probe, String(TOTAL)], {
+  const { stdout } = await run(process.execPath, ['--no-warnings', '--import', tsx, probe, String(TOTAL)], {
     env: { ...process.env, CMBN_RSS_PROBE: JSON.stringify(target) },
     maxBuffer: 1024 * 1024,
   });

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3StoreOptions } from './s3-config.ts';
 
 /** s3rver's built-in account. It rejects any other access key id (InvalidAccessKeyId). */
@@ -86,9 +86,9 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
       const deadline = Date.now() + READY_DEADLINE_MS;
       for (;;) {
         if (exited !== undefined) throw new Error(`s3rver exited (${exited}) before answering: ${stderr.trim()}`);
-        // A bucket that cannot exist answers 400 or 404 once the server is up; only network errors mean "not yet".
+        // Any HTTP answer means the server is up; only network errors mean "not yet".
         const up = await client
-          .send(new CreateBucketCommand({ Bucket: 'cmbn-readiness-probe' }))
+          .send(new ListBucketsCommand({}))
           .then(() => true)
           .catch((err: { $metadata?: { httpStatusCode?: number } }) => err.$metadata?.httpStatusCode !== undefined);
         if (up) break;
