@@ -1,4 +1,29 @@
 /**
+ * A failed call: `status` is the HTTP status, or undefined when no answer came (connection
+ * refused or reset, DNS, a timeout). `transient` says whether retrying later can help.
+ */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly code?: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+
+  /**
+   * No answer, or one of a coordinator that is starting, stopping, overloaded or hit something
+   * unexpected (500 INTERNAL): worth retrying an idempotent read for a while. A deliberate 5xx
+   * such as ARTIFACT_CORRUPT is not.
+   */
+  get transient(): boolean {
+    const s = this.status;
+    return s === undefined || s === 429 || s === 502 || s === 503 || s === 504 || (s === 500 && (this.code === undefined || this.code === 'INTERNAL'));
+  }
+}
+
+/**
  * A thin client of the coordinator's JSON API. Every non-2xx answer becomes an Error carrying the
  * server's `{ error: { code, message } }`, except a 404 where the caller asked to see it.
  */
@@ -12,19 +37,22 @@ export class ApiClient {
     this.base = base.replace(/\/+$/, '');
   }
 
-  async request(path: string, init: RequestInit = {}, opts: { allowNotFound?: boolean } = {}): Promise<Response> {
+  async request(path: string, init: RequestInit = {}, opts: { allowNotFound?: boolean; timeoutMs?: number } = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     if (this.token) headers.set('authorization', `Bearer ${this.token}`);
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { ...init, headers });
+      const signal = opts.timeoutMs === undefined ? init.signal : AbortSignal.any([AbortSignal.timeout(opts.timeoutMs), ...(init.signal ? [init.signal] : [])]);
+      res = await fetch(`${this.base}${path}`, { ...init, headers, ...(signal ? { signal } : {}) });
     } catch (err) {
-      throw new Error(`cannot reach the coordinator at ${this.base}: ${(err as Error).cause ?? (err as Error).message}`);
+      throw new ApiError(`cannot reach the coordinator at ${this.base}: ${String((err as Error).cause ?? (err as Error).message)}`);
     }
     if (!res.ok && !(opts.allowNotFound && res.status === 404)) {
       const body = (await res.json().catch(() => undefined)) as { error?: { code?: string; message?: string } } | undefined;
-      throw new Error(
+      throw new ApiError(
         `${path.split('?')[0]}: ${body?.error?.message ?? res.statusText} (${res.status}${body?.error?.code ? ` ${body.error.code}` : ''})`,
+        res.status,
+        body?.error?.code,
       );
     }
     return res;

@@ -25,7 +25,12 @@ addDistillOptions(
   .option('--no-progress', 'no progress bar on stderr')
   .option('--remote <url>', 'train on a cmbn coordinator instead of in-process (uploads the dataset if needed)')
   .option('--token <token>', 'bearer token for --remote (default $CMBN_API_TOKEN)')
-  .action(async (o: TrainCliOptions & { remote?: string; token?: string }) =>
+  .option(
+    '--reconnect-timeout <seconds>',
+    'with --remote: how long to keep reconnecting to a coordinator that stopped answering (restart, network) before giving up (default $CMBN_RECONNECT_TIMEOUT or 300)',
+    intOption('--reconnect-timeout', 0),
+  )
+  .action(async (o: TrainCliOptions & { remote?: string; token?: string; reconnectTimeout?: number }) =>
     o.remote ? runRemoteTrain({ ...o, remote: o.remote }) : runLocalTrain(o),
   );
 

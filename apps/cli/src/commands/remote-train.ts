@@ -1,16 +1,31 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { encodeNpy, loadDataset, type Dataset } from '@cmbn/data';
-import { saveModel, sha256Hex, type TrainProgress } from '@cmbn/mbn';
+import { saveModel, sha256Hex } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
 import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
-import { ApiClient } from '../api-client.ts';
+import { ApiClient, ApiError } from '../api-client.ts';
+import { DEFAULT_RECONNECT_TIMEOUT_S, RunFollower } from './follow-run.ts';
 import { pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
 import { loadEvalSet } from '../distill-step.ts';
 
-export type RemoteTrainOptions = TrainCliOptions & { remote: string; token?: string };
+export type RemoteTrainOptions = TrainCliOptions & {
+  remote: string;
+  token?: string;
+  /** Seconds the coordinator may stay unreachable while the run is followed (--reconnect-timeout, else $CMBN_RECONNECT_TIMEOUT, else 300). */
+  reconnectTimeout?: number;
+};
+
+function reconnectTimeoutSeconds(o: RemoteTrainOptions): number {
+  if (o.reconnectTimeout !== undefined) return o.reconnectTimeout;
+  const env = process.env.CMBN_RECONNECT_TIMEOUT;
+  if (env === undefined || env === '') return DEFAULT_RECONNECT_TIMEOUT_S;
+  const n = Number(env);
+  if (!Number.isInteger(n) || n < 0) throw new CliError(`CMBN_RECONNECT_TIMEOUT must be a whole number of seconds, got "${env}"`);
+  return n;
+}
 
 interface RunView {
   id: string;
@@ -24,9 +39,7 @@ interface RunView {
   student: Record<string, unknown> | null;
 }
 
-const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
-
-/** The coordinator client of `train --remote`: uploads and the run's event stream. */
+/** The coordinator client of `train --remote`: uploads (following the run is RunFollower's). */
 class RemoteClient extends ApiClient {
   /** Uploads unless the server already has these exact bytes (content-addressed). */
   async ensureUploaded(bytes: Uint8Array, name: string, labelsFor?: string): Promise<string> {
@@ -41,36 +54,6 @@ class RemoteClient extends ApiClient {
     });
     if (!res) throw new Error(`upload of ${name} failed: dataset ${labelsFor} not found`);
     return res.id;
-  }
-
-  /** Follows the run's SSE stream until its terminal status; false when the stream broke first. */
-  async follow(runId: string, onProgress: (p: TrainProgress) => void): Promise<boolean> {
-    const res = await this.request(`/v1/runs/${runId}/events`, { headers: { accept: 'text/event-stream' } });
-    if (!res.body) return false;
-    const decoder = new TextDecoder();
-    let buf = '';
-    try {
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buf += decoder.decode(chunk, { stream: true });
-        let cut: number;
-        while ((cut = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, cut);
-          buf = buf.slice(cut + 2);
-          const data = block
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => l.slice(5).trim())
-            .join('\n');
-          if (!data) continue;
-          const ev = JSON.parse(data) as { type: string; progress?: TrainProgress; status?: string };
-          if (ev.type === 'progress' && ev.progress) onProgress(ev.progress);
-          if (ev.type === 'status' && ev.status && TERMINAL.has(ev.status)) return true;
-        }
-      }
-    } catch {
-      return false;
-    }
-    return false;
   }
 }
 
@@ -117,25 +100,33 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
   if (!o.json) process.stderr.write(`run ${runId} submitted to ${o.remote}\n`);
 
   const progress = createTrainProgress(o.progress);
-  let run: RunView | undefined;
+  const follower = new RunFollower(client, runId, {
+    reconnectTimeoutMs: reconnectTimeoutSeconds(o) * 1000,
+    onProgress: (p) => progress.update(p),
+    notice: (line) => {
+      progress.stop(); // a bar redrawn over the line would hide it; the next progress event starts a new one
+      process.stderr.write(`cmbn: ${line}\n`);
+    },
+  });
+  let run: RunView;
   try {
-    const ended = await client.follow(runId, (p) => progress.update(p));
-    // The stream can break (proxy, restart of the coordinator): fall back to polling.
-    for (let delay = ended ? 0 : 500; ; delay = Math.min(delay * 2 || 500, 5_000)) {
-      run = await client.jsonOrUndefined<RunView>(`/v1/runs/${runId}`);
-      if (!run || TERMINAL.has(run.status)) break;
-      await new Promise((r) => setTimeout(r, delay));
-    }
+    // The stream can break (proxy, restart of the coordinator): the follower reconnects.
+    run = await follower.untilTerminal<RunView>();
   } finally {
     progress.stop();
   }
-  if (!run) throw new Error(`run ${runId} disappeared from ${o.remote}`);
   if (run.status !== 'SUCCEEDED') throw new Error(`run ${runId} ${run.status}: ${run.error ?? 'no error recorded'}`);
 
-  const res = await client.request(`/v1/runs/${runId}/model`);
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  if (sha256Hex(bytes) !== run.modelHash) throw new Error(`model download of run ${runId} is corrupt (sha256 differs from ${run.modelHash})`);
-  const dir = o.out ?? `models/mbn-${run.modelHash.slice(0, 12)}`;
+  const modelHash = run.modelHash;
+  if (!modelHash) throw new Error(`run ${runId} SUCCEEDED without a modelHash`);
+  // A download cut off by a restart is retried; one that arrives whole but hashes wrong is not.
+  const bytes = await follower.retrying('the model download', async () => {
+    const res = await client.request(`/v1/runs/${runId}/model`);
+    const b = new Uint8Array(await res.arrayBuffer());
+    if (sha256Hex(b) !== modelHash) throw new ApiError(`model download of run ${runId} is corrupt (sha256 differs from ${modelHash})`, 200, 'CORRUPT_DOWNLOAD');
+    return b;
+  });
+  const dir = o.out ?? `models/mbn-${modelHash.slice(0, 12)}`;
   const saved = await saveModel(dir, bytes);
   const summary: Record<string, unknown> = {
     ks: run.ks,
