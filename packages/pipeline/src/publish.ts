@@ -109,7 +109,7 @@ export async function publishStudent(input: PublishStudentInput): Promise<Publis
           // put() is idempotent and keeps an existing object, so a damaged one is not replaced.
           throw new PipelineError(
             'ARTIFACT_MISMATCH',
-            `the artifact store already holds a corrupt object under ${expected} (it hashes to ${err.actual}); remove ${input.store.localPath?.(expected) ?? 'it'} and publish again`,
+            `the artifact store held a corrupt object under ${expected} (it hashed to ${err.actual}); the store has quarantined it, so publishing again writes it anew`,
           );
         }
         throw err;
