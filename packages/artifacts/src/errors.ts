@@ -1,4 +1,7 @@
-/** Errors of the artifact store. `code` is stable; apps map it to an HTTP status. */
+/**
+ * Errors of the artifact store. `code` is stable; the package knows nothing of HTTP: the API maps
+ * each code to a status in one table (apps/coordinator/src/errors.ts).
+ */
 export type ArtifactErrorCode =
   | 'ARTIFACT_NOT_FOUND'
   | 'ARTIFACT_CORRUPT'
@@ -11,7 +14,6 @@ export class ArtifactError extends Error {
   constructor(
     readonly code: ArtifactErrorCode,
     message: string,
-    readonly httpStatus: number,
   ) {
     super(message);
     this.name = new.target.name;
@@ -20,7 +22,7 @@ export class ArtifactError extends Error {
 
 export class ArtifactNotFoundError extends ArtifactError {
   constructor(readonly sha256: string) {
-    super('ARTIFACT_NOT_FOUND', `artifact ${sha256} not found`, 404);
+    super('ARTIFACT_NOT_FOUND', `artifact ${sha256} not found`);
   }
 }
 
@@ -29,25 +31,25 @@ export class ArtifactCorruptError extends ArtifactError {
     readonly sha256: string,
     readonly actual: string,
   ) {
-    super('ARTIFACT_CORRUPT', `artifact ${sha256} is corrupt: its content hashes to ${actual}`, 500);
+    super('ARTIFACT_CORRUPT', `artifact ${sha256} is corrupt: its content hashes to ${actual}`);
   }
 }
 
 export class ArtifactTooLargeError extends ArtifactError {
   constructor(readonly maxBytes: number) {
-    super('ARTIFACT_TOO_LARGE', `artifact exceeds the limit of ${maxBytes} bytes`, 413);
+    super('ARTIFACT_TOO_LARGE', `artifact exceeds the limit of ${maxBytes} bytes`);
   }
 }
 
 export class InvalidArtifactKeyError extends ArtifactError {
   constructor(key: string) {
-    super('INVALID_KEY', `not a sha256 hex digest: ${JSON.stringify(key)}`, 400);
+    super('INVALID_KEY', `not a sha256 hex digest: ${JSON.stringify(key)}`);
   }
 }
 
 export class ArtifactBackendNotImplementedError extends ArtifactError {
   constructor(url: string) {
-    super('NOT_IMPLEMENTED', `artifact store ${url}: this backend is not implemented in this build (use file:///abs/dir, a plain path or s3://bucket/prefix)`, 501);
+    super('NOT_IMPLEMENTED', `artifact store ${url}: this backend is not implemented in this build (use file:///abs/dir, a plain path or s3://bucket/prefix)`);
   }
 }
 
@@ -62,6 +64,6 @@ export class ArtifactStoreConfigError extends ArtifactError {
     readonly reason: string,
     readonly fix: string,
   ) {
-    super('STORE_MISCONFIGURED', `artifact store ${storeUrl}: ${reason}; ${fix}`, 500);
+    super('STORE_MISCONFIGURED', `artifact store ${storeUrl}: ${reason}; ${fix}`);
   }
 }
