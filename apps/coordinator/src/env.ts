@@ -10,7 +10,11 @@ export const ZCoordinatorEnv = z.object({
   DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/cmbn'),
   /** Redis holding the BullMQ queues (production: maxmemory-policy noeviction, AOF on). */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  /** Artifact store shared with the workers (file:///abs/dir or a path; s3:// is reserved). */
+  /**
+   * Artifact store shared with the workers: file:///abs/dir, a path, or s3://bucket/prefix (endpoint,
+   * region and keys from AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY;
+   * CMBN_S3_FORCE_PATH_STYLE=true for MinIO). Probed with check() at start-up.
+   */
   CMBN_ARTIFACTS: z.string().min(1).default(pathToFileURL(join(REPO_ROOT.pathname, '.cmbn/artifacts')).href),
   /** When set, every /v1 route requires `Authorization: Bearer <token>`. */
   CMBN_API_TOKEN: z.string().min(1).optional(),

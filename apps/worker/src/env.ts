@@ -14,7 +14,11 @@ export const ZWorkerEnv = z.object({
   DATABASE_URL: z.string().min(1).default('postgresql://postgres@127.0.0.1:5432/cmbn'),
   /** Redis holding the BullMQ queues. */
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
-  /** Artifact store shared with the coordinator (file:///abs/dir or a path; s3:// is reserved). */
+  /**
+   * Artifact store shared with the coordinator: file:///abs/dir, a path, or s3://bucket/prefix (endpoint,
+   * region and keys from AWS_ENDPOINT_URL_S3, AWS_REGION, AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY;
+   * CMBN_S3_FORCE_PATH_STYLE=true for MinIO). Probed with check() at start-up.
+   */
   CMBN_ARTIFACTS: z.string().min(1).default(pathToFileURL(join(REPO_ROOT.pathname, '.cmbn/artifacts')).href),
   /** BullMQ key prefix; must match the coordinator's. Tests use a unique one each. */
   CMBN_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('cmbn'),
