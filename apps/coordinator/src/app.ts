@@ -1,7 +1,8 @@
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '@cmbn/artifacts';
-import { requireToken } from './auth.ts';
+import { createAuth } from './auth.ts';
+import { consoleRouter } from './console-routes.ts';
 import { AppError, toErrorResponse } from './errors.ts';
 import type { Orchestrator } from './orchestrator.ts';
 import type { ProgressBus } from './progress-bus.ts';
@@ -10,6 +11,7 @@ import { datasetsRouter } from './routes/datasets.ts';
 import { modelsRouter } from './routes/models.ts';
 import { opsRouter } from './routes/ops.ts';
 import { runsRouter } from './routes/runs.ts';
+import { sessionRouter } from './session-routes.ts';
 
 export interface AppDeps {
   orchestrator: Orchestrator;
@@ -17,8 +19,10 @@ export interface AppDeps {
   queues: Queues;
   bus: ProgressBus;
   logger: Logger;
-  /** CMBN_API_TOKEN; when set, /v1 requires it. */
+  /** CMBN_API_TOKEN (the principal `default`); with `apiTokens`, when any is set /v1 requires one (auth.ts). */
   apiToken?: string;
+  /** CMBN_API_TOKENS, `name:token,…`; read from the environment when not given. */
+  apiTokens?: string;
   maxUploadBytes: number;
 }
 
@@ -38,11 +42,14 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(opsRouter(deps));
   const v1 = express.Router();
-  v1.use(requireToken(deps.apiToken));
+  const auth = createAuth({ apiToken: deps.apiToken, apiTokens: deps.apiTokens, redis: deps.queues.connection, prefix: deps.queues.prefix });
+  v1.use(sessionRouter(auth));
+  v1.use(auth.middleware());
   v1.use(datasetsRouter(deps));
   v1.use(runsRouter(deps));
   v1.use(modelsRouter(deps));
   app.use('/v1', v1);
+  app.use(consoleRouter());
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));
   const onError: ErrorRequestHandler = (err, req, res, _next) => {
     const { status, body, errorId } = toErrorResponse(err);
