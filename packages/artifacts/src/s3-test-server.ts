@@ -23,6 +23,10 @@ export interface S3TestServer {
   createBucket(name: string): Promise<void>;
   /** Kills the child (SIGKILL: a crash, not a shutdown) and starts it again on the same port and data. */
   restart(): Promise<void>;
+  /** SIGKILL only: the server stays down (an outage) until start(). */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same address, port and data; waits until it answers. */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -31,7 +35,7 @@ export interface StartS3ServerOptions {
   dir?: string;
   /** Bind address (default 127.0.0.1; other suites pass a network-namespace address). */
   host?: string;
-  /** Default: a free port picked now, kept across restarts. */
+  /** Default: a free port picked now, kept across restarts. Required with `wrap` (the port is free inside the namespace, not here). */
   port?: number;
   buckets?: string[];
   /** Wrap the command, e.g. `['ip', 'netns', 'exec', 'ns1']`, to run the server inside a namespace. */
@@ -65,6 +69,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3TestServer> {
   const host = opts.host ?? '127.0.0.1';
+  // A namespace's address cannot be bound (or probed for a free port) from this process's namespace.
+  if (opts.wrap !== undefined && opts.port === undefined) throw new Error('startS3Server: pass a port with wrap (a free port cannot be picked from outside the namespace)');
   const port = opts.port ?? (await freePort(host));
   const ownDir = opts.dir === undefined;
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'cmbn-s3rver-')));
@@ -135,6 +141,11 @@ export async function startS3Server(opts: StartS3ServerOptions = {}): Promise<S3
     createBucket,
     restart: async () => {
       await kill();
+      await launch();
+    },
+    kill,
+    start: async () => {
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) return;
       await launch();
     },
     stop: async () => {
