@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
-import { createArtifactStore } from '@cmbn/artifacts';
+import { openArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
 import { ZCoordinatorEnv } from './env.ts';
@@ -42,8 +42,11 @@ export interface CoordinatorHandle {
 /** Starts the API and the orchestration, resuming every unfinished run found in Postgres. */
 export async function startCoordinator(opts: StartCoordinatorOptions): Promise<CoordinatorHandle> {
   const logger = opts.logger ?? createLogger('info');
+  // First, before Redis and Postgres: a store that cannot be written (wrong endpoint, rejected
+  // keys, missing bucket, unwritable directory) ends the start-up here, within seconds, with the
+  // one-line ArtifactStoreConfigError that main.ts prints, instead of failing the first upload.
+  const store = await openArtifactStore(opts.artifacts);
   getDb(opts.databaseUrl);
-  const store = createArtifactStore(opts.artifacts);
   // Throttled: a Redis outage makes every connection report each reconnect attempt.
   let lastRedisError = 0;
   const queues = await openQueues(opts.redisUrl, opts.prefix, (what, err) => {
@@ -82,6 +85,7 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
         await orchestrator.close();
         await queues.close();
         await closeDb();
+        store.close?.();
       })();
       return closing;
     },

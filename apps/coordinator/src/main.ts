@@ -57,7 +57,8 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runCoordinatorProcess().catch((err: unknown) => {
-    process.stderr.write(`cmbn coordinator: ${(err as Error).message}\n`);
+    // One line, no stack: the errors that end a start-up (configuration, an unusable artifact store) say what to fix.
+    process.stderr.write(`cmbn coordinator: ${(err as Error).message.split('\n')[0]}\n`);
     process.exit(1);
   });
 }

@@ -20,6 +20,16 @@ export const ZWorkerEnv = z.object({
    * CMBN_S3_FORCE_PATH_STYLE=true for MinIO). Probed with check() at start-up.
    */
   CMBN_ARTIFACTS: z.string().min(1).default(pathToFileURL(join(REPO_ROOT.pathname, '.cmbn/artifacts')).href),
+  /**
+   * Queues this process takes jobs from, comma-separated: `shard` (needs only Redis and the
+   * artifact store) and/or `distill` (also needs DATABASE_URL: it registers the student). A worker
+   * on a host without access to Postgres runs with `shard`, so no distill job lands where it fails.
+   */
+  CMBN_WORKER_JOBS: z
+    .string()
+    .default('shard,distill')
+    .transform((s) => [...new Set(s.split(',').map((x) => x.trim()).filter((x) => x !== ''))])
+    .pipe(z.array(z.enum(['shard', 'distill'])).min(1, 'name at least one of shard, distill')),
   /** BullMQ key prefix; must match the coordinator's. Tests use a unique one each. */
   CMBN_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('cmbn'),
   /** Shards computed at once by this process (one compute thread each). */

@@ -9,6 +9,7 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
   const handle = await startWorker({
     redisUrl: env.REDIS_URL,
     databaseUrl: env.DATABASE_URL,
+    jobs: env.CMBN_WORKER_JOBS,
     artifacts: env.CMBN_ARTIFACTS,
     prefix: env.CMBN_QUEUE_PREFIX,
     concurrency: overrides.concurrency ?? env.CMBN_WORKER_CONCURRENCY,
@@ -52,7 +53,8 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runWorkerProcess().catch((err: unknown) => {
-    process.stderr.write(`cmbn worker: ${(err as Error).message}\n`);
+    // One line, no stack: the errors that end a start-up (configuration, an unusable artifact store) say what to fix.
+    process.stderr.write(`cmbn worker: ${(err as Error).message.split('\n')[0]}\n`);
     process.exit(1);
   });
 }

@@ -1,18 +1,16 @@
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
-import { Worker, type Job } from 'bullmq';
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { createArtifactStore } from '@cmbn/artifacts';
+import { openArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
 import {
   CancelledError,
-  UnrecoverableJobError,
   cancelChannel,
   cancelledKey,
   classifyError,
   parsePayload,
   queueName,
-  toJobError,
   type HandlersFor,
   type JobContext,
   type JobKind,
@@ -24,11 +22,17 @@ import { LayerInputCache } from './layer-input-cache.ts';
 import { createLogger } from './logger.ts';
 import { handleDistill } from './distill-handler.ts';
 import { handleShard } from './shard-handler.ts';
+import { toBullmqError } from './job-boundary.ts';
+
+/** The job kinds a worker process can take (CMBN_WORKER_JOBS). */
+export type WorkerJobKind = 'shard' | 'distill';
 
 export interface StartWorkerOptions {
   redisUrl: string;
   /** Postgres of the model registry, where distill jobs register students (DATABASE_URL). */
   databaseUrl: string;
+  /** Queues this process consumes (default both). A shard-only worker never touches Postgres. */
+  jobs?: readonly WorkerJobKind[];
   /** Artifact store URL (file:///abs/dir or a path). */
   artifacts: string;
   /** BullMQ key prefix (CMBN_QUEUE_PREFIX). */
@@ -65,7 +69,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const log = opts.logger ?? createLogger('info', 'cmbn-worker');
   const concurrency = opts.concurrency ?? 1;
   const workerId = `${hostname()}:${process.pid}:${Math.random().toString(36).slice(2, 8)}`;
-  const store = createArtifactStore(opts.artifacts);
+  const jobs = new Set<WorkerJobKind>(opts.jobs ?? ['shard', 'distill']);
+  // First, before compute threads and Redis: a store that cannot be written (wrong endpoint,
+  // rejected keys, missing bucket, unwritable directory) ends the start-up here, within seconds,
+  // with the one-line ArtifactStoreConfigError that main.ts prints, instead of failing every shard.
+  const store = await openArtifactStore(opts.artifacts);
   const cache = new LayerInputCache(store, opts.cacheDir);
   const pool = new ComputePool(concurrency, { threads: opts.threads ?? 1, prefer: opts.prefer });
   const active = new Map<string, string>(); // jobId → runId
@@ -73,6 +81,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   // Fail fast (before taking jobs) when the compute threads cannot start.
   const backendName = await pool.backendName().catch(async (err: unknown) => {
     await pool.close();
+    store.close?.();
     throw new Error(`compute threads failed to start: ${(err as Error).message}`);
   });
 
@@ -107,10 +116,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         try {
           payload = parsePayload(kind, job.data);
         } catch (err) {
-          throw toJobError(err, kind);
+          throw toBullmqError(err, kind);
         }
         if ((await connection.exists(cancelledKey(opts.prefix, payload.runId))) === 1) {
-          throw toJobError(new CancelledError(`run ${payload.runId} was cancelled`));
+          throw toBullmqError(new CancelledError(`run ${payload.runId} was cancelled`));
         }
         active.set(job.id!, payload.runId);
         const t0 = performance.now();
@@ -122,8 +131,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         } catch (err) {
           // The taxonomy (@cmbn/jobs failure.ts): bad input, cancellation and bugs fail at once;
           // anything else is retried per the catalog (infra errors were already retried in the handler).
-          const final = signal?.aborted ? toJobError(new CancelledError(`${kind} aborted: ${String(signal.reason ?? 'cancelled')}`)) : toJobError(err);
-          log.warn({ jobId: job.id, err: final.message, kind: classifyError(err), unrecoverable: final instanceof UnrecoverableJobError }, `${kind} failed`);
+          const final = signal?.aborted ? toBullmqError(new CancelledError(`${kind} aborted: ${String(signal.reason ?? 'cancelled')}`)) : toBullmqError(err);
+          log.warn({ jobId: job.id, err: final.message, kind: classifyError(err), unrecoverable: final instanceof UnrecoverableError }, `${kind} failed`);
           throw final;
         } finally {
           active.delete(job.id!);
@@ -143,9 +152,9 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     w.on('error', (err) => log.error({ err: err.message }, 'worker error'));
     workers.push(w);
   };
-  consume('shard', { concurrency, lockDurationMs: opts.lockDurationMs ?? 30_000 });
+  if (jobs.has('shard')) consume('shard', { concurrency, lockDurationMs: opts.lockDurationMs ?? 30_000 });
   // One student at a time per process: training already uses every core.
-  consume('distill', { concurrency: 1, lockDurationMs: opts.distillLockDurationMs ?? 120_000 });
+  if (jobs.has('distill')) consume('distill', { concurrency: 1, lockDurationMs: opts.distillLockDurationMs ?? 120_000 });
 
   await subscriber.subscribe(cancelChannel(opts.prefix));
   subscriber.on('message', (_ch, runId: string) => {
@@ -155,7 +164,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   });
 
   const backend = Promise.resolve(backendName);
-  log.info({ workerId, backend: backendName, concurrency, prefix: opts.prefix }, `worker ready: dense backend ${backendName}`);
+  log.info({ workerId, backend: backendName, concurrency, prefix: opts.prefix, jobs: [...jobs], artifacts: store.url }, `worker ready: dense backend ${backendName}`);
 
   let closing: Promise<void> | undefined;
   return {
@@ -169,6 +178,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
         subscriber.disconnect();
         await connection.quit().catch(() => connection.disconnect());
         await closeDb();
+        store.close?.();
         log.info({ workerId }, 'worker closed');
       })();
       return closing;

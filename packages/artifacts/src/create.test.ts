@@ -1,8 +1,18 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { ArtifactBackendNotImplementedError, ArtifactStoreConfigError, FileArtifactStore, S3ArtifactStore, createArtifactStore, parseS3Url, s3OptionsFromEnv } from './index.ts';
+import {
+  ArtifactBackendNotImplementedError,
+  ArtifactStoreConfigError,
+  FileArtifactStore,
+  S3ArtifactStore,
+  createArtifactStore,
+  openArtifactStore,
+  parseS3Url,
+  s3OptionsFromEnv,
+} from './index.ts';
 
 describe('createArtifactStore', () => {
   it('accepts file:// URLs and plain paths', () => {
@@ -53,5 +63,27 @@ describe('s3OptionsFromEnv', () => {
     expect(() => s3OptionsFromEnv(url, { AWS_ENDPOINT_URL_S3: 'minio:9000' })).toThrow(/endpoint "minio:9000" is not an http\(s\) URL; set AWS_ENDPOINT_URL_S3/);
     expect(() => s3OptionsFromEnv(url, { CMBN_S3_FORCE_PATH_STYLE: 'yes' })).toThrow(/not a boolean/);
     expect(() => s3OptionsFromEnv(url, { AWS_ACCESS_KEY_ID: 'AK' })).toThrow(/only one of AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY/);
+  });
+});
+
+describe('openArtifactStore (what the apps call at start-up)', () => {
+  it('returns a checked store, and rejects an unusable one with its one-line STORE_MISCONFIGURED error', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'cmbn-open-'));
+    try {
+      const ok = await openArtifactStore(join(root, 'store'));
+      expect(ok.url).toBe(createArtifactStore(join(root, 'store')).url);
+      await writeFile(join(root, 'plain-file'), 'x');
+      const err = await openArtifactStore(join(root, 'plain-file', 'store')).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ArtifactStoreConfigError);
+      expect((err as Error).message).toMatch(/^artifact store file:.*plain-file\/store: cannot write .*\(ENOTDIR\); point the store at/);
+      // Nothing listens on port 1: refused at once, the clients released (the test would hang otherwise).
+      const refused = await openArtifactStore('s3://cmbn-artifacts/x', {
+        s3: { endpoint: 'http://127.0.0.1:1', region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: 'a', secretAccessKey: 'b' } },
+      }).catch((e: unknown) => e);
+      expect((refused as ArtifactStoreConfigError).code).toBe('STORE_MISCONFIGURED');
+      expect((refused as Error).message).toMatch(/^artifact store s3:\/\/cmbn-artifacts\/x: cannot reach http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\); set AWS_ENDPOINT_URL_S3/);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

@@ -25,3 +25,21 @@ export function createArtifactStore(url: string, opts: CreateArtifactStoreOption
   if (scheme !== undefined) throw new ArtifactBackendNotImplementedError(url);
   return new FileArtifactStore(isAbsolute(url) ? url : resolve(url));
 }
+
+/**
+ * What an app calls at start-up: the store of `url`, probed with `check()` before the app opens
+ * anything else, so a wrong endpoint, rejected credentials, a missing bucket or an unwritable
+ * directory end the process at once (within check()'s deadline) with one line, instead of
+ * failing its first job. Rejects with ArtifactStoreConfigError (code STORE_MISCONFIGURED), whose
+ * message is that line; the store's sockets are released first.
+ */
+export async function openArtifactStore(url: string, opts: CreateArtifactStoreOptions = {}): Promise<ArtifactStore> {
+  const store = createArtifactStore(url, opts);
+  try {
+    await store.check();
+  } catch (err) {
+    store.close?.();
+    throw err;
+  }
+  return store;
+}

@@ -4,7 +4,7 @@ export { FileArtifactStore } from './file-store.ts';
 export { S3ArtifactStore } from './s3-store.ts';
 export { parseS3Url, s3OptionsFromEnv } from './s3-config.ts';
 export type { S3Location, S3StoreOptions } from './s3-config.ts';
-export { createArtifactStore } from './create.ts';
+export { createArtifactStore, openArtifactStore } from './create.ts';
 export type { CreateArtifactStoreOptions } from './create.ts';
 export { verifiedReadStream } from './verified-read-stream.ts';
 export {

@@ -52,6 +52,8 @@ export interface ArtifactStore {
   has(sha256: string): Promise<boolean>;
   /** File backend only: the path of the object, for workers that read or mmap it directly (unverified). */
   localPath?(sha256: string): string;
+  /** Releases the backend's sockets (S3); absent where there is nothing to release. */
+  close?(): void;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
