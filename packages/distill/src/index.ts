@@ -15,7 +15,10 @@ export type {
 } from './types.ts';
 export type { TrainOptions } from './train.ts';
 export { trainStudent } from './train.ts';
-export { saveStudent, loadStudent, readStudentMeta, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION } from './student-files.ts';
+export { saveStudent, loadStudent, readStudentMeta, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION, ZStudentJson, ZStudentSignature } from './student-files.ts';
+export type { TStudentJson } from './student-files.ts';
+export { ONNX_FILES, ONNX_SIGNATURE_KEY, ZOnnxSignature, onnxSignature, studentOnnxFiles } from './onnx-files.ts';
+export type { TOnnxSignature } from './onnx-files.ts';
 export type { PredictorOptions, StudentPrediction, StudentPredictor } from './predictor.ts';
 export { createStudentPredictor, DEFAULT_PREDICT_PRECISION } from './predictor.ts';
 export { buildStudentOnnx, quantizeColumns } from './onnx-student.ts';

@@ -65,7 +65,7 @@ describe('student on MNIST (3,000 training digits, true labels)', () => {
 
   it('saves tfjs layers-model files that tf.loadLayersModel reads, and loads back bit-exactly', async () => {
     const { files } = await saveStudent(student, dir, { source: 'mnist-true-labels' });
-    expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['model.json', 'student.json', 'weights.bin']);
+    expect(files.map((f) => f.slice(dir.length + 1)).sort()).toEqual(['model.int8.onnx', 'model.json', 'model.onnx', 'student.json', 'weights.bin']);
     expect(await isStudentDir(dir)).toBe(true);
     expect(await isStudentDir(tmpdir())).toBe(false);
     const meta = JSON.parse(await readFile(join(dir, 'student.json'), 'utf8'));

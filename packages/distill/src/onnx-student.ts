@@ -58,6 +58,8 @@ export function quantizeColumns(w: Float32Array, inDim: number, outDim: number):
 
 export interface BuildOnnxOptions {
   precision?: StudentPrecision;
+  /** ModelProto.metadata_props, written in key order (so the bytes are a function of the inputs). */
+  metadata?: Record<string, string>;
 }
 
 /** Output name: 'labels' (int32 [n]) or 'values' (float [n, size]). */
@@ -131,6 +133,9 @@ export function buildStudentOnnx(
     input: [valueInfo('X', u8Input ? T.UINT8 : T.FLOAT, ['n', signature.inputDims])],
     output: [outInfo],
   });
-  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph, producerName: 'cmbn-distill' });
+  const metadataProps = Object.keys(opts.metadata ?? {})
+    .sort()
+    .map((key) => onnx.StringStringEntryProto.create({ key, value: opts.metadata![key]! }));
+  const model = onnx.ModelProto.create({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph, producerName: 'cmbn-distill', metadataProps });
   return { bytes: onnx.ModelProto.encode(model).finish(), output };
 }

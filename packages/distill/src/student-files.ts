@@ -1,14 +1,17 @@
 /**
  * DIR/model.json + DIR/weights.bin: the standard tfjs layers-model files (what tfjs-node's `file://`
  * handler writes: modelTopology, weightsManifest [{paths, weights}], format, generatedBy).
- * DIR/student.json: {format: 'cmbn-student', version: 1, signature, meta, training}.
+ * DIR/model.onnx + DIR/model.int8.onnx: the portable graphs (onnx-files.ts).
+ * DIR/student.json: {format: 'cmbn-student', version: 1, signature, onnx, meta, training} (ZStudentJson).
  */
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { io } from '@tensorflow/tfjs';
+import { z } from 'zod';
 import { loadTf } from './backend.ts';
 import { buildLayersModel } from './layers-model.ts';
-import type { LayerActivation, StudentLayer, StudentSignature, TrainedStudent } from './types.ts';
+import { onnxSignature, studentOnnxFiles, ZOnnxSignature } from './onnx-files.ts';
+import type { LayerActivation, StudentLayer, TrainedStudent } from './types.ts';
 
 export const STUDENT_FORMAT = 'cmbn-student';
 export const STUDENT_VERSION = 1;
@@ -16,12 +19,52 @@ const MODEL_JSON = 'model.json';
 const WEIGHTS_BIN = 'weights.bin';
 const STUDENT_JSON = 'student.json';
 
-interface StudentJson {
-  format: typeof STUDENT_FORMAT;
-  version: number;
-  signature: StudentSignature;
-  meta: Record<string, unknown>;
-  training: Pick<TrainedStudent, 'backend' | 'seconds' | 'epochs' | 'history'>;
+export const ZStudentSignature = z
+  .object({
+    inputDims: z.number().int().min(1),
+    inputDType: z.enum(['uint8', 'float32']),
+    normalisation: z.object({ kind: z.literal('scale'), scale: z.number().positive() }),
+    output: z.object({ kind: z.enum(['labels', 'embedding']), size: z.number().int().min(1) }),
+  })
+  .strict();
+
+/** student.json: written by saveStudent, read (and checked) by loadStudent / readStudentMeta. */
+export const ZStudentJson = z.object({
+  format: z.literal(STUDENT_FORMAT),
+  version: z.literal(STUDENT_VERSION),
+  signature: ZStudentSignature,
+  /** Absent in students saved before the ONNX files were. */
+  onnx: ZOnnxSignature.optional(),
+  /** The pipeline's lineage/evaluation/recipe/head; @cmbn/pipeline's ZStudentMeta checks its fields. */
+  meta: z.record(z.string(), z.unknown()).default({}),
+  training: z.object({
+    backend: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+    seconds: z.number().min(0),
+    epochs: z.number().int().min(0),
+    history: z.object({ loss: z.array(z.number()), valLoss: z.array(z.number()), valAcc: z.array(z.number()).optional() }),
+  }),
+});
+export type TStudentJson = z.infer<typeof ZStudentJson>;
+
+/** Parses DIR/student.json with a message that names the file and the first bad field. */
+async function readStudentJson(dir: string): Promise<TStudentJson> {
+  const path = join(dir, STUDENT_JSON);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`${path}: ${(err as Error).message}`);
+  }
+  const fmt = (raw as { format?: unknown } | null)?.format;
+  if (fmt !== STUDENT_FORMAT) throw new Error(`${path} is not a ${STUDENT_FORMAT} file`);
+  const ver = (raw as { version?: unknown }).version;
+  if (ver !== STUDENT_VERSION) throw new Error(`unsupported ${STUDENT_FORMAT} version ${String(ver)}`);
+  const r = ZStudentJson.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0]!;
+    throw new Error(`${path}: ${i.path.join('.') || '(root)'}: ${i.message}`);
+  }
+  return r.data;
 }
 
 interface ModelJson {
@@ -56,26 +99,27 @@ export async function saveStudent(student: TrainedStudent, dir: string, meta: Re
     modelTopology: artifacts.modelTopology,
     weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs }],
   };
-  const studentJson: StudentJson = {
+  const studentJson: TStudentJson = ZStudentJson.parse({
     format: STUDENT_FORMAT,
     version: STUDENT_VERSION,
     signature: student.signature,
+    onnx: onnxSignature(student.signature),
     meta,
     training: { backend: student.backend, seconds: student.seconds, epochs: student.epochs, history: student.history },
-  };
+  });
   await mkdir(dir, { recursive: true });
-  const files = [join(dir, MODEL_JSON), join(dir, WEIGHTS_BIN), join(dir, STUDENT_JSON)];
+  const onnxFiles = studentOnnxFiles(student.signature, student.layers);
+  const files = [join(dir, MODEL_JSON), join(dir, WEIGHTS_BIN), join(dir, STUDENT_JSON), ...onnxFiles.map((f) => join(dir, f.name))];
   await writeFile(files[0]!, JSON.stringify(modelJson));
   await writeFile(files[1]!, bytes);
   await writeFile(files[2]!, JSON.stringify(studentJson, null, 2));
+  for (const f of onnxFiles) await writeFile(join(dir, f.name), f.bytes);
   return { files };
 }
 
 /** Reads the files directly (no tfjs needed): Dense kernels/biases in manifest order. */
 export async function loadStudent(dir: string): Promise<TrainedStudent> {
-  const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as StudentJson;
-  if (sj.format !== STUDENT_FORMAT) throw new Error(`${dir}/${STUDENT_JSON} is not a ${STUDENT_FORMAT} file`);
-  if (sj.version !== STUDENT_VERSION) throw new Error(`unsupported ${STUDENT_FORMAT} version ${sj.version}`);
+  const sj = await readStudentJson(dir);
   const mj = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as ModelJson;
   const topology = mj.modelTopology as { config: { layers: { class_name: string; config: { activation: string; units: number } }[] } };
   const denseLayers = topology.config.layers.filter((l) => l.class_name === 'Dense');
@@ -111,13 +155,14 @@ export async function loadStudent(dir: string): Promise<TrainedStudent> {
     };
   });
   if (layers[0]?.inDim !== sj.signature.inputDims) throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}`);
-  return { signature: sj.signature, ...sj.training, layers };
+  const training = { backend: sj.training.backend, seconds: sj.training.seconds, epochs: sj.training.epochs, history: sj.training.history };
+  return { signature: sj.signature, ...training, layers } as TrainedStudent;
 }
 
 export async function isStudentDir(dir: string): Promise<boolean> {
   try {
     await access(join(dir, MODEL_JSON));
-    const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as Partial<StudentJson>;
+    const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as { format?: unknown };
     return sj.format === STUDENT_FORMAT;
   } catch {
     return false;
@@ -126,7 +171,5 @@ export async function isStudentDir(dir: string): Promise<boolean> {
 
 /** The `meta` object saved with the student (lineage, the embedding head's centroids, evaluation). */
 export async function readStudentMeta(dir: string): Promise<Record<string, unknown>> {
-  const sj = JSON.parse(await readFile(join(dir, STUDENT_JSON), 'utf8')) as StudentJson;
-  if (sj.format !== STUDENT_FORMAT) throw new Error(`${dir}/${STUDENT_JSON} is not a ${STUDENT_FORMAT} file`);
-  return sj.meta ?? {};
+  return (await readStudentJson(dir)).meta;
 }

@@ -23,8 +23,20 @@ import type { EpochReport, StudentInput, StudentLayer, StudentTargetData, Traine
 
 export interface TrainOptions {
   onEpoch?: (e: EpochReport) => void;
+  /** Checked between batches: an aborted signal ends training with its reason (an AbortError). */
+  signal?: AbortSignal;
+  /** Called after every batch (tests count the event-loop turns between batches with it). */
+  onBatch?: (epoch: number, batch: number) => void;
   backend?: TfBackendName;
 }
+
+/**
+ * One macrotask turn: lets timers and I/O callbacks run. tfjs-wasm computes synchronously, so without
+ * this an epoch (tens of seconds at 150k points) would hold the event loop, and with it a BullMQ
+ * worker's lock renewal (a timer) and its cancel subscriber. One turn per batch costs microseconds
+ * against a batch's milliseconds, and it changes no number (the computation order is the same).
+ */
+const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Rows per forward pass when evaluating the validation set: big GEMMs, bounded memory. */
 const EVAL_BATCH = 2048;
@@ -147,6 +159,9 @@ export async function trainStudent(
         });
         lossSum += cost.dataSync()[0]! * m;
         cost.dispose();
+        opts.onBatch?.(epoch, s / spec.batchSize);
+        await yieldToEventLoop();
+        opts.signal?.throwIfAborted();
       }
       const loss = lossSum / nTrain;
       const val = xVal && yVal ? evaluate(xVal, yVal, nVal) : { loss };
