@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
-import { assertSha256Hex, objectKey } from './store.ts';
-import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions } from './store.ts';
+import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
+import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions, StoredObject } from './store.ts';
 import { verifiedReadStream } from './verified-read-stream.ts';
 
 const TMP_DIR = 'tmp';
@@ -134,6 +134,41 @@ export class FileArtifactStore implements ArtifactStore {
       await rm(tmp, { force: true });
       throw err;
     }
+  }
+
+  async *list(): AsyncIterable<StoredObject> {
+    const root = join(this.root, 'sha256');
+    const fanout = await readdir(root).catch((err: unknown) => {
+      if (isNotFound(err)) return [] as string[];
+      throw err;
+    });
+    for (const d of fanout.sort()) {
+      const names = await readdir(join(root, d)).catch((err: unknown) => {
+        if (isNotFound(err)) return [] as string[];
+        throw err;
+      });
+      for (const f of names.sort()) {
+        const sha256 = d + f;
+        if (!isSha256Hex(sha256)) continue;
+        try {
+          yield { sha256, modifiedAt: (await stat(join(root, d, f))).mtime };
+        } catch (err) {
+          if (!isNotFound(err)) throw err; // deleted while listing
+        }
+      }
+    }
+  }
+
+  async delete(sha256: string): Promise<boolean> {
+    const path = this.localPath(sha256);
+    try {
+      await unlink(path);
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+    await fsyncDir(dirname(path));
+    return true;
   }
 
   async get(sha256: string): Promise<Uint8Array> {

@@ -1,4 +1,4 @@
-export type { ArtifactStore, ByteSource, PutResult, PutStreamOptions } from './store.ts';
+export type { ArtifactStore, ByteSource, PutResult, PutStreamOptions, StoredObject } from './store.ts';
 export { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
 export { FileArtifactStore } from './file-store.ts';
 export { S3ArtifactStore } from './s3-store.ts';

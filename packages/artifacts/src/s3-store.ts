@@ -1,13 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { GetObjectCommandOutput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
 import type { S3Location, S3StoreOptions } from './s3-config.ts';
 import { diagnoseS3Failure, isS3NotFound } from './s3-errors.ts';
-import { assertSha256Hex, objectKey } from './store.ts';
-import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions } from './store.ts';
+import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
+import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions, StoredObject } from './store.ts';
 import { verifiedReadStream } from './verified-read-stream.ts';
 
 const MiB = 1024 * 1024;
@@ -158,6 +158,27 @@ export class S3ArtifactStore implements ArtifactStore {
       // Also after a failed upload: a single-part PutObject may have landed before the error.
       await this.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: tmp })).catch(() => {});
     }
+  }
+
+  async *list(): AsyncIterable<StoredObject> {
+    const prefix = this.key('sha256/');
+    let token: string | undefined;
+    do {
+      const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: prefix, ContinuationToken: token }));
+      for (const o of res.Contents ?? []) {
+        // <prefix>/sha256/ab/cdef…: the key without its fan-out slash.
+        const sha256 = (o.Key ?? '').slice(prefix.length).replace('/', '');
+        if (isSha256Hex(sha256)) yield { sha256, modifiedAt: o.LastModified ?? new Date(0) };
+      }
+      token = res.IsTruncated === true ? res.NextContinuationToken : undefined;
+    } while (token !== undefined);
+  }
+
+  async delete(sha256: string): Promise<boolean> {
+    // S3's DeleteObject succeeds whether or not the key exists, so ask first for the answer.
+    const existed = await this.has(sha256);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256) }));
+    return existed;
   }
 
   async get(sha256: string): Promise<Uint8Array> {

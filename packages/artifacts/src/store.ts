@@ -10,6 +10,13 @@ export interface PutStreamOptions {
   maxBytes?: number;
 }
 
+/** One object of a store listing. */
+export interface StoredObject {
+  sha256: string;
+  /** When the object was written under its key (file mtime, S3 LastModified). */
+  modifiedAt: Date;
+}
+
 export type ByteSource = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
 
 /**
@@ -50,6 +57,16 @@ export interface ArtifactStore {
    */
   createReadStream(sha256: string): Promise<NodeJS.ReadableStream>;
   has(sha256: string): Promise<boolean>;
+  /**
+   * Every object under its sha256 key (not tmp/ or quarantine/), with the time it was written, in
+   * no particular order. For the registry's garbage collection (@cmbn/registry gcArtifacts).
+   */
+  list(): AsyncIterable<StoredObject>;
+  /**
+   * Removes the object under the key; resolves false when there was none. Callers decide what is
+   * unreferenced (content-addressed objects are shared): only the registry's GC calls this.
+   */
+  delete(sha256: string): Promise<boolean>;
   /** File backend only: the path of the object, for workers that read or mmap it directly (unverified). */
   localPath?(sha256: string): string;
   /** Releases the backend's sockets (S3); absent where there is nothing to release. */
