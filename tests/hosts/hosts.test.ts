@@ -81,10 +81,9 @@ beforeAll(async () => {
   // Local training and the deployment's start-up overlap; both must succeed.
   const [local, dep] = await Promise.allSettled([localTrain(), deploy()]);
   if (dep.status === 'fulfilled') d = dep.value;
+  if (local.status === 'fulfilled') ({ modelHash: localHash, seconds: localSeconds } = local.value);
   if (local.status === 'rejected') throw local.reason;
   if (dep.status === 'rejected') throw dep.reason;
-  localHash = local.value.modelHash;
-  localSeconds = local.value.seconds;
 }, RUN_TIMEOUT_MS + 300_000);
 
 afterAll(async () => {

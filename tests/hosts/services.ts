@@ -5,7 +5,7 @@
  * crashes of real servers.
  */
 import { execFile } from 'node:child_process';
-import { chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { appendFile, chmod, chown, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -89,6 +89,8 @@ export async function startPostgresOn(host: Host, dir: string): Promise<HostPost
   await chown(dir, uid, gid);
   const data = join(dir, 'data');
   await asPostgres(host, 'initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
+  // initdb trusts only local and loopback clients; the other hosts come over the bridge.
+  await appendFile(join(data, 'pg_hba.conf'), '\nhost all all 198.18.0.0/24 trust\n');
   const url = `postgresql://postgres@${host.addr}:${PG_PORT}/cmbn`;
   const pgh: HostPostgres = {
     url,
