@@ -3,6 +3,7 @@ import { addDistillOptions, addTrainOptions, runLocalTrain, type TrainCliOptions
 import { addModelsCommand } from './commands/models.ts';
 import { runRemoteTrain } from './commands/remote-train.ts';
 import { addServeCommands } from './commands/serve.ts';
+import { addServeModelCommand } from './commands/serve-model.ts';
 import { runPredict, type PredictCliOptions } from './commands/predict.ts';
 import { intOption } from './options.ts';
 import { describeError } from './errors.ts';
@@ -49,6 +50,7 @@ program
 
 addModelsCommand(program);
 addServeCommands(program);
+addServeModelCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`cmbn: ${describeError(err)}\n`);

@@ -1,0 +1,14 @@
+export { startServe } from './serve.ts';
+export type { RunningServe, ServeOptions } from './serve.ts';
+export { parseServeTarget } from './target.ts';
+export type { ServeTarget } from './target.ts';
+export { registrySource, sameVersion } from './model-source.ts';
+export type { ModelSource, ResolvedVersion } from './model-source.ts';
+export { loadServedModel, studentDirSha256 } from './served-model.ts';
+export type { LoadedModel, PredictionBody, ServedVersion } from './served-model.ts';
+export { parseBody, formatOf } from './parse-input.ts';
+export type { BodyFormat, InputSignature } from './parse-input.ts';
+export { ServeError, toErrorResponse } from './errors.ts';
+export type { ServeErrorCode } from './errors.ts';
+export { renderMetrics, mergeSnapshots, ServeMetrics } from './metrics.ts';
+export { encodeNpy } from '@cmbn/data';
