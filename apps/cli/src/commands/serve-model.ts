@@ -8,6 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import pino from 'pino';
 import type { StudentPrecision } from '@cmbn/distill';
+import type { ModelSource } from '@cmbn/serve';
 import { ApiClient } from '../api-client.ts';
 import { floatOption, intOption } from '../options.ts';
 import { pullRemoteStudent } from './models.ts';
@@ -34,7 +35,7 @@ interface RemoteDetail {
 function remoteSource(
   client: ApiClient,
   t: { name: string; alias?: string; version?: number; ref: string },
-): import('@cmbn/serve').ModelSource {
+): ModelSource {
   const n = encodeURIComponent;
   return {
     description: `${t.ref} at ${client.base}`,
