@@ -1,17 +1,11 @@
 export type RegistryErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'IMMUTABLE' | 'ALIAS_IN_USE' | 'INVALID';
 
-const HTTP_STATUS: Record<RegistryErrorCode, number> = {
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  IMMUTABLE: 409,
-  ALIAS_IN_USE: 409,
-  INVALID: 400,
-};
-
-/** The one error family of @cmbn/registry; `code` is stable and maps to an HTTP status. */
+/**
+ * The one error family of @cmbn/registry. `code` is stable; what it means over HTTP is decided
+ * only at the API edge (apps/coordinator/src/errors.ts maps codes to statuses), so this package
+ * knows nothing of HTTP.
+ */
 export class RegistryError extends Error {
-  readonly httpStatus: number;
-
   constructor(
     readonly code: RegistryErrorCode,
     message: string,
@@ -19,7 +13,6 @@ export class RegistryError extends Error {
   ) {
     super(message);
     this.name = 'RegistryError';
-    this.httpStatus = HTTP_STATUS[code];
   }
 }
 
@@ -27,4 +20,16 @@ export class RegistryError extends Error {
 export function prismaCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^P\d{4}$/.test(code) ? code : undefined;
+}
+
+/** Postgres SQLSTATE of a driver-adapter error (23503 FK violation, …), if any. */
+export function sqlState(err: unknown): string | undefined {
+  const e = err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } }; cause?: { originalCode?: unknown } } | null;
+  const s = e?.meta?.driverAdapterError?.cause?.originalCode ?? e?.cause?.originalCode;
+  return typeof s === 'string' ? s : undefined;
+}
+
+/** A foreign-key violation, however Prisma reports it (P2003, or the adapter's SQLSTATE 23503). */
+export function isForeignKeyViolation(err: unknown): boolean {
+  return prismaCode(err) === 'P2003' || sqlState(err) === '23503';
 }

@@ -46,17 +46,21 @@ export type {
 export {
   createModelVersion,
   findVersionByIdempotencyKey,
-  deleteAlias,
-  deleteVersion,
   getModel,
   getVersion,
   listModels,
+  listPendingVersions,
   markVersionFailed,
   markVersionReady,
   parseModelRef,
   resolveModelRef,
-  setAlias,
 } from './models.ts';
+export { aliasHistory, deleteAlias, rollbackAlias, setAlias } from './aliases.ts';
+export type { AliasAction, AliasActor, AliasEvent, AliasMove } from './aliases.ts';
+export { MAX_PAGE_SIZE, searchVersions } from './version-search.ts';
+export type { VersionSearch, VersionSearchItem, VersionSearchPage } from './version-search.ts';
+export { deleteVersion, deleteVersionAndArtifacts, drainArtifactDeletions, gcArtifacts } from './artifact-gc.ts';
+export type { DeleteVersionResult, DrainResult, GcHooks, GcOptions, GcResult, GcStep, GcStore } from './artifact-gc.ts';
 export type {
   CreateModelVersionInput,
   ModelDetail,

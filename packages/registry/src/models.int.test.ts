@@ -125,9 +125,28 @@ describe('model registry', () => {
     void v3;
   });
 
-  it('RegistryError carries an HTTP status', () => {
-    expect(new RegistryError('NOT_FOUND', 'x').httpStatus).toBe(404);
-    expect(new RegistryError('IMMUTABLE', 'x').httpStatus).toBe(409);
-    expect(new RegistryError('INVALID', 'x').httpStatus).toBe(400);
+  it('RegistryError carries a stable code and no HTTP status (the API edge maps codes)', () => {
+    const e = new RegistryError('NOT_FOUND', 'x');
+    expect(e.code).toBe('NOT_FOUND');
+    expect(new RegistryError('IMMUTABLE', 'x').code).toBe('IMMUTABLE');
+    expect(new RegistryError('INVALID', 'x').code).toBe('INVALID');
+    expect('httpStatus' in e).toBe(false);
+  });
+
+  it('a retry after a FAILED version registers a fresh version; the failed one keeps its history', async () => {
+    const first = await createModelVersion(input('retry', { idempotencyKey: 'run:r1' }));
+    await markVersionFailed(first.id, 'worker lost');
+    const again = await createModelVersion(input('retry', { idempotencyKey: 'run:r1' }));
+    expect(again.id).not.toBe(first.id);
+    expect(again).toMatchObject({ version: 2, status: 'PENDING', idempotencyKey: 'run:r1' });
+    // Later retries of the same attempt find the fresh version, not another one.
+    expect((await createModelVersion(input('retry', { idempotencyKey: 'run:r1' }))).id).toBe(again.id);
+    const old = await getVersion('retry', 1);
+    expect(old).toMatchObject({ status: 'FAILED', idempotencyKey: null, tags: { error: 'worker lost', supersededIdempotencyKey: 'run:r1' } });
+    // Concurrent retries after a failure still collapse onto one fresh version.
+    await markVersionFailed(again.id, 'again');
+    const racing = await Promise.all(Array.from({ length: 4 }, () => createModelVersion(input('retry', { idempotencyKey: 'run:r1' }))));
+    expect(new Set(racing.map((v) => v.id)).size).toBe(1);
+    expect(racing[0]!.version).toBe(3);
   });
 });

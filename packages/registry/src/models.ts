@@ -1,6 +1,7 @@
 import { getDb, withTransaction } from './client.ts';
 import type { Tx } from './client.ts';
 import { RegistryError, prismaCode } from './errors.ts';
+import { lockGcShared } from './gc-lock.ts';
 import type { ModelVersion, RegisteredModel } from './generated/prisma/client.ts';
 import { bigToNumber, toJson } from './json.ts';
 import type { JsonObject } from './json.ts';
@@ -60,19 +61,19 @@ export interface CreateModelVersionInput {
 const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 const ALIAS_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 
-function assertModelName(name: string): void {
+export function assertModelName(name: string): void {
   if (!MODEL_NAME.test(name)) {
     throw new RegistryError('INVALID', `invalid model name ${JSON.stringify(name)}: use letters, digits, '.', '_' or '-' (no '@' or ':')`);
   }
 }
 
-function assertAlias(alias: string): void {
+export function assertAlias(alias: string): void {
   if (!ALIAS_NAME.test(alias)) {
     throw new RegistryError('INVALID', `invalid alias ${JSON.stringify(alias)}: start with a letter; letters, digits, '_' or '-'`);
   }
 }
 
-function assertVersionNumber(version: number): void {
+export function assertVersionNumber(version: number): void {
   if (!Number.isInteger(version) || version < 1) throw new RegistryError('INVALID', `invalid version ${version}`);
 }
 
@@ -87,7 +88,8 @@ function toModelRecord(m: RegisteredModel, aliases: { alias: string; version: { 
 /**
  * The version registered under an idempotency key, if any (a CONFLICT when the key belongs to
  * another name). A retried producer uses it to find the work of an attempt that crashed after
- * registering.
+ * registering. A FAILED version gives its key up when a retry registers again (createModelVersion),
+ * so this finds FAILED versions only until then.
  */
 export async function findVersionByIdempotencyKey(key: string, name: string): Promise<ModelVersionRecord | undefined> {
   const v = await getDb().modelVersion.findUnique({ where: { idempotencyKey: key } });
@@ -103,16 +105,30 @@ export async function findVersionByIdempotencyKey(key: string, name: string): Pr
  * `UPDATE … RETURNING` inside the transaction, whose row lock serialises concurrent registrations
  * under one name: every caller gets a distinct number and none is lost. A unique violation on the
  * idempotency key (a concurrent retry) rolls the whole transaction back, counter included.
+ *
+ * Idempotency: the same key returns the version created the first time while it is PENDING or
+ * READY. When that version FAILED (its job gave up, or the pending reconciler failed it), a retry
+ * registers a fresh version: the failed one gives up the key (kept in its tags as
+ * `supersededIdempotencyKey`) in the same transaction.
+ *
+ * The transaction holds the artifact GC's lock in shared mode (gc-lock.ts): a publisher's PENDING
+ * version is visible before its artifact is put, and the sweep defers while one exists.
  */
 export async function createModelVersion(input: CreateModelVersionInput): Promise<ModelVersionRecord> {
   assertModelName(input.name);
   const key = input.idempotencyKey ?? null;
   if (key !== null) {
     const existing = await findVersionByIdempotencyKey(key, input.name);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined && existing.status !== 'FAILED') return existing;
   }
   try {
     const v = await withTransaction(async (tx: Tx) => {
+      await lockGcShared(tx);
+      if (key !== null) {
+        await tx.$executeRaw`UPDATE "ModelVersion"
+          SET "idempotencyKey" = NULL, "tags" = "tags" || jsonb_build_object('supersededIdempotencyKey', "idempotencyKey")
+          WHERE "idempotencyKey" = ${key} AND "status" = 'FAILED'`;
+      }
       await tx.$executeRaw`INSERT INTO "RegisteredModel" ("name", "description", "updatedAt")
         VALUES (${input.name}, ${input.description ?? null}, now()) ON CONFLICT ("name") DO NOTHING`;
       const rows = await tx.$queryRaw<{ latestVersion: number }[]>`UPDATE "RegisteredModel"
@@ -182,7 +198,7 @@ export async function markVersionFailed(id: string, reason?: string): Promise<Mo
   });
 }
 
-async function findVersion(name: string, version: number): Promise<ModelVersion> {
+export async function findVersion(name: string, version: number): Promise<ModelVersion> {
   assertVersionNumber(version);
   const v = await getDb().modelVersion.findUnique({ where: { modelName_version: { modelName: name, version } } });
   if (v === null) throw new RegistryError('NOT_FOUND', `model version ${name}:${version} not found`);
@@ -191,23 +207,6 @@ async function findVersion(name: string, version: number): Promise<ModelVersion>
 
 export async function getVersion(name: string, version: number): Promise<ModelVersionRecord> {
   return toVersionRecord(await findVersion(name, version));
-}
-
-/** Points alias at a READY version (creating or moving it). */
-export async function setAlias(name: string, alias: string, version: number): Promise<ModelVersionRecord> {
-  assertAlias(alias);
-  const v = await findVersion(name, version);
-  if (v.status !== 'READY') throw new RegistryError('CONFLICT', `${name}:${version} is ${v.status}; aliases point only at READY versions`);
-  // One statement, so concurrent setAlias calls on one alias cannot collide on the primary key.
-  await getDb().$executeRaw`INSERT INTO "ModelAlias" ("modelName", "alias", "versionId", "updatedAt")
-    VALUES (${name}, ${alias}, ${v.id}, now())
-    ON CONFLICT ("modelName", "alias") DO UPDATE SET "versionId" = EXCLUDED."versionId", "updatedAt" = now()`;
-  return toVersionRecord(v);
-}
-
-export async function deleteAlias(name: string, alias: string): Promise<void> {
-  const { count } = await getDb().modelAlias.deleteMany({ where: { modelName: name, alias } });
-  if (count === 0) throw new RegistryError('NOT_FOUND', `alias ${name}@${alias} not found`);
 }
 
 export type ModelRef = { name: string; alias: string } | { name: string; version: number } | { name: string };
@@ -253,6 +252,11 @@ export async function resolveModelRef(ref: string): Promise<ModelVersionRecord> 
   return toVersionRecord(v);
 }
 
+/** Every PENDING version (oldest first), for the pending reconciler. */
+export async function listPendingVersions(): Promise<ModelVersionRecord[]> {
+  return (await getDb().modelVersion.findMany({ where: { status: 'PENDING' }, orderBy: { createdAt: 'asc' } })).map(toVersionRecord);
+}
+
 export async function listModels(): Promise<RegisteredModelRecord[]> {
   const models = await getDb().registeredModel.findMany({
     orderBy: { name: 'asc' },
@@ -269,23 +273,4 @@ export async function getModel(name: string): Promise<ModelDetail> {
   if (m === null) throw new RegistryError('NOT_FOUND', `model ${name} not found`);
   const { versions, aliases, ...rest } = m;
   return { ...toModelRecord(rest, aliases), versions: versions.map(toVersionRecord) };
-}
-
-/** Deletes a version; refused (ALIAS_IN_USE) while an alias points at it. Version numbers are never reused. */
-export async function deleteVersion(name: string, version: number): Promise<void> {
-  const v = await findVersion(name, version);
-  const aliases = await getDb().modelAlias.findMany({ where: { versionId: v.id }, select: { alias: true } });
-  if (aliases.length > 0) {
-    throw new RegistryError('ALIAS_IN_USE', `${name}:${version} is aliased as ${aliases.map((a) => `@${a.alias}`).join(', ')}`, {
-      aliases: aliases.map((a) => a.alias),
-    });
-  }
-  try {
-    await getDb().modelVersion.delete({ where: { id: v.id } });
-  } catch (err) {
-    // ModelAlias.versionId is ON DELETE RESTRICT: an alias set between the check and the delete lands here.
-    if (prismaCode(err) === 'P2003') throw new RegistryError('ALIAS_IN_USE', `${name}:${version} is aliased`);
-    if (prismaCode(err) === 'P2025') throw new RegistryError('NOT_FOUND', `model version ${name}:${version} not found`);
-    throw err;
-  }
 }

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient } from '../api-client.ts';
 import { isStudentDir } from '@cmbn/distill';
-import { deleteVersion, getModel, listModels, setAlias, type ModelDetail, type ModelVersionRecord, type RegisteredModelRecord } from '@cmbn/registry';
+import { deleteVersionAndArtifacts, getModel, listModels, setAlias, type ModelDetail, type ModelVersionRecord, type RegisteredModelRecord } from '@cmbn/registry';
 import { openLocalRegistry, pullStudent, unpackEntries, type PulledStudent } from '@cmbn/pipeline';
 import { CliError } from '../errors.ts';
 import { printJson } from '../output.ts';
@@ -107,7 +107,9 @@ async function withRegistry<T>(o: RemoteOptions, fn: (b: ModelsBackend) => Promi
       show: getModel,
       alias: setAlias,
       pull: (ref, out, force) => pullStudent({ ref, outDir: out, store: reg.store, force }),
-      remove: deleteVersion,
+      remove: async (name, version) => {
+        await deleteVersionAndArtifacts(name, version, reg.store);
+      },
     });
   } finally {
     await reg.close();
