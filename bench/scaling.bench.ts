@@ -3,11 +3,18 @@
  * thread with a single-threaded dense backend) against an in-process coordinator, and reports
  * shards per second for each, their ratio, and the coordinator's overhead per shard.
  *
- *   npm run bench:scaling -- [--json] [--limit 10000] [--V 100] [--shard-size N] [--workers 1,2] [--repeat R]
+ *   npm run bench:scaling -- [--json] [--limit 10000] [--V 100] [--shard-size N] [--workers 1,2] [--repeat R] [--hosts]
  *
  * The worker counts are tried R times in turn (--repeat R, default 3: 1, 2, 1, 2, 1, 2); each round gives a
  * ratio, and the reported speedup is their median, so a slow moment on a shared machine skews one
  * round rather than the result.
+ *
+ * --hosts (issue 9): the workers run on simulated hosts (network namespaces, tests/hosts/netns.ts),
+ * each with its own cache, and reach a Redis and an s3rver on a services host only over the bridge;
+ * the artifacts are on S3 (s3://). Each round then runs 1 and 2 worker hosts, and the same-host
+ * baseline (workers beside the coordinator, the machine's Redis, file://) with the largest worker
+ * count, so the network path's overhead = same-host shards/s ÷ hosts shards/s − 1 is measured in
+ * the same process run. Targets: 2 hosts ≥ 1.8× the shards/s of 1, overhead ≤ 5 %. Root only.
  *
  * Needs the services of NOTES.md (Redis, Postgres); it creates and drops its own database, queue
  * prefix and artifact directories. Targets (issue 3): 2 workers ≥ 1.8× the shards/s of 1; the
@@ -15,16 +22,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { Redis } from 'ioredis';
+import { startS3Server, type S3TestServer } from '@cmbn/artifacts';
 import { startCoordinator } from '@cmbn/coordinator';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { createTestDatabase } from '@cmbn/registry';
+import { createNetwork, type Host, type Network } from '../tests/hosts/netns.ts';
+import { BUCKET, S3_PORT, startRedisOn, type HostRedis } from '../tests/hosts/services.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -35,6 +45,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     repeat: { type: 'string', default: '3' },
     seed: { type: 'string', default: '0' },
+    hosts: { type: 'boolean', default: false },
   },
 });
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -53,7 +64,20 @@ interface RunJson {
   summary: { finishSeconds: number; coordinatorSeconds: number };
 }
 
+/** Where a trial's workers run: beside the coordinator with file:// (same-host), or on their own hosts with s3://. */
+type Mode = 'same-host' | 'hosts';
+
+/** The simulated hosts of --hosts: a services host (Redis, s3rver) and one host per worker. */
+interface HostsEnv {
+  net: Network;
+  redis: HostRedis;
+  s3: S3TestServer;
+  workerHosts: Host[];
+  stop(): Promise<void>;
+}
+
 interface Trial {
+  mode: Mode;
   workers: number;
   shards: number;
   wallSeconds: number;
@@ -68,8 +92,9 @@ interface Trial {
   layers: { layer: number; k: number; shards: number; seconds: number | null }[];
 }
 
-function startWorker(env: Record<string, string>): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', WORKER_MAIN], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startWorker(env: Record<string, string>, host?: Host): Promise<ChildProcess> {
+  const [cmd, ...argv] = [...(host?.wrap ?? []), process.execPath, '--import', 'tsx', WORKER_MAIN];
+  const proc = spawn(cmd!, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (b: Buffer) => {
@@ -82,8 +107,44 @@ function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   });
 }
 
-async function dropPrefix(prefix: string): Promise<void> {
-  const r = new Redis(REDIS_URL);
+async function startHostsEnv(workers: number): Promise<HostsEnv> {
+  const net = await createNetwork(['services', ...Array.from({ length: workers }, (_, i) => `worker${i + 1}`)]);
+  const services = net.hosts.services!;
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-bench-hosts-'));
+  try {
+    const [redis, s3] = await Promise.all([
+      startRedisOn(services, join(dir, 'redis'), { aof: false }),
+      mkdir(join(dir, 's3'), { recursive: true }).then(() => startS3Server({ host: services.addr, port: S3_PORT, dir: join(dir, 's3'), wrap: services.wrap, buckets: [BUCKET] })),
+    ]);
+    // The in-process coordinator reads the SDK's standard variables, as the apps do.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_S3: s3.endpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: s3.options().credentials!.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.options().credentials!.secretAccessKey,
+      CMBN_S3_FORCE_PATH_STYLE: 'true',
+    });
+    return {
+      net,
+      redis,
+      s3,
+      workerHosts: Object.values(net.hosts).filter((h) => h.name !== 'services'),
+      stop: async () => {
+        await s3.stop();
+        await redis.stop();
+        await net.destroy();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    await net.destroy();
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+async function dropPrefix(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const r = new Redis(redisUrl);
   let cursor = '0';
   do {
     const [next, keys] = await r.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -93,14 +154,17 @@ async function dropPrefix(prefix: string): Promise<void> {
   r.disconnect();
 }
 
-async function trial(workers: number, x: Uint8Array, params: Record<string, unknown>, shardSize: number | undefined): Promise<Trial> {
+async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<string, unknown>, shardSize: number | undefined, hosts?: HostsEnv): Promise<Trial> {
   const db = await createTestDatabase();
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-bench-'));
-  const artifacts = pathToFileURL(dir).href;
   const prefix = `cmbnbench-${randomBytes(4).toString('hex')}`;
+  if (mode === 'hosts' && hosts === undefined) throw new Error('hosts mode without its hosts');
+  const redisUrl = mode === 'hosts' ? hosts!.redis.url : REDIS_URL;
+  // Every trial gets a fresh store (a new prefix), so no trial reads what another wrote.
+  const artifacts = mode === 'hosts' ? `s3://${BUCKET}/${prefix}` : pathToFileURL(dir).href;
   const coordinator = await startCoordinator({
     databaseUrl: db.url,
-    redisUrl: REDIS_URL,
+    redisUrl,
     artifacts,
     prefix,
     port: 0,
@@ -109,8 +173,18 @@ async function trial(workers: number, x: Uint8Array, params: Record<string, unkn
   });
   const procs: ChildProcess[] = [];
   try {
-    const env = { REDIS_URL, CMBN_ARTIFACTS: artifacts, CMBN_QUEUE_PREFIX: prefix, CMBN_WORKER_CONCURRENCY: '1', CMBN_WORKER_THREADS: '1', LOG_LEVEL: 'info' };
-    procs.push(...(await Promise.all(Array.from({ length: workers }, () => startWorker(env)))));
+    const env = { REDIS_URL: redisUrl, CMBN_ARTIFACTS: artifacts, CMBN_QUEUE_PREFIX: prefix, CMBN_WORKER_CONCURRENCY: '1', CMBN_WORKER_THREADS: '1', LOG_LEVEL: 'info' };
+    procs.push(
+      ...(await Promise.all(
+        Array.from({ length: workers }, async (_, i) => {
+          if (mode === 'same-host') return startWorker(env);
+          // Its own cache per host: it fetches layer inputs over the network like a second machine.
+          const cache = join(dir, `cache-${i}`);
+          await mkdir(cache, { recursive: true });
+          return startWorker({ ...env, CMBN_WORKER_CACHE: cache }, hosts!.workerHosts[i]);
+        }),
+      )),
+    );
     const call = async (path: string, init?: RequestInit) => {
       const res = await fetch(`${coordinator.url}${path}`, init);
       const body = await res.json();
@@ -134,6 +208,7 @@ async function trial(workers: number, x: Uint8Array, params: Record<string, unkn
     // Shards/s over the layer phase (submission to the top layer assembled), not PCA/k-means.
     const layerSeconds = wallSeconds - finishSeconds;
     return {
+      mode,
       workers,
       shards,
       wallSeconds: Number(wallSeconds.toFixed(3)),
@@ -159,7 +234,7 @@ async function trial(workers: number, x: Uint8Array, params: Record<string, unkn
     await coordinator.close();
     await db.drop();
     await rm(dir, { recursive: true, force: true });
-    await dropPrefix(prefix);
+    await dropPrefix(prefix, redisUrl);
   }
 }
 
@@ -171,26 +246,46 @@ const ds = await loadDataset('mnist', { limit });
 const x = encodeNpy(ds.x);
 log(`scaling bench: MNIST ${ds.x.rows} points, V=${params.V}, workers ${counts.join(' then ')} (1 thread each), ${cpus().length} cores`);
 const rounds = Math.max(1, Number(args.repeat));
+const mode: Mode = args.hosts ? 'hosts' : 'same-host';
+const maxWorkers = Math.max(...counts);
+const hostsEnv = args.hosts ? await startHostsEnv(maxWorkers) : undefined;
+if (hostsEnv) log(`  hosts: services ${hostsEnv.redis.url} + ${hostsEnv.s3.endpoint}, workers on ${hostsEnv.workerHosts.map((h) => h.addr).join(', ')}; coordinator in this process`);
 const trials: Trial[] = [];
+const baselines: Trial[] = [];
 const roundSpeedups: number[] = [];
+const roundOverheads: number[] = [];
 const roundLayerSpeedups: (number | null)[][] = [];
-for (let r = 0; r < rounds; r++) {
-  const round: Trial[] = [];
-  for (const n of counts) {
-    log(`  ${rounds > 1 ? `round ${r + 1}/${rounds}: ` : ''}${n} worker(s)…`);
-    const t = await trial(n, x, params, shardSize);
-    round.push(t);
-    log(
-      `  ${n} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
-        `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); PCA+k-means ${t.finishSeconds}s`,
-    );
+const report = (t: Trial) =>
+  log(
+    `  ${t.mode} ${t.workers} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
+      `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); PCA+k-means ${t.finishSeconds}s`,
+  );
+try {
+  for (let r = 0; r < rounds; r++) {
+    const round: Trial[] = [];
+    for (const n of counts) {
+      log(`  ${rounds > 1 ? `round ${r + 1}/${rounds}: ` : ''}${mode} ${n} worker(s)…`);
+      const t = await trial(mode, n, x, params, shardSize, hostsEnv);
+      round.push(t);
+      report(t);
+    }
+    const a = round[0]!;
+    const b = round[round.length - 1]!;
+    roundSpeedups.push(b.shardsPerSecond / a.shardsPerSecond);
+    // Per layer, the first count's seconds over the last's: where the scaling is won or lost.
+    roundLayerSpeedups.push(a.layers.map((l, i) => (l.seconds !== null && b.layers[i]?.seconds ? l.seconds / b.layers[i]!.seconds! : null)));
+    if (hostsEnv) {
+      // The same-host baseline of this round, same worker count as b: what the network path costs.
+      log(`  ${rounds > 1 ? `round ${r + 1}/${rounds}: ` : ''}same-host ${b.workers} worker(s) (baseline)…`);
+      const base = await trial('same-host', b.workers, x, params, shardSize);
+      report(base);
+      baselines.push(base);
+      roundOverheads.push(base.shardsPerSecond / b.shardsPerSecond - 1);
+    }
+    trials.push(...round);
   }
-  const a = round[0]!;
-  const b = round[round.length - 1]!;
-  roundSpeedups.push(b.shardsPerSecond / a.shardsPerSecond);
-  // Per layer, the first count's seconds over the last's: where the scaling is won or lost.
-  roundLayerSpeedups.push(a.layers.map((l, i) => (l.seconds !== null && b.layers[i]?.seconds ? l.seconds / b.layers[i]!.seconds! : null)));
-  trials.push(...round);
+} finally {
+  await hostsEnv?.stop();
 }
 const median = (v: number[]): number => {
   const s = [...v].sort((p, q) => p - q);
@@ -199,19 +294,28 @@ const median = (v: number[]): number => {
 const first = trials[0]!;
 const result = {
   bench: 'scaling',
+  mode,
   points: ds.x.rows,
   params,
   cores: cpus().length,
   trials,
+  ...(hostsEnv
+    ? {
+        baselines,
+        roundNetworkOverheads: roundOverheads.map((v) => Number(v.toFixed(4))),
+        // Median over rounds: same-host shards/s ÷ hosts shards/s − 1, at the largest worker count.
+        networkOverhead: Number(median(roundOverheads).toFixed(4)),
+      }
+    : {}),
   roundSpeedups: roundSpeedups.map((v) => Number(v.toFixed(3))),
   speedup: Number(median(roundSpeedups).toFixed(3)),
-  sameModelHash: trials.every((t) => t.modelHash === first.modelHash),
+  sameModelHash: [...trials, ...baselines].every((t) => t.modelHash === first.modelHash),
   layerSpeedup: first.layers.map((_, i) => {
     const v = roundLayerSpeedups.map((r) => r[i]).filter((x): x is number => x !== null && x !== undefined);
     return v.length > 0 ? Number(median(v).toFixed(3)) : null;
   }),
   maxCoordinatorOverheadFraction: Math.max(...trials.map((t) => t.coordinatorOverheadFraction)),
-  targets: { speedup: 1.8, coordinatorOverheadFraction: 0.05 },
+  targets: { speedup: 1.8, coordinatorOverheadFraction: 0.05, ...(hostsEnv ? { networkOverhead: 0.05 } : {}) },
 };
 if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
 else {
@@ -219,5 +323,13 @@ else {
     log(`  layer ${l.layer} (k=${l.k}, ${l.shards} shards): ${trials.map((t) => `${t.layers[i]?.seconds ?? '?'}s`).join(' → ')} (${result.layerSpeedup[i] ?? '?'}×)`);
   }
   const rs = rounds > 1 ? ` (median of ${result.roundSpeedups.join(', ')})` : '';
-  log(`speedup ${counts[counts.length - 1]} vs ${counts[0]} workers: ${result.speedup}×${rs} (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
+  const where = hostsEnv ? ' worker hosts (s3:// over the bridge)' : ' workers';
+  log(`speedup ${counts[counts.length - 1]} vs ${counts[0]}${where}: ${result.speedup}×${rs} (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
+  if (hostsEnv) {
+    const ro = rounds > 1 ? ` (median of ${result.roundNetworkOverheads!.map((v) => `${(v * 100).toFixed(1)}%`).join(', ')})` : '';
+    log(
+      `network overhead vs same-host file:// at ${maxWorkers} workers: ${(result.networkOverhead! * 100).toFixed(1)}%${ro} ` +
+        `(ratio same-host/hosts shards/s ${(1 + result.networkOverhead!).toFixed(3)}; target ≤ 5%)`,
+    );
+  }
 }

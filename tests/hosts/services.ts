@@ -31,7 +31,8 @@ export interface HostRedis {
   proc(): Proc | undefined;
 }
 
-export async function startRedisOn(host: Host, dir: string): Promise<HostRedis> {
+/** `aof: false` only for benches (they measure the network path, not persistence). */
+export async function startRedisOn(host: Host, dir: string, opts: { aof?: boolean } = {}): Promise<HostRedis> {
   await mkdir(dir, { recursive: true });
   const url = `redis://${host.addr}:${REDIS_PORT}`;
   let p: Proc | undefined;
@@ -40,7 +41,7 @@ export async function startRedisOn(host: Host, dir: string): Promise<HostRedis> 
     proc: () => p,
     async start() {
       // appendfsync stays at Redis' default (everysec), as a production server would run it.
-      p = spawnOn(host, 'redis', ['redis-server', '--bind', host.addr, '--port', String(REDIS_PORT), '--appendonly', 'yes', '--dir', dir, '--save', '', '--protected-mode', 'no']);
+      p = spawnOn(host, 'redis', ['redis-server', '--bind', host.addr, '--port', String(REDIS_PORT), '--appendonly', opts.aof === false ? 'no' : 'yes', '--dir', dir, '--save', '', '--protected-mode', 'no']);
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, connectTimeout: 1000, retryStrategy: () => 100 });
       probe.on('error', () => {});
       try {
