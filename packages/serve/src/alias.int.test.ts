@@ -1,0 +1,209 @@
+/**
+ * Registry-backed serving against a real Postgres database and artifact store: a pulled directory
+ * and a fixed version serve the registry's bytes, and `cmbn serve models:/NAME@ALIAS` (the real
+ * CLI, one process and --workers 2) follows an alias move under concurrent load with no failed
+ * request, answering with the old version's predictions until the swap and the new one's after.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { FileArtifactStore } from '@cmbn/artifacts';
+import { encodeNpy, loadDataset, type Matrix } from '@cmbn/data';
+import { loadStudent } from '@cmbn/distill';
+import { createStudentLabeler, publishStudent, pullStudent, type PublishedStudent } from '@cmbn/pipeline';
+import { createTestDatabase, getDb, setAlias, type TestDatabase } from '@cmbn/registry';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { registrySource } from './model-source.ts';
+import { startServe } from './serve.ts';
+import { saveLabelsStudent } from './test-students.ts';
+
+const CLI = resolve(import.meta.dirname, '../../../apps/cli/bin/cmbn.js');
+const lineage = { runId: null, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: { V: 20 }, backend: 'wasm' };
+const logger = pino({ level: 'silent' });
+
+let db: TestDatabase;
+let root: string;
+let store: FileArtifactStore;
+let digits: Matrix;
+let npy: Buffer;
+const published: PublishedStudent[] = [];
+/** The in-process labels of versions 1 and 2 on `digits`. */
+const expected: number[][] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  getDb(db.url);
+  root = await mkdtemp(join(tmpdir(), 'cmbn-serve-alias-'));
+  store = new FileArtifactStore(join(root, 'artifacts'));
+  digits = (await loadDataset('mnist-test', { limit: 16 })).x;
+  npy = Buffer.from(encodeNpy(digits));
+  for (const seed of [1, 2]) {
+    const dir = join(root, `student-${seed}`);
+    await saveLabelsStudent(dir, seed);
+    published.push(await publishStudent({ studentDir: dir, name: 'digits', store, lineage, metrics: { agreement: 0.9 } }));
+    const ref = await createStudentLabeler(await loadStudent(dir), { threads: 1 });
+    expected.push(Array.from((await ref.predict(digits)).labels));
+    await ref.dispose();
+  }
+  expect(published.map((p) => p.version)).toEqual([1, 2]);
+  // The two versions must be told apart by their answers.
+  expect(expected[0]).not.toEqual(expected[1]);
+});
+afterAll(async () => {
+  await db?.drop();
+  await rm(root, { recursive: true, force: true });
+});
+
+describe('registry versions served in-process', () => {
+  it('a pulled directory reports the registry artifact sha256 of its version', async () => {
+    const dir = join(root, 'pulled');
+    await pullStudent({ ref: 'digits:1', outDir: dir, store });
+    const s = await startServe({ model: { dir }, host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes: 1 << 20, pollIntervalMs: 1000, threads: 1, logger });
+    try {
+      expect(await (await fetch(`${s.url}/version`)).json()).toMatchObject({ artifactSha256: published[0]!.artifactSha256, model: dir });
+      const res = await fetch(`${s.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/x-npy' }, body: npy });
+      expect(await res.json()).toEqual({ predictions: expected[0] });
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('models:/digits/2 serves version 2 by number', async () => {
+    const s = await startServe({
+      model: { source: registrySource('digits:2', store), follow: false, uri: 'models:/digits/2' },
+      host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes: 1 << 20, pollIntervalMs: 1000, threads: 1, logger,
+    });
+    try {
+      expect(await (await fetch(`${s.url}/version`)).json()).toMatchObject({ name: 'digits', version: 2, model: 'digits:2', artifactSha256: published[1]!.artifactSha256 });
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+interface Cli {
+  child: ChildProcess;
+  url: string;
+  logs: Record<string, unknown>[];
+  exited: Promise<number | null>;
+}
+
+async function startCli(args: string[]): Promise<Cli> {
+  const child = spawn(process.execPath, [CLI, 'serve', ...args], {
+    env: { ...process.env, DATABASE_URL: db.url, CMBN_ARTIFACTS: store.url, CMBN_HOME: join(root, 'home') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+  const url = await new Promise<string>((ok, fail) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const rec = JSON.parse(line) as Record<string, unknown>;
+      logs.push(rec);
+      if (typeof rec.url === 'string') ok(rec.url);
+    });
+    void exited.then((code) => fail(new Error(`cmbn serve exited (${code}) before listening: ${stderr}`)));
+  });
+  return { child, url, logs, exited };
+}
+
+const version = async (url: string) => (await (await fetch(`${url}/version`)).json()) as { version: number; pid: number; artifactSha256: string };
+
+/**
+ * `concurrency` loops posting the 16 digits as npy until stop(); every answer is recorded as the
+ * version whose predictions it equals (1 or 2), or as a failure with its status and body.
+ */
+function load(url: string, concurrency: number) {
+  const answers: { at: number; version: number }[] = [];
+  const failures: string[] = [];
+  let stopped = false;
+  const loop = async () => {
+    while (!stopped) {
+      try {
+        const res = await fetch(`${url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/x-npy' }, body: npy });
+        const text = await res.text();
+        const p = res.status === 200 ? JSON.stringify((JSON.parse(text) as { predictions: number[] }).predictions) : '';
+        const v = p === JSON.stringify(expected[0]) ? 1 : p === JSON.stringify(expected[1]) ? 2 : 0;
+        if (v === 0) failures.push(`${res.status} ${text.slice(0, 200)}`);
+        else answers.push({ at: performance.now(), version: v });
+      } catch (err) {
+        failures.push(String(err));
+      }
+    }
+  };
+  const loops = Array.from({ length: concurrency }, loop);
+  return {
+    answers,
+    failures,
+    stop: async () => {
+      stopped = true;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (performance.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.each([1, 2])('cmbn serve models:/digits@champion --workers %i', (workers) => {
+  let cli: Cli | undefined;
+  afterAll(async () => {
+    if (cli && cli.child.exitCode === null) {
+      cli.child.kill('SIGTERM');
+      expect(await cli.exited).toBe(0);
+    }
+    await setAlias('digits', 'champion', 1);
+  });
+
+  it('follows an alias move under load with zero failed requests', async () => {
+    await setAlias('digits', 'champion', 1);
+    cli = await startCli(['models:/digits@champion', '--port', '0', '--poll-interval', '0.2', '--threads', '1', '--workers', String(workers)]);
+    expect(await version(cli.url)).toMatchObject({ version: 1, artifactSha256: published[0]!.artifactSha256 });
+    if (workers === 2) {
+      // Both processes answer behind the one port.
+      const pids = new Set<number>();
+      await until('two server pids', async () => (pids.add((await version(cli!.url)).pid), pids.size === 2 ? true : undefined), 30_000);
+    }
+
+    const l = load(cli.url, 8);
+    await until('100 answers before the move', async () => (l.answers.length >= 100 ? true : undefined));
+    const movedAt = performance.now();
+    await setAlias('digits', 'champion', 2);
+    // Every process must have swapped: /version, asked enough times to reach each worker, says 2.
+    await until('version 2 everywhere', async () => {
+      const vs = await Promise.all(Array.from({ length: 4 * workers }, () => version(cli!.url)));
+      return vs.every((v) => v.version === 2) ? true : undefined;
+    });
+    const swappedAt = performance.now();
+    const seen = l.answers.length;
+    await until('100 answers after the swap', async () => (l.answers.length >= seen + 100 ? true : undefined));
+    await l.stop();
+
+    expect(l.failures).toEqual([]);
+    expect(l.answers.filter((a) => a.at < movedAt).every((a) => a.version === 1)).toBe(true);
+    expect(l.answers.some((a) => a.version === 2)).toBe(true);
+    // A request sent after every process reported version 2 gets version 2's predictions.
+    const late = l.answers.filter((a) => a.at > swappedAt + 1000);
+    expect(late.length).toBeGreaterThan(0);
+    expect(late.every((a) => a.version === 2)).toBe(true);
+    expect(cli.logs.some((r) => typeof r.msg === 'string' && /moved: now serving digits:2/.test(r.msg))).toBe(true);
+
+    const metrics = await (await fetch(`${cli.url}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^cmbn_serve_workers ${workers}$`, 'm'));
+    const ok = Number(/^cmbn_serve_requests_total\{route="\/invocations",status="200"\} (\d+)$/m.exec(metrics)?.[1]);
+    // Summed over every process: at least the answers this test counted.
+    expect(ok).toBeGreaterThanOrEqual(l.answers.length);
+    expect(metrics).toMatch(/^cmbn_serve_model_info\{name="digits",version="2"\} 1$/m);
+  });
+});
