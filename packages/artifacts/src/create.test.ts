@@ -8,6 +8,7 @@ import {
   ArtifactStoreConfigError,
   FileArtifactStore,
   S3ArtifactStore,
+  S3_ENV_VARS,
   createArtifactStore,
   openArtifactStore,
   parseS3Url,
@@ -57,6 +58,13 @@ describe('s3OptionsFromEnv', () => {
       }),
     ).toEqual({ endpoint: 'http://s3only:9000', region: 'eu-west-1', forcePathStyle: true, credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' } });
     expect(s3OptionsFromEnv(url, { AWS_ENDPOINT_URL: 'http://global:1' }).endpoint).toBe('http://global:1');
+  });
+
+  it('reads exactly the variables S3_ENV_VARS lists', () => {
+    const read = new Set<string>();
+    const spy = new Proxy({} as Record<string, string | undefined>, { get: (_t, k) => void (typeof k === 'string' && read.add(k)) });
+    s3OptionsFromEnv(url, spy);
+    expect([...read].sort()).toEqual([...S3_ENV_VARS].sort());
   });
 
   it('fails with one readable line on a bad value', () => {

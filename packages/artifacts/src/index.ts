@@ -2,7 +2,7 @@ export type { ArtifactStore, ByteSource, PutResult, PutStreamOptions, StoredObje
 export { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
 export { FileArtifactStore } from './file-store.ts';
 export { S3ArtifactStore } from './s3-store.ts';
-export { parseS3Url, s3OptionsFromEnv } from './s3-config.ts';
+export { S3_ENV_VARS, parseS3Url, s3OptionsFromEnv } from './s3-config.ts';
 export type { S3Location, S3StoreOptions } from './s3-config.ts';
 export { createArtifactStore, openArtifactStore } from './create.ts';
 export type { CreateArtifactStoreOptions } from './create.ts';

@@ -40,6 +40,17 @@ export function parseS3Url(url: string): S3Location {
 
 type Env = Record<string, string | undefined>;
 
+/** Every variable s3OptionsFromEnv reads (create.test.ts checks the list; deployment files are checked against it). */
+export const S3_ENV_VARS = [
+  'AWS_ENDPOINT_URL_S3',
+  'AWS_ENDPOINT_URL',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+  'CMBN_S3_FORCE_PATH_STYLE',
+  'AWS_ACCESS_KEY_ID',
+  'AWS_SECRET_ACCESS_KEY',
+] as const;
+
 const nonEmpty = (v: string | undefined): string | undefined => (v === undefined || v.trim() === '' ? undefined : v.trim());
 
 /**
