@@ -6,6 +6,8 @@ export { hungarian } from './hungarian.ts';
 export { clusteringAccuracy } from './accuracy.ts';
 export { nmi } from './nmi.ts';
 export { ari } from './ari.ts';
+export { confusionMatrix } from './confusion.ts';
+export type { ConfusionMatrix } from './confusion.ts';
 export { contingency, denseLabels } from './contingency.ts';
 export type { Contingency } from './contingency.ts';
 
