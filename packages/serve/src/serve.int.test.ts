@@ -26,7 +26,7 @@ async function serveDir(dir: string, maxBodyBytes = 1 << 20): Promise<RunningSer
 }
 
 const rowsOf = (m: Matrix) => Array.from({ length: m.rows }, (_, i) => Array.from(m.data.subarray(i * m.cols, (i + 1) * m.cols)));
-const post = (url: string, body: BodyInit, type: string) => fetch(`${url}/invocations`, { method: 'POST', headers: { 'content-type': type }, body });
+const post = (url: string, body: string | Buffer, type: string) => fetch(`${url}/invocations`, { method: 'POST', headers: { 'content-type': type }, body });
 const postJson = (url: string, o: unknown, query = '') => fetch(`${url}/invocations${query}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(o) });
 
 beforeAll(async () => {
