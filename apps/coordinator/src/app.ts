@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { createAuth } from './auth.ts';
+import { consoleApiRouter } from './console-api.ts';
 import { consoleRouter } from './console-routes.ts';
 import { AppError, toErrorResponse } from './errors.ts';
 import type { Orchestrator } from './orchestrator.ts';
@@ -48,6 +49,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(datasetsRouter(deps));
   v1.use(runsRouter(deps));
   v1.use(modelsRouter(deps));
+  v1.use(consoleApiRouter(deps));
   app.use('/v1', v1);
   app.use(consoleRouter());
   app.use((req, _res, next) => next(new AppError('NOT_FOUND', `no route ${req.method} ${req.path}`)));

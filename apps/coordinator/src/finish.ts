@@ -55,19 +55,14 @@ export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED
     coordinatorSeconds: Number(f.coordinatorSeconds.toFixed(4)),
     finishSeconds: Number(((performance.now() - t0) / 1000).toFixed(3)),
   };
-  let teacher: TTeacherRef | undefined;
-  if (f.distill) {
-    // MBN's labels and embedding of the training points, so the distiller need not predict them again.
-    const c = res.model.pca.c;
-    const [labelsPut, embeddingPut] = await Promise.all([
-      store.put(encodeTeacherLabels(res.labels)),
-      store.put(encodeTeacherEmbedding(res.embedding, n, c)),
-    ]);
-    teacher = { labelsSha256: labelsPut.sha256, embeddingSha256: embeddingPut.sha256, rows: n, c };
-    summary.mbnOutput = teacher as unknown as JsonObject;
-  }
-  const status = teacher ? 'DISTILLING' : 'SUCCEEDED';
+  // MBN's labels and embedding of the training points, for every run: the console's projector reads
+  // them (GET /v1/runs/:id/embedding), and a distil job need not predict them again.
+  const c = res.model.pca.c;
+  const [labelsPut, embeddingPut] = await Promise.all([store.put(encodeTeacherLabels(res.labels)), store.put(encodeTeacherEmbedding(res.embedding, n, c))]);
+  const teacher: TTeacherRef = { labelsSha256: labelsPut.sha256, embeddingSha256: embeddingPut.sha256, rows: n, c };
+  summary.mbnOutput = teacher as unknown as JsonObject;
+  const status = f.distill ? 'DISTILLING' : 'SUCCEEDED';
   await setRunStatus(runId, status, { modelHash: res.modelHash, modelSha256: put.sha256, metrics, summary, mbnSeconds });
-  if (teacher) await f.queueDistillation({ mbnModelSha256: put.sha256, modelHash: res.modelHash, teacher });
+  if (f.distill) await f.queueDistillation({ mbnModelSha256: put.sha256, modelHash: res.modelHash, teacher });
   return { status, modelHash: res.modelHash };
 }

@@ -1,0 +1,120 @@
+/**
+ * Every finished run stores MBN's embedding and labels, and the console's routes serve them: the
+ * runs list, the projector's JSON (confusion matrix against the true labels) and its binary points,
+ * checked against the in-process trainer on the same data (real coordinator, worker, Redis, Postgres).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeNpy, loadDataset } from '@cmbn/data';
+import { trainMbn, type TrainResult } from '@cmbn/mbn';
+import { clusteringMetrics } from '@cmbn/metrics';
+import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
+import type { CoordinatorHandle } from './coordinator.ts';
+import { confusionMatrix, project2d } from './console-projection.ts';
+import { api, dropPrefix, spawnWorker, startTestCoordinator, stop, submit, tempArtifacts, uniquePrefix, upload, waitForRun, type Api } from './test-helpers.ts';
+
+const N = 400;
+const PARAMS = { V: 8, clusters: 10, seed: 3 };
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+let coordinator: CoordinatorHandle;
+let a: Api;
+const prefix = uniquePrefix();
+let local: TrainResult;
+let truth: Int32Array;
+let datasetId: string;
+let labelsId: string;
+
+beforeAll(async () => {
+  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
+  a = api(coordinator.url);
+  const ds = await loadDataset('mnist-train', { limit: N });
+  truth = ds.labels!;
+  local = await trainMbn(ds.x, PARAMS, { threads: 1 });
+  datasetId = (await upload(a, encodeNpy(ds.x), 'name=mnist400')).body.id;
+  labelsId = (await upload(a, encodeNpy({ rows: N, cols: 1, dtype: 'int32', data: truth }), `name=labels400&labelsFor=${datasetId}`)).body.id;
+});
+
+afterAll(async () => {
+  await coordinator?.close();
+  await db?.drop();
+  await artifacts?.remove();
+  await dropPrefix(prefix);
+});
+
+describe('console data routes', () => {
+  let runId: string;
+  let unlabelled: string;
+
+  it('a run without distillation stores its embedding and labels', async () => {
+    const w = await spawnWorker({ prefix, artifacts: artifacts.url });
+    try {
+      runId = (await submit(a, { datasetId, labelsId, params: PARAMS })).body.id;
+      unlabelled = (await submit(a, { datasetId, params: PARAMS })).body.id;
+      const run = await waitForRun(a, runId, 90_000);
+      expect(run.status).toBe('SUCCEEDED');
+      expect(run.modelHash).toBe(local.modelHash);
+      expect(run.summary.mbnOutput).toMatchObject({ rows: N, c: local.model.pca.c });
+      expect((await waitForRun(a, unlabelled, 90_000)).status).toBe('SUCCEEDED');
+    } finally {
+      await stop(w);
+    }
+  });
+
+  it('lists runs newest first with status, params, duration and metrics', async () => {
+    const r = await a.json('/v1/runs');
+    expect(r.status).toBe(200);
+    expect(r.body.runs.map((x: { id: string }) => x.id)).toEqual([unlabelled, runId]);
+    const row = r.body.runs[1];
+    expect(row).toMatchObject({ status: 'SUCCEEDED', params: PARAMS, distill: false, labelsId, modelHash: local.modelHash });
+    expect(row.durationSeconds).toBeGreaterThan(0);
+    // (jsonb in Postgres keeps about 15 significant digits)
+    for (const [k, v] of Object.entries(clusteringMetrics(truth, local.labels))) expect(row.metrics[k], k).toBeCloseTo(v, 12);
+    expect((await a.json('/v1/runs?status=FAILED')).body.runs).toEqual([]);
+    expect((await a.json('/v1/runs?limit=1')).body.runs).toHaveLength(1);
+    for (const q of ['limit=0', 'limit=x', 'status=DONE', 'other=1']) expect((await a.json(`/v1/runs?${q}`)).status, q).toBe(400);
+  });
+
+  it('serves the projection and the confusion matrix, equal to the local trainer\'s', async () => {
+    const r = await a.json(`/v1/runs/${runId}/embedding`);
+    expect(r.status).toBe(200);
+    const want = project2d(local.embedding, N, local.model.pca.c);
+    expect(r.body).toMatchObject({ runId, n: N, c: local.model.pca.c, hasTruth: true });
+    expect(r.body.projection.explained[0]).toBeCloseTo(want.explained[0], 12);
+    expect(r.body.confusion).toEqual(confusionMatrix(truth, local.labels));
+    // The diagonal holds the Hungarian match: its trace over n is the run's ACC.
+    const trace = r.body.confusion.counts.reduce((s: number, row: number[], i: number) => s + row[i]!, 0);
+    expect(trace / N).toBeCloseTo(r.body.metrics.acc, 12);
+    expect(r.body.clusterSizes.reduce((s: number, c: { count: number }) => s + c.count, 0)).toBe(N);
+
+    const bin = await a(`/v1/runs/${runId}/embedding/points`);
+    expect(bin.status).toBe(200);
+    expect(bin.headers.get('x-points')).toBe(String(N));
+    const buf = new Uint8Array(await bin.arrayBuffer());
+    expect(buf.byteLength).toBe(N * 16);
+    const x = new Float32Array(buf.buffer, 0, N);
+    const y = new Float32Array(buf.buffer, 4 * N, N);
+    const clusters = new Int32Array(buf.buffer, 8 * N, N);
+    const t = new Int32Array(buf.buffer, 12 * N, N);
+    expect(Array.from(x)).toEqual(Array.from(want.x));
+    expect(Array.from(y)).toEqual(Array.from(want.y));
+    expect(Array.from(clusters)).toEqual(Array.from(local.labels));
+    expect(Array.from(t)).toEqual(Array.from(truth));
+  });
+
+  it('a run without labels has no confusion matrix and no truth column', async () => {
+    const r = await a.json(`/v1/runs/${unlabelled}/embedding`);
+    expect(r.body).toMatchObject({ hasTruth: false, confusion: null });
+    const bin = await a(`/v1/runs/${unlabelled}/embedding/points`);
+    expect(bin.headers.get('x-has-truth')).toBe('0');
+    expect((await bin.arrayBuffer()).byteLength).toBe(N * 12);
+  });
+
+  it('a run that has not finished answers 409, an unknown run 404', async () => {
+    const pending = (await submit(a, { datasetId, params: PARAMS })).body.id; // no worker is running
+    const r = await a.json(`/v1/runs/${pending}/embedding`);
+    expect(r.status).toBe(409);
+    expect(r.body.error.message).toMatch(/has no stored embedding: it is (QUEUED|RUNNING)/);
+    expect((await a.json('/v1/runs/00000000-0000-0000-0000-000000000000/embedding/points')).status).toBe(404);
+  });
+});
