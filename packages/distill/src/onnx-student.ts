@@ -14,6 +14,7 @@
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
+import { firstLayerInput, MLP, type StudentArchitecture } from './architecture.ts';
 import type { StudentLayer, StudentSignature } from './types.ts';
 
 const { onnx } = onnxProto;
@@ -60,6 +61,14 @@ export interface BuildOnnxOptions {
   precision?: StudentPrecision;
   /** ModelProto.metadata_props, written in key order (so the bytes are a function of the inputs). */
   metadata?: Record<string, string>;
+  /** Default the MLP. A conv student's graph gathers patches first: Gather → Reshape → layer 0 → Reshape. */
+  architecture?: StudentArchitecture;
+}
+
+function int64Init(name: string, dims: number[], data: ArrayLike<number>): OnnxNs.TensorProto {
+  const b = new BigInt64Array(data.length);
+  for (let i = 0; i < data.length; i++) b[i] = BigInt(data[i]!);
+  return onnx.TensorProto.create({ name, dataType: T.INT64, dims, rawData: new Uint8Array(b.buffer) });
 }
 
 /** Output name: 'labels' (int32 [n]) or 'values' (float [n, size]). */
@@ -77,6 +86,13 @@ export function buildStudentOnnx(
   if (u8Input && precision === 'fp32') {
     node.push(nodeOf('Cast', ['X'], ['Xf'], [intAttr('to', T.FLOAT)]));
     h = 'Xf';
+  }
+  const first = firstLayerInput(opts.architecture ?? MLP, signature.inputDims);
+  if (first.patchIndex) {
+    // im2col: [n, d] → [n, P·k²] → [n·P, k²] (architecture.ts's patch order).
+    initializer.push(int64Init('PatchIdx', [first.patchIndex.length], first.patchIndex), int64Init('PatchShape', [2], [-1, first.inDim]));
+    node.push(nodeOf('Gather', [h, 'PatchIdx'], ['Xg'], [intAttr('axis', 1)]), nodeOf('Reshape', ['Xg', 'PatchShape'], ['Xp']));
+    h = 'Xp';
   }
   layers.forEach((layer, l) => {
     let w = layer.weight;
@@ -110,6 +126,12 @@ export function buildStudentOnnx(
     if (layer.activation === 'relu') {
       node.push(nodeOf('Relu', [z], [`H${l}`]));
       h = `H${l}`;
+    }
+    if (l === 0 && first.patchIndex) {
+      // [n·P, filters] → [n, P·filters], position-major (the tfjs Flatten order).
+      initializer.push(int64Init('MapShape', [2], [-1, first.positions * layer.outDim]));
+      node.push(nodeOf('Reshape', [h, 'MapShape'], ['Hmap']));
+      h = 'Hmap';
     }
   });
   const size = signature.output.size;

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
+import { firstLayerInput, MLP } from './architecture.ts';
 import { loadTf } from './backend.ts';
 import { buildStudentOnnx, type StudentPrecision } from './onnx-student.ts';
 import { checkInput } from './prepare.ts';
@@ -62,7 +63,7 @@ function checkPredictInput(student: TrainedStudent, x: StudentInput): void {
 
 async function createOrtPredictor(student: TrainedStudent, threads: number, batchRows: number, precision: StudentPrecision): Promise<StudentPredictor> {
   const ort = await import('onnxruntime-node');
-  const { bytes, output } = buildStudentOnnx(student.signature, student.layers, { precision });
+  const { bytes, output } = buildStudentOnnx(student.signature, student.layers, { precision, ...(student.architecture ? { architecture: student.architecture } : {}) });
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -107,6 +108,8 @@ async function createTfjsPredictor(student: TrainedStudent, batchRows: number): 
   const size = student.signature.output.size;
   const scale = student.signature.normalisation.scale;
   const chunk = new Float32Array(batchRows * d);
+  const first = firstLayerInput(student.architecture ?? MLP, d);
+  const patchIndex = first.patchIndex ? tf.tensor1d(first.patchIndex, 'int32') : undefined;
   return {
     runtime: 'tfjs',
     async predict(x) {
@@ -117,9 +120,12 @@ async function createTfjsPredictor(student: TrainedStudent, batchRows: number): 
         for (let i = 0, o = s * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
         const out = tf.tidy(() => {
           let h: Tensor2D = tf.tensor2d(chunk.subarray(0, m * d), [m, d]);
+          // A conv student's layer 0 reads im2col patches (architecture.ts).
+          if (patchIndex) h = tf.reshape(tf.gather(h, patchIndex, 1), [m * first.positions, first.inDim]);
           // Softmax is skipped: the labels are its argmax, and embeddings are linear.
           for (let l = 0; l < ws.length; l++) {
             h = tf.fused.matMul({ a: h, b: ws[l]!, bias: bs[l] as Tensor1D, activation: student.layers[l]!.activation === 'relu' ? 'relu' : 'linear' }) as Tensor2D;
+            if (l === 0 && patchIndex) h = tf.reshape(h, [m, first.positions * student.layers[0]!.outDim]);
           }
           return res.labels ? tf.argMax(h, 1) : h;
         });
@@ -131,7 +137,7 @@ async function createTfjsPredictor(student: TrainedStudent, batchRows: number): 
       return res;
     },
     async dispose() {
-      for (const t of [...ws, ...bs]) t.dispose();
+      for (const t of [...ws, ...bs, ...(patchIndex ? [patchIndex] : [])]) t.dispose();
     },
   };
 }

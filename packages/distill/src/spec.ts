@@ -1,9 +1,12 @@
 /** What the student learns and how it is trained. */
+import { checkArchitecture, type StudentArchitecture } from './architecture.ts';
 
 export type StudentTarget = 'labels' | 'embedding';
 
 export interface StudentSpec {
-  /** Hidden ReLU layer widths, input side first. */
+  /** What reads the input before the dense layers (architecture.ts); default the plain MLP. */
+  architecture?: StudentArchitecture;
+  /** Hidden ReLU layer widths, input side first (after the conv layer for a conv student). */
   hidden: number[];
   target: StudentTarget;
   /** Upper bound; early stopping usually ends sooner. */
@@ -75,7 +78,9 @@ export const DEFAULT_STUDENT_SPEC: StudentSpec = Object.freeze({
   seed: 1,
 }) as StudentSpec;
 
-export function validateSpec(spec: StudentSpec): void {
+/** Throws a RangeError naming the first bad field; with inputDims, also checks the architecture against the input. */
+export function validateSpec(spec: StudentSpec, inputDims?: number): void {
+  checkArchitecture(spec.architecture ?? { kind: 'mlp' }, inputDims);
   if (!Array.isArray(spec.hidden) || spec.hidden.some((h) => !Number.isInteger(h) || h < 1)) {
     throw new RangeError(`hidden must be positive integers, got ${JSON.stringify(spec.hidden)}`);
   }

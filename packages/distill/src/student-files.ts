@@ -11,6 +11,7 @@ import { z } from 'zod';
 import { loadTf } from './backend.ts';
 import { buildLayersModel } from './layers-model.ts';
 import { onnxSignature, studentOnnxFiles, ZOnnxSignature } from './onnx-files.ts';
+import { ZStudentArchitecture } from './architecture.ts';
 import type { LayerActivation, StudentLayer, TrainedStudent } from './types.ts';
 
 export const STUDENT_FORMAT = 'cmbn-student';
@@ -35,6 +36,8 @@ export const ZStudentJson = z.object({
   signature: ZStudentSignature,
   /** Absent in students saved before the ONNX files were. */
   onnx: ZOnnxSignature.optional(),
+  /** Absent: the MLP. */
+  architecture: ZStudentArchitecture.optional(),
   /** The pipeline's lineage/evaluation/recipe/head; @cmbn/pipeline's ZStudentMeta checks its fields. */
   meta: z.record(z.string(), z.unknown()).default({}),
   training: z.object({
@@ -77,7 +80,7 @@ interface ModelJson {
 
 export async function saveStudent(student: TrainedStudent, dir: string, meta: Record<string, unknown> = {}): Promise<{ files: string[] }> {
   const { tf } = await loadTf();
-  const model = buildLayersModel(tf, student.layers);
+  const model = buildLayersModel(tf, student.layers, student.architecture, student.signature.inputDims);
   let artifacts: io.ModelArtifacts | undefined;
   try {
     await model.save(
@@ -104,11 +107,12 @@ export async function saveStudent(student: TrainedStudent, dir: string, meta: Re
     version: STUDENT_VERSION,
     signature: student.signature,
     onnx: onnxSignature(student.signature),
+    ...(student.architecture ? { architecture: student.architecture } : {}),
     meta,
     training: { backend: student.backend, seconds: student.seconds, epochs: student.epochs, history: student.history },
   });
   await mkdir(dir, { recursive: true });
-  const onnxFiles = studentOnnxFiles(student.signature, student.layers);
+  const onnxFiles = studentOnnxFiles(student.signature, student.layers, student.architecture);
   const files = [join(dir, MODEL_JSON), join(dir, WEIGHTS_BIN), join(dir, STUDENT_JSON), ...onnxFiles.map((f) => join(dir, f.name))];
   await writeFile(files[0]!, JSON.stringify(modelJson));
   await writeFile(files[1]!, bytes);
@@ -122,7 +126,8 @@ export async function loadStudent(dir: string): Promise<TrainedStudent> {
   const sj = await readStudentJson(dir);
   const mj = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as ModelJson;
   const topology = mj.modelTopology as { config: { layers: { class_name: string; config: { activation: string; units: number } }[] } };
-  const denseLayers = topology.config.layers.filter((l) => l.class_name === 'Dense');
+  // The weighted layers in order: a conv student's Conv2D, then the Dense layers.
+  const denseLayers = topology.config.layers.filter((l) => l.class_name === 'Dense' || l.class_name === 'Conv2D');
 
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const group of mj.weightsManifest) {
@@ -146,17 +151,21 @@ export async function loadStudent(dir: string): Promise<TrainedStudent> {
     const w = weights.get(k.name)!;
     const b = weights.get(k.name.replace(/\/kernel$/, '/bias'));
     if (!b) throw new Error(`${dir}: no bias for ${k.name}`);
+    // A Conv2D kernel [k, k, 1, filters] is layer 0's k²×filters patch map in the same memory order.
+    const outDim = w.shape.at(-1)!;
     return {
       weight: w.data,
       bias: b.data,
-      inDim: w.shape[0]!,
-      outDim: w.shape[1]!,
+      inDim: w.data.length / outDim,
+      outDim,
       activation: denseLayers[l]!.config.activation as LayerActivation,
     };
   });
-  if (layers[0]?.inDim !== sj.signature.inputDims) throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}`);
+  if (sj.architecture === undefined && layers[0]?.inDim !== sj.signature.inputDims) {
+    throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}`);
+  }
   const training = { backend: sj.training.backend, seconds: sj.training.seconds, epochs: sj.training.epochs, history: sj.training.history };
-  return { signature: sj.signature, ...training, layers } as TrainedStudent;
+  return { signature: sj.signature, ...(sj.architecture ? { architecture: sj.architecture } : {}), ...training, layers } as TrainedStudent;
 }
 
 export async function isStudentDir(dir: string): Promise<boolean> {

@@ -105,4 +105,44 @@ describe('trainStudent', () => {
     const data = blobs(20, 4, 2, 1);
     await expect(trainStudent(data.x, { kind: 'embedding', values: new Float64Array(20), dim: 1 }, spec)).rejects.toThrow(/target/);
   });
+
+  it('gives the event loop a turn after every batch (timers such as a BullMQ lock renewal run mid-epoch)', async () => {
+    const data = blobs(640, 8, 3, 2);
+    const target = { kind: 'labels' as const, labels: data.labels, classes: 3 };
+    // A timer armed before each batch must have fired by the next batch: no batch-to-batch stretch
+    // of the event loop is held by training. (Counts turns, not time.)
+    let fired = 0;
+    let armed = 0;
+    let batches = 0;
+    let starved = 0;
+    const arm = () => {
+      armed++;
+      setImmediate(() => fired++);
+    };
+    arm();
+    await trainStudent(data.x, target, { ...spec, epochs: 2, batchSize: 32, validationSplit: 0.2 }, {
+      onBatch: () => {
+        batches++;
+        if (fired < armed - 1) starved++;
+        arm();
+      },
+    });
+    expect(batches).toBe(2 * Math.ceil(512 / 32));
+    expect(starved).toBe(0);
+    expect(fired).toBeGreaterThanOrEqual(batches);
+  });
+
+  it('stops between batches when its signal is aborted, with the reason', async () => {
+    const data = blobs(640, 8, 3, 2);
+    const ctl = new AbortController();
+    let batches = 0;
+    const run = trainStudent(data.x, { kind: 'labels', labels: data.labels, classes: 3 }, { ...spec, epochs: 50, patience: 50, batchSize: 32 }, {
+      signal: ctl.signal,
+      onBatch: () => {
+        if (++batches === 5) ctl.abort(new Error('run r1 was cancelled'));
+      },
+    });
+    await expect(run).rejects.toThrow(/run r1 was cancelled/);
+    expect(batches).toBe(5);
+  });
 });

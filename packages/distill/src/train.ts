@@ -5,6 +5,7 @@
  * - every tensor is created in a tidy or disposed explicitly (numTensors is unchanged afterwards).
  */
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
+import { firstLayerInput, MLP } from './architecture.ts';
 import { loadTf, type TfBackendName } from './backend.ts';
 import { createDenseOps } from './dense-op.ts';
 import {
@@ -47,8 +48,8 @@ export async function trainStudent(
   spec: StudentSpec,
   opts: TrainOptions = {},
 ): Promise<TrainedStudent> {
-  validateSpec(spec);
   checkInput(x);
+  validateSpec(spec, x.cols);
   checkTarget(target, x.rows);
   if (target.kind !== spec.target) throw new TypeError(`spec.target is ${spec.target} but the target given is ${target.kind}`);
   const t0 = performance.now();
@@ -79,34 +80,49 @@ export async function trainStudent(
   const xVal = nVal > 0 ? tf.tensor2d(gatherScaled(x, order, nTrain, n, normalisation.scale), [nVal, d]) : undefined;
   const yVal = nVal > 0 ? makeY(nTrain, n) : undefined;
 
-  const dims = [d, ...spec.hidden, outDim];
+  const architecture = spec.architecture ?? MLP;
+  const first = firstLayerInput(architecture, d);
+  // Layer l maps inDims[l] → outDims[l]; a conv student's layer 0 is its convolution on patches
+  // (architecture.ts), whose n·P × filters output the next layer reads as n × P·filters.
+  const outDims = [...(architecture.kind === 'conv' ? [architecture.filters] : []), ...spec.hidden, outDim];
+  const inDims = outDims.map((_, l) => (l === 0 ? first.inDim : l === 1 ? outDims[0]! * first.positions : outDims[l - 1]!));
   const initRng = new Rng(spec.seed, 2);
   const weights: Variable[] = [];
   const biases: Variable[] = [];
-  for (let l = 0; l + 1 < dims.length; l++) {
+  for (let l = 0; l < outDims.length; l++) {
     // tidy disposes the initial-value tensors; variables are not tracked by tidy and survive it.
     tf.tidy(() => {
-      weights.push(tf.variable(tf.tensor2d(glorotUniform(initRng, dims[l]!, dims[l + 1]!), [dims[l]!, dims[l + 1]!]), true));
-      biases.push(tf.variable(tf.zeros([dims[l + 1]!]), true));
+      weights.push(tf.variable(tf.tensor2d(glorotUniform(initRng, inDims[l]!, outDims[l]!), [inDims[l]!, outDims[l]!]), true));
+      biases.push(tf.variable(tf.zeros([outDims[l]!]), true));
     });
   }
+  const patchIndex = first.patchIndex ? tf.tensor1d(first.patchIndex, 'int32') : undefined;
+  /** The rows as layer 0 reads them: themselves, or their n·P × kernel² patches. */
+  const firstInput = (xb: Tensor2D): Tensor2D =>
+    patchIndex ? (tf.reshape(tf.gather(xb, patchIndex, 1), [xb.shape[0] * first.positions, first.inDim]) as Tensor2D) : xb;
+  /** Layer 0's output as the next layer reads it. */
+  const afterFirst = (h: Tensor2D, rows: number): Tensor2D => (patchIndex ? (tf.reshape(h, [rows, inDims[1]!]) as Tensor2D) : h);
   const ops = createDenseOps(tf);
   const optimizer = tf.train.adam(spec.learningRate);
   const lrDecay = spec.lrDecay ?? 1;
   // tfjs reads `learningRate` on every Adam step but declares it protected; this is its one writer.
   const adamStep = optimizer as unknown as { learningRate: number };
 
-  const forwardTrain = (xb: Tensor2D): Tensor2D => {
+  /** xin: firstInput(xb) of m rows, made outside the gradient scope (layer 0 closes over it for dW). */
+  const forwardTrain = (xin: Tensor2D, m: number): Tensor2D => {
     const last = weights.length - 1;
     // With no hidden layer the first layer is the linear output layer.
-    if (last === 0) return ops.linear(xb, weights[0] as Tensor2D, biases[0] as Tensor1D);
-    let h = ops.first(xb, weights[0] as Tensor2D, biases[0] as Tensor1D);
+    if (last === 0) return ops.linear(xin, weights[0] as Tensor2D, biases[0] as Tensor1D);
+    let h = afterFirst(ops.first(xin, weights[0] as Tensor2D, biases[0] as Tensor1D), m);
     for (let l = 1; l < last; l++) h = ops.hidden(h, weights[l] as Tensor2D, biases[l] as Tensor1D);
     return ops.linear(h, weights[last] as Tensor2D, biases[last] as Tensor1D);
   };
   const forwardEval = (xb: Tensor2D): Tensor2D => {
-    let h = xb;
-    for (let l = 0; l < weights.length; l++) h = ops.forward(h, weights[l] as Tensor2D, biases[l] as Tensor1D, l < weights.length - 1);
+    let h = firstInput(xb);
+    for (let l = 0; l < weights.length; l++) {
+      h = ops.forward(h, weights[l] as Tensor2D, biases[l] as Tensor1D, l < weights.length - 1);
+      if (l === 0) h = afterFirst(h, xb.shape[0]);
+    }
     return h;
   };
   const lossOf = (out: Tensor2D, yb: Tensor): Tensor =>
@@ -153,9 +169,9 @@ export async function trainStudent(
         const m = Math.min(spec.batchSize, nTrain - s);
         const cost = tf.tidy((): Scalar => {
           const idx = tf.tensor1d(batchOrder.subarray(s, s + m), 'int32');
-          const xb = tf.gather(xTrain, idx) as Tensor2D;
+          const xin = firstInput(tf.gather(xTrain, idx) as Tensor2D);
           const yb = tf.gather(yTrain, idx);
-          return optimizer.minimize(() => lossOf(forwardTrain(xb), yb) as Scalar, true, varList)!;
+          return optimizer.minimize(() => lossOf(forwardTrain(xin, m), yb) as Scalar, true, varList)!;
         });
         lossSum += cost.dataSync()[0]! * m;
         cost.dispose();
@@ -192,7 +208,7 @@ export async function trainStudent(
   } finally {
     optimizer.dispose();
     for (const v of varList) v.dispose();
-    for (const t of [xTrain, yTrain, xVal, yVal]) t?.dispose();
+    for (const t of [xTrain, yTrain, xVal, yVal, patchIndex]) t?.dispose();
   }
 
   const L = weights.length;
@@ -201,8 +217,8 @@ export async function trainStudent(
     layers.push({
       weight: bestWeights![l]!,
       bias: bestWeights![L + l]!,
-      inDim: dims[l]!,
-      outDim: dims[l + 1]!,
+      inDim: inDims[l]!,
+      outDim: outDims[l]!,
       activation: l < L - 1 ? 'relu' : target.kind === 'labels' ? 'softmax' : 'linear',
     });
   }
@@ -210,6 +226,7 @@ export async function trainStudent(
 
   return {
     signature: { inputDims: d, inputDType: x.dtype, normalisation, output: { kind: target.kind, size: outDim } },
+    ...(architecture.kind === 'mlp' ? {} : { architecture }),
     backend,
     seconds: (performance.now() - t0) / 1000,
     epochs: epochsRun,

@@ -1,6 +1,7 @@
 /** Shapes shared by training, the file format and the predictors. */
 import type { StudentTarget } from './spec.ts';
 import type { TfBackendName } from './backend.ts';
+import type { StudentArchitecture } from './architecture.ts';
 
 /** Same shape as `@cmbn/data`'s Matrix: row-major, shape beside the buffer. */
 export interface StudentInput {
@@ -38,7 +39,11 @@ export interface StudentSignature {
 
 export type LayerActivation = 'relu' | 'linear' | 'softmax';
 
-/** One dense layer, y = act(x·W + b), W row-major inDim×outDim (the tfjs Dense kernel layout). */
+/**
+ * One dense layer, y = act(x·W + b), W row-major inDim×outDim (the tfjs Dense kernel layout). A conv
+ * student's layer 0 is its convolution as a dense map of one kernel² patch to `filters` channels
+ * (architecture.ts), W the tfjs Conv2D kernel [k, k, 1, filters] in the same memory order.
+ */
 export interface StudentLayer {
   weight: Float32Array;
   bias: Float32Array;
@@ -55,6 +60,8 @@ export interface TrainHistory {
 
 export interface TrainedStudent {
   signature: StudentSignature;
+  /** Absent: the plain MLP (students saved before architectures were named). */
+  architecture?: StudentArchitecture;
   backend: TfBackendName;
   /** Wall time of trainStudent. */
   seconds: number;
