@@ -15,7 +15,9 @@
  *
  * This module needs no bullmq dependency: `UnrecoverableJobError` carries the name BullMQ checks
  * (`err instanceof UnrecoverableError || err.name == 'UnrecoverableError'`, bullmq 5 `Job.shouldRetryJob`;
- * the name check is how sandboxed processors' serialised errors are recognised).
+ * the name check is how sandboxed processors' serialised errors are recognised). It is a look-alike,
+ * though: at the job boundary the worker adapters throw an instance of BullMQ's own class instead
+ * (apps/worker/src/job-boundary.ts `toBullmqError`), so the rule holds whichever check BullMQ makes.
  */
 export type FailureKind = 'bad-input' | 'transient-infra' | 'cancelled' | 'bug' | 'unknown';
 
@@ -71,7 +73,10 @@ export class CancelledError extends Error {
   }
 }
 
-/** BullMQ's UnrecoverableError by name (see the module comment): the job fails without further attempts. */
+/**
+ * BullMQ's UnrecoverableError by name only (see the module comment): the job fails without further
+ * attempts. Job processors convert it to BullMQ's real class where they throw it.
+ */
 export class UnrecoverableJobError extends Error {
   constructor(
     message: string,
