@@ -10,7 +10,9 @@ import type { ProgressBus } from './progress-bus.ts';
 import type { Queues } from './queues.ts';
 import { datasetsRouter } from './routes/datasets.ts';
 import { modelsRouter } from './routes/models.ts';
+import { openApiHandler } from './routes/openapi.ts';
 import { opsRouter } from './routes/ops.ts';
+import { startPendingReconciler } from './pending-reconciler.ts';
 import { runsRouter } from './routes/runs.ts';
 import { sessionRouter } from './session-routes.ts';
 
@@ -42,6 +44,9 @@ export function createApp(deps: AppDeps): Express {
     next();
   });
   app.use(opsRouter(deps));
+  app.get('/openapi.json', openApiHandler());
+  // Fails versions stuck PENDING once their job is gone, and finishes interrupted artifact deletions.
+  startPendingReconciler({ queues: deps.queues, store: deps.store, logger: deps.logger });
   const v1 = express.Router();
   const auth = createAuth({ apiToken: deps.apiToken, apiTokens: deps.apiTokens, redis: deps.queues.connection, prefix: deps.queues.prefix });
   v1.use(sessionRouter(auth));

@@ -31,8 +31,7 @@ export class AppError extends Error {
  * The one code → HTTP status table of the API: the coordinator's codes, @cmbn/registry's
  * (NOT_FOUND, CONFLICT, IMMUTABLE, ALIAS_IN_USE, INVALID), @cmbn/artifacts' (ARTIFACT_*,
  * INVALID_KEY, NOT_IMPLEMENTED, STORE_MISCONFIGURED) and @cmbn/data's BAD_DATA. Package errors
- * are mapped by their `code` only; an `httpStatus` field they may carry is ignored, so the
- * packages know nothing of HTTP.
+ * are mapped by their `code` only: the packages know nothing of HTTP (none carries a status).
  */
 const STATUS: Record<string, number> = {
   BAD_REQUEST: 400,
@@ -78,8 +77,8 @@ const PUBLIC_5XX: Record<string, string> = {
 
 /**
  * Postgres SQLSTATEs (and Prisma codes) that mean the request, not the server, was at fault: they
- * reach this point only when edge validation missed a case, or in a race (an alias set onto a
- * version deleted in between violates ModelAlias' foreign key).
+ * reach this point only when edge validation missed a case. (The alias-move / version-delete race
+ * is the registry's own CONFLICT now; 23503 stays here as the backstop for any other FK race.)
  */
 const DB_CODES: Record<string, { status: number; code: string; message: string }> = {
   '23503': { status: 409, code: 'CONFLICT', message: 'a concurrent change conflicts with this request; read the current state and retry' },

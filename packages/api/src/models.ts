@@ -82,6 +82,7 @@ export type TAliasHistory = z.infer<typeof ZAliasHistory>;
 export const ZHistoryQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
 
 export const ZDeletedAlias = z.object({ name: z.string(), alias: z.string(), deleted: z.literal(true), event: ZAliasEvent }).meta({ id: 'DeletedAlias' });
+export type TDeletedAlias = z.infer<typeof ZDeletedAlias>;
 
 /** Metrics a search can range over (`min_<m>` / `max_<m>`, inclusive). */
 export const SEARCH_METRICS = ['agreement', 'acc', 'nmi', 'speedup', 'sizeRatio'] as const;

@@ -81,6 +81,7 @@ export const ZRunView = z
 export type TRunView = z.infer<typeof ZRunView>;
 
 export const ZCancelledRun = z.object({ id: z.string(), status: ZRunStatus }).meta({ id: 'CancelledRun' });
+export type TCancelledRun = z.infer<typeof ZCancelledRun>;
 
 /** One row of `GET /v1/runs` (the console's list). */
 export const ZRunListItem = z

@@ -1,22 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Request } from 'express';
 import { Router } from 'express';
-import { z } from 'zod';
+import { ZIdParams, ZUploadQuery, type TDataset } from '@cmbn/api';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix } from '@cmbn/data';
 import { RegistryError, getDataset, registerDataset, type DatasetRecord } from '@cmbn/registry';
 import { AppError } from '../errors.ts';
-import { ZId, ZIdParams, ZName } from './validation.ts';
 
-const ZUploadQuery = z.object({
-  /** Display name (and the file name in error messages). */
-  name: ZName(200).default('dataset'),
-  /** When set, the upload is a labels file for this dataset (id or sha256). */
-  labelsFor: ZId.optional(),
-});
-
-/** The fields the API shows of a dataset. */
-export function datasetView(d: DatasetRecord) {
+/** The fields the API shows of a dataset (@cmbn/api's Dataset). */
+export function datasetView(d: DatasetRecord): TDataset {
   return { id: d.id, sha256: d.sha256, name: d.name, format: d.format, rows: d.rows, cols: d.cols, dtype: d.dtype, bytes: d.bytes, labelsOf: d.labelsOf };
 }
 

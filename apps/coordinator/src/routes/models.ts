@@ -1,51 +1,132 @@
 import { createHash } from 'node:crypto';
-import { Router } from 'express';
-import { z } from 'zod';
+import { Router, type Response } from 'express';
+import {
+  SEARCH_METRICS,
+  ZAliasParams,
+  ZGcBody,
+  ZHistoryQuery,
+  ZNameParams,
+  ZRefParams,
+  ZSetAliasBody,
+  ZVersionParams,
+  ZVersionSearchQuery,
+  type TAliasHistory,
+  type TDeletedAlias,
+  type TDeletedVersion,
+  type TGcResult,
+  type TModelDetail,
+  type TModelList,
+} from '@cmbn/api';
 import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
-import { deleteVersion, getModel, getVersion, listModels, parseModelRef, resolveModelRef, setAlias } from '@cmbn/registry';
+import {
+  aliasHistory,
+  deleteAlias,
+  deleteVersionAndArtifacts,
+  gcArtifacts,
+  getModel,
+  getVersion,
+  listModels,
+  parseModelRef,
+  resolveModelRef,
+  rollbackAlias,
+  searchVersions,
+  setAlias,
+} from '@cmbn/registry';
 import { AppError } from '../errors.ts';
-import { INT4_MAX, ZName, ZVersionNumber, ZVersionParam, jsonBody } from './validation.ts';
-
-const ZModelName = ZName(128);
-const ZNameParams = z.object({ name: ZModelName });
-const ZVersionParams = z.object({ name: ZModelName, v: ZVersionParam });
-const ZAliasParams = z.object({ name: ZModelName, alias: ZName(64) });
-const ZAliasBody = z.object({ version: ZVersionNumber }).strict();
-const ZRefParams = z.object({ ref: ZName(200) });
+import { eventView, modelView, moveView, searchView, versionView } from './model-views.ts';
+import { INT4_MAX, jsonBody } from './validation.ts';
 
 /**
- * The model registry (MLflow-shaped): registered models, their versions and aliases, and the
- * student archives. Registry errors keep their own code (errors.ts maps it: NOT_FOUND 404,
- * ALIAS_IN_USE / IMMUTABLE / CONFLICT 409, INVALID 400). Names, versions (int4) and refs are
- * checked here first, so nothing the database cannot hold reaches it.
+ * Who the request acts as: the token's name, set by the auth middleware (auth.ts) as
+ * `res.locals.principal`; `default` (the single CMBN_API_TOKEN's name) until one is set.
+ */
+const principal = (res: Response): string => (typeof res.locals.principal === 'string' && res.locals.principal !== '' ? res.locals.principal : 'default');
+
+/**
+ * The model registry (MLflow-shaped, without its gaps): registered models, their versions (searchable),
+ * aliases with their history, deletion that takes the orphaned artifacts with it, and the artifact
+ * sweep. Bodies are the contract's (@cmbn/api); registry errors keep their own code (errors.ts maps it).
+ * Names, versions (int4) and refs are checked here first, so nothing the database cannot hold reaches it.
  */
 export function modelsRouter(deps: { store: ArtifactStore }): Router {
   const r = Router();
 
   r.get('/models', async (_req, res) => {
-    res.json({ models: await listModels() });
+    const body: TModelList = { models: (await listModels()).map(modelView) };
+    res.json(body);
   });
 
   r.get('/models/:name', async (req, res) => {
-    res.json(await getModel(ZNameParams.parse(req.params).name));
+    const m = await getModel(ZNameParams.parse(req.params).name);
+    const body: TModelDetail = { ...modelView(m), versions: m.versions.map(versionView) };
+    res.json(body);
+  });
+
+  r.get('/models/:name/versions', async (req, res) => {
+    const { name } = ZNameParams.parse(req.params);
+    const q = ZVersionSearchQuery.parse(req.query);
+    const metrics = SEARCH_METRICS.flatMap((m) => {
+      const min = q[`min_${m}`];
+      const max = q[`max_${m}`];
+      return min === undefined && max === undefined ? [] : [{ name: m, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) }];
+    });
+    const page = await searchVersions({
+      name,
+      ...(q.tag !== undefined ? { tags: Array.isArray(q.tag) ? q.tag : [q.tag] } : {}),
+      ...(q.alias !== undefined ? { alias: q.alias } : {}),
+      ...(q.status !== undefined ? { status: q.status } : {}),
+      metrics,
+      ...(q.created_after !== undefined ? { createdAfter: new Date(q.created_after) } : {}),
+      ...(q.created_before !== undefined ? { createdBefore: new Date(q.created_before) } : {}),
+      pageSize: q.page_size,
+      ...(q.page_token !== undefined ? { pageToken: q.page_token } : {}),
+    });
+    res.json(searchView(page));
   });
 
   r.get('/models/:name/versions/:v', async (req, res) => {
     const p = ZVersionParams.parse(req.params);
-    res.json(await getVersion(p.name, p.v));
-  });
-
-  r.put('/models/:name/aliases/:alias', ...jsonBody('16kb'), async (req, res) => {
-    const p = ZAliasParams.parse(req.params);
-    const { version } = ZAliasBody.parse(req.body ?? {});
-    const v = await setAlias(p.name, p.alias, version);
-    res.json({ name: p.name, alias: p.alias, version: v.version });
+    res.json(versionView(await getVersion(p.name, p.v)));
   });
 
   r.delete('/models/:name/versions/:v', async (req, res) => {
     const p = ZVersionParams.parse(req.params);
-    await deleteVersion(p.name, p.v);
-    res.json({ name: p.name, version: p.v, deleted: true });
+    const d = await deleteVersionAndArtifacts(p.name, p.v, deps.store);
+    const body: TDeletedVersion = { name: d.name, version: d.version, deleted: true, orphaned: d.orphaned, artifacts: d.artifacts };
+    res.json(body);
+  });
+
+  r.put('/models/:name/aliases/:alias', ...jsonBody('16kb'), async (req, res) => {
+    const p = ZAliasParams.parse(req.params);
+    const { version } = ZSetAliasBody.parse(req.body ?? {});
+    res.json(moveView(await setAlias(p.name, p.alias, version, { principal: principal(res) })));
+  });
+
+  r.delete('/models/:name/aliases/:alias', async (req, res) => {
+    const p = ZAliasParams.parse(req.params);
+    const event = await deleteAlias(p.name, p.alias, { principal: principal(res) });
+    const body: TDeletedAlias = { name: p.name, alias: p.alias, deleted: true, event: eventView(event) };
+    res.json(body);
+  });
+
+  r.get('/models/:name/aliases/:alias/history', async (req, res) => {
+    const p = ZAliasParams.parse(req.params);
+    const { limit } = ZHistoryQuery.parse(req.query);
+    const h = await aliasHistory(p.name, p.alias, { limit });
+    const body: TAliasHistory = { name: p.name, alias: p.alias, current: h.current, events: h.events.map(eventView) };
+    res.json(body);
+  });
+
+  r.post('/models/:name/aliases/:alias/rollback', async (req, res) => {
+    const p = ZAliasParams.parse(req.params);
+    res.json(moveView(await rollbackAlias(p.name, p.alias, { principal: principal(res) })));
+  });
+
+  r.post('/gc', ...jsonBody('16kb'), async (req, res) => {
+    const b = ZGcBody.parse(req.body ?? {});
+    const g = await gcArtifacts(deps.store, { ...(b.graceSeconds !== undefined ? { graceMs: b.graceSeconds * 1000 } : {}), dryRun: b.dryRun === true });
+    const body: TGcResult = g;
+    res.json(body);
   });
 
   /**

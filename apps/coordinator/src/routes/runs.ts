@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import { ZIdParams, ZSubmitRunBody, iso, type TCancelledRun, type TRunView, type TSubmittedRun } from '@cmbn/api';
 import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
 import { getRun, getRunProgress, type Run } from '@cmbn/registry';
 import { ZDistillRequest, splitRunParams } from '../distill-stage.ts';
@@ -7,20 +7,7 @@ import { AppError } from '../errors.ts';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { ProgressBus, RunEvent } from '../progress-bus.ts';
 import { sendStream } from './download.ts';
-import { ZId, ZIdParams, jsonBody } from './validation.ts';
-
-const ZSubmitRun = z
-  .object({
-    datasetId: ZId,
-    labelsId: ZId.optional(),
-    /** MBN params as the CLI's (@cmbn/mbn ZMbnParams); validated there. */
-    params: z.record(z.string(), z.unknown()).default({}),
-    /** Clusterings per shard (scheduling only; never changes the model). */
-    shardSize: z.number().int().min(1).max(100_000).optional(),
-    /** After MBN: train, evaluate and (with `register`) register a student network. */
-    distill: ZDistillRequest.optional(),
-  })
-  .strict();
+import { jsonBody } from './validation.ts';
 
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
@@ -29,45 +16,49 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
   const { orchestrator, store, bus } = deps;
 
   r.post('/runs', ...jsonBody('1mb'), async (req, res) => {
-    const body = ZSubmitRun.parse(req.body ?? {});
-    const run = await orchestrator.submitRun(body);
-    res.status(201).json({ id: run.id, status: run.status, ks: run.ks });
+    const body = ZSubmitRunBody.parse(req.body ?? {});
+    // The contract carries the distill request's outer shape; its student part is the job catalog's (ZDistillRequest).
+    const run = await orchestrator.submitRun({ ...body, ...(body.distill !== undefined ? { distill: ZDistillRequest.parse(body.distill) } : {}) });
+    const out: TSubmittedRun = { id: run.id, status: run.status, ks: run.ks as number[] };
+    res.status(201).json(out);
   });
 
   r.get('/runs/:id', async (req, res) => {
     const { run, layers } = await getRunProgress(ZIdParams.parse(req.params).id);
     const etaSeconds = await orchestrator.etaSeconds(run, layers);
     const { mbn, distill } = splitRunParams(run.params);
-    const summary = run.summary as { student?: unknown } | null;
-    res.json({
+    const summary = run.summary as { student?: Record<string, unknown> } | null;
+    const view: TRunView = {
       id: run.id,
       status: run.status,
       datasetId: run.datasetId,
       labelsId: run.labelsId,
       params: mbn,
       distill,
-      ks: run.ks,
+      ks: run.ks as number[],
       // null: each layer's shards are sized from its estimated cost.
       shardSize: run.shardSize,
       currentLayer: run.currentLayer,
       layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards, seconds: l.seconds })),
       etaSeconds: etaSeconds === null ? null : Number(etaSeconds.toFixed(1)),
       modelHash: run.modelHash,
-      metrics: run.metrics,
+      metrics: run.metrics as Record<string, unknown> | null,
       summary,
       // The distilled student (the CLI's `student` summary object), once the run succeeded.
       student: summary?.student ?? null,
       mbnSeconds: run.mbnSeconds,
       error: run.error,
-      createdAt: run.createdAt,
-      startedAt: run.startedAt,
-      finishedAt: run.finishedAt,
-    });
+      createdAt: iso(run.createdAt),
+      startedAt: iso(run.startedAt),
+      finishedAt: iso(run.finishedAt),
+    };
+    res.json(view);
   });
 
   r.post('/runs/:id/cancel', async (req, res) => {
     const run = await orchestrator.cancelRun(ZIdParams.parse(req.params).id);
-    res.json({ id: run.id, status: run.status });
+    const out: TCancelledRun = { id: run.id, status: run.status };
+    res.json(out);
   });
 
   r.get('/runs/:id/model', async (req, res) => {

@@ -1,26 +1,8 @@
 import { json, type RequestHandler } from 'express';
-import { z } from 'zod';
 import { AppError } from '../errors.ts';
 
-/** Largest value of a Postgres int4 column (model versions). */
-export const INT4_MAX = 2_147_483_647;
-
-// C0 controls and DEL: never part of an id or a name, and Postgres cannot store NUL at all.
-const CONTROL = /[\u0000-\u001f\u007f]/;
-
-const noControl = (s: string) => !CONTROL.test(s);
-const NO_CONTROL = 'must not contain control characters (NUL, newline, …)';
-
-/** A dataset, run or version id (uuid or sha256, checked by the registry): bounded, no control characters. */
-export const ZId = z.string().min(1).max(200).refine(noControl, NO_CONTROL);
-/** A display or model name, an alias, a model ref. */
-export const ZName = (max: number) => z.string().min(1).max(max).refine(noControl, NO_CONTROL);
-/** A version number in a path segment: a positive integer that fits the int4 column. */
-export const ZVersionParam = z.coerce.number().int().min(1).max(INT4_MAX);
-/** A version number in a JSON body. */
-export const ZVersionNumber = z.number().int().min(1).max(INT4_MAX);
-
-export const ZIdParams = z.object({ id: ZId });
+// The id, name and version rules are part of the API contract (@cmbn/api), shared with its clients.
+export { INT4_MAX, ZId, ZIdParams, ZName, ZVersionNumber, ZVersionParam } from '@cmbn/api';
 
 /** Keys that would reach an object's prototype when a body is copied with `obj[key] = …` (zod's record does). */
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

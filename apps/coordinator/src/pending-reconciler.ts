@@ -1,0 +1,126 @@
+/**
+ * No stuck versions (MLflow's versions stuck in PENDING_REGISTRATION): a model version stays
+ * PENDING from its registration until its producer marks it READY or FAILED. A producer that dies
+ * in between (a worker SIGKILLed after registering, a job removed) leaves it PENDING for ever, and
+ * a PENDING version also holds back the artifact sweep (@cmbn/registry gc-lock.ts). This
+ * reconciler fails such a version, but only once the job that produced it is neither active nor
+ * waiting (nor delayed for a retry) in its queue: a slow producer is never failed under its feet.
+ * The producer's retry then registers a fresh version (createModelVersion releases a FAILED
+ * version's idempotency key).
+ *
+ * Producers: a coordinator run's distill job (idempotency key `run:<runId>`, job distillJobId).
+ * A version with no job (the CLI's local `train --distill --register`) is failed only after
+ * localMaxAgeMs. Each tick also finishes interrupted artifact deletions.
+ */
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import { distillJobId } from '@cmbn/jobs';
+import { drainArtifactDeletions, listPendingVersions, markVersionFailed, RegistryError, type GcStore, type ModelVersionRecord } from '@cmbn/registry';
+import type { Queues } from './queues.ts';
+
+/** Job states in which the producer may still finish its version. */
+const ALIVE = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+const ZEnv = z.object({
+  /** How often PENDING versions are checked against their jobs (and interrupted deletions finished). */
+  CMBN_PENDING_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
+  /** A PENDING version with no producing job (a local CLI registration) is failed after this long. */
+  CMBN_PENDING_LOCAL_MAX_AGE_MS: z.coerce.number().int().min(0).default(6 * 3_600_000),
+});
+
+export interface PendingReconcilerOptions {
+  queues: Pick<Queues, 'distill' | 'connection'>;
+  store: GcStore;
+  logger: Logger;
+  intervalMs?: number;
+  localMaxAgeMs?: number;
+  /** Versions younger than this are left alone (a producer between registering and its first step). Default 10 s. */
+  minAgeMs?: number;
+}
+
+export interface ReconcileOutcome {
+  failed: { name: string; version: number; reason: string }[];
+  alive: number;
+}
+
+/** The queue job that produced a version, if it came from one. */
+function producerJobId(v: ModelVersionRecord): string | undefined {
+  const m = /^run:(.+)$/.exec(v.idempotencyKey ?? '');
+  const runId = m?.[1] ?? v.runId ?? undefined;
+  return runId === undefined ? undefined : distillJobId(runId);
+}
+
+export class PendingReconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> | undefined;
+  private readonly intervalMs: number;
+  private readonly localMaxAgeMs: number;
+  private readonly minAgeMs: number;
+
+  constructor(private readonly o: PendingReconcilerOptions) {
+    const env = ZEnv.parse(process.env);
+    this.intervalMs = o.intervalMs ?? env.CMBN_PENDING_RECONCILE_MS;
+    this.localMaxAgeMs = o.localMaxAgeMs ?? env.CMBN_PENDING_LOCAL_MAX_AGE_MS;
+    this.minAgeMs = o.minAgeMs ?? 10_000;
+  }
+
+  /** One pass over every PENDING version. */
+  async reconcileOnce(now = Date.now()): Promise<ReconcileOutcome> {
+    const out: ReconcileOutcome = { failed: [], alive: 0 };
+    for (const v of await listPendingVersions()) {
+      const age = now - v.createdAt.getTime();
+      if (age < this.minAgeMs) continue;
+      const jobId = producerJobId(v);
+      let reason: string;
+      if (jobId === undefined) {
+        if (age < this.localMaxAgeMs) continue;
+        reason = `PENDING for ${Math.round(age / 1000)} s with no producing job (CMBN_PENDING_LOCAL_MAX_AGE_MS)`;
+      } else {
+        const state = await this.o.queues.distill.getJobState(jobId);
+        if (ALIVE.has(state)) {
+          out.alive++;
+          continue;
+        }
+        reason = `its producing job ${jobId} is ${state === 'unknown' ? 'gone from the queue' : state} and never finished the version`;
+      }
+      try {
+        await markVersionFailed(v.id, `pending reconciler: ${reason}`);
+        out.failed.push({ name: v.modelName, version: v.version, reason });
+        this.o.logger.warn({ name: v.modelName, version: v.version, jobId, reason }, 'failed a stuck PENDING version');
+      } catch (err) {
+        // Its producer finished it in the meantime (READY is immutable, FAILED is final): nothing to do.
+        if (!(err instanceof RegistryError)) throw err;
+      }
+    }
+    return out;
+  }
+
+  private async tick(): Promise<void> {
+    // queues.close() quits this connection: the coordinator is stopping, and so does this loop.
+    if (this.o.queues.connection.status === 'end') return this.stop();
+    if (this.o.queues.connection.status !== 'ready') return; // Redis down: job states cannot be read
+    await this.reconcileOnce();
+    const drained = await drainArtifactDeletions(this.o.store);
+    if (drained.deleted.length > 0) this.o.logger.info({ deleted: drained.deleted.length, deferred: drained.deferred }, 'finished interrupted artifact deletions');
+  }
+
+  start(): this {
+    this.timer ??= setInterval(() => {
+      if (this.running) return;
+      this.running = this.tick()
+        .catch((err: unknown) => this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pending reconciler pass failed (retrying next interval)'))
+        .finally(() => (this.running = undefined));
+    }, this.intervalMs);
+    this.timer.unref();
+    return this;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+}
+
+export function startPendingReconciler(o: PendingReconcilerOptions): PendingReconciler {
+  return new PendingReconciler(o).start();
+}
