@@ -1,5 +1,5 @@
-export { ZMbnParams, MAX_K, ParamsError, parseParams, resolveKs, keptCount } from './params.ts';
-export type { TMbnParams, TMbnParamsInput } from './params.ts';
+export { ZMbnParams, OUTPUT_STEPS, MAX_K, ParamsError, parseParams, resolveKs, keptCount } from './params.ts';
+export type { TMbnParams, TMbnParamsInput, TOutputStep } from './params.ts';
 export { streamFor, sampleDistinct, sortedU32 } from './rng.ts';
 export type { Rng } from './rng.ts';
 export { drawClustering, featureCount, gatherDense, gatherCodeRows } from './layer.ts';
@@ -8,7 +8,10 @@ export { computeShard, placeShard, planShards } from './shard.ts';
 export type { ShardSpec } from './shard.ts';
 export { fitPcaOnCodes, projectCodes } from './pca.ts';
 export type { PcaModel } from './pca.ts';
+export { fitOutputStep, fitToolboxPca, toolboxComponents } from './pca-toolbox.ts';
 export { kmeans, assignNearest } from './kmeans.ts';
+export { knnProbe, kmeansRestartStudy } from './probes.ts';
+export type { RestartOutcome } from './probes.ts';
 export type { KMeansResult } from './kmeans.ts';
 export {
   MODEL_FILE,

@@ -2,12 +2,20 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContainerError, decodeContainer, encodeContainer, type SectionArray } from './container.ts';
+import { bitsFor, packBits, unpackBits } from './bitpack.ts';
 import { drawClustering, featureCount, type LayerInput } from './layer.ts';
-import type { TMbnParams } from './params.ts';
+import { keptCount, type TMbnParams } from './params.ts';
+import { sampleDistinct, streamFor } from './rng.ts';
 import type { PcaModel } from './pca.ts';
 
 export const MODEL_FILE = 'model.cmbn';
-export const MODEL_FORMAT_VERSION = 1;
+/**
+ * 2: upper-layer banks bit-packed at ⌈log₂ k_prev⌉ bits per id, feature bitsets not stored but
+ * redrawn at load from (seed, layer, v) — the first draws of each clustering's stream, ~1–2 s at
+ * MNIST-70k — so the 70k default model is ~170 MB instead of ~297 MB. 1: u16 banks and stored
+ * bitsets; still read.
+ */
+export const MODEL_FORMAT_VERSION = 2;
 const MAGIC = new TextEncoder().encode('CMBNMDL\x01');
 
 /**
@@ -126,7 +134,7 @@ interface ModelHeader {
   trainPoints: number;
   inputDims: number;
   inputDType: 'uint8' | 'float32';
-  layers: Omit<ModelLayer, 'bank' | 'featureBits' | 'centres'>[];
+  layers: (Omit<ModelLayer, 'bank' | 'featureBits' | 'centres'> & { bankBits?: number })[];
   pca: { dim: number; c: number };
   clusters: number;
 }
@@ -144,13 +152,16 @@ export function serializeModel(model: MbnModel): Uint8Array {
     trainPoints: model.trainPoints,
     inputDims: model.inputDims,
     inputDType: model.inputDType,
-    layers: model.layers.map(({ layer, k, V, nFeatures, input, bankRows }) => ({ layer, k, V, nFeatures, input, bankRows })),
+    layers: model.layers.map(({ layer, k, V, nFeatures, input, bankRows }) =>
+      input.kind === 'code' ? { layer, k, V, nFeatures, input, bankRows, bankBits: bitsFor(input.k) } : { layer, k, V, nFeatures, input, bankRows },
+    ),
     pca: { dim: model.pca.dim, c: model.pca.c },
     clusters: model.params.clusters,
   };
   const sections: [string, SectionArray][] = [];
   model.layers.forEach((l) => {
-    sections.push([`layer${l.layer}.bank`, l.bank], [`layer${l.layer}.features`, l.featureBits], [`layer${l.layer}.centres`, l.centres]);
+    const bank = l.input.kind === 'code' ? packBits(l.bank as Uint16Array, bitsFor(l.input.k)) : l.bank;
+    sections.push([`layer${l.layer}.bank`, bank], [`layer${l.layer}.centres`, l.centres]);
   });
   sections.push(['pca.mean', model.pca.mean], ['pca.basis', model.pca.basis], ['pca.eigenvalues', model.pca.eigenvalues]);
   sections.push(['kmeans.centroids', model.centroids]);
@@ -161,20 +172,28 @@ export function deserializeModel(bytes: Uint8Array, what = 'model'): MbnModel {
   const c = decodeContainer<ModelHeader>(bytes, MAGIC, what);
   const h = c.meta;
   if (h.format !== 'cmbn-mbn') throw new ContainerError(`${what}: format is ${String(h.format)}, expected cmbn-mbn`);
-  if (h.version !== MODEL_FORMAT_VERSION) {
-    throw new ContainerError(`${what}: model format version ${h.version} is not supported (this build reads ${MODEL_FORMAT_VERSION})`);
+  if (h.version !== 1 && h.version !== MODEL_FORMAT_VERSION) {
+    throw new ContainerError(`${what}: model format version ${h.version} is not supported (this build reads 1 and ${MODEL_FORMAT_VERSION})`);
   }
-  const layers: ModelLayer[] = h.layers.map((l) => {
-    const bankType = l.input.kind === 'code' ? 'u16' : l.input.dtype === 'uint8' ? 'u8' : 'f32';
-    return {
-      ...l,
-      bank: c.section(`layer${l.layer}.bank`, bankType),
-      featureBits: c.section(`layer${l.layer}.features`, 'u8'),
-      centres: c.section(`layer${l.layer}.centres`, l.bankRows <= 65_536 ? 'u16' : 'u32'),
-    };
+  // Version 1 predates the outputStep param; its models used centred PCA.
+  const params: TMbnParams = h.version === 1 ? { ...h.params, outputStep: 'centred-pca' } : h.params;
+  const layers: ModelLayer[] = h.layers.map(({ bankBits, ...l }) => {
+    const centres = c.section<Uint16Array | Uint32Array>(`layer${l.layer}.centres`, l.bankRows <= 65_536 ? 'u16' : 'u32');
+    if (h.version === 1) {
+      const bankType = l.input.kind === 'code' ? 'u16' : l.input.dtype === 'uint8' ? 'u8' : 'f32';
+      return { ...l, bank: c.section(`layer${l.layer}.bank`, bankType), featureBits: c.section(`layer${l.layer}.features`, 'u8'), centres };
+    }
+    let bank: ModelLayer['bank'];
+    if (l.input.kind === 'code') {
+      if (bankBits !== bitsFor(l.input.k)) throw new ContainerError(`${what}: layer ${l.layer} bank has ${String(bankBits)} bits per id, expected ${bitsFor(l.input.k)}`);
+      bank = unpackBits(c.section(`layer${l.layer}.bank`, 'u32'), bankBits, l.bankRows * l.input.V);
+    } else {
+      bank = c.section(`layer${l.layer}.bank`, l.input.dtype === 'uint8' ? 'u8' : 'f32');
+    }
+    return { ...l, bank, featureBits: redrawFeatureBits(params, l.layer, l.V, l.nFeatures), centres };
   });
   return {
-    params: h.params,
+    params,
     ks: h.ks,
     trainPoints: h.trainPoints,
     inputDims: h.inputDims,
@@ -189,6 +208,26 @@ export function deserializeModel(bytes: Uint8Array, what = 'model'): MbnModel {
     },
     centroids: c.section('kmeans.centroids', 'f64'),
   };
+}
+
+/**
+ * The kept-feature bitsets of a layer, redrawn: clustering v's kept features are the first
+ * draws of streamFor(seed, layer, v) (see drawClustering), so they need not be stored. As a set
+ * they need no sort.
+ */
+export function redrawFeatureBits(params: Pick<TMbnParams, 'seed' | 'a'>, layer: number, V: number, nFeatures: number): Uint8Array {
+  const bytes = bitsetBytes(nFeatures);
+  const bits = new Uint8Array(V * bytes);
+  const m = keptCount(nFeatures, params.a);
+  for (let v = 0; v < V; v++) {
+    const features = sampleDistinct(streamFor(params.seed, layer, v), nFeatures, m);
+    const base = v * bytes;
+    for (let t = 0; t < m; t++) {
+      const x = features[t]!;
+      bits[base + (x >>> 3)] = bits[base + (x >>> 3)]! | (1 << (x & 7));
+    }
+  }
+  return bits;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {

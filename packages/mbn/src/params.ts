@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** Largest centre count a layer may use: ids are stored as Uint16. */
 export const MAX_K = 65_535;
 
+export const OUTPUT_STEPS = ['centred-pca', 'uncentred-pca', 'toolbox'] as const;
+export type TOutputStep = (typeof OUTPUT_STEPS)[number];
+
 export const ZMbnParams = z
   .object({
     /** Clusterings per layer. */
@@ -22,6 +25,14 @@ export const ZMbnParams = z
     kernel: z.enum(['euclidean', 'linear']).default('euclidean'),
     /** k-means restarts of the application. */
     kmeansRestarts: z.number().int().min(1).max(100).default(10),
+    /**
+     * How the top code becomes the c-dim embedding (see pca-toolbox.ts and docs/PAPER.md):
+     * 'centred-pca' the exact top-c principal directions of the centred code; 'uncentred-pca'
+     * the same of the uncentred second moment; 'toolbox' the author's MATLAB output step
+     * (uncentred EM-PCA, 20 iterations, max(min(3c,100),c) components, the first c kept; for
+     * N ≤ 3000 linear kernel PCA on ≤ 2000 random points).
+     */
+    outputStep: z.enum(OUTPUT_STEPS).default('centred-pca'),
   })
   .strict();
 

@@ -45,6 +45,11 @@ export interface PcaOptions {
   tol?: number;
   /** extra block columns beyond c (default 10) */
   oversample?: number;
+  /**
+   * Subtract the column means (default true). false fits the top-c eigenvectors of the
+   * uncentred second moment XᵀX/n and stores a zero mean, so the projection is uncentred too.
+   */
+  centre?: boolean;
 }
 
 export interface PcaFit {
@@ -90,11 +95,13 @@ export function fitPcaOnCodesDetailed(code: SparseCode, c: number, seed: number,
   const rng = streamFor(seed, 0xc0de);
 
   const mean = new Float64Array(D);
-  for (let i = 0; i < n; i++) {
-    const base = i * V;
-    for (let v = 0; v < V; v++) mean[v * k + ids[base + v]!]! += 1;
+  if (opts.centre !== false) {
+    for (let i = 0; i < n; i++) {
+      const base = i * V;
+      for (let v = 0; v < V; v++) mean[v * k + ids[base + v]!]! += 1;
+    }
+    for (let f = 0; f < D; f++) mean[f] = mean[f]! / n;
   }
-  for (let f = 0; f < D; f++) mean[f] = mean[f]! / n;
 
   // K, CK: D×m, feature-major (one nonzero touches a contiguous run of a row); Y: n×b scratch
   const K = new Float64Array(D * m);

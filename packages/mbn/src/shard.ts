@@ -1,4 +1,4 @@
-import { nearestCentresDense, nearestCentresSparse, type DenseBackend } from '@cmbn/kernels';
+import { assignSparseGroup, buildSparseGroupIndex, nearestCentresDense, sparseGroupSize, type DenseBackend } from '@cmbn/kernels';
 import { drawClustering, featureCount, gatherCodeRows, gatherDense, type LayerInput } from './layer.ts';
 
 /** One unit of distributable work: clusterings v0..v1-1 of one layer. */
@@ -42,11 +42,16 @@ export async function computeShard(input: LayerInput, spec: ShardSpec, backend: 
       await nearestCentresDense(backend, xs, n, m, cs, k, kernel, out, width, v - v0);
     }
   } else {
-    const centreCodes = new Uint16Array(k * input.V);
-    for (let v = v0; v < v1; v++) {
-      const { features, centres } = drawClustering(seed, layer, v, nFeatures, n, a, k);
-      gatherCodeRows(input.ids, input.V, centres, centreCodes);
-      nearestCentresSparse(input.ids, n, input.V, input.k, features, centreCodes, k, out, width, v - v0);
+    // Clusterings go in groups that share one merged inverted index (see the kernel): the
+    // per-(point, previous clustering) lookups are then paid once per group, not per clustering.
+    const G = sparseGroupSize(k, width);
+    for (let g0 = v0; g0 < v1; g0 += G) {
+      const group = [];
+      for (let v = g0; v < Math.min(v1, g0 + G); v++) {
+        const { features, centres } = drawClustering(seed, layer, v, nFeatures, n, a, k);
+        group.push({ keptFeatures: features, centreCodes: gatherCodeRows(input.ids, input.V, centres, new Uint16Array(k * input.V)) });
+      }
+      assignSparseGroup(buildSparseGroupIndex(input.V, input.k, group, k), input.ids, n, out, width, g0 - v0);
     }
   }
   return out;

@@ -2,7 +2,8 @@ import { availableParallelism } from 'node:os';
 import type { CodeInput, DenseInput, LayerInput } from './layer.ts';
 import { buildModelLayer, serializeModel, sha256Hex, type MbnModel } from './model.ts';
 import { parseParams, resolveKs, type TMbnParams, type TMbnParamsInput } from './params.ts';
-import { fitPcaOnCodes, projectCodes } from './pca.ts';
+import { projectCodes } from './pca.ts';
+import { fitOutputStep } from './pca-toolbox.ts';
 import { kmeans } from './kmeans.ts';
 import { applyHead } from './predict.ts';
 import { placeShard, planShards, type ShardSpec } from './shard.ts';
@@ -36,6 +37,8 @@ export interface TrainResult {
   modelHash: string;
   labels: Int32Array;
   embedding: Float64Array;
+  /** The top layer's code, what the output step saw (for evaluating other output steps on it). */
+  topCode: CodeInput;
   mbnSeconds: number;
   layerSeconds: number[];
 }
@@ -88,7 +91,7 @@ export function finishTraining(
 ): FinishResult {
   const layers = ks.length;
   onProgress?.({ stage: 'pca', layers });
-  const pca = fitPcaOnCodes(top, params.clusters, params.seed);
+  const pca = fitOutputStep(top, params.outputStep, params.clusters, params.seed);
   onProgress?.({ stage: 'kmeans', layers });
   const km = kmeans(projectCodes(top, pca), top.n, pca.c, params.clusters, { seed: params.seed, restarts: params.kmeansRestarts });
   onProgress?.({ stage: 'model', layers });
@@ -139,7 +142,7 @@ export async function trainWith(
     if (l + 1 < ks.length) inputs.push(top);
   }
   const finished = finishTraining(inputs, top!, params, ks, opts.onProgress);
-  return { params, ks, ...finished, mbnSeconds: (performance.now() - t0) / 1000, layerSeconds };
+  return { params, ks, ...finished, topCode: top!, mbnSeconds: (performance.now() - t0) / 1000, layerSeconds };
 }
 
 /** In-process training on every core (worker threads), the CLI's embedded default. */
