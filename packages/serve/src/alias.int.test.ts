@@ -5,7 +5,7 @@
  * request, answering with the old version's predictions until the swap and the new one's after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -81,6 +81,60 @@ describe('registry versions served in-process', () => {
     } finally {
       await s.close();
     }
+  });
+});
+
+describe('a version that cannot be served', () => {
+  it('is logged and skipped: the previous version keeps serving, and the next move is followed', async () => {
+    const dir = join(root, 'student-3');
+    await saveLabelsStudent(dir, 3);
+    const v3 = await publishStudent({ studentDir: dir, name: 'digits', store, lineage, metrics: {} });
+    const path = store.localPath(v3.artifactSha256);
+    const bytes = await readFile(path);
+    bytes[700] = bytes[700]! ^ 0xff;
+    await writeFile(path, bytes);
+
+    await setAlias('digits', 'canary', 1);
+    const lines: Record<string, unknown>[] = [];
+    const captured = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
+    const s = await startServe({
+      model: { source: registrySource('digits@canary', store), follow: true, uri: 'models:/digits@canary' },
+      host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes: 1 << 20, pollIntervalMs: 100, threads: 1, logger: captured,
+    });
+    try {
+      expect(await version(s.url)).toMatchObject({ version: 1 });
+      await setAlias('digits', 'canary', v3.version);
+      const warn = await until('the refusal in the log', async () => lines.find((l) => l.level === 40));
+      expect(String(warn.err)).toMatch(new RegExp(`refusing to pull digits:${v3.version}: artifact sha256 mismatch`));
+      expect(warn.msg).toMatch(/still serving digits:1/);
+      expect(await version(s.url)).toMatchObject({ version: 1 });
+      const res = await fetch(`${s.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/x-npy' }, body: npy });
+      expect(await res.json()).toEqual({ predictions: expected[0] });
+
+      await setAlias('digits', 'canary', 2);
+      await until('version 2', async () => ((await version(s.url)).version === 2 ? true : undefined));
+    } finally {
+      await s.close();
+    }
+  });
+});
+
+describe('cmbn serve refuses what it cannot serve, with one line and a non-zero exit', () => {
+  it.concurrent.each([
+    [['models:/digits'], /missing @ALIAS or \/VERSION/],
+    [['models:/digits@nope'], /alias digits@nope not found/],
+    [['/nonexistent/student'], /not a student directory/],
+    [['models:/digits/1', '--workers', '0'], /--workers must be an integer ≥ 1/],
+  ])('%j', async (args, message) => {
+    const child = spawn(process.execPath, [CLI, 'serve', ...args, '--port', '0'], {
+      env: { ...process.env, DATABASE_URL: db.url, CMBN_ARTIFACTS: store.url, CMBN_HOME: join(root, 'home') },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+    const code = await new Promise<number | null>((r) => child.on('exit', r));
+    expect(code).not.toBe(0);
+    expect(stderr).toMatch(message);
   });
 });
 
