@@ -162,7 +162,8 @@ try {
       for (const batch of [1, 256] as const) {
         const body = bodies[format][batch];
         const headers = { 'content-type': format === 'npy' ? 'application/x-npy' : 'application/json' };
-        await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration: 1 }); // warm-up
+        // Warm-up: V8 optimises the request path and onnxruntime sizes its buffers (1 s was not enough on a loaded machine).
+        await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration: Math.min(3, duration) });
         log(`autocannon ${format} batch ${batch}: ${connections} connections, ${duration} s…`);
         const r = await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration });
         const rps = r['2xx'] / r.duration;
