@@ -221,8 +221,9 @@ function isInfra(e: Obj): boolean {
     for (const c of [e.code, e.originalCode]) if (typeof c === 'string' && isTransientSqlState(c)) return true;
   }
   if (typeof e.name === 'string' && SDK_NAMES.has(e.name)) return true;
-  // S3 and other HTTP services: a 5xx or 429 answer (AWS SDK v3 `$metadata`). Not our own `httpStatus`
-  // fields: ArtifactCorruptError, for one, is a 500 to API clients and bad input to a job.
+  // S3 and other HTTP services: a 5xx or 429 answer (AWS SDK v3 `$metadata`) only. A status that an
+  // error of ours might carry says nothing here: ArtifactCorruptError, for one, is a 500 to API
+  // clients (apps/coordinator/src/errors.ts) and bad input to a job.
   const status = asObj(e.$metadata)?.httpStatusCode;
   if (typeof status === 'number' && (status >= 500 || status === 429)) return true;
   const msg = typeof e.message === 'string' ? e.message : '';
