@@ -54,6 +54,8 @@ describe('toBullmqError', () => {
       kind: 'bad-input',
       cause: bad,
     });
+    // The recorded stack is the one of where the error was thrown.
+    expect(real.stack!.split('\n').slice(0, 2)).toEqual(['UnrecoverableError: shard: layer input is corrupt', bad.stack!.split('\n')[1]]);
     expect((toBullmqError(new CancelledError('run r was cancelled')) as HopelessJobError).kind).toBe('cancelled');
     expect((toBullmqError(new TypeError('x is undefined')) as HopelessJobError).kind).toBe('bug');
     // Retryable errors pass through as they are.

@@ -13,6 +13,9 @@ export class HopelessJobError extends UnrecoverableError {
     // 'UnrecoverableError' (sandboxed processors' errors arrive serialised), so keep that one.
     this.name = 'UnrecoverableError';
     if (options?.cause !== undefined) this.cause = options.cause;
+    // BullMQ records `stack` with the failed job: keep the frames of where the error was thrown.
+    const origin = options?.cause instanceof Error ? options.cause.stack : undefined;
+    if (origin !== undefined) this.stack = [`${this.name}: ${message}`, ...origin.split('\n').slice(1)].join('\n');
   }
 }
 
