@@ -4,6 +4,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, markShardDone, markShardRunning, type TestDatabase } from '@cmbn/registry';
 import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import { contractCheckedApi } from '@cmbn/api';
 import { REDIS_URL, api, dropPrefix, submit, tempArtifacts, uniquePrefix, upload, type Api } from './test-helpers.ts';
 
 const TOKEN = 'test-token-123';
@@ -14,6 +15,8 @@ let coordinator: CoordinatorHandle;
 let a: Api;
 const prefix = uniquePrefix();
 const logLines: string[] = [];
+/** Every answer of the API in this file, checked against GET /openapi.json (asserted at the end). */
+const contract = { issues: [] as string[], checked: 0 };
 
 /** 40 points of 3 columns in two well-separated groups, as CSV with a header. */
 const CSV = `x,y,z\n${Array.from({ length: 40 }, (_, i) => [i % 2 ? 100 + i : i, i % 7, (i * 3) % 5].join(',')).join('\n')}\n`;
@@ -39,7 +42,7 @@ beforeAll(async () => {
     reconcileIntervalMs: 60_000,
     logger: pino({ level: 'debug', redact: { paths: ['req.headers.authorization', 'token'], censor: '[redacted]' } }, dest),
   });
-  a = api(coordinator.url, TOKEN);
+  a = await contractCheckedApi(api(coordinator.url, TOKEN), contract);
 });
 
 afterAll(async () => {
@@ -150,5 +153,12 @@ describe('API', () => {
     expect(oneDone.body.etaSeconds).toBeGreaterThan(0);
     expect((await a.json(`/v1/runs/${id}/cancel`, { method: 'POST' })).body.status).toBe('CANCELLED');
     expect((await a.json(`/v1/runs/${id}`)).body.etaSeconds).toBeNull();
+  });
+});
+
+describe('the contract', () => {
+  it('every answer in this file validated against GET /openapi.json', () => {
+    expect(contract.issues).toEqual([]);
+    expect(contract.checked).toBeGreaterThan(20);
   });
 });

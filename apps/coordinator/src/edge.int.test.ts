@@ -10,6 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import {
+  RegistryError,
   createModelVersion,
   createRun,
   createTestDatabase,
@@ -21,6 +22,7 @@ import {
 } from '@cmbn/registry';
 import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
 import { toErrorResponse } from './errors.ts';
+import { contractCheckedApi } from '@cmbn/api';
 import { REDIS_URL, api, dropPrefix, submit, tempArtifacts, uniquePrefix, upload, type Api } from './test-helpers.ts';
 
 let db: TestDatabase;
@@ -30,6 +32,8 @@ let coordinator: CoordinatorHandle;
 let a: Api;
 const prefix = uniquePrefix();
 const logLines: string[] = [];
+/** Every answer of the API in this file, checked against GET /openapi.json (asserted empty at the end). */
+const contract = { issues: [] as string[], checked: 0 };
 const CSV = `x,y\n${Array.from({ length: 20 }, (_, i) => `${i},${i % 3}`).join('\n')}\n`;
 let datasetId: string;
 
@@ -89,7 +93,7 @@ beforeAll(async () => {
     reconcileIntervalMs: 60_000,
     logger: pino({ level: 'info' }, { write: (s: string) => logLines.push(s) }),
   });
-  a = api(coordinator.url);
+  a = await contractCheckedApi(api(coordinator.url), contract);
   const up = await upload(a, new TextEncoder().encode(CSV), 'name=edge');
   expect(up.status).toBe(201);
   datasetId = up.body.id;
@@ -203,29 +207,44 @@ describe('500s and races', () => {
     }
   });
 
-  it('maps the race’s real foreign-key violation to 409 (the same race, straight through the registry)', async () => {
+  it('the race is the registry’s own CONFLICT (alias onto a deleted version) or ALIAS_IN_USE, never a foreign-key violation; 409 at the edge', async () => {
     const sha = 'c'.repeat(64);
-    const fkErrors: unknown[] = [];
-    // Until the race is seen (a handful of rounds at most; each round is 60 versions).
-    for (let round = 0; round < 10 && fkErrors.length === 0; round++) {
+    const aliasErrors: unknown[] = [];
+    const deleteErrors: unknown[] = [];
+    // Until the alias side loses at least once (a handful of rounds at most; each round is 60 versions).
+    for (let round = 0; round < 10 && aliasErrors.length === 0; round++) {
       const versions: number[] = [];
       for (let i = 0; i < 60; i++) versions.push(await readyVersion(`edge-fk${round}`, sha));
       const jitter = () => new Promise((r) => setTimeout(r, Math.random() * 30));
       await Promise.all(
         versions.flatMap((v) => [
-          jitter().then(() => setAlias(`edge-fk${round}`, `a${v}`, v)).catch((e: unknown) => void (e instanceof Error && !('httpStatus' in e) && fkErrors.push(e))),
-          jitter().then(() => deleteVersion(`edge-fk${round}`, v)).catch(() => {}),
+          jitter().then(() => setAlias(`edge-fk${round}`, `a${v}`, v)).catch((e: unknown) => void aliasErrors.push(e)),
+          jitter().then(() => deleteVersion(`edge-fk${round}`, v)).catch((e: unknown) => void deleteErrors.push(e)),
         ]),
       );
     }
-    expect(fkErrors.length).toBeGreaterThan(0);
-    for (const e of fkErrors) {
+    expect(aliasErrors.length).toBeGreaterThan(0);
+    for (const e of aliasErrors) {
+      expect(e).toBeInstanceOf(RegistryError);
+      expect((e as RegistryError).code).toBe('CONFLICT');
       const r = toErrorResponse(e);
       expect(r.status).toBe(409);
       expect(r.body.error.code).toBe('CONFLICT');
       expectNoInternals(r.body);
     }
+    for (const e of deleteErrors) {
+      expect(e).toBeInstanceOf(RegistryError);
+      expect((e as RegistryError).code).toBe('ALIAS_IN_USE');
+      expect(toErrorResponse(e).status).toBe(409);
+    }
   }, 120_000);
+
+  it('still maps a raw foreign-key violation (SQLSTATE 23503) to 409 CONFLICT, as the backstop for other races', () => {
+    const fk = Object.assign(new Error('insert or update on table violates foreign key constraint'), { code: 'P2003' });
+    const r = toErrorResponse(fk);
+    expect(r).toMatchObject({ status: 409, body: { error: { code: 'CONFLICT' } } });
+    expectNoInternals(r.body);
+  });
 });
 
 describe('downloads of corrupt store objects', () => {
@@ -297,5 +316,12 @@ describe('/healthz', () => {
       await rename(`${tree}.away`, tree);
     }
     expect((await a.json('/healthz')).status).toBe(200);
+  });
+});
+
+describe('the contract', () => {
+  it('every answer in this file validated against GET /openapi.json', () => {
+    expect(contract.issues).toEqual([]);
+    expect(contract.checked).toBeGreaterThan(50);
   });
 });

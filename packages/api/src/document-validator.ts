@@ -74,3 +74,59 @@ export function documentValidator(doc: OpenApiDocument): DocumentValidator {
     },
   };
 }
+
+export type FetchLike = (path: string, init?: RequestInit) => Promise<Response>;
+
+export interface ContractReport {
+  issues: string[];
+  checked: number;
+}
+
+/**
+ * Wraps a test's fetch so that every answer is checked against the document: problems are pushed
+ * to `report.issues` (a test asserts it empty at the end) and `report.checked` counts the answers.
+ * JSON bodies are read from a clone, so the caller reads the answer as usual; event streams are
+ * checked by status and content type only.
+ */
+export function contractCheckedFetch(inner: FetchLike, v: DocumentValidator, report: ContractReport): FetchLike {
+  const issues = report.issues;
+  return async (path, init) => {
+    const res = await inner(path, init);
+    report.checked++;
+    const method = init?.method ?? 'GET';
+    const ct = res.headers.get('content-type');
+    let body: unknown;
+    if ((ct ?? '').startsWith('application/json')) {
+      const text = await res.clone().text();
+      try {
+        body = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        issues.push(`${method} ${path} ${res.status}: the body is not JSON`);
+        return res;
+      }
+    }
+    issues.push(...v.check(method, path, res.status, ct, body));
+    return res;
+  };
+}
+
+/** A test client with a `json()` reader, as the coordinator's and the console's tests use. */
+export interface CheckedApi {
+  (path: string, init?: RequestInit): Promise<Response>;
+  // Test assertions read arbitrary response fields.
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  json<T = any>(path: string, init?: RequestInit): Promise<{ status: number; body: T }>;
+}
+
+/** `inner` with every answer checked against the OpenAPI document that `inner` serves at /openapi.json. */
+export async function contractCheckedApi(inner: FetchLike, report: ContractReport): Promise<CheckedApi> {
+  const doc = (await (await inner('/openapi.json')).json()) as OpenApiDocument;
+  const call = contractCheckedFetch(inner, documentValidator(doc), report);
+  return Object.assign(call, {
+    async json(path: string, init?: RequestInit) {
+      const res = await call(path, init);
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+  });
+}

@@ -13,5 +13,5 @@ export { apiRoutes, findRoute, openApiPath, responseSchema } from './routes.ts';
 export type { ApiResponse, ApiRoute, Method } from './routes.ts';
 export { buildOpenApiDocument } from './openapi.ts';
 export type { OpenApiDocument } from './openapi.ts';
-export { documentValidator } from './document-validator.ts';
-export type { DocumentValidator } from './document-validator.ts';
+export { contractCheckedApi, contractCheckedFetch, documentValidator } from './document-validator.ts';
+export type { CheckedApi, ContractReport, DocumentValidator, FetchLike } from './document-validator.ts';
