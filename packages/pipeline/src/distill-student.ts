@@ -14,6 +14,7 @@ import { predict, type MbnModel } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
 import { softClusterTargets } from './soft-targets.ts';
+import type { TStudentEvaluation } from './student-schemas.ts';
 import { centroidHead, createStudentLabeler, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
 
 /**
@@ -111,25 +112,12 @@ export interface DistillInput {
   temperature?: number;
   /** The student's onnxruntime precision; default the predictor's default. */
   precision?: StudentPrecision;
+  /** Stops the augmentation labelling (between chunks) and the training (between batches). */
+  signal?: AbortSignal;
 }
 
-export interface StudentEvaluation {
-  /** 'eval': held-out points; 'train': the training points (no eval set was given). */
-  on: 'eval' | 'train';
-  evalName?: string;
-  points: number;
-  /** Fraction of points where the student's label equals MBN's label. */
-  agreement: number;
-  acc?: number;
-  nmi?: number;
-  mbnAcc?: number;
-  mbnNmi?: number;
-  /** Points the throughputs were measured on (the same points for both). */
-  timingPoints: number;
-  studentPointsPerSecond: number;
-  mbnPointsPerSecond: number;
-  speedup: number;
-}
+/** The student/MBN comparison (ZStudentEvaluation; saved as student.json meta.evaluation). */
+export type StudentEvaluation = TStudentEvaluation;
 
 export interface DistillResult {
   student: TrainedStudent;
@@ -205,7 +193,7 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
     head = centroidHead(mbnModel.centroids, mbnModel.centroids.length / c);
   }
   input.onStage?.('train');
-  const student = await trainStudent(train.x, target, spec, input.onEpoch ? { onEpoch: input.onEpoch } : {});
+  const student = await trainStudent(train.x, target, spec, { ...(input.onEpoch ? { onEpoch: input.onEpoch } : {}), ...(input.signal ? { signal: input.signal } : {}) });
 
   const precision = input.precision ?? DEFAULT_PREDICT_PRECISION;
   const labeler = await createStudentLabeler(student, { threads, precision, ...(head ? { head } : {}) });
@@ -266,6 +254,7 @@ async function withTeacherAugmentation(
   const backend = await createDenseBackend({ threads, prefer: 'ort' });
   try {
     for (let s = 0; s < nAug; s += AUGMENT_CHUNK) {
+      input.signal?.throwIfAborted();
       const m = Math.min(AUGMENT_CHUNK, nAug - s);
       const chunk = { ...aug, rows: m, data: aug.data.subarray(s * d, (s + m) * d) } as Matrix;
       const p = await predict(mbnModel, chunk, backend);

@@ -9,7 +9,7 @@ import { FileArtifactStore } from '@cmbn/artifacts';
 import { loadStudent, saveStudent, type TrainedStudent } from '@cmbn/distill';
 import { createTestDatabase, getDb, getModel, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { defaultRegistryFns, packStudentDirectory, publishStudent, pullStudent, type RegistryFns } from './index.ts';
+import { packStudentDirectory, prismaRegistry, publishStudent, pullStudent, type RegistryPort } from './index.ts';
 
 let db: TestDatabase;
 let root: string;
@@ -91,8 +91,8 @@ describe('publishStudent / pullStudent', () => {
 
   it('a publish that crashed before READY, retried with the same key, registers exactly one version', async () => {
     class Crash extends Error {}
-    const crashing: RegistryFns = {
-      ...defaultRegistryFns,
+    const crashing: RegistryPort = {
+      ...prismaRegistry,
       markVersionReady: async () => {
         throw new Crash('worker died');
       },

@@ -15,7 +15,7 @@ import { isStudentDir, loadStudent, saveStudent, type TrainedStudent } from '@cm
 import type { JsonObject, ModelVersionRecord } from '@cmbn/registry';
 import { packDirectory } from './archive.ts';
 import { PipelineError } from './errors.ts';
-import { defaultRegistryFns, type RegistryFns } from './registry-fns.ts';
+import { prismaRegistry, type RegistryPort } from './registry-port.ts';
 
 export interface StudentLineage {
   runId?: string | null;
@@ -34,7 +34,7 @@ export interface PublishStudentInput {
   meta?: Record<string, unknown>;
   name: string;
   store: ArtifactStore;
-  registry?: RegistryFns;
+  registry?: RegistryPort;
   lineage: StudentLineage;
   metrics: JsonObject;
   tags?: JsonObject;
@@ -66,7 +66,7 @@ export async function publishStudent(input: PublishStudentInput): Promise<Publis
   if ((input.studentDir === undefined) === (input.student === undefined)) {
     throw new PipelineError('INVALID', 'publishStudent needs exactly one of studentDir or student');
   }
-  const reg = input.registry ?? defaultRegistryFns;
+  const reg = input.registry ?? prismaRegistry;
   let tmp: string | undefined;
   try {
     let dir = input.studentDir;

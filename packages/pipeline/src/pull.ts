@@ -10,13 +10,13 @@ import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from 
 import { isStudentDir } from '@cmbn/distill';
 import { unpackEntries } from './archive.ts';
 import { PipelineError } from './errors.ts';
-import { defaultRegistryFns, type RegistryFns } from './registry-fns.ts';
+import { prismaRegistry, type RegistryPort } from './registry-port.ts';
 
 export interface PullStudentInput {
   ref: string;
   outDir: string;
   store: ArtifactStore;
-  registry?: RegistryFns;
+  registry?: RegistryPort;
   /** Replace the files of a non-empty outDir (otherwise refused). */
   force?: boolean;
 }
@@ -41,7 +41,7 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
 }
 
 export async function pullStudent(input: PullStudentInput): Promise<PulledStudent> {
-  const reg = input.registry ?? defaultRegistryFns;
+  const reg = input.registry ?? prismaRegistry;
   const outDir = resolve(input.outDir);
   if (!input.force && (await isNonEmptyDir(outDir))) {
     throw new PipelineError('OUT_DIR_NOT_EMPTY', `${outDir} is not empty; choose another --out or pass --force to replace its files`);

@@ -6,14 +6,10 @@
 import { availableParallelism } from 'node:os';
 import { createStudentPredictor, type StudentInput, type StudentPrecision, type StudentPredictor, type TrainedStudent } from '@cmbn/distill';
 import { assignNearest } from '@cmbn/mbn';
+import { ZCentroidHead, type TCentroidHead } from './student-schemas.ts';
 
-export interface CentroidHead {
-  kind: 'nearest-centroid';
-  /** Number of clusters. */
-  k: number;
-  /** k × dim, row-major. */
-  centroids: number[];
-}
+/** The embedding student's head (ZCentroidHead): k-means centroids, k × dim row-major. */
+export type CentroidHead = TCentroidHead;
 
 export interface StudentLabeler {
   predict(x: StudentInput): Promise<{ labels: Int32Array; values?: Float32Array }>;
@@ -21,12 +17,11 @@ export interface StudentLabeler {
 }
 
 export function centroidHead(centroids: Float64Array, k: number): CentroidHead {
-  return { kind: 'nearest-centroid', k, centroids: Array.from(centroids) };
+  return ZCentroidHead.parse({ kind: 'nearest-centroid', k, centroids: Array.from(centroids) });
 }
 
 export function isCentroidHead(h: unknown): h is CentroidHead {
-  const o = h as Partial<CentroidHead> | null;
-  return typeof o === 'object' && o !== null && o.kind === 'nearest-centroid' && Number.isInteger(o.k) && Array.isArray(o.centroids);
+  return ZCentroidHead.safeParse(h).success;
 }
 
 export async function createStudentLabeler(

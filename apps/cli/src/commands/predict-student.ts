@@ -36,7 +36,9 @@ export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
     model: 'student',
     runtime: 'onnxruntime',
     precision: o.precision ?? DEFAULT_PREDICT_PRECISION,
-    hidden: student.layers.slice(0, -1).map((l) => l.outDim),
+    architecture: student.architecture?.kind ?? 'mlp',
+    // A conv student's first layer is its convolution (its width: the filters).
+    hidden: student.layers.slice(student.architecture?.kind === 'conv' ? 1 : 0, -1).map((l) => l.outDim),
     target: student.signature.output.kind,
   };
   if (typeof meta.mbnModelHash === 'string') summary.mbnModelHash = meta.mbnModelHash;

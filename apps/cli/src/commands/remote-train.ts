@@ -9,7 +9,9 @@ import { ApiClient, ApiError } from '../api-client.ts';
 import { DEFAULT_RECONNECT_TIMEOUT_S, RunFollower } from './follow-run.ts';
 import { pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
-import { loadEvalSet } from '../distill-step.ts';
+import { loadEvalSet, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
+// Type only (erased): the request's shape is the distill job's; the coordinator validates it (400).
+import type { TStudentRequest } from '@cmbn/jobs';
 
 export type RemoteTrainOptions = TrainCliOptions & {
   remote: string;
@@ -68,13 +70,42 @@ async function distillRequest(client: RemoteClient, o: RemoteTrainOptions, ds: D
       : undefined;
     evalIds = { evalDatasetId, ...(evalLabelsId ? { evalLabelsId } : {}) };
   }
-  const student: Record<string, unknown> = {};
-  if (o.student) student.hidden = o.student;
-  if (o.studentTarget) student.target = o.studentTarget;
-  if (o.studentEpochs !== undefined) student.epochs = o.studentEpochs;
-  if (o.studentTemperature !== undefined) student.temperature = o.studentTemperature;
-  if (o.studentPrecision !== undefined) student.precision = o.studentPrecision;
-  return { ...(o.register !== undefined ? { register: o.register } : {}), student, ...evalIds };
+  return { ...(o.register !== undefined ? { register: o.register } : {}), student: studentRequestFromOptions(o), ...evalIds };
+}
+
+/**
+ * Each student option of `cmbn train` (addDistillOptions) and the distill job's field it sets. One
+ * table, so that a flag cannot be dropped on the way to a remote job again (--student-augment was):
+ * remote-train.test.ts fails when an option of addDistillOptions has no entry here.
+ */
+export const STUDENT_OPTION_FIELDS = {
+  student: 'hidden',
+  studentTarget: 'target',
+  studentEpochs: 'epochs',
+  studentTemperature: 'temperature',
+  studentPrecision: 'precision',
+  studentAugment: 'augment',
+} as const satisfies Partial<Record<keyof DistillCliOptions, keyof TStudentRequest>>;
+
+/**
+ * Student options a remote job cannot take yet: the distill job's ZStudentRequest (@cmbn/jobs) has no
+ * architecture field, so a conv student is trained locally only (refused with --remote, not dropped).
+ */
+export const LOCAL_ONLY_STUDENT_OPTIONS = ['studentArch', 'studentConv'] as const;
+
+/** The job's student request (the coordinator checks it against ZStudentRequest) from the CLI's options. */
+export function studentRequestFromOptions(o: Partial<DistillCliOptions>): TStudentRequest {
+  // The CLI's own checks first (widths ≥ 1 …), so a bad spec is the same CLI error locally and remotely.
+  const spec = studentSpecFromOptions(o);
+  if ((spec.architecture?.kind ?? 'mlp') !== 'mlp') {
+    throw new CliError(`--student-arch ${spec.architecture!.kind} is local only for now: the remote distill job takes MLP students (train without --remote)`);
+  }
+  const req: Record<string, unknown> = {};
+  for (const [option, field] of Object.entries(STUDENT_OPTION_FIELDS)) {
+    const v = o[option as keyof DistillCliOptions];
+    if (v !== undefined) req[field] = v;
+  }
+  return req as TStudentRequest;
 }
 
 /**

@@ -1,14 +1,14 @@
 import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
-import { DEFAULT_STUDENT_SPEC } from '@cmbn/distill';
+import { DEFAULT_STUDENT_SPEC, validateSpec } from '@cmbn/distill';
 import { DEFAULT_AUGMENT_PER_POINT } from '@cmbn/pipeline';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
 import { floatOption, intListOption, intOption } from '../options.ts';
 import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
-import { runDistillStep, type DistillCliOptions } from '../distill-step.ts';
+import { runDistillStep, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
 
 export interface TrainCliOptions extends DistillCliOptions {
   dataset: string;
@@ -51,6 +51,8 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--distill', 'after MBN, train a student network on its cluster labels and compare the two')
     .option('--register <name>', 'publish the student to the model registry under NAME (needs --distill)')
     .option('--student <list>', `student hidden layer widths, e.g. 256,256 (default ${DEFAULT_STUDENT_SPEC.hidden.join(',')})`, intListOption('--student'))
+    .addOption(new Option('--student-arch <kind>', 'student architecture: mlp, or conv (one convolution over square images, then the --student layers; default mlp)').choices(['mlp', 'conv']))
+    .option('--student-conv <filters,kernel,stride>', "the conv student's convolution (default 16,5,2; implies --student-arch conv)", intListOption('--student-conv'))
     .addOption(new Option('--student-target <kind>', "what the student learns: MBN's k-means labels or its embedding (MSE)").choices(['labels', 'embedding']))
     .option('--student-epochs <n>', `maximum student epochs; early stopping usually ends sooner (default ${DEFAULT_STUDENT_SPEC.epochs})`, intOption('--student-epochs', 1))
     .option('--student-temperature <t>', 'soft-target temperature for the labels target (0 = hard labels; default 0.25)', floatOption('--student-temperature'))
@@ -81,6 +83,15 @@ export function paramsFromOptions(o: TrainCliOptions): TMbnParamsInput {
 export async function runLocalTrain(o: TrainCliOptions): Promise<void> {
   if (o.register !== undefined && !o.distill) throw new CliError('--register needs --distill');
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
+  if (o.distill) {
+    // A student spec that cannot read this data fails now, not after minutes of MBN.
+    const spec = studentSpecFromOptions(o);
+    try {
+      validateSpec(spec, ds.x.cols);
+    } catch (err) {
+      throw new CliError(`--student-arch: ${(err as Error).message}`);
+    }
+  }
   const progress = createTrainProgress(o.progress);
   let result;
   try {
