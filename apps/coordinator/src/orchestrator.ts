@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '@cmbn/artifacts';
-import { parsePayload, queueName, toJobError, type HandlersFor, type JobPayload } from '@cmbn/jobs';
+import { parsePayload, queueName, toBullmqError, type HandlersFor, type JobPayload } from '@cmbn/jobs';
 import type { LayerProgress, Run } from '@cmbn/registry';
 import { mbnEtaSeconds } from './eta.ts';
 import type { ProgressBus } from './progress-bus.ts';
@@ -70,14 +70,14 @@ export class Orchestrator {
         try {
           payload = parsePayload('layer', job.data);
         } catch (err) {
-          throw toJobError(err, 'layer');
+          throw toBullmqError(err, 'layer');
         }
         // The catalog's handler map for this runner (a kind added for the coordinator is a compile error here).
         const handlers: HandlersFor<'coordinator'> = { layer: (p) => s.runLayerJob(job, p.runId, p.layer) };
         try {
           return await handlers.layer(payload, { jobId: job.id!, attempt: job.attemptsMade + 1, log: (m) => this.log.info(m) });
         } catch (err) {
-          throw toJobError(err, `layer ${payload.layer}`);
+          throw toBullmqError(err, `layer ${payload.layer}`);
         }
       },
       {

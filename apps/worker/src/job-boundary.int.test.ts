@@ -10,7 +10,7 @@ import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BadInputError, CancelledError, UnrecoverableJobError, queueName, toJobError } from '@cmbn/jobs';
-import { HopelessJobError, toBullmqError } from './job-boundary.ts';
+import { HopelessJobError, toBullmqError } from '@cmbn/jobs';
 import { startWorker } from './worker.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

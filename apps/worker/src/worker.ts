@@ -22,7 +22,7 @@ import { LayerInputCache } from './layer-input-cache.ts';
 import { createLogger } from './logger.ts';
 import { handleDistill } from './distill-handler.ts';
 import { handleShard } from './shard-handler.ts';
-import { toBullmqError } from './job-boundary.ts';
+import { toBullmqError } from '@cmbn/jobs';
 
 /** The job kinds a worker process can take (CMBN_WORKER_JOBS). */
 export type WorkerJobKind = 'shard' | 'distill';

@@ -13,11 +13,11 @@
  * - `unknown`: anything else (a worker thread that died, a timeout, a lost lock). Retried through
  *   BullMQ's attempts and backoff (counted).
  *
- * This module needs no bullmq dependency: `UnrecoverableJobError` carries the name BullMQ checks
+ * failure.ts itself needs no bullmq import: `UnrecoverableJobError` carries the name BullMQ checks
  * (`err instanceof UnrecoverableError || err.name == 'UnrecoverableError'`, bullmq 5 `Job.shouldRetryJob`;
  * the name check is how sandboxed processors' serialised errors are recognised). It is a look-alike,
  * though: at the job boundary the worker adapters throw an instance of BullMQ's own class instead
- * (apps/worker/src/job-boundary.ts `toBullmqError`), so the rule holds whichever check BullMQ makes.
+ * (bullmq-boundary.ts `toBullmqError`, used by every BullMQ processor), so the rule holds whichever check BullMQ makes.
  */
 export type FailureKind = 'bad-input' | 'transient-infra' | 'cancelled' | 'bug' | 'unknown';
 

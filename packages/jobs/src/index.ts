@@ -24,3 +24,4 @@ export {
 } from './failure.ts';
 export type { FailureKind, InfraRetryOptions } from './failure.ts';
 export { failedChildren } from './flow-children.ts';
+export { HopelessJobError, toBullmqError } from './bullmq-boundary.ts';

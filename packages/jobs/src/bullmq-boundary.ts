@@ -1,5 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
-import { UnrecoverableJobError, classifyError, toJobError, type FailureKind } from '@cmbn/jobs';
+import { UnrecoverableJobError, classifyError, toJobError, type FailureKind } from './failure.ts';
 
 /** BullMQ's own UnrecoverableError, with the failure kind and the original error kept for logs. */
 export class HopelessJobError extends UnrecoverableError {
@@ -23,8 +23,8 @@ export class HopelessJobError extends UnrecoverableError {
  * What a BullMQ processor throws for `err`: @cmbn/jobs decides (toJobError, the one retry
  * taxonomy) whether retrying can help; when it cannot, the error becomes an instance of BullMQ's
  * real UnrecoverableError, so the job fails on this attempt whatever BullMQ's check is
- * (`instanceof` or the name). @cmbn/jobs has no bullmq dependency, so its UnrecoverableJobError
- * is only a look-alike by name; this is the one place that turns it into the real class.
+ * (`instanceof` or the name). toJobError gives UnrecoverableJobError, a look-alike by name
+ * (failure.ts stays free of bullmq); this is the one place that turns it into the real class.
  * Retryable errors pass through unchanged and spend one of the job's attempts.
  */
 export function toBullmqError(err: unknown, what?: string): Error {
