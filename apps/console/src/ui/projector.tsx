@@ -58,7 +58,7 @@ export function Projector(props: { runId: string }) {
       view.current ??= fitView(points, W, H);
       const t0 = performance.now();
       const img = ctx.createImageData(W, H);
-      const drawn = rasterize(points, colours.words, view.current, W, H, new Uint32Array(img.data.buffer), BACKGROUND, 2, visible);
+      const drawn = rasterize(points, colours.words, view.current, W, H, new Uint32Array(img.data.buffer), BACKGROUND, points.n > 30_000 ? 1 : 2, visible);
       ctx.putImageData(img, 0, 0);
       const ms = performance.now() - t0;
       setStats({ drawn, ms });

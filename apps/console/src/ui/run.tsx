@@ -79,7 +79,9 @@ export function RunPage(props: { id: string }) {
   if (error && !run) return <p class="error">{error}</p>;
   if (!run) return <p class="muted">Loading run…</p>;
   const V = Number(run.params.V ?? 0);
-  const rows = layerRows(run.layers, V, seen.current, Date.now());
+  // The live event is newer than the last reload of the run: the current layer's count comes from it.
+  const layers = run.layers.map((l) => (live?.stage === 'layer' && live.layer === l.layer && (live.done ?? 0) > l.shardsDone ? { ...l, shardsDone: live.done! } : l));
+  const rows = layerRows(layers, V, seen.current, Date.now());
   const done = TERMINAL.has(run.status);
   const hasEmbedding = run.summary !== null && 'mbnOutput' in run.summary;
   const student = run.student as Record<string, unknown> | null;
