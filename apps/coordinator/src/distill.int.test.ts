@@ -3,6 +3,7 @@
  * registers the student, the run ends SUCCEEDED with the student's summary; the registry's HTTP
  * routes; a crashed distill job registers exactly one version; a tampered artifact is refused.
  */
+import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,13 @@ describe('remote distillation', () => {
     const badEval = await submit(a, { datasetId: up.body.id, params: PARAMS, distill: { evalDatasetId: ev.body.id, evalLabelsId: upLabels.body.id } });
     expect(badEval.status).toBe(400);
     expect(badEval.body.error.message).toMatch(/not uploaded for eval dataset/);
+    // Bad student specs: a width of 0, an architecture the job does not know.
+    const zero = await submit(a, { datasetId: up.body.id, params: PARAMS, distill: { student: { hidden: [64, 0] } } });
+    expect(zero.status).toBe(400);
+    expect(JSON.stringify(zero.body.error)).toMatch(/hidden/);
+    const arch = await submit(a, { datasetId: up.body.id, params: PARAMS, distill: { student: { architecture: 'transformer' } } });
+    expect(arch.status).toBe(400);
+    expect(JSON.stringify(arch.body.error)).toMatch(/architecture/);
 
     // The victim computes every shard, registers the student, then SIGKILLs itself before the job completes.
     const victim = await spawnWorker({
@@ -134,7 +142,7 @@ describe('remote distillation', () => {
     expect((await a.json(`/v1/models/${NAME}/versions/zero`)).body.error.code).toBe('BAD_REQUEST');
 
     const alias = await a.json(`/v1/models/${NAME}/aliases/champion`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version }) });
-    expect(alias.body).toEqual({ name: NAME, alias: 'champion', version });
+    expect(alias.body).toMatchObject({ name: NAME, alias: 'champion', version });
     const badAlias = await a.json(`/v1/models/${NAME}/aliases/champion`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ version: 'x' }) });
     expect(badAlias.status).toBe(400);
 
@@ -199,16 +207,68 @@ describe('remote distillation', () => {
     const r = await runCli([
       'train', '--dataset', files['x.npy']!, '--labels', files['y.npy']!, '--V', '6', '--k', '40,20', '--clusters', '3', '--seed', '2',
       '--distill', '--register', 'blobs', '--student', '8', '--student-epochs', '3',
+      '--student-augment', '0', '--student-temperature', '0', '--student-precision', 'fp32', '--student-target', 'labels',
       '--eval-dataset', files['ex.npy']!, '--eval-labels', files['ey.npy']!,
       '--remote', coordinator.url, '--out', modelDir, '--json', '--no-progress',
     ]);
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
+    // Every student flag reached the job (--student-augment 0 used to be dropped).
+    const remoteRun = (await a.json(`/v1/runs/${summary.runId}`)).body;
+    expect(remoteRun.distill.student).toEqual({ hidden: [8], epochs: 3, augment: 0, temperature: 0, precision: 'fp32', target: 'labels' });
+    expect(summary.student).toMatchObject({ precision: 'fp32', augmented: 0 });
+
+    // The same data, params and student trained locally: the same lineage as the remote version.
+    const home = await mkdtemp(join(tmpdir(), 'cmbn-local-'));
+    const local = await runCli(
+      [
+        'train', '--dataset', files['x.npy']!, '--labels', files['y.npy']!, '--V', '6', '--k', '40,20', '--clusters', '3', '--seed', '2',
+        '--distill', '--register', 'blobs-local', '--student', '8', '--student-epochs', '3',
+        '--student-augment', '0', '--student-temperature', '0', '--student-precision', 'fp32', '--student-target', 'labels',
+        '--eval-dataset', files['ex.npy']!, '--eval-labels', files['ey.npy']!, '--out', join(home, 'm'), '--json', '--no-progress',
+      ],
+      { DATABASE_URL: db.url, CMBN_HOME: home, CMBN_ARTIFACTS: join(home, 'artifacts') },
+    );
+    expect(local.code, local.stderr).toBe(0);
+    const [remoteV, localV] = [(await getModel('blobs')).versions[0]!, (await getModel('blobs-local')).versions[0]!];
+    expect(JSON.parse(local.stdout).modelHash).toBe(summary.modelHash);
+    expect(localV.datasetSha256).toMatch(/^[0-9a-f]{64}$/);
+    for (const k of ['datasetSha256', 'mbnModelHash', 'params', 'backend'] as const) expect(localV[k], k).toEqual(remoteV[k]);
+    // …and it is the content address of the .npy that `train --remote` uploaded.
+    expect(remoteV.datasetSha256).toBe(createHash('sha256').update(train.x).digest('hex'));
+    expect(remoteV.runId).toBe(summary.runId);
+    expect(localV.runId).toBeNull();
+    await rm(home, { recursive: true, force: true });
     expect(summary).toMatchObject({ ks: [40, 20], model: modelDir, runId: expect.any(String) });
     expect(summary.student).toMatchObject({ name: 'blobs', version: 1, backend: expect.any(String), evaluatedOn: 'ex', dir: join(modelDir, 'student') });
     for (const k of ['acc', 'nmi', 'agreement', 'speedup']) expect(typeof summary.student[k], k).toBe('number');
     expect(await readdir(join(modelDir, 'student'))).toEqual(expect.arrayContaining(['model.json', 'student.json']));
-  }, 90_000);
+  }, 180_000);
+
+  it('cancelling a run while it distils stops the job and registers nothing', async () => {
+    const train = await loadDataset('mnist-train', { limit: 600 });
+    const up = await upload(a, encodeNpy(train.x), 'name=mnist600');
+    // Long enough to be cancelled mid-training: 10k teacher-labelled distortions, up to 500 epochs.
+    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS, distill: { register: 'cancelled', student: { hidden: [128], epochs: 500, augment: 10_000 } } });
+    expect(sub.status).toBe(201);
+    const runId: string = sub.body.id;
+    const w = workers.at(-1)!;
+    await waitForRun(a, runId, 60_000, ['DISTILLING', 'SUCCEEDED', 'FAILED']);
+    // Wait until this run's student is training (its first epoch is logged, with the job id), then cancel.
+    await w.waitFor(new RegExp(`${runId}.*student epoch 1/500`), 180_000);
+    const cancel = await a.json(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+    expect(cancel.status).toBe(200);
+    // The job itself ends (aborted between batches), not only the run's status.
+    const failed = await w.waitFor(new RegExp(`${runId}.*distill failed`), 30_000);
+    expect(failed).toMatch(/cancel|abort/i);
+    const epochsRun = w.output().split('\n').filter((l) => l.includes(runId) && l.includes('student epoch')).length;
+    expect(epochsRun).toBeGreaterThanOrEqual(1);
+    expect(epochsRun).toBeLessThan(500);
+    const run = await waitForRun(a, runId, 10_000);
+    expect(run.status).toBe('CANCELLED');
+    await expect(getModel('cancelled')).rejects.toThrow();
+    expect(w.output()).not.toMatch(/registered cancelled:/);
+  }, 300_000);
 
   it('fails the run with the distillation error when the job cannot succeed (corrupt eval set: no retry)', async () => {
     const x = new Float32Array(120 * 3).map((_, i) => ((i * 37) % 101) / 10);

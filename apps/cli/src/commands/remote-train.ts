@@ -7,6 +7,7 @@ import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
 import { ApiClient, ApiError } from '../api-client.ts';
 import { DEFAULT_RECONNECT_TIMEOUT_S, RunFollower } from './follow-run.ts';
+import { parseWith, ZStudentSummary, type TStudentSummary } from '@cmbn/pipeline';
 import { pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
 import { loadEvalSet, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
@@ -169,9 +170,10 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
     runId,
   };
   if (o.distill) {
-    const student: Record<string, unknown> = { ...(run.student ?? {}) };
+    // The reader of the summary the worker wrote with the same schema (ZStudentSummary).
+    const student: TStudentSummary = parseWith(ZStudentSummary, run.student, `run ${runId}'s student summary`);
     // A registered student is pulled (and verified) next to the model, as local --distill saves it.
-    if (typeof student.name === 'string' && typeof student.version === 'number') {
+    if (student.name !== null && student.version !== null) {
       const pulled = await pullRemoteStudent(client, `${student.name}:${student.version}`, join(dir, 'student'), true);
       student.dir = pulled.dir;
     }
