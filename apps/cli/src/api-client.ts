@@ -1,3 +1,5 @@
+import { findRoute, responseSchema } from '@cmbn/api';
+
 /**
  * A failed call: `status` is the HTTP status, or undefined when no answer came (connection
  * refused or reset, DNS, a timeout). `transient` says whether retrying later can help.
@@ -58,8 +60,14 @@ export class ApiClient {
     return res;
   }
 
+  /**
+   * The JSON answer, parsed with the contract's schema of the route and status (@cmbn/api): a
+   * coordinator that answers something else fails here, naming the field, instead of somewhere
+   * later. Paths the contract does not know are returned as sent.
+   */
   async json<T>(path: string, init?: RequestInit): Promise<T> {
-    return (await (await this.request(path, init)).json()) as T;
+    const res = await this.request(path, init);
+    return this.parse<T>(path, init, res.status, await res.json());
   }
 
   /** Like json(), but a 404 is `undefined` instead of an error. */
@@ -69,6 +77,21 @@ export class ApiClient {
       await res.body?.cancel();
       return undefined;
     }
-    return (await res.json()) as T;
+    return this.parse<T>(path, init, res.status, await res.json());
+  }
+
+  private parse<T>(path: string, init: RequestInit | undefined, status: number, body: unknown): T {
+    const route = findRoute(init?.method ?? 'GET', path);
+    const schema = route ? responseSchema(route, status) : undefined;
+    if (schema === undefined) return body as T;
+    const r = schema.safeParse(body);
+    if (!r.success) {
+      const issue = r.error.issues[0];
+      throw new ApiError(
+        `${path.split('?')[0]}: the coordinator's answer does not match the API contract (${issue ? `${issue.path.map(String).join('.') || '(root)'}: ${issue.message}` : 'invalid'}); is it another version of cmbn?`,
+        status,
+      );
+    }
+    return r.data as T;
   }
 }

@@ -58,6 +58,9 @@ export async function searchVersions(q: VersionSearch): Promise<VersionSearchPag
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new RegistryError('INVALID', `page size must be 1..${MAX_PAGE_SIZE}`);
   const where: Prisma.Sql[] = [Prisma.sql`v."modelName" = ${q.name}`];
   if (q.pageToken !== undefined) where.push(Prisma.sql`v."version" < ${decodeToken(q.pageToken)}`);
+  if (q.status !== undefined && !['PENDING', 'READY', 'FAILED'].includes(q.status)) {
+    throw new RegistryError('INVALID', `invalid status ${JSON.stringify(q.status)}: PENDING, READY or FAILED`);
+  }
   if (q.status !== undefined) where.push(Prisma.sql`v."status"::text = ${q.status}`);
   for (const tag of q.tags ?? []) {
     const eq = tag.indexOf('=');

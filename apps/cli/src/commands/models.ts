@@ -1,19 +1,52 @@
 /**
- * `cmbn models list|show|alias|pull|delete`: against the local registry (DATABASE_URL, else the
- * embedded Postgres under CMBN_HOME), or with `--remote URL [--token T]` against a coordinator's
- * `/v1/models` API.
+ * `cmbn models list|show|search|alias|history|pull|delete|gc`: against the local registry
+ * (DATABASE_URL, else the embedded Postgres under CMBN_HOME), or with `--remote URL [--token T]`
+ * against a coordinator's `/v1/models` API. Both give the contract's shapes (@cmbn/api): local
+ * records pass through the same JSON and schemas as the API's answers, so `--json` prints the same.
  */
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import type { z } from 'zod';
+import {
+  SEARCH_METRICS,
+  ZAliasHistory,
+  ZAliasMove,
+  ZDeletedAlias,
+  ZDeletedVersion,
+  ZGcResult,
+  ZModelDetail,
+  ZModelList,
+  ZVersionSearchPage,
+  type TAliasHistory,
+  type TAliasMove,
+  type TDeletedAlias,
+  type TDeletedVersion,
+  type TGcResult,
+  type TModelDetail,
+  type TModelVersion,
+  type TRegisteredModel,
+  type TVersionSearchPage,
+} from '@cmbn/api';
 import { ApiClient } from '../api-client.ts';
 import { isStudentDir } from '@cmbn/distill';
-import { deleteVersionAndArtifacts, getModel, listModels, setAlias, type ModelDetail, type ModelVersionRecord, type RegisteredModelRecord } from '@cmbn/registry';
+import {
+  aliasHistory,
+  deleteAlias,
+  deleteVersionAndArtifacts,
+  gcArtifacts,
+  getModel,
+  listModels,
+  rollbackAlias,
+  searchVersions,
+  setAlias,
+  type VersionSearch,
+} from '@cmbn/registry';
 import { openLocalRegistry, pullStudent, unpackEntries, type PulledStudent } from '@cmbn/pipeline';
 import { CliError } from '../errors.ts';
 import { printJson } from '../output.ts';
-import { intOption } from '../options.ts';
+import { floatOption, intOption } from '../options.ts';
 
 interface RemoteOptions {
   remote?: string;
@@ -44,7 +77,7 @@ export async function pullRemoteStudent(client: ApiClient, ref: string, out: str
   const label = res.headers.get('x-model-version') ?? ref;
   const m = /^(.+):(\d+)$/.exec(label);
   if (!header || !m) throw new Error(`refusing to pull ${ref}: the server sent no X-Artifact-Sha256 / X-Model-Version header`);
-  const record = await client.json<ModelVersionRecord>(`/v1/models/${encodeURIComponent(m[1]!)}/versions/${m[2]}`);
+  const record = await client.json<TModelVersion>(`/v1/models/${encodeURIComponent(m[1]!)}/versions/${m[2]}`);
   const actual = sha256Hex(bytes);
   if (actual !== header || actual !== record.artifactSha256) {
     throw new Error(
@@ -70,46 +103,79 @@ export async function pullRemoteStudent(client: ApiClient, ref: string, out: str
   return { name: record.modelName, version: record.version, artifactSha256: actual, artifactBytes: bytes.byteLength, dir: outDir, files: entries.map((e) => e.name) };
 }
 
-/** The registry operations of the commands, local (Prisma) or remote (HTTP). */
+/** The registry operations of the commands, local (Prisma) or remote (HTTP), in the contract's shapes. */
 interface ModelsBackend {
-  list(): Promise<RegisteredModelRecord[]>;
-  show(name: string): Promise<ModelDetail>;
-  alias(name: string, alias: string, version: number): Promise<{ version: number }>;
+  list(): Promise<TRegisteredModel[]>;
+  show(name: string): Promise<TModelDetail>;
+  search(q: VersionSearch): Promise<TVersionSearchPage>;
+  alias(name: string, alias: string, version: number): Promise<TAliasMove>;
+  rollback(name: string, alias: string): Promise<TAliasMove>;
+  unalias(name: string, alias: string): Promise<TDeletedAlias>;
+  history(name: string, alias: string): Promise<TAliasHistory>;
   pull(ref: string, out: string, force: boolean): Promise<PulledStudent>;
-  remove(name: string, version: number): Promise<void>;
+  remove(name: string, version: number): Promise<TDeletedVersion>;
+  gc(graceSeconds: number | undefined, dryRun: boolean): Promise<TGcResult>;
+}
+
+/** The search as the API's query string (`tag` repeats; metric bounds are min_<m> / max_<m>). */
+function searchQuery(q: VersionSearch): string {
+  const p = new URLSearchParams();
+  for (const t of q.tags ?? []) p.append('tag', t);
+  if (q.alias !== undefined) p.set('alias', q.alias);
+  if (q.status !== undefined) p.set('status', q.status);
+  for (const m of q.metrics ?? []) {
+    if (m.min !== undefined) p.set(`min_${m.name}`, String(m.min));
+    if (m.max !== undefined) p.set(`max_${m.name}`, String(m.max));
+  }
+  if (q.createdAfter !== undefined) p.set('created_after', q.createdAfter.toISOString());
+  if (q.createdBefore !== undefined) p.set('created_before', q.createdBefore.toISOString());
+  if (q.pageSize !== undefined) p.set('page_size', String(q.pageSize));
+  if (q.pageToken !== undefined) p.set('page_token', q.pageToken);
+  return p.toString();
 }
 
 function remoteBackend(o: RemoteOptions & { remote: string }): ModelsBackend {
   const c = new ApiClient(o.remote, o.token ?? process.env.CMBN_API_TOKEN);
   const n = encodeURIComponent;
+  const aliasPath = (name: string, alias: string) => `/v1/models/${n(name)}/aliases/${n(alias)}`;
+  const send = (method: string, body: unknown) => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   return {
-    list: async () => (await c.json<{ models: RegisteredModelRecord[] }>('/v1/models')).models,
-    show: (name) => c.json<ModelDetail>(`/v1/models/${n(name)}`),
-    alias: (name, alias, version) =>
-      c.json<{ version: number }>(`/v1/models/${n(name)}/aliases/${n(alias)}`, {
-        method: 'PUT',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ version }),
-      }),
+    list: async () => (await c.json<{ models: TRegisteredModel[] }>('/v1/models')).models,
+    show: (name) => c.json<TModelDetail>(`/v1/models/${n(name)}`),
+    search: (q) => c.json<TVersionSearchPage>(`/v1/models/${n(q.name)}/versions?${searchQuery(q)}`),
+    alias: (name, alias, version) => c.json<TAliasMove>(aliasPath(name, alias), send('PUT', { version })),
+    rollback: (name, alias) => c.json<TAliasMove>(`${aliasPath(name, alias)}/rollback`, { method: 'POST' }),
+    unalias: (name, alias) => c.json<TDeletedAlias>(aliasPath(name, alias), { method: 'DELETE' }),
+    history: (name, alias) => c.json<TAliasHistory>(`${aliasPath(name, alias)}/history`),
     pull: (ref, out, force) => pullRemoteStudent(c, ref, out, force),
-    remove: async (name, version) => {
-      await c.request(`/v1/models/${n(name)}/versions/${version}`, { method: 'DELETE' });
-    },
+    remove: (name, version) => c.json<TDeletedVersion>(`/v1/models/${n(name)}/versions/${version}`, { method: 'DELETE' }),
+    gc: (graceSeconds, dryRun) => c.json<TGcResult>('/v1/gc', send('POST', { ...(graceSeconds !== undefined ? { graceSeconds } : {}), dryRun })),
   };
 }
+
+/** A local record as the API would have sent it: the same JSON (ISO timestamps), parsed by the same schema. */
+const asContract = <S extends z.ZodType>(schema: S, value: unknown): z.infer<S> => schema.parse(JSON.parse(JSON.stringify(value)));
 
 async function withRegistry<T>(o: RemoteOptions, fn: (b: ModelsBackend) => Promise<T>): Promise<T> {
   if (o.remote !== undefined) return fn(remoteBackend({ ...o, remote: o.remote }));
   const reg = await openLocalRegistry();
+  // Moves made through the local registry are recorded as the principal `local`.
+  const actor = { principal: 'local' };
   try {
     return await fn({
-      list: listModels,
-      show: getModel,
-      alias: setAlias,
-      pull: (ref, out, force) => pullStudent({ ref, outDir: out, store: reg.store, force }),
-      remove: async (name, version) => {
-        await deleteVersionAndArtifacts(name, version, reg.store);
+      list: async () => asContract(ZModelList, { models: await listModels() }).models,
+      show: async (name) => asContract(ZModelDetail, await getModel(name)),
+      search: async (q) => asContract(ZVersionSearchPage, await searchVersions(q)),
+      alias: async (name, alias, version) => asContract(ZAliasMove, await setAlias(name, alias, version, actor)),
+      rollback: async (name, alias) => asContract(ZAliasMove, await rollbackAlias(name, alias, actor)),
+      unalias: async (name, alias) => asContract(ZDeletedAlias, { name, alias, deleted: true, event: await deleteAlias(name, alias, actor) }),
+      history: async (name, alias) => {
+        const h = await aliasHistory(name, alias);
+        return asContract(ZAliasHistory, { name, alias, current: h.current, events: h.events });
       },
+      pull: (ref, out, force) => pullStudent({ ref, outDir: out, store: reg.store, force }),
+      remove: async (name, version) => asContract(ZDeletedVersion, { ...(await deleteVersionAndArtifacts(name, version, reg.store)), deleted: true }),
+      gc: async (graceSeconds, dryRun) => asContract(ZGcResult, await gcArtifacts(reg.store, { ...(graceSeconds !== undefined ? { graceMs: graceSeconds * 1000 } : {}), dryRun })),
     });
   } finally {
     await reg.close();
@@ -172,12 +238,86 @@ export function addModelsCommand(program: Command): void {
       .command('alias')
       .argument('<name>')
       .argument('<alias>')
-      .argument('<version>', 'a READY version number', intOption('VERSION', 1))
-      .description('point ALIAS (e.g. champion) at VERSION, creating or moving it'),
-  ).action(async (name: string, alias: string, version: number, o: RemoteOptions) =>
+      .argument('[version]', 'a READY version number', intOption('VERSION', 1))
+      .option('--rollback', 'move ALIAS back to the version it pointed at before its latest move')
+      .option('--delete', 'remove ALIAS (its history stays)')
+      .description('point ALIAS (e.g. champion) at VERSION, creating or moving it; every move is recorded (`models history`)'),
+  ).action(async (name: string, alias: string, version: number | undefined, o: RemoteOptions & { rollback?: boolean; delete?: boolean }) => {
+    const modes = [version !== undefined, o.rollback === true, o.delete === true].filter(Boolean).length;
+    if (modes !== 1) throw new CliError('models alias: give exactly one of VERSION, --rollback or --delete');
+    return withRegistry(o, async (b) => {
+      if (o.delete) {
+        const d = await b.unalias(name, alias);
+        return out(o, d, `removed ${name}@${alias} (was ${d.event.previousVersion})`);
+      }
+      const m = o.rollback ? await b.rollback(name, alias) : await b.alias(name, alias, version!);
+      out(o, m, `${name}@${alias} → ${m.version}${m.previousVersion !== null ? ` (was ${m.previousVersion})` : ''}`);
+    });
+  });
+
+  withRemote(models.command('history').argument('<name>').argument('<alias>').description("an alias' moves, newest first: when, who, from which version to which")).action(
+    async (name: string, alias: string, o: RemoteOptions) =>
+      withRegistry(o, async (b) => {
+        const h = await b.history(name, alias);
+        const lines = [`${name}@${alias} → ${h.current ?? '(deleted)'}`];
+        for (const e of h.events) lines.push(`  ${e.at}\t${e.action}\t${e.previousVersion ?? '-'} → ${e.version ?? '-'}\tby ${e.principal}`);
+        out(o, h, lines.join('\n'));
+      }),
+  );
+
+  const collect = (v: string, prev: string[] = []) => [...prev, v];
+  const date = (name: string) => (v: string) => {
+    const d = new Date(v);
+    if (Number.isNaN(d.getTime())) throw new CliError(`${name} must be an ISO date or time (2026-12-01 or 2026-12-01T12:00:00Z), got "${v}"`);
+    return d;
+  };
+  const search = withRemote(
+    models
+      .command('search')
+      .argument('<name>')
+      .option('--tag <key[=value]>', 'only versions with this tag (or tag value); repeatable, all must match', collect)
+      .option('--alias <alias>', 'only the version this alias points at')
+      .option('--status <status>', 'PENDING, READY or FAILED')
+      .option('--created-after <time>', 'created at or after this time', date('--created-after'))
+      .option('--created-before <time>', 'created before this time', date('--created-before'))
+      .option('--page-size <n>', 'versions per page (1-200, default 50)', intOption('--page-size', 1))
+      .option('--page-token <token>', "the previous page's nextPageToken")
+      .option('--all', 'follow nextPageToken to the last page')
+      .description("search a model's versions (newest first) by tag, alias, status, metric range and creation time"),
+  );
+  for (const m of SEARCH_METRICS) {
+    search.option(`--min-${m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <x>`, `${m} ≥ x`, floatOption(`--min-${m}`));
+    search.option(`--max-${m.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <x>`, `${m} ≤ x`, floatOption(`--max-${m}`));
+  }
+  search.action(async (name: string, o: RemoteOptions & Record<string, unknown>) =>
     withRegistry(o, async (b) => {
-      const v = await b.alias(name, alias, version);
-      out(o, { name, alias, version: v.version }, `${name}@${alias} → ${v.version}`);
+      const cap = (m: string) => m[0]!.toUpperCase() + m.slice(1);
+      const q: VersionSearch = {
+        name,
+        ...(o.tag !== undefined ? { tags: o.tag as string[] } : {}),
+        ...(o.alias !== undefined ? { alias: o.alias as string } : {}),
+        ...(o.status !== undefined ? { status: String(o.status).toUpperCase() as VersionSearch['status'] } : {}),
+        metrics: SEARCH_METRICS.flatMap((m) => {
+          const min = o[`min${cap(m)}`] as number | undefined;
+          const max = o[`max${cap(m)}`] as number | undefined;
+          return min === undefined && max === undefined ? [] : [{ name: m, ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}) }];
+        }),
+        ...(o.createdAfter !== undefined ? { createdAfter: o.createdAfter as Date } : {}),
+        ...(o.createdBefore !== undefined ? { createdBefore: o.createdBefore as Date } : {}),
+        ...(o.pageSize !== undefined ? { pageSize: o.pageSize as number } : {}),
+        ...(o.pageToken !== undefined ? { pageToken: o.pageToken as string } : {}),
+      };
+      let page = await b.search(q);
+      const versions = [...page.versions];
+      while (o.all === true && page.nextPageToken !== null) {
+        page = await b.search({ ...q, pageToken: page.nextPageToken });
+        versions.push(...page.versions);
+      }
+      const lines = versions.map(
+        (v) => `${v.version}\t${v.status}\t${metricText(v.metrics)}\t${v.createdAt}${v.aliases.length ? `\t${v.aliases.map((a) => `@${a}`).join(' ')}` : ''}`,
+      );
+      if (page.nextPageToken !== null) lines.push(`(more: --page-token ${page.nextPageToken}, or --all)`);
+      out(o, { versions, nextPageToken: page.nextPageToken }, lines.length ? lines.join('\n') : '(no matching versions)');
     }),
   );
 
@@ -200,11 +340,27 @@ export function addModelsCommand(program: Command): void {
       .command('delete')
       .argument('<name>')
       .argument('<version>', 'version number', intOption('VERSION', 1))
-      .description('delete a version (refused while an alias points at it)'),
+      .description('delete a version (refused while an alias points at it) and the artifact objects nothing else references'),
   ).action(async (name: string, version: number, o: RemoteOptions) =>
     withRegistry(o, async (b) => {
-      await b.remove(name, version);
-      out(o, { name, version, deleted: true }, `deleted ${name}:${version}`);
+      const d = await b.remove(name, version);
+      const later = d.artifacts.deferred > 0 ? `; ${d.artifacts.deferred} left for a later drain or \`cmbn models gc\` (a version is PENDING)` : '';
+      out(o, d, `deleted ${name}:${version} and ${d.artifacts.deleted.length} artifact object(s) only it referenced${later}`);
+    }),
+  );
+
+  withRemote(
+    models
+      .command('gc')
+      .option('--grace <seconds>', 'keep unreferenced objects written less than this long ago (default 3600)', intOption('--grace', 0))
+      .option('--dry-run', 'list the orphans, delete nothing')
+      .description('delete artifact objects that no version, run or dataset references (and finish interrupted deletions)'),
+  ).action(async (o: RemoteOptions & { grace?: number; dryRun?: boolean }) =>
+    withRegistry(o, async (b) => {
+      const g = await b.gc(o.grace, o.dryRun === true);
+      const what = g.dryRun ? `would delete ${g.orphans.length}` : `deleted ${g.deleted.length}`;
+      const later = g.deferred > 0 ? `, ${g.deferred} deferred (a version is PENDING)` : '';
+      out(o, g, `${g.store}: ${g.scanned} objects, ${g.referenced} referenced, ${g.young} unreferenced but younger than the grace period; ${what} orphan(s)${later}`);
     }),
   );
 }
