@@ -48,7 +48,7 @@ async function pendingVersions(tx: Tx): Promise<number> {
  * PENDING, 'kept' when something references it again, else the store object goes and then its
  * record (a crash in between leaves the record; deleting a missing object is a no-op).
  */
-async function deleteRecorded(store: GcStore, sha256: string): Promise<'deleted' | 'kept' | 'deferred'> {
+async function deleteRecorded(store: GcStore, sha256: string): Promise<'deleted' | 'absent' | 'kept' | 'deferred'> {
   return withTransaction(async (tx) => {
     await lockGcExclusive(tx);
     if ((await pendingVersions(tx)) > 0) return 'deferred';
@@ -56,9 +56,9 @@ async function deleteRecorded(store: GcStore, sha256: string): Promise<'deleted'
       await tx.artifactDeletion.deleteMany({ where: { sha256 } });
       return 'kept';
     }
-    await store.delete(sha256);
+    const existed = await store.delete(sha256);
     await tx.artifactDeletion.deleteMany({ where: { sha256 } });
-    return 'deleted';
+    return existed ? 'deleted' : 'absent';
   });
 }
 
@@ -72,6 +72,7 @@ export async function drainArtifactDeletions(store: GcStore, hooks: GcHooks = {}
       out.deferred = rows.length - i;
       break;
     }
+    if (what === 'absent') continue; // a hash that names no object here (or one a crashed drain already removed)
     out[what].push(r.sha256);
     if (what === 'deleted') await hooks.onStep?.('object-deleted', r.sha256);
   }
@@ -81,7 +82,7 @@ export async function drainArtifactDeletions(store: GcStore, hooks: GcHooks = {}
 export interface DeleteVersionResult {
   name: string;
   version: number;
-  /** Objects that only this version referenced, recorded for deletion in the same transaction. */
+  /** Hashes that only this version referenced (objects or not), recorded for deletion in the same transaction. */
   orphaned: string[];
 }
 
