@@ -1,5 +1,5 @@
 import { Router } from 'express';
-import { z } from 'zod';
+import { ZIdParams, ZRunListQuery } from '@cmbn/api';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { ZTeacherRef, decodeTeacherEmbedding, decodeTeacherLabels, type TTeacherRef } from '@cmbn/jobs';
 import { getDataset, getRun, listRuns, type Run, type RunStatus } from '@cmbn/registry';
@@ -7,10 +7,6 @@ import { splitRunParams } from './distill-stage.ts';
 import { AppError } from './errors.ts';
 import { loadLabels } from './layer-artifacts.ts';
 import { confusionMatrix, project2d, type Confusion } from './console-projection.ts';
-import { ZIdParams } from './routes/validation.ts';
-
-const STATUSES = ['QUEUED', 'RUNNING', 'DISTILLING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const;
-const ZListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), status: z.enum(STATUSES).optional() }).strict();
 
 /** One row of the runs list: what the console's table shows. */
 export function runListItem(run: Run) {
@@ -91,7 +87,7 @@ export function consoleApiRouter(deps: { store: ArtifactStore }): Router {
   };
 
   r.get('/runs', async (req, res) => {
-    const q = ZListQuery.parse(req.query);
+    const q = ZRunListQuery.parse(req.query);
     const runs = await listRuns({ limit: q.limit, ...(q.status ? { status: q.status as RunStatus } : {}) });
     res.json({ runs: runs.map(runListItem) });
   });

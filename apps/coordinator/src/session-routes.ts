@@ -1,11 +1,9 @@
 import { Router, type Request, type Response } from 'express';
-import { z } from 'zod';
+import { ZLoginBody } from '@cmbn/api';
 import type { Auth } from './auth.ts';
 import { AppError } from './errors.ts';
 import { jsonBody } from './routes/validation.ts';
 import { SESSION_COOKIE, readCookie } from './session-store.ts';
-
-const ZLogin = z.object({ token: z.string().min(1).max(4096) }).strict();
 
 function cookieOptions(req: Request, maxAgeMs?: number) {
   // Secure when the request came over TLS (req.secure honours `trust proxy` if an operator sets it):
@@ -26,7 +24,7 @@ export function sessionRouter(auth: Auth): Router {
   const r = Router();
 
   r.post('/session', ...jsonBody('16kb'), async (req, res: Response) => {
-    const { token } = ZLogin.parse(req.body ?? {});
+    const { token } = ZLoginBody.parse(req.body ?? {});
     if (!auth.enabled) {
       res.json({ principal: 'anonymous', expiresAt: null, authRequired: false });
       return;
