@@ -1,0 +1,149 @@
+/**
+ * The registry over HTTP and through `cmbn models … --remote`: search with paging, alias history
+ * with named tokens (CMBN_API_TOKENS; CMBN_API_TOKEN is `default`, the local CLI is `local`),
+ * rollback, deletion with its artifacts, and gc. Every answer is checked against /openapi.json.
+ */
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { contractCheckedApi, type CheckedApi } from '@cmbn/api';
+import { FileArtifactStore } from '@cmbn/artifacts';
+import { createModelVersion, createTestDatabase, markVersionReady, type TestDatabase } from '@cmbn/registry';
+import type { CoordinatorHandle } from './coordinator.ts';
+import { startCoordinator } from './coordinator.ts';
+import { REDIS_URL, api, dropPrefix, runCli, tempArtifacts, uniquePrefix } from './test-helpers.ts';
+import pino from 'pino';
+
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+let store: FileArtifactStore;
+let coordinator: CoordinatorHandle;
+const prefix = uniquePrefix();
+const contract = { issues: [] as string[], checked: 0 };
+const as: Record<'alice' | 'bob' | 'default' | 'nobody', CheckedApi> = {} as never;
+const TOKENS = { alice: 'tok-alice-1', bob: 'tok-bob-2', default: 'tok-default-3' };
+const json = { 'content-type': 'application/json' };
+const savedEnv = process.env.CMBN_API_TOKENS;
+
+async function storedObjects(): Promise<string[]> {
+  const root = join(artifacts.dir, 'sha256');
+  const out: string[] = [];
+  for (const d of await readdir(root).catch(() => [])) for (const f of await readdir(join(root, d))) out.push(d + f);
+  return out.sort();
+}
+
+async function publish(name: string, i: number, tags: Record<string, string>, agreement: number) {
+  const v = await createModelVersion({ name, metrics: { agreement }, signature: {}, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: {}, backend: 'test', tags });
+  const { sha256 } = await store.put(new TextEncoder().encode(`student archive ${name} ${i}`));
+  return { ...(await markVersionReady(v.id, { artifactSha256: sha256, artifactBytes: 10 })), sha256 };
+}
+
+beforeAll(async () => {
+  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+  store = new FileArtifactStore(artifacts.dir);
+  process.env.CMBN_API_TOKENS = `alice:${TOKENS.alice},bob:${TOKENS.bob}`;
+  coordinator = await startCoordinator({
+    databaseUrl: db.url, redisUrl: REDIS_URL, artifacts: artifacts.url, prefix, port: 0, apiToken: TOKENS.default, maxUploadBytes: 1000,
+    reconcileIntervalMs: 60_000, logger: pino({ level: 'silent' }),
+  });
+  for (const who of ['alice', 'bob', 'default'] as const) as[who] = await contractCheckedApi(api(coordinator.url, TOKENS[who]), contract);
+  as.nobody = await contractCheckedApi(api(coordinator.url), contract);
+});
+
+afterAll(async () => {
+  if (savedEnv === undefined) delete process.env.CMBN_API_TOKENS;
+  else process.env.CMBN_API_TOKENS = savedEnv;
+  await coordinator?.close();
+  await db?.drop();
+  await artifacts?.remove();
+  await dropPrefix(prefix);
+});
+
+describe('registry API', () => {
+  it('searches versions by tag, status, alias and metric range, a page at a time', async () => {
+    for (let i = 1; i <= 5; i++) await publish('digits', i, { team: i % 2 ? 'vision' : 'speech' }, 0.9 + i / 100);
+    const page1 = await as.alice.json('/v1/models/digits/versions?tag=team=vision&min_agreement=0.92&page_size=1');
+    expect(page1.status).toBe(200);
+    expect(page1.body.versions.map((v: { version: number }) => v.version)).toEqual([5]);
+    const page2 = await as.alice.json(`/v1/models/digits/versions?tag=team=vision&min_agreement=0.92&page_size=1&page_token=${page1.body.nextPageToken}`);
+    expect(page2.body.versions.map((v: { version: number }) => v.version)).toEqual([3]);
+    expect(page2.body.nextPageToken).toBeNull();
+    expect((await as.alice.json('/v1/models/digits/versions?max_agreement=0.92&status=READY')).body.versions.map((v: { version: number }) => v.version)).toEqual([2, 1]);
+    for (const bad of ['min_agreement=high', 'page_token=garbage', 'bogus=1', 'status=DONE', 'created_after=yesterday', 'page_size=0']) {
+      const r = await as.alice.json(`/v1/models/digits/versions?${bad}`);
+      expect(r.status, bad).toBe(400);
+    }
+    expect((await as.nobody.json('/v1/models/digits/versions')).status).toBe(401);
+  });
+
+  it('records who moved an alias (token names), rolls back, and shows the history', async () => {
+    const put = (who: 'alice' | 'bob' | 'default', version: number) => as[who].json('/v1/models/digits/aliases/prod', { method: 'PUT', headers: json, body: JSON.stringify({ version }) });
+    expect((await put('alice', 1)).body).toMatchObject({ version: 1, previousVersion: null, event: { principal: 'alice', action: 'set' } });
+    expect((await put('bob', 2)).body).toMatchObject({ version: 2, previousVersion: 1, event: { principal: 'bob' } });
+    expect((await put('default', 3)).body).toMatchObject({ version: 3, previousVersion: 2, event: { principal: 'default' } });
+    const back = await as.alice.json('/v1/models/digits/aliases/prod/rollback', { method: 'POST' });
+    expect(back.body).toMatchObject({ version: 2, previousVersion: 3, event: { action: 'rollback', principal: 'alice' } });
+    const h = await as.bob.json('/v1/models/digits/aliases/prod/history');
+    expect(h.body.current).toBe(2);
+    expect(h.body.events.map((e: { action: string; principal: string; version: number }) => `${e.action}:${e.principal}:${e.version}`)).toEqual([
+      'rollback:alice:2',
+      'set:default:3',
+      'set:bob:2',
+      'set:alice:1',
+    ]);
+    expect((await as.alice.json('/v1/models/digits/aliases/none/history')).status).toBe(404);
+    expect((await as.alice.json('/v1/models/digits/aliases/staging/rollback', { method: 'POST' })).status).toBe(404);
+  });
+
+  it('cmbn models search / alias --rollback / history --remote, and a local move recorded as `local`', async () => {
+    const remote = ['--remote', coordinator.url, '--token', TOKENS.bob];
+    const s = await runCli(['models', 'search', 'digits', '--tag', 'team=vision', '--min-agreement', '0.92', '--json', ...remote]);
+    expect(s.code, s.stderr).toBe(0);
+    expect((JSON.parse(s.stdout) as { versions: { version: number }[] }).versions.map((v) => v.version)).toEqual([5, 3]);
+    const rb = await runCli(['models', 'alias', 'digits', 'prod', '--rollback', '--json', ...remote]);
+    expect(rb.code, rb.stderr).toBe(0);
+    expect(JSON.parse(rb.stdout)).toMatchObject({ version: 3, previousVersion: 2, event: { principal: 'bob', action: 'rollback' } });
+    const local = await runCli(['models', 'alias', 'digits', 'prod', '4'], { DATABASE_URL: db.url, CMBN_ARTIFACTS: artifacts.url });
+    expect(local.code, local.stderr).toBe(0);
+    expect(local.stdout).toContain('digits@prod → 4 (was 3)');
+    const h = await runCli(['models', 'history', 'digits', 'prod', ...remote]);
+    expect(h.code, h.stderr).toBe(0);
+    const lines = h.stdout.trim().split('\n');
+    expect(lines[0]).toBe('digits@prod → 4');
+    expect(lines[1]).toMatch(/\tset\t3 → 4\tby local$/);
+    expect(lines[2]).toMatch(/\trollback\t2 → 3\tby bob$/);
+    const usage = await runCli(['models', 'alias', 'digits', 'prod', '2', '--rollback', ...remote]);
+    expect(usage.code).toBe(1);
+    expect(usage.stderr).toMatch(/exactly one of VERSION, --rollback or --delete/);
+  }, 120_000);
+
+  it('deletes a version with its artifact, refuses an aliased one, removes an alias, and sweeps orphans', async () => {
+    const v = await publish('deleting', 1, {}, 0.5);
+    expect(await storedObjects()).toContain(v.sha256);
+    await as.alice.json('/v1/models/deleting/aliases/prod', { method: 'PUT', headers: json, body: JSON.stringify({ version: 1 }) });
+    const refused = await as.alice.json('/v1/models/deleting/versions/1', { method: 'DELETE' });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('ALIAS_IN_USE');
+    const un = await as.alice.json('/v1/models/deleting/aliases/prod', { method: 'DELETE' });
+    expect(un.body).toMatchObject({ deleted: true, event: { action: 'delete', previousVersion: 1, principal: 'alice' } });
+    const del = await as.alice.json('/v1/models/deleting/versions/1', { method: 'DELETE' });
+    expect(del.status).toBe(200);
+    expect(del.body).toMatchObject({ deleted: true, artifacts: { deleted: [v.sha256], deferred: 0 } });
+    expect(await storedObjects()).not.toContain(v.sha256);
+
+    const { sha256: orphan } = await store.put(new TextEncoder().encode('an orphan'));
+    const dry = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0, dryRun: true }) });
+    expect(dry.body).toMatchObject({ dryRun: true, orphans: [orphan], deleted: [] });
+    const young = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: '{}' });
+    expect(young.body).toMatchObject({ young: 1, deleted: [] });
+    const gc = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0 }) });
+    expect(gc.body).toMatchObject({ deleted: [orphan], deferred: 0 });
+    expect(await storedObjects()).not.toContain(orphan);
+    expect((await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: -1 }) })).status).toBe(400);
+  });
+
+  it('every answer in this file validated against GET /openapi.json', () => {
+    expect(contract.issues).toEqual([]);
+    expect(contract.checked).toBeGreaterThan(20);
+  });
+});
