@@ -23,6 +23,7 @@ export function Projector(props: { runId: string }) {
   const canvas = useRef<HTMLCanvasElement>(null);
   const view = useRef<View | null>(null);
   const frame = useRef(0);
+  const image = useRef<ImageData | null>(null);
   const [stats, setStats] = useState({ drawn: 0, ms: 0 });
 
   useEffect(() => {
@@ -57,7 +58,9 @@ export function Projector(props: { runId: string }) {
       const ctx = c.getContext('2d')!;
       view.current ??= fitView(points, W, H);
       const t0 = performance.now();
-      const img = ctx.createImageData(W, H);
+      // One pixel buffer for the projector's lifetime: a new 1.8 MB ImageData per frame would feed the GC.
+      image.current ??= ctx.createImageData(W, H);
+      const img = image.current;
       const drawn = rasterize(points, colours.words, view.current, W, H, new Uint32Array(img.data.buffer), BACKGROUND, points.n > 30_000 ? 1 : 2, visible);
       ctx.putImageData(img, 0, 0);
       const ms = performance.now() - t0;
