@@ -6,7 +6,7 @@
  * Screenshots go to .cmbn-screenshots/. No browser or no built assets is a failure, not a skip.
  */
 import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +187,26 @@ describe('console', () => {
     const res = await page.evaluate(async (u) => (await fetch(u!)).status, download);
     expect(res).toBe(200);
     await shot(page, 'model');
+  });
+
+  it('shows a failed run\'s error on its page and FAILED in the list', async () => {
+    // A corrupt eval set fails the distillation at once (no retry): a real failure, not a fake one.
+    const x = new Float32Array(120 * 3).map((_, i) => ((i * 37) % 101) / 10);
+    const up = await upload(a, encodeNpy({ rows: 120, cols: 3, dtype: 'float32', data: x }), 'name=small');
+    const ev = await upload(a, encodeNpy({ rows: 30, cols: 3, dtype: 'float32', data: x.subarray(0, 90) }), 'name=small-eval');
+    const sha: string = ev.body.sha256;
+    const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
+    await writeFile(path, bytes);
+    const sub = await submit(a, { datasetId: up.body.id, params: { V: 4, k: [20, 10], clusters: 2 }, distill: { student: { hidden: [4], epochs: 1 }, evalDatasetId: ev.body.id } });
+    const run = await waitForRun(a, sub.body.id, 60_000);
+    expect(run.status).toBe('FAILED');
+    await page.goto(`${coordinator.url}/#/runs/${run.id}`);
+    await page.locator('[data-testid=run-page][data-status=FAILED]').waitFor();
+    expect(await page.locator('[data-testid=run-error]').textContent()).toBe(run.error);
+    await page.goto(`${coordinator.url}/#/runs`);
+    await expect.poll(() => page.locator(`tr[data-run-id="${run.id}"]`).getAttribute('data-status')).toBe('FAILED');
   });
 
   it('without the session the page asks for the token and the API and SSE stream refuse (401)', async () => {
