@@ -47,7 +47,9 @@ function expectGroupMatchesBruteForce(seed: number, n: number, Vp: number, kp: n
 describe('assignSparseGroup', () => {
   const cases: Array<[seed: number, n: number, Vp: number, kp: number, k: number, G: number, a: number]> = [
     [1, 300, 20, 3, 40, 5, 0.5], // long lists, many ties: the k-scan branch
-    [2, 300, 40, 60, 15, 7, 0.5], // short lists: the replay branch
+    [2, 300, 40, 60, 15, 7, 0.5], // moderate lists: the scan branch
+    [8, 300, 10, 200, 100, 5, 0.5], // short lists (entries ≪ G·k): the replay branch
+    [9, 300, 6, 400, 200, 3, 0.9], // replay with duplicates of centre rows among the points
     [3, 200, 10, 2, 1, 3, 0.5], // k = 1
     [4, 200, 1, 4, 3, 4, 1], // Vp = 1
     [5, 200, 30, 10, 25, 3, 0], // nothing kept: centre 0 everywhere

@@ -1,0 +1,319 @@
+/**
+ * Paper scale (issue 10): MBN on all 70,000 MNIST digits (60k train + 10k test) with the toolbox
+ * defaults (V=400, a=0.5, delta=0.5, c=10, k1=min(N/2, 1e8/N)), seeds 1, 2, 3.
+ *
+ *   npm run bench:paper -- [--json] [--seeds 1,2,3] [--n 70000] [--starts 20] [--remote] [--workers 2] [--out FILE]
+ *
+ * Per seed: ACC/NMI/ARI of the default output step and of every output step on the same top code
+ * (the variants differ only in that last step), a kNN probe and single-start k-means runs on each
+ * embedding (objective against ACC), the confusion matrix, per-layer seconds, MBN and total
+ * seconds, peak RSS, model bytes and load time. The floor: the bottom layer's FLOP
+ * 2·N·V·k1·round(a·784) at numpy's sgemm rate for that shape (python3 -c), measured before and
+ * after each seed in this run; the ratio is MBN seconds / floor (target ≤ 1.8). A progress line
+ * per stage goes to stderr.
+ * --remote: then starts its own coordinator process (a fresh database, queue prefix and artifact
+ * directory) and --workers worker processes, runs the same seeds through them and checks each
+ * modelHash equals the local one; reports the coordinator's and the workers' peak RSS (VmHWM).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { encodeNpy, loadDataset } from '@cmbn/data';
+import { clusteringMetrics, confusionMatrix } from '@cmbn/metrics';
+import { fitOutputStep, keptCount, kmeans, kmeansRestartStudy, knnProbe, loadModel, OUTPUT_STEPS, projectCodes, resolveKs, saveModel, parseParams, trainMbn } from '@cmbn/mbn';
+import { createTestDatabase } from '@cmbn/registry';
+
+const { values: args } = parseArgs({
+  options: {
+    json: { type: 'boolean', default: false },
+    seeds: { type: 'string', default: '1,2,3' },
+    n: { type: 'string' },
+    starts: { type: 'string', default: '20' },
+    remote: { type: 'boolean', default: false },
+    workers: { type: 'string', default: '2' },
+    /** append each seed's result as one JSON line as soon as it is done */
+    out: { type: 'string' },
+  },
+});
+const progress = (msg: string) => process.stderr.write(`[paper ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
+const r4 = (x: number) => Number(x.toFixed(4));
+const r2 = (x: number) => Number(x.toFixed(2));
+
+/** numpy sgemm GFLOP/s at (rows×m)·(m×k), the median of 7 timed products; null without numpy. */
+function sgemmGflops(m: number, k: number): number | null {
+  const rows = 8192;
+  const py = `
+import time, numpy as np
+rng = np.random.default_rng(0)
+x = rng.integers(0, 256, size=(${rows}, ${m})).astype(np.float32)
+c = rng.integers(0, 256, size=(${m}, ${k})).astype(np.float32)
+np.dot(x, c)
+ts = []
+for _ in range(7):
+    t0 = time.perf_counter(); np.dot(x, c); ts.append(time.perf_counter() - t0)
+ts.sort(); print(ts[3])
+`;
+  const r = spawnSync('python3', ['-c', py], { encoding: 'utf8', timeout: 300_000 });
+  const t = Number(r.stdout?.trim());
+  return r.status === 0 && t > 0 ? (2 * rows * m * k) / t / 1e9 : null;
+}
+
+const ds = await loadDataset('mnist', args.n ? { limit: Number(args.n) } : {});
+const n = ds.x.rows;
+const truth = ds.labels!;
+const seeds = args.seeds.split(',').map(Number);
+const defaults = parseParams({});
+const ks = resolveKs(n, defaults);
+const m1 = keptCount(ds.x.cols, defaults.a);
+const floorFlop = 2 * n * defaults.V * ks[0]! * m1;
+// kNN probe: the 60k training digits label the 10k test digits (at a smaller --n: the first 6/7).
+const trainN = n === 70_000 ? 60_000 : Math.floor((n * 6) / 7);
+const starts = Number(args.starts);
+progress(`MNIST ${n} points, defaults V=${defaults.V} a=${defaults.a} c=${defaults.clusters}, ks ${ks.join(',')}; seeds ${seeds.join(',')}`);
+
+interface VariantResult {
+  step: string;
+  acc: number;
+  nmi: number;
+  ari: number;
+  knnAcc: number;
+  fitSeconds: number;
+  /** single-start k-means runs sorted by objective: ACC of the best objective, min/max ACC over starts */
+  starts: { count: number; bestObjectiveAcc: number; minAcc: number; maxAcc: number; meanAcc: number; accObjectiveCorrelation: number };
+  confusion: number[][];
+}
+
+function correlation(a: number[], b: number[]): number {
+  const ma = a.reduce((s, x) => s + x, 0) / a.length;
+  const mb = b.reduce((s, x) => s + x, 0) / b.length;
+  let sab = 0, saa = 0, sbb = 0;
+  for (let i = 0; i < a.length; i++) {
+    sab += (a[i]! - ma) * (b[i]! - mb);
+    saa += (a[i]! - ma) ** 2;
+    sbb += (b[i]! - mb) ** 2;
+  }
+  return saa > 0 && sbb > 0 ? sab / Math.sqrt(saa * sbb) : 0;
+}
+
+interface SeedRun {
+  seed: number;
+  outputStep: string;
+  acc: number;
+  nmi: number;
+  ari: number;
+  layerSeconds: number[];
+  mbnSeconds: number;
+  totalSeconds: number;
+  sgemmGflops: number[];
+  floorSeconds: number | null;
+  mbnOverFloor: number | null;
+  peakRssBytes: number;
+  modelBytes: number;
+  modelHash: string;
+  loadSeconds: number;
+  variants: (VariantResult | { step: string; error: string })[];
+}
+
+const runs: SeedRun[] = [];
+const floorRates: number[] = [];
+for (const seed of seeds) {
+  const t0 = performance.now();
+  progress(`seed ${seed}: measuring the sgemm floor (${8192}×${m1}·${m1}×${ks[0]})`);
+  const before = sgemmGflops(m1, ks[0]!);
+  let lastLayer = 0;
+  const r = await trainMbn(ds.x, { seed }, {
+    onProgress: (p) => {
+      if (p.stage === 'layer' && p.layer !== lastLayer) {
+        lastLayer = p.layer;
+        progress(`seed ${seed}: layer ${p.layer}/${p.layers} (k=${p.k})`);
+      } else if (p.stage !== 'layer') progress(`seed ${seed}: ${p.stage}`);
+    },
+  });
+  const after = sgemmGflops(m1, ks[0]!);
+  const rates = [before, after].filter((x): x is number => x !== null);
+  floorRates.push(...rates);
+  const rate = rates.length > 0 ? rates.reduce((s, x) => s + x, 0) / rates.length : null;
+  const floorSeconds = rate === null ? null : floorFlop / (rate * 1e9);
+  progress(`seed ${seed}: MBN ${r.mbnSeconds.toFixed(1)} s (layers ${r.layerSeconds.map((s) => s.toFixed(1)).join(', ')}); floor ${floorSeconds?.toFixed(1) ?? 'n/a'} s at ${rate?.toFixed(0) ?? '?'} GFLOP/s`);
+
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-paper-'));
+  const saved = await saveModel(dir, r.modelBytes);
+  const tl = performance.now();
+  const loaded = await loadModel(dir);
+  const loadSeconds = (performance.now() - tl) / 1000;
+  await rm(dir, { recursive: true, force: true });
+  if (loaded.modelHash !== r.modelHash) throw new Error('saved model does not hash to its modelHash');
+
+  const main = clusteringMetrics(truth, r.labels);
+  const variants: (VariantResult | { step: string; error: string })[] = [];
+  for (const step of OUTPUT_STEPS) {
+    progress(`seed ${seed}: output step ${step}`);
+    // One failing probe must not lose the seed's training numbers (a 70k seed is many minutes).
+    try {
+    const tf = performance.now();
+    // The trained model's own step is not refitted: its embedding and labels are training's.
+    const own = step === r.params.outputStep;
+    const pca = own ? r.model.pca : fitOutputStep(r.topCode, step, defaults.clusters, seed);
+    const emb = own ? r.embedding : projectCodes(r.topCode, pca);
+    const labels = own ? r.labels : kmeans(emb, n, pca.c, defaults.clusters, { seed, restarts: defaults.kmeansRestarts }).labels;
+    const fitSeconds = (performance.now() - tf) / 1000;
+    const met = clusteringMetrics(truth, labels);
+    const study = kmeansRestartStudy(emb, n, pca.c, defaults.clusters, truth, starts, 1000 * seed);
+    const cm = confusionMatrix(truth, labels);
+    variants.push({
+      step,
+      acc: r4(met.acc),
+      nmi: r4(met.nmi),
+      ari: r4(met.ari),
+      knnAcc: r4(knnProbe(emb, n, pca.c, truth, trainN)),
+      fitSeconds: r2(fitSeconds),
+      starts: {
+        count: starts,
+        bestObjectiveAcc: r4(study[0]!.acc),
+        minAcc: r4(Math.min(...study.map((s) => s.acc))),
+        maxAcc: r4(Math.max(...study.map((s) => s.acc))),
+        meanAcc: r4(study.reduce((s, x) => s + x.acc, 0) / study.length),
+        accObjectiveCorrelation: r4(correlation(study.map((s) => s.inertia), study.map((s) => s.acc))),
+      },
+      confusion: Array.from({ length: cm.rows }, (_, i) => Array.from(cm.counts.subarray(i * cm.cols, (i + 1) * cm.cols))),
+    });
+    const v = variants[variants.length - 1] as VariantResult;
+    progress(`seed ${seed}: ${step}: acc ${v.acc} nmi ${v.nmi} knn ${v.knnAcc}; ${starts} single starts acc ${v.starts.minAcc}..${v.starts.maxAcc}, best-objective ${v.starts.bestObjectiveAcc}`);
+    } catch (err) {
+      variants.push({ step, error: String(err) });
+      progress(`seed ${seed}: ${step} FAILED: ${String(err)}`);
+    }
+  }
+  const rssBytes = process.resourceUsage().maxRSS * 1024;
+  runs.push({
+    seed,
+    outputStep: r.params.outputStep,
+    acc: r4(main.acc),
+    nmi: r4(main.nmi),
+    ari: r4(main.ari),
+    layerSeconds: r.layerSeconds.map(r2),
+    mbnSeconds: r2(r.mbnSeconds),
+    totalSeconds: r2((performance.now() - t0) / 1000),
+    sgemmGflops: rates.map(r2),
+    floorSeconds: floorSeconds === null ? null : r2(floorSeconds),
+    mbnOverFloor: floorSeconds === null ? null : r2(r.mbnSeconds / floorSeconds),
+    peakRssBytes: rssBytes,
+    modelBytes: saved.modelBytes,
+    modelHash: r.modelHash,
+    loadSeconds: r2(loadSeconds),
+    variants,
+  });
+  if (args.out) appendFileSync(args.out, `${JSON.stringify(runs[runs.length - 1])}\n`);
+  progress(`seed ${seed}: acc ${main.acc.toFixed(4)} nmi ${main.nmi.toFixed(4)} ari ${main.ari.toFixed(4)}, model ${(saved.modelBytes / 1e6).toFixed(1)} MB (load ${loadSeconds.toFixed(2)} s), peak RSS ${(rssBytes / 2 ** 30).toFixed(2)} GiB`);
+}
+
+const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+const summary = {
+  bench: 'paper',
+  points: n,
+  params: defaults,
+  ks,
+  floorFlop,
+  runs,
+  meanAcc: r4(mean(runs.map((r) => r.acc))),
+  meanNmi: r4(mean(runs.map((r) => r.nmi))),
+  meanAri: r4(mean(runs.map((r) => r.ari))),
+  variantMeans: OUTPUT_STEPS.map((step) => {
+    const vs = runs.map((r) => r.variants.find((v) => v.step === step)).filter((v): v is VariantResult => v !== undefined && 'acc' in v);
+    return { step, seeds: vs.length, acc: r4(mean(vs.map((v) => v.acc))), nmi: r4(mean(vs.map((v) => v.nmi))), knnAcc: r4(mean(vs.map((v) => v.knnAcc))) };
+  }),
+  targets: { meanAcc: 0.966, mbnOverFloor: 1.8, modelBytes: 180e6 },
+  remote: args.remote ? await remoteRuns() : undefined,
+};
+progress(`mean acc ${summary.meanAcc} nmi ${summary.meanNmi} ari ${summary.meanAri}; MBN/floor ${runs.map((r) => r.mbnOverFloor).join(', ')}`);
+if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+
+/** Peak RSS of a process (VmHWM), in bytes. */
+function peakRss(pid: number): number | null {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function startProcess(main: string, env: Record<string, string>, ready: string): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, ['--import', 'tsx', main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      out = (out + b.toString()).slice(-4000);
+      if (out.includes(ready)) resolve(proc);
+    };
+    proc.stdout!.on('data', onData);
+    proc.stderr!.on('data', onData);
+    proc.once('exit', (code) => reject(new Error(`${main} exited (${code}) before it was ready:\n${out}`)));
+  });
+}
+
+async function remoteRuns() {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const db = await createTestDatabase();
+  const dir = await mkdtemp(join(tmpdir(), 'cmbn-paper-remote-'));
+  const prefix = `cmbnpaper-${randomBytes(4).toString('hex')}`;
+  const port = await freePort();
+  const common = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', CMBN_ARTIFACTS: pathToFileURL(dir).href, CMBN_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  const procs: ChildProcess[] = [];
+  try {
+    progress(`remote: coordinator on port ${port} and ${args.workers} worker process(es)`);
+    const coord = await startProcess(join(root, 'apps/coordinator/src/main.ts'), { ...common, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1' }, 'listening on port');
+    procs.push(coord);
+    const workers = await Promise.all(Array.from({ length: Number(args.workers) }, () => startProcess(join(root, 'apps/worker/src/main.ts'), common, 'worker ready')));
+    procs.push(...workers);
+    const url = `http://127.0.0.1:${port}`;
+    const call = async (path: string, init?: RequestInit) => {
+      const res = await fetch(`${url}${path}`, init);
+      const body = (await res.json()) as Record<string, unknown>;
+      if (!res.ok) throw new Error(`${path}: ${JSON.stringify(body)}`);
+      return body;
+    };
+    const up = await call('/v1/datasets?name=paper', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: encodeNpy(ds.x) });
+    const out = [];
+    for (const seed of seeds) {
+      const t0 = performance.now();
+      const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params: { seed } }) });
+      progress(`remote seed ${seed}: run ${String(sub.id)}`);
+      let run: Record<string, unknown>;
+      let last = '';
+      for (;;) {
+        run = await call(`/v1/runs/${String(sub.id)}`);
+        if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(String(run.status))) break;
+        const state = JSON.stringify((run.layers as { layer: number; shardsDone?: number }[] | undefined)?.filter((l) => l.shardsDone).length ?? 0);
+        if (state !== last) progress(`remote seed ${seed}: ${String(run.status)}, layers started ${state}`);
+        last = state;
+        await new Promise((res) => setTimeout(res, 2000));
+      }
+      const local = runs.find((r) => r.seed === seed)!;
+      out.push({ seed, status: run.status, error: run.error, wallSeconds: r2((performance.now() - t0) / 1000), modelHash: run.modelHash, sameModelHash: run.modelHash === local.modelHash });
+      progress(`remote seed ${seed}: ${String(run.status)} in ${((performance.now() - t0) / 1000).toFixed(0)} s, same modelHash as local: ${run.modelHash === local.modelHash}`);
+    }
+    return { workers: Number(args.workers), runs: out, coordinatorPeakRssBytes: peakRss(coord.pid!), workerPeakRssBytes: workers.map((w) => peakRss(w.pid!)) };
+  } finally {
+    await Promise.all(procs.map((p) => new Promise<void>((res) => (p.exitCode !== null ? res() : (p.once('exit', () => res()), p.kill('SIGTERM'))))));
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
