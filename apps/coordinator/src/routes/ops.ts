@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import type { THealth } from '@cmbn/api';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { listDatasets, listUnfinishedRuns } from '@cmbn/registry';
@@ -69,7 +70,8 @@ export function opsRouter(deps: { queues: Queues; orchestrator: Orchestrator; st
   r.get('/healthz', async (_req, res) => {
     const [redis, db, storeState] = await Promise.all([probeRedis(), probeDb(), probeStore()]);
     const ok = redis === 'ok' && db === 'ok' && storeState === 'ok';
-    res.status(ok ? 200 : 503).json({ status: ok ? 'ok' : 'unavailable', redis, db, store: storeState });
+    const body: THealth = { status: ok ? 'ok' : 'unavailable', redis, db, store: storeState };
+    res.status(ok ? 200 : 503).json(body);
   });
 
   r.get('/metrics', async (_req, res) => {

@@ -1,4 +1,5 @@
 import { Router } from 'express';
+import { z } from 'zod';
 import { ZIdParams, ZSubmitRunBody, iso, type TCancelledRun, type TRunView, type TSubmittedRun } from '@cmbn/api';
 import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
 import { getRun, getRunProgress, type Run } from '@cmbn/registry';
@@ -9,6 +10,8 @@ import type { ProgressBus, RunEvent } from '../progress-bus.ts';
 import { sendStream } from './download.ts';
 import { jsonBody } from './validation.ts';
 
+const ZDistillField = z.object({ distill: ZDistillRequest });
+
 const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 
 export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactStore; bus: ProgressBus }): Router {
@@ -18,7 +21,9 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
   r.post('/runs', ...jsonBody('1mb'), async (req, res) => {
     const body = ZSubmitRunBody.parse(req.body ?? {});
     // The contract carries the distill request's outer shape; its student part is the job catalog's (ZDistillRequest).
-    const run = await orchestrator.submitRun({ ...body, ...(body.distill !== undefined ? { distill: ZDistillRequest.parse(body.distill) } : {}) });
+    // (Parsed under its key so that a refusal names `distill.student.…`.)
+    const distill = body.distill === undefined ? undefined : ZDistillField.parse({ distill: body.distill }).distill;
+    const run = await orchestrator.submitRun({ ...body, ...(distill !== undefined ? { distill } : {}) });
     const out: TSubmittedRun = { id: run.id, status: run.status, ks: run.ks as number[] };
     res.status(201).json(out);
   });
