@@ -13,6 +13,8 @@ import type { ServedVersion } from './served-model.ts';
 const WORKER_ENTRY = fileURLToPath(new URL('./worker-entry.js', import.meta.url));
 const SCRAPE_TIMEOUT_MS = 2_000;
 const EXIT_GRACE_MS = 5_000;
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 60_000;
 
 type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
@@ -32,6 +34,7 @@ export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<S
   let nextId = 0;
   let closing = false;
   let currentOrder = first;
+  let restarts: number[] = [];
 
   const wait = <T>(key: string, ms?: number): Promise<T> =>
     new Promise<T>((resolve, reject) => {
@@ -95,10 +98,17 @@ export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<S
     w.on('exit', (code, signal) => {
       workers.delete(w);
       for (const key of [...waiters.keys()]) if (key.split(':')[1] === String(w.id)) settle(key, undefined, new Error(`worker ${w.id} exited (${signal ?? code})`));
-      if (!closing) {
-        log.error({ worker: w.id, code, signal }, 'a server process exited; starting a replacement');
-        fork().catch((err: unknown) => log.error({ err: (err as Error).message }, 'the replacement server process failed'));
+      if (closing) return;
+      // Replace it, unless processes keep dying (a crash loop would only burn the CPU).
+      const now = Date.now();
+      restarts = restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+      if (restarts.length >= MAX_RESTARTS) {
+        log.error({ worker: w.id, code, signal, live: workers.size }, `a server process exited; ${MAX_RESTARTS} restarts within a minute already, not replacing it`);
+        return;
       }
+      restarts.push(now);
+      log.error({ worker: w.id, code, signal }, 'a server process exited; starting a replacement');
+      fork().catch((err: unknown) => log.error({ err: (err as Error).message }, 'the replacement server process failed'));
     });
     const ready = wait<void>(`ready:${w.id}`);
     await ready;

@@ -80,14 +80,14 @@ export async function startServe(o: ServeOptions): Promise<RunningServe> {
 
   let current: ResolvedVersion | undefined;
   let first: LoadOrder;
-  if ('source' in o.model) {
-    current = await o.model.source.resolve();
-    first = await fetchOrder(o.model.source, o.model.uri, current);
-  } else {
-    first = { dir: o.model.dir, load: { source: o.model.dir, ...common } };
-  }
   let servers: Servers;
   try {
+    if ('source' in o.model) {
+      current = await o.model.source.resolve();
+      first = await fetchOrder(o.model.source, o.model.uri, current);
+    } else {
+      first = { dir: o.model.dir, load: { source: o.model.dir, ...common } };
+    }
     servers = o.workers > 1 ? await startCluster(o, first) : await inProcess(o, first);
   } catch (err) {
     if (cache) await rm(cache, { recursive: true, force: true });
