@@ -86,18 +86,33 @@ export function fitView(p: Points, w: number, h: number, margin = 0.05): View {
  */
 export function rasterize(p: Points, words: Uint32Array, view: View, w: number, h: number, out: Uint32Array, background: number, size = 2, visible?: Uint8Array): number {
   out.fill(background);
-  const hw = w / 2 - size / 2;
-  const hh = h / 2 - size / 2;
+  // Hot loop: typed arrays in locals, truncation by `| 0` after an offset that keeps the value
+  // positive (so it rounds like Math.round for on-canvas points), no allocation.
+  const { n, x, y } = p;
+  const sc = view.scale;
+  const ox = w / 2 - size / 2 - view.cx * sc + 0.5;
+  const oy = h / 2 - size / 2 + view.cy * sc + 0.5;
+  const maxX = w - size;
+  const maxY = h - size;
   let drawn = 0;
-  for (let i = 0; i < p.n; i++) {
-    if (visible && visible[i] === 0) continue;
-    const px = Math.round((p.x[i]! - view.cx) * view.scale + hw);
-    const py = Math.round(hh - (p.y[i]! - view.cy) * view.scale);
-    if (px < 0 || py < 0 || px > w - size || py > h - size) continue;
+  for (let i = 0; i < n; i++) {
+    if (visible !== undefined && visible[i] === 0) continue;
+    const fx = x[i]! * sc + ox;
+    const fy = oy - y[i]! * sc;
+    if (!(fx >= 0 && fy >= 0)) continue; // also drops NaN
+    const px = fx | 0;
+    const py = fy | 0;
+    if (px > maxX || py > maxY) continue;
     const c = words[i]!;
-    for (let dy = 0; dy < size; dy++) {
-      const row = (py + dy) * w + px;
-      for (let dx = 0; dx < size; dx++) out[row + dx] = c;
+    const at = py * w + px;
+    if (size === 1) out[at] = c;
+    else if (size === 2) {
+      out[at] = c;
+      out[at + 1] = c;
+      out[at + w] = c;
+      out[at + w + 1] = c;
+    } else {
+      for (let dy = 0; dy < size; dy++) out.fill(c, at + dy * w, at + dy * w + size);
     }
     drawn++;
   }
