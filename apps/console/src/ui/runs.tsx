@@ -10,7 +10,7 @@ export function StatusBadge(props: { status: string }) {
   return <span class={`status status-${props.status.toLowerCase()}`}>{props.status}</span>;
 }
 
-/** Every run, newest first: status, params, duration, metrics. Polls while any run is unfinished. */
+/** Every run, newest first: status, params, duration, metrics. Re-read every 3 s, so new runs and status changes appear. */
 export function RunsPage() {
   const { value, error } = usePoll(
     () => getJson('/v1/runs?limit=200', ZRunList) as Promise<{ runs: RunListItem[] }>,
