@@ -283,7 +283,7 @@ describe.each([1, 2])('cmbn serve models:/digits@champion --workers %i', (worker
         // A connection handed to the killed process just before the primary saw it die gets no
         // answer (the 5 s timeout): such connections are lost, which is why it is killed idle here.
         const vs = await Promise.all(Array.from({ length: 8 }, () => versionFresh(cli!.url).catch(() => undefined)));
-        const fresh = vs.filter((v) => v !== undefined && v.pid !== victim);
+        const fresh = vs.filter((v): v is VersionBody => v !== undefined && v.pid !== victim);
         return fresh.length === 8 && new Set(fresh.map((v) => v.pid)).size === 2 && fresh.every((v) => v.version === 2) ? true : undefined;
       });
     }
