@@ -3,11 +3,14 @@
  * neither waiting nor active in its (real BullMQ) queue, and the job's retry then registers a fresh
  * version. Real Redis (unique prefix) and a fresh Postgres database.
  */
+import { join } from 'node:path';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileArtifactStore } from '@cmbn/artifacts';
+import { saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { publishStudent } from '@cmbn/pipeline';
 import { distillIdempotencyKey, distillJobId, queueName } from '@cmbn/jobs';
 import { createModelVersion, createTestDatabase, getDb, getVersion, type CreateModelVersionInput, type TestDatabase } from '@cmbn/registry';
 import { PendingReconciler } from './pending-reconciler.ts';
@@ -101,5 +104,28 @@ describe('pending reconciler', () => {
     const strict = new PendingReconciler({ queues, store: new FileArtifactStore(artifacts.dir), logger: pino({ level: 'silent' }), minAgeMs: 0, localMaxAgeMs: 0 });
     expect((await strict.reconcileOnce()).failed.map((f) => f.version)).toContain(local.version);
     expect((await getVersion('pending', local.version)).status).toBe('FAILED');
+  });
+
+  it("the producer's retry, through the real publish, registers a fresh READY version instead of failing on the FAILED one", async () => {
+    const runId = 'run-crashed-publisher';
+    const key = distillIdempotencyKey(runId);
+    // Attempt 1 registered its version and died (nobody marks it); its job is gone.
+    const stuck = await createModelVersion(input({ name: 'republished', runId, idempotencyKey: key }));
+    expect((await reconciler.reconcileOnce()).failed.map((f) => f.version)).toContain(stuck.version);
+    const w = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i) / 4);
+    const student: TrainedStudent = {
+      signature: { inputDims: 3, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 2 } },
+      backend: 'wasm', seconds: 0, epochs: 1, history: { loss: [1], valLoss: [1] },
+      layers: [{ weight: w(6), bias: w(2), inDim: 3, outDim: 2, activation: 'softmax' }],
+    };
+    const dir = join(artifacts.dir, 'student');
+    await saveStudent(student, dir, {});
+    const store = new FileArtifactStore(artifacts.dir);
+    const lineage = { runId, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: {}, backend: 'wasm' };
+    // Attempt 2 (the job's retry) publishes with the same idempotency key.
+    const p = await publishStudent({ studentDir: dir, name: 'republished', store, lineage, metrics: {}, idempotencyKey: key });
+    expect(p.version).toBe(stuck.version + 1);
+    expect(await getVersion('republished', p.version)).toMatchObject({ status: 'READY', idempotencyKey: key, artifactSha256: p.artifactSha256 });
+    expect((await getVersion('republished', stuck.version)).status).toBe('FAILED');
   });
 });
