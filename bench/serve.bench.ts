@@ -15,7 +15,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -128,6 +128,7 @@ async function startServer(dir: string): Promise<{ url: string; stop: () => Prom
   };
 }
 
+const load0 = loadavg()[0]!;
 const root = await mkdtemp(join(tmpdir(), 'cmbn-bench-serve-'));
 try {
   let dir = a.model;
@@ -158,27 +159,33 @@ try {
     const got = (await (await fetch(`${server.url}/invocations`, { method: 'POST', headers: { 'content-type': 'application/x-npy' }, body: bodies.npy[256] })).json()) as { predictions: number[] };
     if (JSON.stringify(got.predictions) !== JSON.stringify(want)) throw new Error('the server and the in-process predictor disagree');
 
-    for (const format of ['npy', 'json'] as const) {
-      for (const batch of [1, 256] as const) {
-        const body = bodies[format][batch];
-        const headers = { 'content-type': format === 'npy' ? 'application/x-npy' : 'application/json' };
-        // Warm-up: V8 optimises the request path and onnxruntime sizes its buffers (1 s was not enough on a loaded machine).
-        await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration: Math.min(3, duration) });
-        log(`autocannon ${format} batch ${batch}: ${connections} connections, ${duration} s…`);
-        const r = await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration });
-        const rps = r['2xx'] / r.duration;
-        runs.push({
-          format,
-          batch,
-          bodyBytes: Buffer.byteLength(body),
-          requestsPerSecond: round(rps, 1),
-          pointsPerSecond: round(rps * batch),
-          p50Ms: r.latency.p50,
-          p99Ms: r.latency.p99,
-          ok: r['2xx'],
-          failed: r.non2xx + r.errors + r.timeouts,
-        });
-      }
+    const cases = (['npy', 'json'] as const).flatMap((format) =>
+      ([1, 256] as const).map((batch) => ({
+        format,
+        batch,
+        body: bodies[format][batch],
+        headers: { 'content-type': format === 'npy' ? 'application/x-npy' : 'application/json' },
+      })),
+    );
+    // Warm-up of every case before any is measured: V8 optimises the request paths and onnxruntime
+    // sizes its buffers. (A warm-up of each case just before it left the first case measured ~2×
+    // slow on a loaded machine.)
+    for (const { body, headers } of cases) await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration: Math.min(3, duration) });
+    for (const { format, batch, body, headers } of cases) {
+      log(`autocannon ${format} batch ${batch}: ${connections} connections, ${duration} s…`);
+      const r = await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration });
+      const rps = r['2xx'] / r.duration;
+      runs.push({
+        format,
+        batch,
+        bodyBytes: Buffer.byteLength(body),
+        requestsPerSecond: round(rps, 1),
+        pointsPerSecond: round(rps * batch),
+        p50Ms: r.latency.p50,
+        p99Ms: r.latency.p99,
+        ok: r['2xx'],
+        failed: r.non2xx + r.errors + r.timeouts,
+      });
     }
   } finally {
     await server.stop();
@@ -191,6 +198,8 @@ try {
     student: { hidden: a.model ? 'from --model' : hidden, precision, threads, workers },
     connections,
     durationSeconds: duration,
+    // The machine's 1-minute load average at the start and the end: on a shared machine it says how noisy the numbers are.
+    loadAverage: [round(load0, 1), round(loadavg()[0]!, 1)],
     inProcessPointsPerSecond: { before: round(inBefore), after: round(inAfter), mean: round(inProcess) },
     jsonParsePointsPerSecond: round(jsonParse),
     runs,
