@@ -1,4 +1,4 @@
-export { ZMbnParams, OUTPUT_STEPS, MAX_K, ParamsError, parseParams, resolveKs, keptCount } from './params.ts';
+export { ZMbnParams, OUTPUT_STEPS, MAX_K, MIN_V_PER_LAYER, smallVWarning, ParamsError, parseParams, resolveKs, keptCount } from './params.ts';
 export type { TMbnParams, TMbnParamsInput, TOutputStep } from './params.ts';
 export { streamFor, sampleDistinct, sortedU32 } from './rng.ts';
 export type { Rng } from './rng.ts';

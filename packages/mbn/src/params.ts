@@ -83,3 +83,22 @@ export function parseParams(input: unknown): TMbnParams {
 export function keptCount(nFeatures: number, a: number): number {
   return Math.max(1, Math.min(nFeatures, Math.round(a * nFeatures)));
 }
+
+/**
+ * Fewest clusterings per layer below which MBN's upper layers collapse: with V clusterings a
+ * layer's code has only V active features, and each upper clustering keeps about a·V of them, so
+ * a small V leaves every point with a handful of matches per centre, scores tie, and ties fall to
+ * the lowest centre index, a little more at every layer. Chosen from the measured sweep of
+ * `npm run bench:quality -- --limit 3000 --sweep-v 10,20,40,60,100` (docs/PAPER.md).
+ */
+export const MIN_V_PER_LAYER = 8;
+
+/** The small-V warning for V clusterings over `layers` layers, or null when V is large enough. */
+export function smallVWarning(V: number, layers: number): string | null {
+  if (V >= MIN_V_PER_LAYER * layers) return null;
+  return (
+    `V=${V} is small for ${layers} layers (${(V / layers).toFixed(1)} clusterings per layer, fewer than ${MIN_V_PER_LAYER}): ` +
+    `the upper layers' scores then mostly tie and the clustering degrades towards chance (measured on 3,000 MNIST digits, docs/PAPER.md). ` +
+    `Use V ≥ ${MIN_V_PER_LAYER * layers}, or fewer layers (an explicit --k list or a smaller --delta).`
+  );
+}

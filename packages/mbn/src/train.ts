@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { CodeInput, DenseInput, LayerInput } from './layer.ts';
 import { buildModelLayer, serializeModel, sha256Hex, type MbnModel } from './model.ts';
-import { parseParams, resolveKs, type TMbnParams, type TMbnParamsInput } from './params.ts';
+import { parseParams, resolveKs, smallVWarning, type TMbnParams, type TMbnParamsInput } from './params.ts';
 import { projectCodes } from './pca.ts';
 import { fitOutputStep } from './pca-toolbox.ts';
 import { kmeans } from './kmeans.ts';
@@ -113,6 +113,15 @@ export function finishTraining(
   return { model, modelBytes, modelHash: sha256Hex(modelBytes), labels, embedding };
 }
 
+const warned = new Set<string>();
+
+/** Writes a warning to stderr once per process, so a CLI or a bench that trains often says it once. */
+function warnOnce(message: string | null): void {
+  if (message === null || warned.has(message)) return;
+  warned.add(message);
+  process.stderr.write(`cmbn: warning: ${message}\n`);
+}
+
 /** Trains MBN layer by layer with `runLayer`, then PCA, k-means and the model. */
 export async function trainWith(
   x: TrainMatrix,
@@ -122,6 +131,7 @@ export async function trainWith(
 ): Promise<TrainResult> {
   const params = parseParams(paramsInput);
   const ks = resolveKs(x.rows, params);
+  warnOnce(smallVWarning(params.V, ks.length));
   const t0 = performance.now();
   const inputs: LayerInput[] = [denseInput(x)];
   const layerSeconds: number[] = [];
