@@ -22,6 +22,8 @@ export interface StartCoordinatorOptions {
   port: number;
   host?: string;
   apiToken?: string;
+  /** CMBN_API_TOKENS, `name:token,…`. */
+  apiTokens?: string;
   maxUploadBytes: number;
   reconcileIntervalMs?: number;
   lockDurationMs?: number;
@@ -63,13 +65,13 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     infraRetryMs: opts.infraRetryMs ?? ZCoordinatorEnv.shape.CMBN_INFRA_RETRY_MS.parse(process.env.CMBN_INFRA_RETRY_MS),
   });
   await orchestrator.start();
-  const app = createApp({ orchestrator, store, queues, bus, logger, apiToken: opts.apiToken, maxUploadBytes: opts.maxUploadBytes });
+  const app = createApp({ orchestrator, store, queues, bus, logger, apiToken: opts.apiToken, apiTokens: opts.apiTokens, maxUploadBytes: opts.maxUploadBytes });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
-  logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: opts.apiToken ? 'token' : 'none' }, 'coordinator listening');
+  logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: opts.apiToken || opts.apiTokens ? 'token' : 'none' }, 'coordinator listening');
   let closing: Promise<void> | undefined;
   return {
     url,

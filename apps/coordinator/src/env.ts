@@ -16,8 +16,10 @@ export const ZCoordinatorEnv = z.object({
    * CMBN_S3_FORCE_PATH_STYLE=true for MinIO). Probed with check() at start-up.
    */
   CMBN_ARTIFACTS: z.string().min(1).default(pathToFileURL(join(REPO_ROOT.pathname, '.cmbn/artifacts')).href),
-  /** When set, every /v1 route requires `Authorization: Bearer <token>`. */
+  /** When set, every /v1 route requires `Authorization: Bearer <token>` (or a console session); the principal `default`. */
   CMBN_API_TOKEN: z.string().min(1).optional(),
+  /** Named API tokens `name:token,…` (auth.ts parses them); the name is recorded as the principal, e.g. of an alias move. */
+  CMBN_API_TOKENS: z.string().min(1).optional(),
   /** Largest accepted upload (POST /v1/datasets), in bytes. */
   CMBN_MAX_UPLOAD_BYTES: z.coerce.number().int().min(1).default(1024 ** 3),
   /** BullMQ key prefix; workers must use the same. */

@@ -5,6 +5,6 @@ export function createLogger(level: string, name = 'cmbn-coordinator'): Logger {
   return pino({
     name,
     level,
-    redact: { paths: ['token', '*.token', 'req.headers.authorization', 'headers.authorization', 'env.CMBN_API_TOKEN', 'CMBN_API_TOKEN'], censor: '[redacted]' },
+    redact: { paths: ['token', '*.token', 'req.headers.authorization', 'headers.authorization', 'env.CMBN_API_TOKEN', 'CMBN_API_TOKEN', 'env.CMBN_API_TOKENS', 'CMBN_API_TOKENS'], censor: '[redacted]' },
   });
 }

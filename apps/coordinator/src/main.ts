@@ -14,6 +14,7 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
     port: overrides.port ?? env.PORT,
     host: process.env.HOST ?? '0.0.0.0',
     apiToken: env.CMBN_API_TOKEN,
+    apiTokens: env.CMBN_API_TOKENS,
     maxUploadBytes: env.CMBN_MAX_UPLOAD_BYTES,
     reconcileIntervalMs: env.CMBN_RECONCILE_INTERVAL_MS,
     lockDurationMs: env.CMBN_LOCK_DURATION_MS,
