@@ -103,7 +103,8 @@ function startWorker(env: Record<string, string>, host?: Host): Promise<ChildPro
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    proc.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out.slice(-2000)}`)));
+    // 'close', not 'exit': the exit can come before the last stderr chunk, which holds the reason.
+    proc.once('close', (code) => reject(new Error(`worker exited (${code}) before it was ready${host ? ` on ${host.name}` : ''}:\n${out.slice(-2000)}`)));
   });
 }
 
