@@ -5,7 +5,7 @@
  *   batch 256, no HTTP), measured before and after the HTTP runs and averaged;
  * - JSON.parse of the same batch-256 body (the rate at which JSON can carry points at all).
  *
- *   npm run bench:serve -- --json [--duration 10] [--connections 4] [--threads 1] [--workers 1]
+ *   npm run bench:serve -- --json [--duration 10] [--rounds 2] [--connections 4] [--threads 1] [--workers 1]
  *                                  [--precision int8|fp32] [--hidden 256,256] [--model DIR]
  *
  * Target (issue 12): npy batch-256 points/s ≥ 50 % of the in-process predictor's points/s.
@@ -28,6 +28,7 @@ const { values: a } = parseArgs({
   options: {
     json: { type: 'boolean', default: false },
     duration: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '2' },
     connections: { type: 'string', default: '4' },
     threads: { type: 'string', default: '1' },
     workers: { type: 'string', default: '1' },
@@ -38,6 +39,7 @@ const { values: a } = parseArgs({
 });
 const duration = Number(a.duration);
 const connections = Number(a.connections);
+const rounds = Number(a.rounds);
 const threads = Number(a.threads);
 const workers = Number(a.workers);
 const precision = a.precision === 'fp32' ? 'fp32' : 'int8';
@@ -171,20 +173,32 @@ try {
     // sizes its buffers. (A warm-up of each case just before it left the first case measured ~2×
     // slow on a loaded machine.)
     for (const { body, headers } of cases) await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration: Math.min(3, duration) });
-    for (const { format, batch, body, headers } of cases) {
-      log(`autocannon ${format} batch ${batch}: ${connections} connections, ${duration} s…`);
-      const r = await cannon({ url: `${server.url}/invocations`, method: 'POST', headers, body, connections, duration });
-      const rps = r['2xx'] / r.duration;
+    // Rounds in alternating order (A B C D, D C B A, …): on a shared machine the load drifts, and a
+    // fixed order would charge the drift to whichever case runs first.
+    const perCase = new Map<string, CannonResult[]>();
+    for (let k = 0; k < rounds; k++) {
+      for (const c of k % 2 === 0 ? cases : [...cases].reverse()) {
+        log(`round ${k + 1}/${rounds}: autocannon ${c.format} batch ${c.batch}: ${connections} connections, ${duration} s…`);
+        const r = await cannon({ url: `${server.url}/invocations`, method: 'POST', headers: c.headers, body: c.body, connections, duration });
+        perCase.set(`${c.format}${c.batch}`, [...(perCase.get(`${c.format}${c.batch}`) ?? []), r]);
+      }
+    }
+    for (const { format, batch, body } of cases) {
+      const rs = perCase.get(`${format}${batch}`)!;
+      const ok = rs.reduce((t, r) => t + r['2xx'], 0);
+      const rps = ok / rs.reduce((t, r) => t + r.duration, 0);
       runs.push({
         format,
         batch,
         bodyBytes: Buffer.byteLength(body),
         requestsPerSecond: round(rps, 1),
         pointsPerSecond: round(rps * batch),
-        p50Ms: r.latency.p50,
-        p99Ms: r.latency.p99,
-        ok: r['2xx'],
-        failed: r.non2xx + r.errors + r.timeouts,
+        // Per round (autocannon's percentiles cannot be merged exactly).
+        p50Ms: rs.map((r) => r.latency.p50),
+        p99Ms: rs.map((r) => r.latency.p99),
+        requestsPerSecondPerRound: rs.map((r) => round(r['2xx'] / r.duration, 1)),
+        ok,
+        failed: rs.reduce((t, r) => t + r.non2xx + r.errors + r.timeouts, 0),
       });
     }
   } finally {
@@ -198,6 +212,7 @@ try {
     student: { hidden: a.model ? 'from --model' : hidden, precision, threads, workers },
     connections,
     durationSeconds: duration,
+    rounds,
     // The machine's 1-minute load average at the start and the end: on a shared machine it says how noisy the numbers are.
     loadAverage: [round(load0, 1), round(loadavg()[0]!, 1)],
     inProcessPointsPerSecond: { before: round(inBefore), after: round(inAfter), mean: round(inProcess) },
