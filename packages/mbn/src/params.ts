@@ -91,7 +91,7 @@ export function keptCount(nFeatures: number, a: number): number {
  * the lowest centre index, a little more at every layer. Chosen from the measured sweep of
  * `npm run bench:quality -- --limit 3000 --sweep-v 10,20,40,60,100` (docs/PAPER.md).
  */
-export const MIN_V_PER_LAYER = 8;
+export const MIN_V_PER_LAYER = 5;
 
 /** The small-V warning for V clusterings over `layers` layers, or null when V is large enough. */
 export function smallVWarning(V: number, layers: number): string | null {
