@@ -88,8 +88,10 @@ export function keptCount(nFeatures: number, a: number): number {
  * Fewest clusterings per layer below which MBN's upper layers collapse: with V clusterings a
  * layer's code has only V active features, and each upper clustering keeps about a·V of them, so
  * a small V leaves every point with a handful of matches per centre, scores tie, and ties fall to
- * the lowest centre index, a little more at every layer. Chosen from the measured sweep of
- * `npm run bench:quality -- --limit 3000 --sweep-v 10,20,40,60,100` (docs/PAPER.md).
+ * the lowest centre index, a little more at every layer. 5 comes from the measured sweep
+ * `npm run bench:quality -- --limit 3000 --seeds 1,2 --sweep-v 10,20,25,30,40` (7 layers): mean ACC
+ * 0.13, 0.19, 0.40, 0.54, 0.75; 5.7 clusterings per layer is on the plateau (V=100: 0.74, issue 10),
+ * 4.3 is not (docs/PAPER.md).
  */
 export const MIN_V_PER_LAYER = 5;
 
