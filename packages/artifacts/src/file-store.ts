@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -82,7 +82,7 @@ export class FileArtifactStore implements ArtifactStore {
 
   async put(bytes: Uint8Array): Promise<PutResult> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (await this.has(sha256)) return { sha256, bytes: bytes.byteLength };
+    if (await this.touch(sha256)) return { sha256, bytes: bytes.byteLength };
     const tmp = await this.tempFile();
     try {
       const h = await open(tmp, 'w');
@@ -127,11 +127,37 @@ export class FileArtifactStore implements ArtifactStore {
         await h.close();
       }
       const sha256 = hash.digest('hex');
-      if (await this.has(sha256)) await unlink(tmp);
+      if (await this.touch(sha256)) await unlink(tmp);
       else await this.commit(tmp, sha256);
       return { sha256, bytes: total };
     } catch (err) {
       await rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /**
+   * Re-put of an existing object: its mtime becomes now, so the registry's GC counts its grace
+   * period from this write, not the first one (the writer is about to record a reference to it).
+   * False when there is no object (then the caller writes it).
+   */
+  private async touch(sha256: string): Promise<boolean> {
+    const now = new Date();
+    try {
+      await utimes(this.localPath(sha256), now, now);
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  /** The object's mtime (when it was last put), undefined when absent. */
+  async modifiedAt(sha256: string): Promise<Date | undefined> {
+    try {
+      return (await stat(this.localPath(sha256))).mtime;
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }

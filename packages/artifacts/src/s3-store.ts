@@ -108,10 +108,23 @@ export class S3ArtifactStore implements ArtifactStore {
 
   async put(bytes: Uint8Array): Promise<PutResult> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
-    if (!(await this.has(sha256))) {
-      await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256), Body: bytes, ContentLength: bytes.byteLength }));
-    }
+    // Written even when the key exists (one request either way, vs HEAD then PUT): the write makes
+    // its LastModified now, so the registry's GC counts its grace period from this put, not the
+    // first one. (A self-copy with MetadataDirective REPLACE would save the upload on AWS, but
+    // s3rver, our test server, leaves LastModified unchanged on it.)
+    await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256), Body: bytes, ContentLength: bytes.byteLength }));
     return { sha256, bytes: bytes.byteLength };
+  }
+
+  /** The object's LastModified (when it was last put), undefined when absent. */
+  async modifiedAt(sha256: string): Promise<Date | undefined> {
+    try {
+      const h = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256) }));
+      return h.LastModified ?? new Date(0);
+    } catch (err) {
+      if (isS3NotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   async putStream(src: ByteSource, opts: PutStreamOptions = {}): Promise<PutResult> {
@@ -150,9 +163,8 @@ export class S3ArtifactStore implements ArtifactStore {
       }
       const sha256 = hash.digest('hex');
       assertSha256Hex(sha256);
-      if (!(await this.has(sha256))) {
-        await this.client.send(new CopyObjectCommand({ Bucket: bucket, Key: this.keyOf(sha256), CopySource: this.copySource(tmp) }));
-      }
+      // Copied even when the key exists: the copy makes its LastModified now (see put).
+      await this.client.send(new CopyObjectCommand({ Bucket: bucket, Key: this.keyOf(sha256), CopySource: this.copySource(tmp) }));
       return { sha256, bytes: total };
     } finally {
       // Also after a failed upload: a single-part PutObject may have landed before the error.

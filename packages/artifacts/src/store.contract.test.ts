@@ -265,4 +265,48 @@ describe.each(backends)('ArtifactStore contract: $name', ({ make }) => {
     expect(sha(await store.get(key))).toBe(key);
     expect(await b.tmpKeys()).toEqual([]);
   });
+
+  it('list() yields exactly the final objects with their write time; delete() removes one and says whether it was there', async () => {
+    const before = Date.now() - 5_000; // S3 LastModified has second resolution
+    const a = (await store.put(pattern(1000, 11))).sha256;
+    const c = (await store.putStream(chunks(3, 1000))).sha256;
+    const listed: { sha256: string; modifiedAt: Date }[] = [];
+    for await (const o of store.list()) listed.push(o);
+    expect(listed.map((o) => o.sha256).sort()).toEqual([a, c].sort());
+    for (const o of listed) {
+      expect(o.modifiedAt.getTime()).toBeGreaterThanOrEqual(before);
+      expect(o.modifiedAt.getTime()).toBeLessThanOrEqual(Date.now() + 5_000);
+    }
+    expect(await store.delete(a)).toBe(true);
+    expect(await store.delete(a)).toBe(false);
+    expect(await store.has(a)).toBe(false);
+    const after: string[] = [];
+    for await (const o of store.list()) after.push(o.sha256);
+    expect(after).toEqual([c]);
+    expect(await b.tmpKeys()).toEqual([]);
+  });
+
+  it('a put or putStream of an existing object makes its write time now (the GC grace counts from the last put)', async () => {
+    const bytes = pattern(2000, 21);
+    const key = (await store.put(bytes)).sha256;
+    const modifiedAt = async () => {
+      for await (const o of store.list()) if (o.sha256 === key) return o.modifiedAt.getTime();
+      throw new Error('object not listed');
+    };
+    for (const reput of [() => store.put(bytes), () => store.putStream(Readable.from([Buffer.from(bytes)]))]) {
+      const first = await modifiedAt();
+      // Re-put until the store's clock (S3: whole seconds) has moved past the first write. Without
+      // the refresh the time never moves and this gives up after its bound.
+      const deadline = Date.now() + 10_000;
+      let now = first;
+      while (now <= first && Date.now() < deadline) {
+        await reput();
+        now = await modifiedAt();
+        if (now <= first) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(now).toBeGreaterThan(first);
+    }
+    expect(sha(await store.get(key))).toBe(key);
+    expect(await b.tmpKeys()).toEqual([]);
+  });
 });
