@@ -1,15 +1,27 @@
 import { Router } from 'express';
-import { ZIdParams, ZRunListQuery } from '@cmbn/api';
+import { ZClusteringMetrics, ZIdParams, ZRunListQuery, iso, type TClusteringMetrics, type TRunEmbedding, type TRunList, type TRunListItem } from '@cmbn/api';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { ZTeacherRef, decodeTeacherEmbedding, decodeTeacherLabels, type TTeacherRef } from '@cmbn/jobs';
 import { getDataset, getRun, listRuns, type Run, type RunStatus } from '@cmbn/registry';
 import { splitRunParams } from './distill-stage.ts';
 import { AppError } from './errors.ts';
 import { loadLabels } from './layer-artifacts.ts';
-import { confusionMatrix, project2d, type Confusion } from './console-projection.ts';
+import { projectRunInThread, type ProjectedRun } from './console-projection.ts';
+
+/**
+ * A run's stored metrics as the contract types them. They are written by finish.ts from
+ * clusteringMetrics only; a row that does not match is the server's fault (500), not the client's,
+ * so this throws a plain Error rather than a ZodError (which the edge maps to 400).
+ */
+export function storedMetrics(run: Run): TClusteringMetrics | null {
+  if (run.metrics === null) return null;
+  const r = ZClusteringMetrics.safeParse(run.metrics);
+  if (!r.success) throw new Error(`run ${run.id}: stored metrics do not match the contract: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
 
 /** One row of the runs list: what the console's table shows. */
-export function runListItem(run: Run) {
+export function runListItem(run: Run): TRunListItem {
   const { mbn, distill } = splitRunParams(run.params);
   const end = run.finishedAt ?? null;
   return {
@@ -19,28 +31,17 @@ export function runListItem(run: Run) {
     labelsId: run.labelsId,
     params: mbn,
     distill: distill !== null,
-    ks: run.ks,
+    ks: run.ks as number[],
     currentLayer: run.currentLayer,
-    metrics: run.metrics,
+    metrics: storedMetrics(run),
     modelHash: run.modelHash,
     error: run.error,
-    createdAt: run.createdAt,
-    startedAt: run.startedAt,
-    finishedAt: run.finishedAt,
+    createdAt: iso(run.createdAt),
+    startedAt: iso(run.startedAt),
+    finishedAt: iso(run.finishedAt),
     // Wall time from start to finish (or to now while it runs); null before it started.
-    durationSeconds: run.startedAt ? Number((((end ?? new Date()).getTime() - run.startedAt.getTime()) / 1000).toFixed(3)) : null,
+    durationSeconds: run.startedAt ? Math.max(0, Number((((end ?? new Date()).getTime() - run.startedAt.getTime()) / 1000).toFixed(3))) : null,
   };
-}
-
-interface ProjectedRun {
-  n: number;
-  c: number;
-  x: Float32Array;
-  y: Float32Array;
-  explained: [number, number];
-  clusters: Int32Array;
-  truth: Int32Array | null;
-  confusion: Confusion | null;
 }
 
 /**
@@ -56,8 +57,23 @@ interface ProjectedRun {
 export function consoleApiRouter(deps: { store: ArtifactStore }): Router {
   const r = Router();
   const { store } = deps;
-  // The last few projections, by run: a page loads the JSON and the points back to back.
-  const cache = new Map<string, ProjectedRun>();
+  // The last few projections, by run and embedding. The promise is cached, not its result: a page
+  // asks for the JSON and the points back to back, and both must wait on the one computation. A
+  // failed one is dropped, so the next request tries again.
+  const cache = new Map<string, Promise<ProjectedRun>>();
+
+  const compute = async (run: Run, ref: TTeacherRef): Promise<ProjectedRun> => {
+    const [embBytes, labBytes] = await Promise.all([store.get(ref.embeddingSha256), store.get(ref.labelsSha256)]);
+    const emb = decodeTeacherEmbedding(embBytes, `embedding of run ${run.id}`, ref.rows, ref.c);
+    const clusters = decodeTeacherLabels(labBytes, `labels of run ${run.id}`, ref.rows);
+    let truth: Int32Array | null = null;
+    if (run.labelsId !== null) {
+      const d = await getDataset(run.labelsId);
+      truth = await loadLabels(store, d.sha256, d.name);
+    }
+    // Off the event loop: seconds of CPU for a large c (see projectRunInThread).
+    return projectRunInThread(emb, ref.rows, ref.c, clusters, truth);
+  };
 
   const projected = async (id: string): Promise<{ run: Run; p: ProjectedRun; ref: TTeacherRef }> => {
     const run = await getRun(id);
@@ -70,51 +86,36 @@ export function consoleApiRouter(deps: { store: ArtifactStore }): Router {
     const key = `${run.id}:${ref.embeddingSha256}`;
     let p = cache.get(key);
     if (!p) {
-      const [embBytes, labBytes] = await Promise.all([store.get(ref.embeddingSha256), store.get(ref.labelsSha256)]);
-      const emb = decodeTeacherEmbedding(embBytes, `embedding of run ${run.id}`, ref.rows, ref.c);
-      const clusters = decodeTeacherLabels(labBytes, `labels of run ${run.id}`, ref.rows);
-      let truth: Int32Array | null = null;
-      if (run.labelsId !== null) {
-        const d = await getDataset(run.labelsId);
-        truth = await loadLabels(store, d.sha256, d.name);
-      }
-      const proj = project2d(emb, ref.rows, ref.c);
-      p = { n: ref.rows, c: ref.c, x: proj.x, y: proj.y, explained: proj.explained, clusters, truth, confusion: truth ? confusionMatrix(truth, clusters) : null };
+      p = compute(run, ref);
       cache.set(key, p);
+      p.catch(() => cache.get(key) === p && cache.delete(key));
       while (cache.size > 4) cache.delete(cache.keys().next().value!);
     }
-    return { run, p, ref };
+    return { run, p: await p, ref };
   };
 
   r.get('/runs', async (req, res) => {
     const q = ZRunListQuery.parse(req.query);
     const runs = await listRuns({ limit: q.limit, ...(q.status ? { status: q.status as RunStatus } : {}) });
-    res.json({ runs: runs.map(runListItem) });
+    const out: TRunList = { runs: runs.map(runListItem) };
+    res.json(out);
   });
 
   r.get('/runs/:id/embedding', async (req, res) => {
     const { run, p, ref } = await projected(ZIdParams.parse(req.params).id);
-    const sizes = new Map<number, number>();
-    for (const c of p.clusters) sizes.set(c, (sizes.get(c) ?? 0) + 1);
-    let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
-    for (let i = 0; i < p.n; i++) {
-      x0 = Math.min(x0, p.x[i]!);
-      x1 = Math.max(x1, p.x[i]!);
-      y0 = Math.min(y0, p.y[i]!);
-      y1 = Math.max(y1, p.y[i]!);
-    }
-    res.json({
+    const out: TRunEmbedding = {
       runId: run.id,
       n: p.n,
       c: p.c,
-      projection: { method: 'pca2 of the embedding', explained: p.explained, bounds: { x: [x0, x1], y: [y0, y1] } },
-      clusterSizes: [...sizes.entries()].sort((a, b) => a[0] - b[0]).map(([cluster, count]) => ({ cluster, count })),
+      projection: { method: 'pca2 of the embedding', explained: p.explained, bounds: p.bounds },
+      clusterSizes: p.clusterSizes,
       hasTruth: p.truth !== null,
       confusion: p.confusion,
-      metrics: run.metrics,
+      metrics: storedMetrics(run),
       artifacts: { embeddingSha256: ref.embeddingSha256, labelsSha256: ref.labelsSha256 },
       points: { url: `/v1/runs/${run.id}/embedding/points`, layout: p.truth ? 'f32 x[n], f32 y[n], i32 cluster[n], i32 truth[n]' : 'f32 x[n], f32 y[n], i32 cluster[n]' },
-    });
+    };
+    res.json(out);
   });
 
   r.get('/runs/:id/embedding/points', async (req, res) => {

@@ -83,6 +83,12 @@ export type TRunView = z.infer<typeof ZRunView>;
 export const ZCancelledRun = z.object({ id: z.string(), status: ZRunStatus }).meta({ id: 'CancelledRun' });
 export type TCancelledRun = z.infer<typeof ZCancelledRun>;
 
+/** MBN's clusters against the run's true labels (@cmbn/metrics clusteringMetrics); null without labels. */
+export const ZClusteringMetrics = z
+  .object({ acc: z.number().min(0).max(1), nmi: z.number().min(0).max(1), ari: z.number().min(-1).max(1) })
+  .meta({ id: 'ClusteringMetrics' });
+export type TClusteringMetrics = z.infer<typeof ZClusteringMetrics>;
+
 /** One row of `GET /v1/runs` (the console's list). */
 export const ZRunListItem = z
   .object({
@@ -92,32 +98,58 @@ export const ZRunListItem = z
     labelsId: z.string().nullable(),
     params: z.record(z.string(), z.unknown()),
     distill: z.boolean(),
-    ks: z.unknown(),
+    ks: z.array(z.number().int()),
     currentLayer: z.number().int(),
-    metrics: z.unknown(),
+    metrics: ZClusteringMetrics.nullable(),
     modelHash: z.string().nullable(),
     error: z.string().nullable(),
     createdAt: ZTimestamp,
     startedAt: ZTimestamp.nullable(),
     finishedAt: ZTimestamp.nullable(),
-    durationSeconds: z.number().nullable(),
+    /** Wall time from start to finish (or to now while it runs); null before it started. */
+    durationSeconds: z.number().min(0).nullable(),
   })
   .meta({ id: 'RunListItem' });
+export type TRunListItem = z.infer<typeof ZRunListItem>;
 export const ZRunListQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(100), status: ZRunStatus.optional() }).strict();
 export const ZRunList = z.object({ runs: z.array(ZRunListItem) }).meta({ id: 'RunList' });
+export type TRunList = z.infer<typeof ZRunList>;
+
+/** The confusion matrix of MBN's clusters against the true labels, columns in matched order so the diagonal holds the hits ACC counts. */
+export const ZConfusion = z
+  .object({
+    /** True label values, one per row, ascending. */
+    classes: z.array(z.number().int()),
+    /** Cluster ids, one per column: the cluster the Hungarian match gives row r sits in column r, then the unmatched ones ascending. */
+    clusters: z.array(z.number().int()),
+    /** classes.length × clusters.length counts. */
+    counts: z.array(z.array(z.number().int().min(0))),
+  })
+  .meta({ id: 'Confusion' });
+export type TConfusion = z.infer<typeof ZConfusion>;
+
+const ZRange = z.tuple([z.number(), z.number()]);
 
 /** `GET /v1/runs/:id/embedding`: the projector's summary of a run's embedding (the points come as binary). */
 export const ZRunEmbedding = z
   .object({
     runId: z.string(),
-    n: z.number().int(),
-    c: z.number().int(),
-    projection: z.object({ method: z.string(), explained: z.array(z.number()), bounds: z.object({ x: z.array(z.number()), y: z.array(z.number()) }) }),
-    clusterSizes: z.array(z.object({ cluster: z.number().int(), count: z.number().int() })),
+    n: z.number().int().min(0),
+    c: z.number().int().min(1),
+    projection: z.object({
+      method: z.string(),
+      /** Share of the embedding's total variance on each axis. */
+      explained: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]),
+      /** [min, max] of the points on each axis; null when there are no points (n = 0). */
+      bounds: z.object({ x: ZRange, y: ZRange }).nullable(),
+    }),
+    clusterSizes: z.array(z.object({ cluster: z.number().int(), count: z.number().int().min(1) })),
     hasTruth: z.boolean(),
-    confusion: z.unknown(),
-    metrics: z.unknown(),
+    /** Null without true labels. */
+    confusion: ZConfusion.nullable(),
+    metrics: ZClusteringMetrics.nullable(),
     artifacts: z.object({ embeddingSha256: z.string(), labelsSha256: z.string() }),
     points: z.object({ url: z.string(), layout: z.string() }),
   })
   .meta({ id: 'RunEmbedding' });
+export type TRunEmbedding = z.infer<typeof ZRunEmbedding>;
