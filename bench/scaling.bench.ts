@@ -104,7 +104,7 @@ function startWorker(env: Record<string, string>, host?: Host): Promise<ChildPro
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
     // 'close', not 'exit': the exit can come before the last stderr chunk, which holds the reason.
-    proc.once('close', (code) => reject(new Error(`worker exited (${code}) before it was ready${host ? ` on ${host.name}` : ''}:\n${out.slice(-2000)}`)));
+    proc.once('close', (code, signal) => reject(new Error(`worker exited (${code ?? signal}) before it was ready${host ? ` on ${host.name} (${host.ns})` : ''}:\n${out.slice(-2000)}`)));
   });
 }
 
