@@ -12,7 +12,6 @@ import { datasetsRouter } from './routes/datasets.ts';
 import { modelsRouter } from './routes/models.ts';
 import { openApiHandler } from './routes/openapi.ts';
 import { opsRouter } from './routes/ops.ts';
-import { startPendingReconciler } from './pending-reconciler.ts';
 import { runsRouter } from './routes/runs.ts';
 import { sessionRouter } from './session-routes.ts';
 
@@ -24,8 +23,14 @@ export interface AppDeps {
   logger: Logger;
   /** CMBN_API_TOKEN (the principal `default`); with `apiTokens`, when any is set /v1 requires one (auth.ts). */
   apiToken?: string;
-  /** CMBN_API_TOKENS, `name:token,…`; read from the environment when not given. */
+  /** CMBN_API_TOKENS, `name:token,…`. */
   apiTokens?: string;
+  /** CMBN_SESSION_TTL_S. */
+  sessionTtlS: number;
+  /** CMBN_TRUST_PROXY: Express's `trust proxy` (req.ip, req.secure and req.host then read the proxy's X-Forwarded-* headers). */
+  trustProxy: boolean | number | string;
+  /** CMBN_PUBLIC_URL's origin (auth.ts' Origin check, the session cookie's Secure flag). */
+  publicUrl?: string;
   maxUploadBytes: number;
 }
 
@@ -36,6 +41,7 @@ export interface AppDeps {
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy);
   app.use((req, res, next) => {
     const t0 = performance.now();
     res.on('finish', () =>
@@ -45,10 +51,15 @@ export function createApp(deps: AppDeps): Express {
   });
   app.use(opsRouter(deps));
   app.get('/openapi.json', openApiHandler());
-  // Fails versions stuck PENDING once their job is gone, and finishes interrupted artifact deletions.
-  startPendingReconciler({ queues: deps.queues, store: deps.store, logger: deps.logger });
   const v1 = express.Router();
-  const auth = createAuth({ apiToken: deps.apiToken, apiTokens: deps.apiTokens, redis: deps.queues.connection, prefix: deps.queues.prefix });
+  const auth = createAuth({
+    apiToken: deps.apiToken,
+    apiTokens: deps.apiTokens,
+    redis: deps.queues.connection,
+    prefix: deps.queues.prefix,
+    sessionTtlS: deps.sessionTtlS,
+    publicUrl: deps.publicUrl,
+  });
   v1.use(sessionRouter(auth));
   v1.use(auth.middleware());
   v1.use(datasetsRouter(deps));

@@ -11,18 +11,10 @@ export const ANONYMOUS = 'anonymous';
 const ZTokenName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a token name is 1-64 of A-Z a-z 0-9 _ . -');
 
 /**
- * The auth part of the coordinator's environment. `CMBN_API_TOKENS` and `CMBN_API_TOKEN` may both
- * be set; the single token is the principal `default`.
+ * The shortest token accepted. Tokens are compared as sha256 digests, so length does not leak,
+ * but a short one is guessable; generate them with `openssl rand -hex 24`.
  */
-export const ZAuthEnv = z.object({
-  /** Named API tokens, `name:token,name2:token2`; the name is recorded as the principal (e.g. who moved an alias). */
-  CMBN_API_TOKENS: z.string().optional(),
-  /** One unnamed API token (older setting): accepted as the principal `default`. */
-  CMBN_API_TOKEN: z.string().optional(),
-  /** Lifetime of a console session cookie (POST /v1/session), in seconds. */
-  CMBN_SESSION_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(12 * 3600),
-});
-export type TAuthEnv = z.infer<typeof ZAuthEnv>;
+export const MIN_TOKEN_LENGTH = 8;
 
 export interface ApiToken {
   name: string;
@@ -33,16 +25,17 @@ export interface ApiToken {
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
 /**
- * Parses `CMBN_API_TOKENS` (+ `CMBN_API_TOKEN` as `default`). Throws a readable error (never
- * echoing a token) for an entry without `name:`, a bad name, an empty token, or a name or token
- * given twice.
+ * Parses `CMBN_API_TOKENS` (+ `CMBN_API_TOKEN` as `default`). Throws a readable error for an entry
+ * without `name:`, a bad name, a token shorter than MIN_TOKEN_LENGTH, or a name or token given
+ * twice. The error never echoes a token, nor the name part of a malformed entry: a token pasted
+ * without its `name:` (or with its own `:`) would otherwise be printed, in part, to the log.
  */
 export function parseApiTokens(named: string | undefined, single: string | undefined): ApiToken[] {
   const out: ApiToken[] = [];
   const add = (name: string, token: string, where: string) => {
     const n = ZTokenName.safeParse(name);
-    if (!n.success) throw new Error(`${where}: bad token name "${name.slice(0, 64)}": ${n.error.issues[0]!.message}`);
-    if (token.length === 0) throw new Error(`${where}: the token of "${name}" is empty`);
+    if (!n.success) throw new Error(`${where}: bad token name: ${n.error.issues[0]!.message}`);
+    if (token.length < MIN_TOKEN_LENGTH) throw new Error(`${where}: the token of "${name}" is ${token.length === 0 ? 'empty' : 'too short'} (at least ${MIN_TOKEN_LENGTH} characters)`);
     const d = digest(token);
     if (out.some((t) => t.name === name)) throw new Error(`${where}: the token name "${name}" is given twice`);
     if (out.some((t) => t.digest.equals(d))) throw new Error(`${where}: the token of "${name}" is also another name's token`);
@@ -54,7 +47,7 @@ export function parseApiTokens(named: string | undefined, single: string | undef
     if (e === '') continue;
     const colon = e.indexOf(':');
     if (colon <= 0) throw new Error(`CMBN_API_TOKENS: entry ${i + 1} is not name:token`);
-    add(e.slice(0, colon), e.slice(colon + 1), 'CMBN_API_TOKENS');
+    add(e.slice(0, colon), e.slice(colon + 1), `CMBN_API_TOKENS entry ${i + 1}`);
   }
   return out;
 }
@@ -67,6 +60,8 @@ export class Auth {
   constructor(
     readonly tokens: ApiToken[],
     readonly sessions: SessionStore,
+    /** CMBN_PUBLIC_URL's origin: what a browser's Origin must be; else the request's Host (behind `trust proxy`, X-Forwarded-Host). */
+    readonly publicOrigin?: string,
   ) {}
 
   get enabled(): boolean {
@@ -108,6 +103,21 @@ export class Auth {
     };
   }
 
+  /**
+   * A proxy rewrites Host to the upstream's address, so behind one the Origin matches only the
+   * public URL (CMBN_PUBLIC_URL) or, with `trust proxy`, the forwarded host that Express's req.host reads.
+   */
+  sameOrigin(req: Request): boolean {
+    const origin = req.headers.origin;
+    if (origin === undefined) return true;
+    try {
+      const o = new URL(origin);
+      return this.publicOrigin !== undefined ? o.origin === this.publicOrigin : o.host === req.host;
+    } catch {
+      return false;
+    }
+  }
+
   async authenticate(req: Request): Promise<{ principal: string; via: 'none' | 'token' | 'session' }> {
     if (!this.enabled) return { principal: ANONYMOUS, via: 'none' };
     const header = req.headers.authorization;
@@ -124,7 +134,7 @@ export class Auth {
       if (name === undefined) throw new AppError('UNAUTHORIZED', 'the console session has expired or was ended: log in again');
       // SameSite=Strict keeps other sites' pages from sending the cookie; an Origin that is not
       // ours on a state-changing request is refused too (older browsers, misconfigured proxies).
-      if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !sameOrigin(req)) {
+      if (!['GET', 'HEAD', 'OPTIONS'].includes(req.method) && !this.sameOrigin(req)) {
         throw new AppError('UNAUTHORIZED', 'a cross-origin request cannot use the console session');
       }
       return { principal: name, via: 'session' };
@@ -133,24 +143,11 @@ export class Auth {
   }
 }
 
-function sameOrigin(req: Request): boolean {
-  const origin = req.headers.origin;
-  if (origin === undefined) return true;
-  try {
-    return new URL(origin).host === req.headers.host;
-  } catch {
-    return false;
-  }
-}
-
 /**
- * The app's Auth: the single token (`apiToken`, from env.ts' CMBN_API_TOKEN) as `default`, plus the
- * named tokens (`apiTokens`, else CMBN_API_TOKENS of the environment), sessions in the queues' Redis.
- * Throws at boot for a malformed token list.
+ * The app's Auth from env.ts' values (ZCoordinatorEnv, passed through startCoordinator): the single
+ * token `apiToken` (CMBN_API_TOKEN) as `default` plus the named `apiTokens` (CMBN_API_TOKENS),
+ * sessions in the queues' Redis. Throws at boot for a malformed token list.
  */
-export function createAuth(o: { apiToken?: string; apiTokens?: string; redis: Redis; prefix: string; env?: NodeJS.ProcessEnv }): Auth {
-  const r = ZAuthEnv.safeParse(o.env ?? process.env);
-  if (!r.success) throw new Error(`coordinator configuration: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const tokens = parseApiTokens(o.apiTokens ?? r.data.CMBN_API_TOKENS, o.apiToken);
-  return new Auth(tokens, new SessionStore(o.redis, o.prefix, r.data.CMBN_SESSION_TTL_S));
+export function createAuth(o: { apiToken?: string; apiTokens?: string; redis: Redis; prefix: string; sessionTtlS: number; publicUrl?: string }): Auth {
+  return new Auth(parseApiTokens(o.apiTokens, o.apiToken), new SessionStore(o.redis, o.prefix, o.sessionTtlS), o.publicUrl);
 }

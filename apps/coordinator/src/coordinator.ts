@@ -5,13 +5,20 @@ import type { Logger } from 'pino';
 import { openArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
-import { ZCoordinatorEnv } from './env.ts';
+import { readCoordinatorEnv, type TCoordinatorEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { ProgressBus } from './progress-bus.ts';
+import { PendingReconciler } from './pending-reconciler.ts';
 import { openQueues } from './queues.ts';
 
+/**
+ * What the coordinator runs with. The optional settings not given here come from `env`: the
+ * environment main.ts read once through ZCoordinatorEnv, or, for an in-process caller (tests)
+ * that passes none, process.env read through the same schema (one schema, one readable error).
+ */
 export interface StartCoordinatorOptions {
+  env?: TCoordinatorEnv;
   databaseUrl: string;
   redisUrl: string;
   /** Artifact store URL shared with the workers. */
@@ -24,6 +31,16 @@ export interface StartCoordinatorOptions {
   apiToken?: string;
   /** CMBN_API_TOKENS, `name:token,…`. */
   apiTokens?: string;
+  /** CMBN_SESSION_TTL_S; default env.ts'. */
+  sessionTtlS?: number;
+  /** CMBN_TRUST_PROXY (Express `trust proxy`); default none. */
+  trustProxy?: TCoordinatorEnv['CMBN_TRUST_PROXY'];
+  /** CMBN_PUBLIC_URL's origin. */
+  publicUrl?: string;
+  /** CMBN_PENDING_RECONCILE_MS; default env.ts'. */
+  pendingReconcileMs?: number;
+  /** CMBN_PENDING_LOCAL_MAX_AGE_MS; default env.ts'. */
+  pendingLocalMaxAgeMs?: number;
   maxUploadBytes: number;
   reconcileIntervalMs?: number;
   lockDurationMs?: number;
@@ -38,12 +55,17 @@ export interface CoordinatorHandle {
   port: number;
   app: Express;
   orchestrator: Orchestrator;
+  /** Fails stuck PENDING versions; stopped (its pass in flight awaited) by close() before the queues close. */
+  reconciler: PendingReconciler;
   close(): Promise<void>;
 }
 
 /** Starts the API and the orchestration, resuming every unfinished run found in Postgres. */
 export async function startCoordinator(opts: StartCoordinatorOptions): Promise<CoordinatorHandle> {
-  const logger = opts.logger ?? createLogger('info');
+  const env = opts.env ?? readCoordinatorEnv();
+  const logger = opts.logger ?? createLogger(env.LOG_LEVEL);
+  const apiToken = opts.apiToken ?? env.CMBN_API_TOKEN;
+  const apiTokens = opts.apiTokens ?? env.CMBN_API_TOKENS;
   // First, before Redis and Postgres: a store that cannot be written (wrong endpoint, rejected
   // keys, missing bucket, unwritable directory) ends the start-up here, within seconds, with the
   // one-line ArtifactStoreConfigError that main.ts prints, instead of failing the first upload.
@@ -58,32 +80,54 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
   });
   const bus = new ProgressBus();
   const orchestrator = new Orchestrator(store, queues, bus, logger, {
-    reconcileIntervalMs: opts.reconcileIntervalMs ?? 10_000,
-    lockDurationMs: opts.lockDurationMs ?? 300_000,
-    stalledIntervalMs: opts.stalledIntervalMs ?? 30_000,
-    // main.ts passes the rest of the environment; this one is read here until it passes it too.
-    infraRetryMs: opts.infraRetryMs ?? ZCoordinatorEnv.shape.CMBN_INFRA_RETRY_MS.parse(process.env.CMBN_INFRA_RETRY_MS),
+    reconcileIntervalMs: opts.reconcileIntervalMs ?? env.CMBN_RECONCILE_INTERVAL_MS,
+    lockDurationMs: opts.lockDurationMs ?? env.CMBN_LOCK_DURATION_MS,
+    stalledIntervalMs: opts.stalledIntervalMs ?? env.CMBN_STALLED_INTERVAL_MS,
+    infraRetryMs: opts.infraRetryMs ?? env.CMBN_INFRA_RETRY_MS,
   });
   await orchestrator.start();
-  const app = createApp({ orchestrator, store, queues, bus, logger, apiToken: opts.apiToken, apiTokens: opts.apiTokens, maxUploadBytes: opts.maxUploadBytes });
+  const app = createApp({
+    orchestrator,
+    store,
+    queues,
+    bus,
+    logger,
+    apiToken,
+    apiTokens,
+    sessionTtlS: opts.sessionTtlS ?? env.CMBN_SESSION_TTL_S,
+    trustProxy: opts.trustProxy ?? env.CMBN_TRUST_PROXY ?? false,
+    publicUrl: opts.publicUrl ?? env.CMBN_PUBLIC_URL,
+    maxUploadBytes: opts.maxUploadBytes,
+  });
+  // Fails versions stuck PENDING once their job is gone, and finishes interrupted artifact deletions.
+  const reconciler = new PendingReconciler({
+    queues,
+    store,
+    logger,
+    intervalMs: opts.pendingReconcileMs ?? env.CMBN_PENDING_RECONCILE_MS,
+    localMaxAgeMs: opts.pendingLocalMaxAgeMs ?? env.CMBN_PENDING_LOCAL_MAX_AGE_MS,
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });
   const port = (server.address() as AddressInfo).port;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
-  logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: opts.apiToken || opts.apiTokens ? 'token' : 'none' }, 'coordinator listening');
+  reconciler.start();
+  logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: apiToken || apiTokens ? 'token' : 'none' }, 'coordinator listening');
   let closing: Promise<void> | undefined;
   return {
     url,
     port,
     app,
     orchestrator,
+    reconciler,
     close() {
       closing ??= (async () => {
         await new Promise<void>((resolve) => {
           server.close(() => resolve());
           server.closeAllConnections(); // SSE streams would hold close() open
         });
+        await reconciler.stop();
         await orchestrator.close();
         await queues.close();
         await closeDb();

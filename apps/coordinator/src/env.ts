@@ -1,8 +1,42 @@
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 
 const REPO_ROOT = new URL('../../../', import.meta.url);
+
+/** Express's names for address ranges in a `trust proxy` list. */
+const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * CMBN_TRUST_PROXY as Express's `trust proxy` setting: unset/`false` → trust no proxy (the
+ * default: X-Forwarded-* headers are then ignored, so a client cannot forge them); `true` → the
+ * nearest proxy is whatever connects (only when nothing else can reach the port); a number → that
+ * many hops; else a comma-separated list of addresses, CIDR ranges or loopback/linklocal/uniquelocal.
+ */
+const ZTrustProxy = z
+  .string()
+  .trim()
+  .refine(
+    (v) =>
+      /^(true|false|\d{1,2})$/.test(v) ||
+      v.split(',').every((part) => {
+        const p = part.trim();
+        if (PROXY_RANGES.has(p)) return true;
+        const [addr, bits, ...rest] = p.split('/');
+        return rest.length === 0 && isIP(addr ?? '') !== 0 && (bits === undefined || /^\d{1,3}$/.test(bits));
+      }),
+    'true, false, a hop count, or a comma-separated list of IP addresses/CIDR ranges/loopback/linklocal/uniquelocal',
+  )
+  .transform((v): boolean | number | string => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v));
+
+/** CMBN_PUBLIC_URL: the origin browsers use (https://cmbn.example.org), with no path. */
+const ZPublicUrl = z
+  .string()
+  .url()
+  .refine((v) => ['http:', 'https:'].includes(new URL(v).protocol), 'an http:// or https:// URL')
+  .refine((v) => ['', '/'].includes(new URL(v).pathname) && !new URL(v).search, 'an origin (scheme://host[:port]) without a path or query')
+  .transform((v) => new URL(v).origin);
 
 /** The coordinator's environment, read once at boot. */
 export const ZCoordinatorEnv = z.object({
@@ -26,6 +60,22 @@ export const ZCoordinatorEnv = z.object({
   CMBN_QUEUE_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default('cmbn'),
   /** HTTP port. */
   PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  /** Interface the HTTP server binds; 127.0.0.1 keeps it to this machine. */
+  HOST: z.string().min(1).default('0.0.0.0'),
+  /** Which reverse proxies' X-Forwarded-For/-Proto/-Host to believe (Express `trust proxy`); unset: none. */
+  CMBN_TRUST_PROXY: ZTrustProxy.optional(),
+  /**
+   * The coordinator's public origin as browsers see it (a TLS proxy's https://host). When set, a
+   * cookie-authenticated state change must come from this Origin, and the session cookie is Secure
+   * exactly when it is https. Unset: the request's own Host, and Secure except on loopback.
+   */
+  CMBN_PUBLIC_URL: ZPublicUrl.optional(),
+  /** Lifetime of a console session cookie (POST /v1/session), in seconds. */
+  CMBN_SESSION_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(12 * 3600),
+  /** How often PENDING model versions are checked against their jobs (and interrupted artifact deletions finished). */
+  CMBN_PENDING_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
+  /** A PENDING version with no producing job (a local CLI registration) is failed after this long. */
+  CMBN_PENDING_LOCAL_MAX_AGE_MS: z.coerce.number().int().min(0).default(6 * 3_600_000),
   /** How often every unfinished run is checked against the queues (missed events, lost jobs). */
   CMBN_RECONCILE_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Lock of the coordinator's layer-assembly jobs (assembly blocks the event loop for big runs). */

@@ -6,19 +6,16 @@ import { startCoordinator } from './coordinator.ts';
 export async function runCoordinatorProcess(overrides: { port?: number } = {}): Promise<void> {
   const env = readCoordinatorEnv();
   const logger = createLogger(env.LOG_LEVEL);
+  // The rest of the settings (tokens, session TTL, proxy, reconciler periods, …) come from env.
   const handle = await startCoordinator({
+    env,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
     artifacts: env.CMBN_ARTIFACTS,
     prefix: env.CMBN_QUEUE_PREFIX,
     port: overrides.port ?? env.PORT,
-    host: process.env.HOST ?? '0.0.0.0',
-    apiToken: env.CMBN_API_TOKEN,
-    apiTokens: env.CMBN_API_TOKENS,
+    host: env.HOST,
     maxUploadBytes: env.CMBN_MAX_UPLOAD_BYTES,
-    reconcileIntervalMs: env.CMBN_RECONCILE_INTERVAL_MS,
-    lockDurationMs: env.CMBN_LOCK_DURATION_MS,
-    stalledIntervalMs: env.CMBN_STALLED_INTERVAL_MS,
     logger,
   });
   // One plain line whatever LOG_LEVEL says, for people, process managers and tests.

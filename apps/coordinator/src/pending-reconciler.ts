@@ -13,26 +13,21 @@
  * localMaxAgeMs. Each tick also finishes interrupted artifact deletions.
  */
 import type { Logger } from 'pino';
-import { z } from 'zod';
 import { distillJobId } from '@cmbn/jobs';
 import { drainArtifactDeletions, listPendingVersions, markVersionFailed, RegistryError, type GcStore, type ModelVersionRecord } from '@cmbn/registry';
+import { ZCoordinatorEnv } from './env.ts';
 import type { Queues } from './queues.ts';
 
 /** Job states in which the producer may still finish its version. */
 const ALIVE = new Set(['active', 'waiting', 'delayed', 'prioritized', 'waiting-children']);
 
-const ZEnv = z.object({
-  /** How often PENDING versions are checked against their jobs (and interrupted deletions finished). */
-  CMBN_PENDING_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
-  /** A PENDING version with no producing job (a local CLI registration) is failed after this long. */
-  CMBN_PENDING_LOCAL_MAX_AGE_MS: z.coerce.number().int().min(0).default(6 * 3_600_000),
-});
-
 export interface PendingReconcilerOptions {
   queues: Pick<Queues, 'distill' | 'connection'>;
   store: GcStore;
   logger: Logger;
+  /** CMBN_PENDING_RECONCILE_MS (env.ts, whose default applies when absent). */
   intervalMs?: number;
+  /** CMBN_PENDING_LOCAL_MAX_AGE_MS (env.ts, whose default applies when absent). */
   localMaxAgeMs?: number;
   /** Versions younger than this are left alone (a producer between registering and its first step). Default 10 s. */
   minAgeMs?: number;
@@ -43,24 +38,31 @@ export interface ReconcileOutcome {
   alive: number;
 }
 
-/** The queue job that produced a version, if it came from one. */
-function producerJobId(v: ModelVersionRecord): string | undefined {
+/**
+ * The queue job that produced a version, if it came from one: only the distill job's own
+ * idempotency key (`run:<id>`) says so. A version's runId alone does not: a local publish of a
+ * run's student, or another producer, names the run too, and the run's distill job (alive or not)
+ * would then decide that version's fate.
+ */
+export function producerJobId(v: Pick<ModelVersionRecord, 'idempotencyKey'>): string | undefined {
   const m = /^run:(.+)$/.exec(v.idempotencyKey ?? '');
-  const runId = m?.[1] ?? v.runId ?? undefined;
-  return runId === undefined ? undefined : distillJobId(runId);
+  return m?.[1] === undefined ? undefined : distillJobId(m[1]);
 }
 
 export class PendingReconciler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  /** Passes finished since start (failed ones included). */
+  passes = 0;
   private readonly intervalMs: number;
   private readonly localMaxAgeMs: number;
   private readonly minAgeMs: number;
 
   constructor(private readonly o: PendingReconcilerOptions) {
-    const env = ZEnv.parse(process.env);
-    this.intervalMs = o.intervalMs ?? env.CMBN_PENDING_RECONCILE_MS;
-    this.localMaxAgeMs = o.localMaxAgeMs ?? env.CMBN_PENDING_LOCAL_MAX_AGE_MS;
+    // The defaults are the environment schema's, so the rule lives in one place; the caller
+    // (startCoordinator) passes the values main.ts read from the environment.
+    this.intervalMs = o.intervalMs ?? ZCoordinatorEnv.shape.CMBN_PENDING_RECONCILE_MS.parse(undefined);
+    this.localMaxAgeMs = o.localMaxAgeMs ?? ZCoordinatorEnv.shape.CMBN_PENDING_LOCAL_MAX_AGE_MS.parse(undefined);
     this.minAgeMs = o.minAgeMs ?? 10_000;
   }
 
@@ -96,8 +98,8 @@ export class PendingReconciler {
   }
 
   private async tick(): Promise<void> {
-    // queues.close() quits this connection: the coordinator is stopping, and so does this loop.
-    if (this.o.queues.connection.status === 'end') return this.stop();
+    // The coordinator stops this loop before it closes the queues (stop()); this is a last guard.
+    if (this.o.queues.connection.status === 'end') return;
     if (this.o.queues.connection.status !== 'ready') return; // Redis down: job states cannot be read
     await this.reconcileOnce();
     const drained = await drainArtifactDeletions(this.o.store);
@@ -109,15 +111,29 @@ export class PendingReconciler {
       if (this.running) return;
       this.running = this.tick()
         .catch((err: unknown) => this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pending reconciler pass failed (retrying next interval)'))
-        .finally(() => (this.running = undefined));
+        .finally(() => {
+          this.running = undefined;
+          this.passes++;
+        });
     }, this.intervalMs);
     this.timer.unref();
     return this;
   }
 
-  stop(): void {
+  /** True while started or while a pass is still running. */
+  get active(): boolean {
+    return this.timer !== undefined || this.running !== undefined;
+  }
+
+  /**
+   * Stops the loop and waits for a pass in flight: the coordinator closes the queues and the
+   * database only after this, so no pass reads a closed connection (or, through getDb(), opens a
+   * new Prisma client after closeDb()).
+   */
+  async stop(): Promise<void> {
     clearInterval(this.timer);
     this.timer = undefined;
+    await this.running;
   }
 }
 

@@ -5,10 +5,23 @@ import { AppError } from './errors.ts';
 import { jsonBody } from './routes/validation.ts';
 import { SESSION_COOKIE, readCookie } from './session-store.ts';
 
-function cookieOptions(req: Request, maxAgeMs?: number) {
-  // Secure when the request came over TLS (req.secure honours `trust proxy` if an operator sets it):
-  // a plain-http coordinator on a laptop must still be able to set its cookie.
-  return { httpOnly: true, sameSite: 'strict' as const, path: '/', secure: req.secure, ...(maxAgeMs !== undefined ? { maxAge: maxAgeMs } : {}) };
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/**
+ * Secure unless the browser is known to talk plain http on purpose: with CMBN_PUBLIC_URL, exactly
+ * when it is https; without it, whenever the request came over TLS (req.secure, which believes a
+ * proxy's X-Forwarded-Proto only under CMBN_TRUST_PROXY) or from a host that is not loopback. A
+ * plain-http coordinator on a laptop (localhost) can still set its cookie; on any other host a
+ * session id never travels in the clear (browsers drop a Secure cookie over http: serve the console
+ * through TLS, or set CMBN_PUBLIC_URL=http://… to accept that risk explicitly).
+ */
+export function secureCookie(req: Request, publicOrigin: string | undefined): boolean {
+  if (publicOrigin !== undefined) return publicOrigin.startsWith('https:');
+  return req.secure || !LOOPBACK_HOSTS.has(req.hostname);
+}
+
+function cookieOptions(req: Request, publicOrigin: string | undefined, maxAgeMs?: number) {
+  return { httpOnly: true, sameSite: 'strict' as const, path: '/', secure: secureCookie(req, publicOrigin), ...(maxAgeMs !== undefined ? { maxAge: maxAgeMs } : {}) };
 }
 
 /**
@@ -33,14 +46,14 @@ export function sessionRouter(auth: Auth): Router {
     if (principal === undefined) throw new AppError('UNAUTHORIZED', 'invalid API token');
     const t = auth.tokens.find((x) => x.name === principal)!;
     const { id, session } = await auth.sessions.create(principal, t.digest);
-    res.cookie(SESSION_COOKIE, id, cookieOptions(req, auth.sessions.ttlSeconds * 1000));
+    res.cookie(SESSION_COOKIE, id, cookieOptions(req, auth.publicOrigin, auth.sessions.ttlSeconds * 1000));
     res.json({ principal, expiresAt: session.expiresAt, authRequired: true });
   });
 
   r.delete('/session', async (req, res) => {
     const sid = readCookie(req.headers.cookie, SESSION_COOKIE);
     if (sid !== undefined && auth.enabled) await auth.sessions.delete(sid);
-    res.clearCookie(SESSION_COOKIE, cookieOptions(req));
+    res.clearCookie(SESSION_COOKIE, cookieOptions(req, auth.publicOrigin));
     res.status(204).end();
   });
 

@@ -60,7 +60,15 @@ export class SessionStore {
     this.ready();
     const raw = await this.redis.get(this.key(id));
     if (raw === null) return undefined;
-    const r = ZSession.safeParse(JSON.parse(raw));
+    // A value that is not our JSON (written by something else, truncated) is no session: the
+    // request gets the 401 of an unknown session, not a 500.
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return undefined;
+    }
+    const r = ZSession.safeParse(value);
     return r.success ? r.data : undefined;
   }
 

@@ -3,12 +3,14 @@
  * the cookie is accepted wherever the token is (the run's SSE stream included) and nothing else is.
  */
 import { createHash } from 'node:crypto';
+import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
-import { Auth, parseApiTokens } from './auth.ts';
+import { Auth, MIN_TOKEN_LENGTH, parseApiTokens } from './auth.ts';
 import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import { readCoordinatorEnv } from './env.ts';
 import { SessionStore } from './session-store.ts';
 import { REDIS_URL, api, dropPrefix, submit, tempArtifacts, uniquePrefix, upload } from './test-helpers.ts';
 
@@ -25,10 +27,9 @@ let runId: string;
 
 beforeAll(async () => {
   [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  // The named tokens come from the environment, as in production (auth.ts' ZAuthEnv).
-  process.env.CMBN_API_TOKENS = `alice:${ALICE}, bob:${BOB}`;
-  process.env.CMBN_SESSION_TTL_S = '600';
+  // The named tokens and the TTL as main.ts reads them: through env.ts' ZCoordinatorEnv.
   coordinator = await startCoordinator({
+    env: readCoordinatorEnv({ CMBN_API_TOKENS: `alice:${ALICE}, bob:${BOB}`, CMBN_SESSION_TTL_S: '600' }),
     databaseUrl: db.url,
     redisUrl: REDIS_URL,
     artifacts: artifacts.url,
@@ -39,8 +40,6 @@ beforeAll(async () => {
     reconcileIntervalMs: 60_000,
     logger: pino({ level: 'silent' }),
   });
-  delete process.env.CMBN_API_TOKENS;
-  delete process.env.CMBN_SESSION_TTL_S;
   redis = new Redis(REDIS_URL);
   const a = api(coordinator.url, ALICE);
   const up = await upload(a, new TextEncoder().encode(CSV), 'name=session-blobs');
@@ -62,6 +61,24 @@ afterAll(async () => {
 async function login(token: string): Promise<Response> {
   return fetch(`${coordinator.url}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
 }
+
+/** A request with headers fetch will not send as given (Host, X-Forwarded-*). */
+function raw(base: string, path: string, o: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<{ status: number; setCookie: string[]; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: o.method ?? 'GET', headers: o.headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, setCookie: res.headers['set-cookie'] ?? [], body }));
+    });
+    req.on('error', reject);
+    req.end(o.body);
+  });
+}
+
+const rawLogin = (base: string, token: string, headers: Record<string, string> = {}) =>
+  raw(base, '/v1/session', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ token }) });
 
 function cookieOf(res: Response): string {
   const set = res.headers.get('set-cookie') ?? '';
@@ -86,14 +103,26 @@ async function openEvents(headers: Record<string, string>): Promise<{ status: nu
 
 describe('named API tokens', () => {
   it('parses name:token lists and refuses malformed ones without echoing a token', () => {
-    expect(parseApiTokens('a:x1, b:y:2', 'z').map((t) => t.name)).toEqual(['default', 'a', 'b']);
+    const t = (c: string) => c.repeat(MIN_TOKEN_LENGTH);
+    expect(parseApiTokens(`a:${t('x')}, b:y:${t('2')}`, t('z')).map((x) => x.name)).toEqual(['default', 'a', 'b']);
     expect(() => parseApiTokens('novalue', undefined)).toThrow(/entry 1 is not name:token/);
     expect(() => parseApiTokens('a:', undefined)).toThrow(/token of "a" is empty/);
-    expect(() => parseApiTokens('a:x,a:y', undefined)).toThrow(/"a" is given twice/);
-    expect(() => parseApiTokens('a:same,b:same', undefined)).toThrow(/also another name's token/);
-    expect(() => parseApiTokens('bad name:secret', undefined)).toThrow(/bad token name/);
-    expect(() => parseApiTokens('a:secret-value,a:x', undefined)).not.toThrow(/secret-value/);
+    expect(() => parseApiTokens(`a:${t('x')},a:${t('y')}`, undefined)).toThrow(/"a" is given twice/);
+    expect(() => parseApiTokens(`a:${t('s')},b:${t('s')}`, undefined)).toThrow(/also another name's token/);
+    expect(() => parseApiTokens(`a:${t('x')},a:secret-value`, undefined)).not.toThrow(/secret-value/);
     expect(parseApiTokens(undefined, undefined)).toEqual([]);
+    // Too short to be a token (a typo, a placeholder): refused at boot, without echoing it.
+    expect(() => parseApiTokens('a:abc1234', undefined)).toThrow(new RegExp(`token of "a" is too short \\(at least ${MIN_TOKEN_LENGTH}`));
+    expect(() => parseApiTokens(undefined, 'short')).toThrow(/CMBN_API_TOKEN: the token of "default" is too short/);
+    // A malformed name part is not echoed: it may be the start of a token pasted without `name:`.
+    let msg = '';
+    try {
+      parseApiTokens(`alice:${t('a')}, s3cr3t-pr3fix?${t('q')}:tail`, undefined);
+    } catch (err) {
+      msg = (err as Error).message;
+    }
+    expect(msg).toMatch(/^CMBN_API_TOKENS entry 2: bad token name: a token name is 1-64 of/);
+    expect(msg).not.toMatch(/s3cr3t|pr3fix|tail/);
   });
 
   it('names the principal of each token; the single CMBN_API_TOKEN is "default"', async () => {
@@ -183,5 +212,101 @@ describe('console session cookie', () => {
     expect(out.headers.get('set-cookie')).toMatch(/cmbn_session=;.*Expires=Thu, 01 Jan 1970/);
     expect((await api(coordinator.url).json('/v1/session', { headers: { cookie } })).status).toBe(401);
     expect((await openEvents({ cookie })).status).toBe(401);
+  });
+});
+
+describe('session cookie flags and origin checks (no proxy configured)', () => {
+  it('is Secure except on loopback; X-Forwarded-Proto/-Host are not believed without CMBN_TRUST_PROXY', async () => {
+    const local = await rawLogin(coordinator.url, ALICE);
+    expect(local.status).toBe(200);
+    expect(local.setCookie[0]).not.toMatch(/;\s*Secure/i);
+    // Reached under a public name over plain http: the session id must not travel in the clear.
+    const remote = await rawLogin(coordinator.url, ALICE, { host: 'cmbn.example.org:8080' });
+    expect(remote.status).toBe(200);
+    expect(remote.setCookie[0]).toMatch(/;\s*Secure/i);
+    // A client's own X-Forwarded-Proto on loopback changes nothing: no proxy is trusted.
+    const forged = await rawLogin(coordinator.url, ALICE, { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.example' });
+    expect(forged.setCookie[0]).not.toMatch(/;\s*Secure/i);
+    const cookie = forged.setCookie[0]!.split(';')[0]!;
+    const cancel = (headers: Record<string, string>) => raw(coordinator.url, '/v1/runs/00000000-0000-4000-8000-000000000000/cancel', { method: 'POST', headers: { cookie, ...headers } });
+    expect((await cancel({ origin: 'https://evil.example', 'x-forwarded-host': 'evil.example' })).status).toBe(401);
+    // Same origin: past auth, to the route (the run does not exist).
+    expect((await cancel({ origin: coordinator.url })).status).toBe(404);
+  });
+
+  it('a corrupt session value in Redis is an unknown session (401), not a 500', async () => {
+    const id = 'C'.repeat(43);
+    const key = `${prefix}:session:${createHash('sha256').update(id).digest('hex')}`;
+    for (const value of ['{not json', '"a string"', JSON.stringify({ principal: 'alice' })]) {
+      await redis.set(key, value, 'EX', 60);
+      const r = await api(coordinator.url).json('/v1/session', { headers: { cookie: `cmbn_session=${id}` } });
+      expect({ value, status: r.status, code: r.body.error?.code }).toEqual({ value, status: 401, code: 'UNAUTHORIZED' });
+    }
+    await redis.del(key);
+  });
+});
+
+describe('behind a TLS proxy (CMBN_TRUST_PROXY, CMBN_PUBLIC_URL)', () => {
+  // One Prisma client per process (@cmbn/registry): these coordinators take turns on the database.
+  const others: { c: CoordinatorHandle; prefix: string }[] = [];
+  beforeAll(() => coordinator.close());
+  async function start(env: Record<string, string>): Promise<CoordinatorHandle> {
+    for (const o of others) await o.c.close();
+    const o = { prefix: uniquePrefix() };
+    const c = await startCoordinator({
+      env: readCoordinatorEnv({ CMBN_API_TOKENS: `alice:${ALICE}`, ...env }),
+      databaseUrl: db.url,
+      redisUrl: REDIS_URL,
+      artifacts: artifacts.url,
+      prefix: o.prefix,
+      port: 0,
+      maxUploadBytes: 1e6,
+      logger: pino({ level: 'silent' }),
+    });
+    others.push({ ...o, c });
+    return c;
+  }
+  afterAll(async () => {
+    for (const o of others) {
+      await o.c.close();
+      await dropPrefix(o.prefix);
+    }
+  });
+  const missingRun = '/v1/runs/00000000-0000-4000-8000-000000000000/cancel';
+
+  it('CMBN_PUBLIC_URL=https://…: the cookie is Secure, and only that Origin may change state with it', async () => {
+    const c = await start({ CMBN_PUBLIC_URL: 'https://cmbn.example.org/', CMBN_TRUST_PROXY: 'loopback' });
+    // The proxy talks plain http to the coordinator on loopback, with the upstream's Host.
+    const login = await rawLogin(c.url, ALICE, { 'x-forwarded-proto': 'https' });
+    expect(login.status).toBe(200);
+    expect(login.setCookie[0]).toMatch(/;\s*Secure/i);
+    const cookie = login.setCookie[0]!.split(';')[0]!;
+    const post = (origin: string) => raw(c.url, missingRun, { method: 'POST', headers: { cookie, origin } });
+    expect((await post('https://cmbn.example.org')).status).toBe(404);
+    expect((await post(c.url)).status).toBe(401);
+    expect((await post('http://cmbn.example.org')).status).toBe(401);
+    expect((await post('https://evil.example')).status).toBe(401);
+    const logout = await raw(c.url, '/v1/session', { method: 'DELETE', headers: { cookie } });
+    expect(logout.setCookie[0]).toMatch(/;\s*Secure/i);
+  });
+
+  it('CMBN_TRUST_PROXY alone: the proxy\'s X-Forwarded-Proto makes the cookie Secure and X-Forwarded-Host is the origin compared', async () => {
+    const c = await start({ CMBN_TRUST_PROXY: '127.0.0.1' });
+    const viaProxy = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'cmbn.example.org', 'x-forwarded-for': '203.0.113.7' };
+    const login = await rawLogin(c.url, ALICE, viaProxy);
+    expect(login.setCookie[0]).toMatch(/;\s*Secure/i);
+    const cookie = login.setCookie[0]!.split(';')[0]!;
+    const post = (origin: string) => raw(c.url, missingRun, { method: 'POST', headers: { cookie, origin, ...viaProxy } });
+    expect((await post('https://cmbn.example.org')).status).toBe(404);
+    expect((await post('https://evil.example')).status).toBe(401);
+  });
+
+  it('refuses a malformed CMBN_TRUST_PROXY or CMBN_PUBLIC_URL with a readable message', () => {
+    expect(() => readCoordinatorEnv({ CMBN_TRUST_PROXY: 'yes please' })).toThrow(/^coordinator configuration: CMBN_TRUST_PROXY: true, false, a hop count/);
+    expect(() => readCoordinatorEnv({ CMBN_PUBLIC_URL: 'https://cmbn.example.org/console' })).toThrow(/CMBN_PUBLIC_URL: an origin/);
+    expect(() => readCoordinatorEnv({ CMBN_PUBLIC_URL: 'ftp://x' })).toThrow(/CMBN_PUBLIC_URL: an http/);
+    expect(readCoordinatorEnv({ CMBN_TRUST_PROXY: '10.0.0.0/8, loopback' }).CMBN_TRUST_PROXY).toBe('10.0.0.0/8, loopback');
+    expect(readCoordinatorEnv({ CMBN_TRUST_PROXY: '2' }).CMBN_TRUST_PROXY).toBe(2);
+    expect(readCoordinatorEnv({ CMBN_PUBLIC_URL: 'https://cmbn.example.org/' }).CMBN_PUBLIC_URL).toBe('https://cmbn.example.org');
   });
 });
