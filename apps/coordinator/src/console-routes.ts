@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { Router } from 'express';
 import { AppError } from './errors.ts';
@@ -16,8 +17,9 @@ export function consoleRouter(dist: string = CONSOLE_DIST): Router {
   r.use(
     express.static(dist, {
       index: 'index.html',
-      // Vite fingerprints everything under assets/; index.html must be re-read to pick up a new build.
-      setHeaders: (res, path) => res.setHeader('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
+      // Vite fingerprints everything under dist/assets/; index.html must be re-read to pick up a new
+      // build. Judged on the path inside dist: the directory dist itself lies in may be called anything.
+      setHeaders: (res, path) => res.setHeader('Cache-Control', relative(dist, path).split(sep)[0] === 'assets' ? 'public, max-age=31536000, immutable' : 'no-cache'),
     }),
   );
   r.get('/', (_req, _res, next) => {
