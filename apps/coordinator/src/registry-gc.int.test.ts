@@ -49,6 +49,18 @@ async function makeStore(kind: 'file' | 's3'): Promise<StoreCtx> {
   return { store: t.store, url: `s3://${t.bucket}/${t.prefix}`, env, cleanup: t.cleanup };
 }
 
+/**
+ * Sessions waiting for the GC lock in this test's database: gc-lock.ts's two-int4 advisory key
+ * (0x636d626e, 1) shows in pg_locks as classid, objid with objsubid 2.
+ */
+async function gcLockWaiters(): Promise<number> {
+  const rows = await getDb().$queryRaw<{ n: number }[]>`
+    SELECT count(*)::int AS n FROM pg_locks
+    WHERE locktype = 'advisory' AND NOT granted AND classid = ${0x636d626e}::oid AND objid = 1::oid AND objsubid = 2
+      AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`;
+  return rows[0]!.n;
+}
+
 const lineage = (extra: Partial<CreateModelVersionInput> = {}): Omit<CreateModelVersionInput, 'name'> => ({
   metrics: {}, signature: {}, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: {}, backend: 'test', ...extra,
 });
@@ -61,6 +73,7 @@ function deleteInChild(env: Record<string, string>, name: string, version: numbe
     getDb(process.env.DATABASE_URL);
     const store = createArtifactStore(process.env.CMBN_ARTIFACTS);
     await deleteVersionAndArtifacts(${JSON.stringify(name)}, ${version}, store, {
+      graceMs: 0,
       onStep: async (step) => {
         if (step !== ${JSON.stringify(stopAt)}) return;
         process.stderr.write('TEST: stopped at ' + step + '\\n');
@@ -124,15 +137,16 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     const v3 = await publish('del', own, { datasetSha256: dataset, tags: { extra } });
     const v4 = await publish('del', embedding);
 
-    const d1 = await deleteVersionAndArtifacts('del', v1, s.store);
+    // Every object here was written just now: the drain's grace is set to 0 (its own test is below).
+    const d1 = await deleteVersionAndArtifacts('del', v1, s.store, { graceMs: 0 });
     expect(d1.orphaned).toEqual([]); // v2 holds the same archive
-    const d3 = await deleteVersionAndArtifacts('del', v3, s.store);
+    const d3 = await deleteVersionAndArtifacts('del', v3, s.store, { graceMs: 0 });
     expect(d3.orphaned.sort()).toEqual([extra, own].sort()); // the dataset row keeps its object
     expect(d3.artifacts.deleted.sort()).toEqual([extra, own].sort());
     expect(await objects()).toEqual([dataset, embedding, shared].sort());
-    expect((await deleteVersionAndArtifacts('del', v2, s.store)).artifacts.deleted).toEqual([shared]);
+    expect((await deleteVersionAndArtifacts('del', v2, s.store, { graceMs: 0 })).artifacts.deleted).toEqual([shared]);
     // The run's summary names the embedding: kept. (The lineage hashes it also held name no object here.)
-    const d4 = await deleteVersionAndArtifacts('del', v4, s.store);
+    const d4 = await deleteVersionAndArtifacts('del', v4, s.store, { graceMs: 0 });
     expect(d4.orphaned).not.toContain(embedding);
     expect(d4.artifacts.deleted).toEqual([]);
     expect(await objects()).toEqual([dataset, embedding].sort());
@@ -161,7 +175,7 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     const { sha256 } = await s.store.put(bytes);
     // A publisher registers PENDING first, then puts its archive (here: the same bytes as the orphan, so its put is a no-op).
     const pending = await createModelVersion({ name: 'racing', ...lineage() });
-    const g = await gcArtifacts(s.store, { graceMs: 0 });
+    const g = await gcArtifacts(s.store, { now: new Date(Date.now() + 2 * 3_600_000) });
     expect(g.orphans).toContain(sha256);
     expect(g.deleted).toEqual([]);
     expect(g.deferred).toBeGreaterThan(0);
@@ -169,7 +183,7 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     await markVersionReady(pending.id, { artifactSha256: sha256, artifactBytes: bytes.byteLength });
     expect(Buffer.from(await s.store.get(sha256)).equals(Buffer.from(bytes))).toBe(true);
     // Once nothing is PENDING the deferred record is finished, and the object is referenced: kept.
-    const after = await drainArtifactDeletions(s.store);
+    const after = await drainArtifactDeletions(s.store, { graceMs: 0 });
     expect(after.kept).toContain(sha256);
     expect(await s.store.has(sha256)).toBe(true);
   });
@@ -194,11 +208,9 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     await inDelete;
     let registered = false;
     const reg = createModelVersion({ name: 'after-sweep', ...lineage() }).then((v) => ((registered = true), v));
-    // The registration is blocked on the GC lock (an ungranted advisory lock), not merely slow.
-    await until('the registration to wait on the GC lock', async () => {
-      const rows = await getDb().$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`;
-      return rows[0]!.n > 0;
-    }, 10_000, 20);
+    // The registration is blocked on the GC lock itself (an ungranted request for that advisory
+    // lock in this database), not merely slow, nor is some other test's lock on the server counted.
+    await until('the registration to wait on the GC lock', async () => (await gcLockWaiters()) > 0, 10_000, 20);
     expect(registered).toBe(false);
     release();
     expect((await sweep).deleted).toContain(sha256);
@@ -229,7 +241,15 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     await deleteInChild(env, 'crash', v2, 'version-deleted');
     expect((await objects()).filter((x) => more.includes(x))).toEqual(more);
 
-    const gc = await runCli(['models', 'gc', '--grace', '3600', '--json'], env);
+    if (kind === 's3') {
+      // A local sweep of a non-file:// store is refused without --force (it may be another registry's), deleting nothing.
+      const refused = await runCli(['models', 'gc', '--grace', '0', '--json'], env);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/refusing to sweep s3:\/\/.*--remote URL.*--force/s);
+      expect((await objects()).filter((x) => more.includes(x))).toEqual(more);
+    }
+    // Grace 0 (the objects were written just now): allowed, since no run is active and no version PENDING.
+    const gc = await runCli(['models', 'gc', '--grace', '0', '--json', ...(kind === 's3' ? ['--force'] : [])], env);
     expect(gc.code, gc.stderr).toBe(0);
     const r = JSON.parse(gc.stdout) as { deleted: string[]; deferred: number };
     expect(r.deferred).toBe(0);
@@ -239,4 +259,86 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     expect(now).toContain(keep);
     expect(await getDb().artifactDeletion.count()).toBe(0);
   }, 240_000);
+
+  const modifiedAt = async (sha: string): Promise<number> => {
+    for await (const o of s.store.list()) if (o.sha256 === sha) return o.modifiedAt.getTime();
+    throw new Error(`${sha} not in the store`);
+  };
+
+  it('a re-put object is young again: neither the sweep nor a version-delete drain deletes it within the grace', async () => {
+    const orphanBytes = new TextEncoder().encode(`old orphan ${randomBytes(8).toString('hex')}`);
+    const archiveBytes = new TextEncoder().encode(`old archive ${randomBytes(8).toString('hex')}`);
+    const orphan = (await s.store.put(orphanBytes)).sha256;
+    const archive = (await s.store.put(archiveBytes)).sha256;
+    const v = await publish('reput', archive);
+    // A grace of 2 s (allowed: nothing runs here); wait for both objects to be older than it (S3 times are whole seconds).
+    const graceMs = 2_000;
+    await until('the objects to be older than the grace', async () => (await modifiedAt(orphan)) <= Date.now() - 3_000 && (await modifiedAt(archive)) <= Date.now() - 3_000, 20_000, 200);
+
+    // A writer re-puts the orphan's bytes (a dataset re-upload) after the sweep listed the store,
+    // before its reference is recorded. This store has no modifiedAt: the drain re-lists it.
+    const rePutAfterList = {
+      url: s.store.url,
+      async *list() {
+        yield* s.store.list();
+        await s.store.put(orphanBytes);
+      },
+      delete: (sha: string) => s.store.delete(sha),
+    };
+    const g = await gcArtifacts(rePutAfterList, { graceMs });
+    expect(g.orphans).toContain(orphan); // marked old from the listing …
+    expect(g.deleted).not.toContain(orphan); // … but re-read young under the lock: deferred
+    expect(g.deferred).toBeGreaterThan(0);
+    expect(await s.store.has(orphan)).toBe(true);
+
+    // A version's archive re-put (the same bytes produced again) just before the version is deleted.
+    await s.store.put(archiveBytes);
+    const d = await deleteVersionAndArtifacts('reput', v, s.store, { graceMs });
+    expect(d.orphaned).toContain(archive);
+    expect(d.artifacts.deleted).not.toContain(archive);
+    expect(await s.store.has(archive)).toBe(true);
+    const left = (await getDb().artifactDeletion.findMany()).map((r) => r.sha256);
+    expect(left).toEqual(expect.arrayContaining([orphan, archive]));
+
+    // Still unreferenced once the grace has passed: the records are finished then.
+    const later = await drainArtifactDeletions(s.store, { graceMs, now: new Date(Date.now() + 10_000) });
+    expect(later.deleted).toEqual(expect.arrayContaining([orphan, archive]));
+    expect(await getDb().artifactDeletion.count()).toBe(0);
+  }, 60_000);
+
+  it('a drain whose record another drain already finished leaves the object alone', async () => {
+    const sha = await put('finished elsewhere');
+    await getDb().artifactDeletion.create({ data: { sha256: sha, reason: 'test' } });
+    // Hold the GC lock so the drain reads its records, then waits for the lock.
+    let drain!: Promise<Awaited<ReturnType<typeof drainArtifactDeletions>>>;
+    await getDb().$transaction(
+      async (tx) => {
+        await tx.$executeRaw`SELECT pg_advisory_xact_lock(${0x636d626e}::int4, 1::int4)`;
+        drain = drainArtifactDeletions(s.store, { graceMs: 0 });
+        await until('the drain to wait on the GC lock', async () => (await gcLockWaiters()) > 0, 10_000, 20);
+        // Meanwhile another drain finished the record (and, say, the object was written anew and kept).
+        await getDb().artifactDeletion.deleteMany({ where: { sha256: sha } });
+      },
+      { timeout: 20_000 },
+    );
+    const r = await drain;
+    expect(r.deleted).toEqual([]);
+    expect(await s.store.has(sha)).toBe(true);
+  });
+
+  it('a grace below 300 s is refused while a run is active or a version PENDING, and nothing is deleted', async () => {
+    const orphan = await put('short grace');
+    const ds = await registerDataset({ sha256: 'f'.repeat(64), name: 'busy', format: 'csv', rows: 1, cols: 1, dtype: 'float32', bytes: 1 });
+    const run = await createRun({ datasetId: ds.id, params: {}, ks: [2], seed: 0 });
+    await setRunStatus(run.id, 'RUNNING');
+    await expect(gcArtifacts(s.store, { graceMs: 0 })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/below 300 s while 1 run/) });
+    expect(await s.store.has(orphan)).toBe(true);
+    expect((await gcArtifacts(s.store, { graceMs: 300_000 })).deleted).not.toContain(orphan); // at the floor: allowed, and young
+    await setRunStatus(run.id, 'FAILED', { error: 'test' });
+    const pending = await createModelVersion({ name: 'busy', ...lineage() });
+    await expect(gcArtifacts(s.store, { graceMs: 0 })).rejects.toMatchObject({ code: 'CONFLICT' });
+    await markVersionReady(pending.id, { artifactSha256: orphan, artifactBytes: 1 });
+    const g = await gcArtifacts(s.store, { graceMs: 0 }); // idle again: allowed (and the orphan is referenced now)
+    expect(g.deleted).not.toContain(orphan);
+  });
 });

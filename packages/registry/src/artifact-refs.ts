@@ -35,14 +35,9 @@ export async function referencedArtifacts(tx: Pick<Tx, '$queryRawUnsafe'>): Prom
   return new Set(rows.map((r) => r.s));
 }
 
-/** Whether one sha256 is referenced now (the re-check made under the GC lock just before a delete). */
-export async function isReferenced(tx: Tx, sha256: string): Promise<boolean> {
-  if (!/^[0-9a-f]{64}$/.test(sha256)) return true; // not an object key of ours: never delete it
-  const rows = await tx.$queryRawUnsafe<{ n: number }[]>(
-    `SELECT ((SELECT count(*) FROM (${COLUMNS}) AS c WHERE c.s = $1) + (SELECT count(*) FROM (${JSON_TEXT}) AS t WHERE strpos(t.j, $1) > 0))::int AS n`,
-    sha256,
-  );
-  return (rows[0]?.n ?? 1) > 0;
+/** Whether a key is one of our object keys (lowercase hex sha256); anything else is never deleted. */
+export function isSha256Key(key: string): boolean {
+  return /^[0-9a-f]{64}$/.test(key);
 }
 
 /** sha256-shaped strings of one value (a version's JSON fields): candidates for deletion with it. */

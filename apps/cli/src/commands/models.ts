@@ -114,7 +114,7 @@ interface ModelsBackend {
   history(name: string, alias: string): Promise<TAliasHistory>;
   pull(ref: string, out: string, force: boolean): Promise<PulledStudent>;
   remove(name: string, version: number): Promise<TDeletedVersion>;
-  gc(graceSeconds: number | undefined, dryRun: boolean): Promise<TGcResult>;
+  gc(graceSeconds: number | undefined, dryRun: boolean, force: boolean): Promise<TGcResult>;
 }
 
 /** The search as the API's query string (`tag` repeats; metric bounds are min_<m> / max_<m>). */
@@ -153,6 +153,22 @@ function remoteBackend(o: RemoteOptions & { remote: string }): ModelsBackend {
   };
 }
 
+/**
+ * A sweep deletes whatever the registry it reads does not reference, so a store swept against the
+ * wrong database loses everything (CMBN_ARTIFACTS=s3://… with DATABASE_URL unset sweeps the shared
+ * bucket against an empty embedded Postgres). A local sweep is therefore allowed only on a file://
+ * store; a shared one is swept through the coordinator that owns it (--remote), or with --force by
+ * an operator who vouches that this database is that store's registry.
+ */
+function refuseSharedStoreSweep(storeUrl: string, registryUrl: string, dryRun: boolean, force: boolean): void {
+  if (dryRun || force || storeUrl.startsWith('file:')) return;
+  const db = registryUrl.replace(/\/\/[^@/]*@/, '//');
+  throw new CliError(
+    `refusing to sweep ${storeUrl} against the local registry (${db}): a store shared with a coordinator must be swept by it ` +
+      '(cmbn models gc --remote URL); pass --force only if this database is the registry of that store',
+  );
+}
+
 /** A local record as the API would have sent it: the same JSON (ISO timestamps), parsed by the same schema. */
 const asContract = <S extends z.ZodType>(schema: S, value: unknown): z.infer<S> => schema.parse(JSON.parse(JSON.stringify(value)));
 
@@ -175,7 +191,10 @@ async function withRegistry<T>(o: RemoteOptions, fn: (b: ModelsBackend) => Promi
       },
       pull: (ref, out, force) => pullStudent({ ref, outDir: out, store: reg.store, force }),
       remove: async (name, version) => asContract(ZDeletedVersion, { ...(await deleteVersionAndArtifacts(name, version, reg.store)), deleted: true }),
-      gc: async (graceSeconds, dryRun) => asContract(ZGcResult, await gcArtifacts(reg.store, { ...(graceSeconds !== undefined ? { graceMs: graceSeconds * 1000 } : {}), dryRun })),
+      gc: async (graceSeconds, dryRun, force) => {
+        refuseSharedStoreSweep(reg.store.url, reg.url, dryRun, force);
+        return asContract(ZGcResult, await gcArtifacts(reg.store, { ...(graceSeconds !== undefined ? { graceMs: graceSeconds * 1000 } : {}), dryRun }));
+      },
     });
   } finally {
     await reg.close();
@@ -344,7 +363,10 @@ export function addModelsCommand(program: Command): void {
   ).action(async (name: string, version: number, o: RemoteOptions) =>
     withRegistry(o, async (b) => {
       const d = await b.remove(name, version);
-      const later = d.artifacts.deferred > 0 ? `; ${d.artifacts.deferred} left for a later drain or \`cmbn models gc\` (a version is PENDING)` : '';
+      const later =
+        d.artifacts.deferred > 0
+          ? `; ${d.artifacts.deferred} left for a later \`cmbn models gc\` (a version is PENDING, or the object was written within the grace period)`
+          : '';
       out(o, d, `deleted ${name}:${version} and ${d.artifacts.deleted.length} artifact object(s) only it referenced${later}`);
     }),
   );
@@ -352,14 +374,15 @@ export function addModelsCommand(program: Command): void {
   withRemote(
     models
       .command('gc')
-      .option('--grace <seconds>', 'keep unreferenced objects written less than this long ago (default 3600)', intOption('--grace', 0))
+      .option('--grace <seconds>', 'keep unreferenced objects written less than this long ago (default 3600; below 300 only while no run is active and no version PENDING)', intOption('--grace', 0))
       .option('--dry-run', 'list the orphans, delete nothing')
+      .option('--force', 'local registry only: sweep a non-file:// store (only if this database is its registry)')
       .description('delete artifact objects that no version, run or dataset references (and finish interrupted deletions)'),
-  ).action(async (o: RemoteOptions & { grace?: number; dryRun?: boolean }) =>
+  ).action(async (o: RemoteOptions & { grace?: number; dryRun?: boolean; force?: boolean }) =>
     withRegistry(o, async (b) => {
-      const g = await b.gc(o.grace, o.dryRun === true);
+      const g = await b.gc(o.grace, o.dryRun === true, o.force === true);
       const what = g.dryRun ? `would delete ${g.orphans.length}` : `deleted ${g.deleted.length}`;
-      const later = g.deferred > 0 ? `, ${g.deferred} deferred (a version is PENDING)` : '';
+      const later = g.deferred > 0 ? `, ${g.deferred} deferred (a version is PENDING, or the object was re-put within the grace period)` : '';
       out(o, g, `${g.store}: ${g.scanned} objects, ${g.referenced} referenced, ${g.young} unreferenced but younger than the grace period; ${what} orphan(s)${later}`);
     }),
   );

@@ -37,10 +37,15 @@ import { eventView, modelView, moveView, searchView, versionView } from './model
 import { INT4_MAX, jsonBody } from './validation.ts';
 
 /**
- * Who the request acts as: the token's name, set by the auth middleware (auth.ts) as
- * `res.locals.principal`; `default` (the single CMBN_API_TOKEN's name) until one is set.
+ * Who the request acts as: the token's name (or `anonymous` with auth off), set by the auth
+ * middleware (auth.ts) as `res.locals.principal`. A route reached without it is a wiring bug,
+ * refused rather than recorded under a made-up name in the alias history.
  */
-const principal = (res: Response): string => (typeof res.locals.principal === 'string' && res.locals.principal !== '' ? res.locals.principal : 'default');
+const principal = (res: Response): string => {
+  const p: unknown = res.locals.principal;
+  if (typeof p !== 'string' || p === '') throw new AppError('INTERNAL', 'no authenticated principal on this request (the auth middleware did not run)');
+  return p;
+};
 
 /**
  * The model registry (MLflow-shaped, without its gaps): registered models, their versions (searchable),
