@@ -51,7 +51,7 @@ export function producerJobId(v: Pick<ModelVersionRecord, 'idempotencyKey'>): st
 
 export class PendingReconciler {
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<unknown> | undefined;
+  private running: Promise<void> | undefined;
   /** Passes finished since start (failed ones included). */
   passes = 0;
   private readonly intervalMs: number;
@@ -106,16 +106,19 @@ export class PendingReconciler {
     if (drained.deleted.length > 0) this.o.logger.info({ deleted: drained.deleted.length, deferred: drained.deferred }, 'finished interrupted artifact deletions');
   }
 
+  /** One pass now, or the pass already running (never two at once); a failed pass is logged, not thrown. */
+  runPass(): Promise<void> {
+    this.running ??= this.tick()
+      .catch((err: unknown) => this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pending reconciler pass failed (retrying next interval)'))
+      .finally(() => {
+        this.running = undefined;
+        this.passes++;
+      });
+    return this.running;
+  }
+
   start(): this {
-    this.timer ??= setInterval(() => {
-      if (this.running) return;
-      this.running = this.tick()
-        .catch((err: unknown) => this.o.logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'pending reconciler pass failed (retrying next interval)'))
-        .finally(() => {
-          this.running = undefined;
-          this.passes++;
-        });
-    }, this.intervalMs);
+    this.timer ??= setInterval(() => void this.runPass(), this.intervalMs);
     this.timer.unref();
     return this;
   }

@@ -1,0 +1,75 @@
+/**
+ * The coordinator's own lifecycle, with real Redis, Postgres and processes: the pending reconciler
+ * belongs to startCoordinator's handle and close() stops it (awaiting a pass in flight) before the
+ * queues and the database close; a bad environment value ends `cmbn coordinator` with one line.
+ */
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
+import { startCoordinator } from './coordinator.ts';
+import { readCoordinatorEnv } from './env.ts';
+import { REDIS_URL, dropPrefix, runCli, tempArtifacts, uniquePrefix, until } from './test-helpers.ts';
+
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+const prefix = uniquePrefix();
+
+beforeAll(async () => {
+  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+});
+
+afterAll(async () => {
+  await db?.drop();
+  await artifacts?.remove();
+  await dropPrefix(prefix);
+});
+
+describe('pending reconciler lifecycle', () => {
+  it('runs from startCoordinator at CMBN_PENDING_RECONCILE_MS, and close() stops it after its pass in flight', async () => {
+    const logs: { level: number; msg: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as { level: number; msg: string });
+        cb();
+      },
+    });
+    const c = await startCoordinator({
+      env: readCoordinatorEnv({ CMBN_PENDING_RECONCILE_MS: '100' }),
+      databaseUrl: db.url,
+      redisUrl: REDIS_URL,
+      artifacts: artifacts.url,
+      prefix,
+      port: 0,
+      maxUploadBytes: 1e6,
+      logger: pino({ level: 'warn' }, sink),
+    });
+    await until('two reconciler passes', async () => c.reconciler.passes >= 2, 30_000);
+    // A pass in flight when close() begins: close() must wait for it before closing the queues and
+    // the database under it (before, the pass failed on a closed client or opened a new one).
+    let passDone = false;
+    const pass = c.reconciler.runPass().then(() => (passDone = true));
+    await c.close();
+    expect(passDone).toBe(true);
+    await pass;
+    // Stopped for good: the interval is cleared and no pass is running.
+    expect(c.reconciler.active).toBe(false);
+    expect(logs.filter((l) => /pending reconciler/.test(l.msg))).toEqual([]);
+  });
+});
+
+describe('coordinator environment', () => {
+  it('a bad value of any setting ends `cmbn coordinator` with one readable line naming each variable', async () => {
+    const r = await runCli(['coordinator', '--port', '0'], {
+      DATABASE_URL: db.url,
+      CMBN_PENDING_RECONCILE_MS: 'soon',
+      CMBN_SESSION_TTL_S: '5',
+      CMBN_TRUST_PROXY: 'everyone',
+    }, 60_000);
+    const lines = r.stderr.split('\n').filter((l) => l.startsWith('cmbn'));
+    expect({ code: r.code, n: lines.length, stack: /^\s+at /m.test(r.stderr), listening: /listening/.test(r.stdout + r.stderr) }).toEqual({ code: 1, n: 1, stack: false, listening: false });
+    expect(lines[0]).toMatch(/^cmbn: coordinator configuration: /);
+    for (const v of ['CMBN_PENDING_RECONCILE_MS', 'CMBN_SESSION_TTL_S', 'CMBN_TRUST_PROXY']) expect(lines[0]).toContain(`${v}: `);
+    expect(lines[0]).not.toMatch(/^cmbn: \[/);
+  });
+});
