@@ -21,6 +21,10 @@ COPY . .
 # npm ci runs the root postinstall (`prisma generate`); running it again is cheap and makes the
 # step explicit. Both work offline (Prisma 6.19 with engine "js", see prisma.config.ts).
 RUN npm ci --include=dev && npx prisma generate && npm cache clean --force
+# The web console the coordinator serves at / (apps/console/dist; the dockerignore keeps any local
+# dist out of the context, so the image builds its own from the sources it holds). Without it
+# `/` answers 404 "the console is not built".
+RUN npm run build:console
 
 RUN mkdir -p /artifacts && chown node:node /artifacts
 USER node

@@ -73,7 +73,13 @@ function merge(base: Compose, over: Compose): Compose {
 
 const publishedPort = (mapping: string) => Number(mapping.split(':')[0]);
 const APP_SERVICES = ['coordinator', 'worker', 'worker-gpu'] as const;
-const coordinatorReads = new Set<string>([...Object.keys(ZCoordinatorEnv.shape), ...S3_ENV_VARS, 'HOST']); // HOST: main.ts
+const coordinatorReads = new Set<string>([...Object.keys(ZCoordinatorEnv.shape), ...S3_ENV_VARS]);
+/**
+ * Coordinator settings compose deliberately neither sets nor passes through: PORT and HOST are the
+ * container's (`--port 8080`, which the ports mapping publishes; every interface), and the queue
+ * prefix must be the workers' too, so it stays the default for all.
+ */
+const COORDINATOR_FIXED = ['PORT', 'HOST', 'CMBN_QUEUE_PREFIX'];
 const workerReads = new Set<string>([...Object.keys(ZWorkerEnv.shape), ...S3_ENV_VARS]);
 
 const single = load('docker-compose.yml');
@@ -132,6 +138,38 @@ describe('docker-compose.yml (one host)', () => {
     expect(existsSync(join(ROOT, 'apps/cli/src/main.ts'))).toBe(true);
   });
 
+  it('passes every other coordinator setting through from the shell or .env, unset when unset', () => {
+    const c = svc.coordinator!;
+    const set = new Set(Object.keys(c.environment!));
+    const passthrough = Object.entries(c.environment!).filter(([, v]) => v === null).map(([k]) => k);
+    const missing = Object.keys(ZCoordinatorEnv.shape).filter((k) => !set.has(k) && !COORDINATOR_FIXED.includes(k));
+    expect(missing).toEqual([]);
+    for (const k of ['CMBN_API_TOKEN', 'CMBN_API_TOKENS', 'CMBN_SESSION_TTL_S', 'CMBN_TRUST_PROXY', 'CMBN_PUBLIC_URL', 'CMBN_PENDING_RECONCILE_MS']) expect(passthrough).toContain(k);
+    // A passthrough absent from the shell is absent in the container: the schema's defaults apply.
+    const parsed = readCoordinatorEnv(resolvedEnv(c, {}));
+    expect([parsed.CMBN_API_TOKENS, parsed.CMBN_TRUST_PROXY, parsed.CMBN_PUBLIC_URL, parsed.CMBN_SESSION_TTL_S]).toEqual([undefined, undefined, undefined, 12 * 3600]);
+    expect(c.command).toEqual(['npx', 'tsx', 'apps/cli/src/main.ts', 'coordinator', '--port', '8080']);
+    expect(c.ports).toEqual(['8080:8080']);
+  });
+
+  it('documents every variable the coordinator and the worker read in docs/API.md', () => {
+    const doc = readFileSync(join(ROOT, 'docs/API.md'), 'utf8');
+    const undocumented = [...Object.keys(ZCoordinatorEnv.shape), ...Object.keys(ZWorkerEnv.shape)].filter((k) => !doc.includes(`| \`${k}\` |`));
+    expect(undocumented).toEqual([]);
+  });
+
+  it('builds the console into the image, so the coordinator serves / (the context has no dist)', () => {
+    const dockerfile = readFileSync(join(ROOT, 'docker/node.Dockerfile'), 'utf8');
+    const steps = dockerfile.split('\n').filter((l) => l.startsWith('RUN '));
+    const ci = steps.findIndex((l) => /npm ci\b/.test(l));
+    const build = steps.findIndex((l) => /npm run build:console\b/.test(l));
+    expect({ ci: ci >= 0, build: build > ci }).toEqual({ ci: true, build: true });
+    expect(readFileSync(join(ROOT, 'docker/node.Dockerfile.dockerignore'), 'utf8').split('\n')).toContain('**/dist');
+    const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
+    expect(scripts['build:console']).toMatch(/@cmbn\/console/);
+    expect((JSON.parse(readFileSync(join(ROOT, 'apps/console/package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build).toMatch(/vite build/);
+  });
+
   it('declares every named volume it mounts, and none for artifacts any more', () => {
     const used = Object.values(svc).flatMap((s) => (s.volumes ?? []).map((v) => v.split(':')[0]!));
     expect(new Set(used)).toEqual(new Set(Object.keys(single.volumes ?? {})));
@@ -183,12 +221,26 @@ describe('docker/machine-a.yml + docker/machine-b.yml (two machines)', () => {
     expect(w.command).toEqual(single.services.worker!.command);
   });
 
-  it('machine B: the distill worker (profile distill) also needs DATABASE_URL and refuses to start without it', () => {
-    const d = b.services['distill-worker']!;
-    expect(d.profiles).toEqual(['distill']);
+  it('machine B: the distill worker (machine-b-distill.yml) also needs DATABASE_URL, and compose refuses to start it without', () => {
+    const extra = load('docker/machine-b-distill.yml');
+    expect(extra.name).toBe(b.name);
+    expect(Object.keys(extra.services)).toEqual(['distill-worker']);
+    const d = extra.services['distill-worker']!;
+    expect(d.profiles).toBeUndefined();
     expect(Object.keys(d.environment!).filter((k) => !workerReads.has(k))).toEqual([]);
-    expect(() => readWorkerEnv(resolvedEnv(d, envB))).toThrow(/worker configuration: DATABASE_URL/);
+    // Same Redis, bucket and keys as machine-b.yml's shard workers; only the jobs and Postgres differ.
+    const { CMBN_WORKER_JOBS: jobs, DATABASE_URL: dbUrl, ...rest } = d.environment!;
+    const { CMBN_WORKER_JOBS: _shardJobs, ...shardRest } = b.services.worker!.environment!;
+    expect([jobs, typeof dbUrl]).toEqual(['distill', 'string']);
+    expect(rest).toEqual(shardRest);
+    expect([d.build, d.image, d.command]).toEqual([b.services.worker!.build, b.services.worker!.image, b.services.worker!.command]);
+    expect(() => resolvedEnv(d, envB)).toThrow(/required variable DATABASE_URL is missing: set DATABASE_URL=/);
+    expect(() => resolvedEnv(d, { ...envB, DATABASE_URL: '' })).toThrow(/DATABASE_URL/);
     const parsed = readWorkerEnv(resolvedEnv(d, { ...envB, DATABASE_URL: 'postgresql://postgres:pgpw@198.18.0.2:5432/cmbn' }));
     expect([parsed.CMBN_WORKER_JOBS, parsed.DATABASE_URL]).toEqual([['distill'], 'postgresql://postgres:pgpw@198.18.0.2:5432/cmbn']);
+    // A shard-only machine B never sets DATABASE_URL: nothing in machine-b.yml may require it
+    // (compose interpolates all of a file's services, whatever profiles are active).
+    expect(readFileSync(join(ROOT, 'docker/machine-b.yml'), 'utf8').replace(/#.*$/gm, '')).not.toMatch(/DATABASE_URL/);
+    for (const s of Object.values(b.services)) expect(() => resolvedEnv(s, envB)).not.toThrow();
   });
 });
