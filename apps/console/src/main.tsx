@@ -1,22 +1,22 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ZSessionState } from '@cmbn/api';
-import { ApiError, getJson, sendJson, setUnauthorizedHandler, type Session } from './ui/api.tsx';
+import { ZLogin, ZSessionState, type TSessionState } from '@cmbn/api';
+import { ApiError, getJson, sendJson, setUnauthorizedHandler } from './ui/api.tsx';
 import { ModelPage, ModelsPage } from './ui/models.tsx';
 import { href, useRoute } from './ui/router.tsx';
 import { RunPage } from './ui/run.tsx';
 import { RunsPage } from './ui/runs.tsx';
 import './ui/style.css';
 
-function Login(props: { onLogin: (s: Session) => void }) {
+function Login(props: { onLogin: (s: TSessionState) => void }) {
   const [token, setToken] = useState('');
   const [error, setError] = useState<string | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
     setError(null);
     try {
-      await sendJson('POST', '/v1/session', { token });
-      props.onLogin((await getJson('/v1/session', ZSessionState)) as Session);
+      await sendJson('POST', '/v1/session', ZLogin, { token });
+      props.onLogin(await getJson('/v1/session', ZSessionState));
     } catch (err) {
       setError(err instanceof ApiError ? err.message : String(err));
     }
@@ -34,15 +34,15 @@ function Login(props: { onLogin: (s: Session) => void }) {
 
 function App() {
   const route = useRoute();
-  const [session, setSession] = useState<Session | null | 'login'>(null);
+  const [session, setSession] = useState<TSessionState | null | 'login'>(null);
   useEffect(() => {
     setUnauthorizedHandler(() => setSession('login'));
-    getJson('/v1/session', ZSessionState).then((s) => setSession(s as Session), () => setSession('login'));
+    getJson('/v1/session', ZSessionState).then(setSession, () => setSession('login'));
   }, []);
   if (session === null) return <p class="muted">Loading…</p>;
   if (session === 'login') return <Login onLogin={setSession} />;
   const logout = async () => {
-    await sendJson('DELETE', '/v1/session');
+    await sendJson('DELETE', '/v1/session', null);
     setSession(session.authRequired ? 'login' : session);
   };
   const [page, arg] = route;

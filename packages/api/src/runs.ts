@@ -52,6 +52,16 @@ export const ZRunLayer = z
   .meta({ id: 'RunLayer' });
 export type TRunLayer = z.infer<typeof ZRunLayer>;
 
+/**
+ * What the finished run keeps beside its model (the coordinator's finish step): free-form, but the
+ * fields that clients read are typed. mbnOutput is MBN's embedding and labels of the training
+ * points (@cmbn/jobs ZTeacherRef), the projector's input; runs from before it have none.
+ */
+export const ZRunSummary = z.looseObject({
+  modelBytes: z.number().int().min(0).optional(),
+  mbnOutput: z.object({ embeddingSha256: z.string(), labelsSha256: z.string(), rows: z.number().int().min(0), c: z.number().int().min(1) }).optional(),
+});
+
 export const ZRunView = z
   .object({
     id: z.string(),
@@ -68,7 +78,7 @@ export const ZRunView = z
     etaSeconds: z.number().nullable(),
     modelHash: z.string().nullable(),
     metrics: z.record(z.string(), z.unknown()).nullable(),
-    summary: z.record(z.string(), z.unknown()).nullable(),
+    summary: ZRunSummary.nullable(),
     /** The distilled student (the CLI's `student` summary object), once the run succeeded. */
     student: z.record(z.string(), z.unknown()).nullable(),
     mbnSeconds: z.number().nullable(),
@@ -153,3 +163,23 @@ export const ZRunEmbedding = z
   })
   .meta({ id: 'RunEmbedding' });
 export type TRunEmbedding = z.infer<typeof ZRunEmbedding>;
+
+/**
+ * `GET /v1/runs/:id/events` (Server-Sent Events): `event: progress` carries the trainer's progress
+ * (@cmbn/mbn TrainProgress: layer/done/total while a layer runs, then pca, kmeans, model), `event:
+ * status` each status change. Not JSON bodies, so not in the route table; the console parses each.
+ */
+export const ZRunProgress = z.object({
+  stage: z.enum(['layer', 'pca', 'kmeans', 'model']),
+  layers: z.number().int(),
+  layer: z.number().int().optional(),
+  k: z.number().int().optional(),
+  done: z.number().int().min(0).optional(),
+  total: z.number().int().min(0).optional(),
+  unit: z.enum(['clusterings', 'shards']).optional(),
+});
+export type TRunProgress = z.infer<typeof ZRunProgress>;
+export const ZRunProgressEvent = z.object({ type: z.literal('progress'), progress: ZRunProgress });
+export type TRunProgressEvent = z.infer<typeof ZRunProgressEvent>;
+export const ZRunStatusEvent = z.object({ type: z.literal('status'), status: ZRunStatus, error: z.string().nullable().optional(), modelHash: z.string().nullable().optional() });
+export type TRunStatusEvent = z.infer<typeof ZRunStatusEvent>;

@@ -1,8 +1,10 @@
 /**
  * The console's calls to /v1. Same origin, so the session cookie goes along; a 401 shows the login.
- * Bodies are parsed with @cmbn/api's schemas, the same ones the coordinator answers with.
+ * Every answer (and each SSE event) is parsed with @cmbn/api's schemas, the same ones the
+ * coordinator types its answers with; the pages use their z.infer types (TRunView, …), never own copies.
  */
 import type { z } from 'zod';
+import { ZErrorBody } from '@cmbn/api';
 
 export class ApiError extends Error {
   constructor(
@@ -23,9 +25,9 @@ async function failure(res: Response): Promise<ApiError> {
   let code = 'HTTP_' + res.status;
   let message = res.statusText;
   try {
-    const body = (await res.json()) as { error?: { code?: string; message?: string } };
-    code = body.error?.code ?? code;
-    message = body.error?.message ?? message;
+    // Every error is the contract's error body; anything else (a proxy's HTML page) keeps the status line.
+    const body = ZErrorBody.safeParse(await res.json());
+    if (body.success) ({ code, message } = body.data.error);
   } catch {
     // not JSON
   }
@@ -33,12 +35,25 @@ async function failure(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message);
 }
 
+/** Parses an answer with its contract schema; a mismatch is an ApiError naming the fields, never a silently wrong page. */
+export function parseAnswer<S extends z.ZodType>(what: string, schema: S, value: unknown, status = 200): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) throw new ApiError(status, 'CONTRACT', `${what}: the answer does not match the API contract: ${r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+async function jsonOf(res: Response, path: string): Promise<unknown> {
+  try {
+    return await res.json();
+  } catch {
+    throw new ApiError(res.status, 'CONTRACT', `${path}: the answer is not JSON`);
+  }
+}
+
 export async function getJson<S extends z.ZodType>(path: string, schema: S): Promise<z.infer<S>> {
   const res = await fetch(path, { credentials: 'same-origin', headers: { accept: 'application/json' } });
   if (!res.ok) throw await failure(res);
-  const r = schema.safeParse(await res.json());
-  if (!r.success) throw new ApiError(res.status, 'CONTRACT', `${path}: the answer does not match the API contract: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  return r.data;
+  return parseAnswer(path, schema, await jsonOf(res, path), res.status);
 }
 
 export async function getBytes(path: string): Promise<ArrayBuffer> {
@@ -47,7 +62,13 @@ export async function getBytes(path: string): Promise<ArrayBuffer> {
   return res.arrayBuffer();
 }
 
-export async function sendJson<T>(method: string, path: string, body?: unknown): Promise<T | undefined> {
+/**
+ * A request with a JSON body (or none). `schema` is the contract's answer; null for a route that
+ * answers 204 No Content, where any other answer is a contract break too.
+ */
+export async function sendJson<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>>;
+export async function sendJson(method: string, path: string, schema: null, body?: unknown): Promise<undefined>;
+export async function sendJson(method: string, path: string, schema: z.ZodType | null, body?: unknown): Promise<unknown> {
   const res = await fetch(path, {
     method,
     credentials: 'same-origin',
@@ -55,83 +76,9 @@ export async function sendJson<T>(method: string, path: string, body?: unknown):
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   if (!res.ok) throw await failure(res);
-  return res.status === 204 ? undefined : ((await res.json()) as T);
-}
-
-export interface Session {
-  principal: string;
-  via: 'none' | 'token' | 'session';
-  authRequired: boolean;
-}
-
-export interface LayerView {
-  layer: number;
-  k: number;
-  status: string;
-  shardsDone: number;
-  shardsTotal: number;
-  seconds: number | null;
-}
-
-export interface RunView {
-  id: string;
-  status: string;
-  datasetId: string;
-  labelsId: string | null;
-  params: Record<string, unknown>;
-  ks: number[];
-  currentLayer: number;
-  layers: LayerView[];
-  etaSeconds: number | null;
-  modelHash: string | null;
-  metrics: Record<string, number> | null;
-  summary: Record<string, unknown> | null;
-  student: Record<string, unknown> | null;
-  mbnSeconds: number | null;
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export interface RunListItem {
-  id: string;
-  status: string;
-  datasetId: string;
-  labelsId: string | null;
-  params: Record<string, unknown>;
-  distill: boolean;
-  ks: number[];
-  currentLayer: number;
-  metrics: Record<string, number> | null;
-  modelHash: string | null;
-  error: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationSeconds: number | null;
-}
-
-export interface EmbeddingView {
-  runId: string;
-  n: number;
-  c: number;
-  projection: { method: string; explained: [number, number] };
-  clusterSizes: { cluster: number; count: number }[];
-  hasTruth: boolean;
-  confusion: { classes: number[]; clusters: number[]; counts: number[][] } | null;
-  metrics: Record<string, number> | null;
-  points: { url: string };
-}
-
-/** The trainer's progress event (`event: progress` of GET /v1/runs/:id/events). */
-export interface ProgressEvent {
-  type: 'progress';
-  progress: { stage: string; layer?: number; layers?: number; k?: number; done?: number; total?: number };
-}
-export interface StatusEvent {
-  type: 'status';
-  status: string;
-  error: string | null;
-  modelHash: string | null;
+  if (schema === null) {
+    if (res.status !== 204) throw new ApiError(res.status, 'CONTRACT', `${method} ${path}: expected 204 No Content, got ${res.status}`);
+    return undefined;
+  }
+  return parseAnswer(`${method} ${path}`, schema, await jsonOf(res, path), res.status);
 }

@@ -90,7 +90,7 @@ export function ModelPage(props: { name: string }) {
         </thead>
         <tbody>
           {model.versions.map((v) => {
-            const m = v.metrics as Record<string, unknown>;
+            const m = v.metrics;
             return (
               <tr key={v.version} data-version={v.version}>
                 <td class="num">{v.version}</td>

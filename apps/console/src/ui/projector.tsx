@@ -1,8 +1,8 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { fmtMetric } from '../lib/format.ts';
 import { colourWords, decodePoints, fitView, rasterize, type Points, type View } from '../lib/points.ts';
-import { ZRunEmbedding } from '@cmbn/api';
-import { getBytes, getJson, type EmbeddingView } from './api.tsx';
+import { ZRunEmbedding, type TRunEmbedding } from '@cmbn/api';
+import { getBytes, getJson } from './api.tsx';
 
 const W = 800;
 const H = 560;
@@ -15,7 +15,7 @@ const BACKGROUND = 0xffffffff;
  * one pixel buffer (lib/points.ts), redrawn only when something changed, at most once per frame.
  */
 export function Projector(props: { runId: string }) {
-  const [meta, setMeta] = useState<EmbeddingView | null>(null);
+  const [meta, setMeta] = useState<TRunEmbedding | null>(null);
   const [points, setPoints] = useState<Points | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [mode, setMode] = useState<'cluster' | 'truth'>('cluster');
@@ -29,7 +29,7 @@ export function Projector(props: { runId: string }) {
   useEffect(() => {
     let alive = true;
     (async () => {
-      const m = (await getJson(`/v1/runs/${encodeURIComponent(props.runId)}/embedding`, ZRunEmbedding)) as unknown as EmbeddingView;
+      const m = await getJson(`/v1/runs/${encodeURIComponent(props.runId)}/embedding`, ZRunEmbedding);
       const buf = await getBytes(m.points.url);
       if (!alive) return;
       setMeta(m);
@@ -159,7 +159,7 @@ export function Projector(props: { runId: string }) {
   );
 }
 
-function ConfusionMatrix(props: { m: NonNullable<EmbeddingView['confusion']>; acc: number | undefined }) {
+function ConfusionMatrix(props: { m: NonNullable<TRunEmbedding['confusion']>; acc: number | undefined }) {
   const { m } = props;
   const max = Math.max(1, ...m.counts.flat());
   const total = m.counts.flat().reduce((s, v) => s + v, 0);

@@ -1,20 +1,21 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type { z } from 'zod';
 import { fmtBytes, fmtDuration, fmtMetric, fmtNumber, fmtParams } from '../lib/format.ts';
 import { layerRows, type Observation } from '../lib/layer-rates.ts';
-import { ZRunView } from '@cmbn/api';
-import { getJson, type ProgressEvent, type RunView, type StatusEvent } from './api.tsx';
+import { ZRunProgressEvent, ZRunStatusEvent, ZRunView, type TRunProgress, type TRunView } from '@cmbn/api';
+import { getJson, parseAnswer } from './api.tsx';
 import { Projector } from './projector.tsx';
 import { href } from './router.tsx';
 import { StatusBadge, TERMINAL } from './runs.tsx';
 
-type Live = ProgressEvent['progress'] & { at: number };
+type Live = TRunProgress & { at: number };
 
 /**
  * One run: live progress from its SSE stream (the session cookie authenticates the EventSource),
  * the per-layer table, the ETA, errors, and once MBN has finished the projector.
  */
 export function RunPage(props: { id: string }) {
-  const [run, setRun] = useState<RunView | null>(null);
+  const [run, setRun] = useState<TRunView | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [live, setLive] = useState<Live | null>(null);
   const [stream, setStream] = useState<'connecting' | 'open' | 'ended' | 'lost'>('connecting');
@@ -27,7 +28,7 @@ export function RunPage(props: { id: string }) {
     let lastLoad = 0;
     const load = () => {
       lastLoad = Date.now();
-      (getJson(`/v1/runs/${encodeURIComponent(props.id)}`, ZRunView) as Promise<RunView>).then(
+      getJson(`/v1/runs/${encodeURIComponent(props.id)}`, ZRunView).then(
         (r) => alive && (setRun(r), setError(null)),
         (e: Error) => alive && setError(e.message),
       );
@@ -43,8 +44,18 @@ export function RunPage(props: { id: string }) {
     load();
     const es = new EventSource(`/v1/runs/${encodeURIComponent(props.id)}/events`);
     es.onopen = () => setStream('open');
+    // Each event is parsed with the contract like any other answer; a bad one is shown, not acted on.
+    const parsed = <T,>(schema: z.ZodType<T>, m: Event): T | null => {
+      try {
+        return parseAnswer(`event ${m.type} of run ${props.id}`, schema, JSON.parse((m as MessageEvent<string>).data));
+      } catch (e) {
+        if (alive) setError(e instanceof Error ? e.message : String(e));
+        return null;
+      }
+    };
     es.addEventListener('progress', (m) => {
-      const ev = JSON.parse((m as MessageEvent<string>).data) as ProgressEvent;
+      const ev = parsed(ZRunProgressEvent, m);
+      if (!ev) return;
       const p = ev.progress;
       const at = Date.now();
       if (p.stage === 'layer' && p.layer !== undefined && p.done !== undefined) {
@@ -56,7 +67,8 @@ export function RunPage(props: { id: string }) {
       reloadSoon();
     });
     es.addEventListener('status', (m) => {
-      const ev = JSON.parse((m as MessageEvent<string>).data) as StatusEvent;
+      const ev = parsed(ZRunStatusEvent, m);
+      if (!ev) return;
       if (TERMINAL.has(ev.status)) {
         es.close();
         setStream('ended');
@@ -83,8 +95,8 @@ export function RunPage(props: { id: string }) {
   const layers = run.layers.map((l) => (live?.stage === 'layer' && live.layer === l.layer && (live.done ?? 0) > l.shardsDone ? { ...l, shardsDone: live.done! } : l));
   const rows = layerRows(layers, V, seen.current, Date.now());
   const done = TERMINAL.has(run.status);
-  const hasEmbedding = run.summary !== null && 'mbnOutput' in run.summary;
-  const student = run.student as Record<string, unknown> | null;
+  const hasEmbedding = run.summary?.mbnOutput !== undefined;
+  const student = run.student;
   return (
     <section data-testid="run-page" data-run-id={run.id} data-status={run.status}>
       <h2>
@@ -111,7 +123,7 @@ export function RunPage(props: { id: string }) {
           <>
             <dt>model</dt>
             <dd class="mono">
-              <a href={`/v1/runs/${run.id}/model`}>{run.modelHash.slice(0, 16)}…</a> ({fmtBytes((run.summary as { modelBytes?: number } | null)?.modelBytes)})
+              <a href={`/v1/runs/${run.id}/model`}>{run.modelHash.slice(0, 16)}…</a> ({fmtBytes(run.summary?.modelBytes)})
             </dd>
           </>
         )}

@@ -1,6 +1,6 @@
 import { fmtDuration, fmtMetric, fmtParams, shortId } from '../lib/format.ts';
 import { ZRunList } from '@cmbn/api';
-import { getJson, type RunListItem } from './api.tsx';
+import { getJson } from './api.tsx';
 import { href } from './router.tsx';
 import { usePoll } from './use-poll.tsx';
 
@@ -13,7 +13,7 @@ export function StatusBadge(props: { status: string }) {
 /** Every run, newest first: status, params, duration, metrics. Re-read every 3 s, so new runs and status changes appear. */
 export function RunsPage() {
   const { value, error } = usePoll(
-    () => getJson('/v1/runs?limit=200', ZRunList) as Promise<{ runs: RunListItem[] }>,
+    () => getJson('/v1/runs?limit=200', ZRunList),
     3000,
     () => true,
     [],
