@@ -4,13 +4,19 @@
  * rollback, deletion with its artifacts, and gc. Every answer is checked against /openapi.json.
  */
 import { readdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractCheckedApi, type CheckedApi } from '@cmbn/api';
 import { FileArtifactStore } from '@cmbn/artifacts';
-import { createModelVersion, createTestDatabase, markVersionReady, type TestDatabase } from '@cmbn/registry';
+import { distillIdempotencyKey, distillJobId } from '@cmbn/jobs';
+import { aliasHistory, createModelVersion, createRun, createTestDatabase, markVersionReady, registerDataset, setRunStatus, type TestDatabase } from '@cmbn/registry';
 import type { CoordinatorHandle } from './coordinator.ts';
 import { startCoordinator } from './coordinator.ts';
+import { toErrorResponse } from './errors.ts';
+import { producerJobId } from './pending-reconciler.ts';
+import { modelsRouter } from './routes/models.ts';
 import { REDIS_URL, api, dropPrefix, runCli, tempArtifacts, uniquePrefix } from './test-helpers.ts';
 import pino from 'pino';
 
@@ -128,18 +134,62 @@ describe('registry API', () => {
     expect(un.body).toMatchObject({ deleted: true, event: { action: 'delete', previousVersion: 1, principal: 'alice' } });
     const del = await as.alice.json('/v1/models/deleting/versions/1', { method: 'DELETE' });
     expect(del.status).toBe(200);
-    expect(del.body).toMatchObject({ deleted: true, artifacts: { deleted: [v.sha256], deferred: 0 } });
-    expect(await storedObjects()).not.toContain(v.sha256);
+    // The archive was written just now: inside the grace period, so its deletion is recorded and deferred.
+    expect(del.body).toMatchObject({ deleted: true, orphaned: [v.sha256], artifacts: { deleted: [], deferred: 1 } });
+    expect(await storedObjects()).toContain(v.sha256);
 
     const { sha256: orphan } = await store.put(new TextEncoder().encode('an orphan'));
     const dry = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0, dryRun: true }) });
-    expect(dry.body).toMatchObject({ dryRun: true, orphans: [orphan], deleted: [] });
+    expect(dry.body).toMatchObject({ dryRun: true, deleted: [] });
+    expect(dry.body.orphans.sort()).toEqual([orphan, v.sha256].sort());
     const young = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: '{}' });
-    expect(young.body).toMatchObject({ young: 1, deleted: [] });
+    expect(young.body).toMatchObject({ young: 2, deleted: [], deferred: 1 });
+
+    // A grace below 300 s while a run is active: refused (409), nothing deleted.
+    const ds = await registerDataset({ sha256: 'f'.repeat(64), name: 'busy', format: 'csv', rows: 1, cols: 1, dtype: 'float32', bytes: 1 });
+    const run = await createRun({ datasetId: ds.id, params: {}, ks: [2], seed: 0 });
+    await setRunStatus(run.id, 'RUNNING');
+    const busy = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0 }) });
+    expect(busy.status).toBe(409);
+    expect(busy.body.error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/below 300 s/) });
+    expect(await storedObjects()).toEqual(expect.arrayContaining([orphan, v.sha256]));
+    await setRunStatus(run.id, 'FAILED', { error: 'test' });
+
     const gc = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0 }) });
-    expect(gc.body).toMatchObject({ deleted: [orphan], deferred: 0 });
+    expect(gc.body).toMatchObject({ deleted: [orphan, v.sha256].sort(), deferred: 0 });
     expect(await storedObjects()).not.toContain(orphan);
+    expect(await storedObjects()).not.toContain(v.sha256);
     expect((await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: -1 }) })).status).toBe(400);
+  });
+
+  it('an alias move that reaches the models routes without an authenticated principal is refused, not recorded as someone', async () => {
+    await publish('unauthed', 1, {}, 0.5);
+    const bare = express();
+    bare.use('/v1', modelsRouter({ store })); // no auth middleware: no res.locals.principal
+    bare.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+      const { status, body } = toErrorResponse(err);
+      res.status(status).json(body);
+    });
+    const server = bare.listen(0, '127.0.0.1');
+    await new Promise<void>((r) => server.once('listening', () => r()));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/models/unauthed/aliases/prod`;
+      const res = await fetch(url, { method: 'PUT', headers: json, body: JSON.stringify({ version: 1 }) });
+      expect(res.status).toBe(500);
+      // Never moved: no alias and no history (before, it was moved and recorded as `default`).
+      await expect(aliasHistory('unauthed', 'prod')).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  });
+
+  it("the pending reconciler's producing job comes from the distill idempotency key only, never from runId alone", () => {
+    expect(producerJobId({ idempotencyKey: distillIdempotencyKey('run-a') })).toBe(distillJobId('run-a'));
+    // A version that names a run (a local publish of its student) but was not registered by its distill job.
+    const local = { idempotencyKey: null, runId: 'run-a' };
+    expect(producerJobId(local)).toBeUndefined();
+    const other = { idempotencyKey: 'cli:abc', runId: 'run-a' };
+    expect(producerJobId(other)).toBeUndefined();
   });
 
   it('every answer in this file validated against GET /openapi.json', () => {
