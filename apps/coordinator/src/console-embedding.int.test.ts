@@ -1,15 +1,18 @@
 /**
  * Every finished run stores MBN's embedding and labels, and the console's routes serve them: the
  * runs list, the projector's JSON (confusion matrix against the true labels) and its binary points,
- * checked against the in-process trainer on the same data (real coordinator, worker, Redis, Postgres).
+ * checked against the in-process trainer on the same data (real coordinator, worker, Redis, Postgres),
+ * and every JSON answer against the contract both ways: @cmbn/api's zod schema (what the console
+ * parses with) and the served OpenAPI document's JSON schema (what other clients read).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ZRunEmbedding, ZRunList, ZRunView, buildOpenApiDocument, documentValidator } from '@cmbn/api';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { trainMbn, type TrainResult } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import type { CoordinatorHandle } from './coordinator.ts';
-import { confusionMatrix, project2d } from './console-projection.ts';
+import { confusionMatrix, project2d, projectRun } from './console-projection.ts';
 import { api, dropPrefix, spawnWorker, startTestCoordinator, stop, submit, tempArtifacts, uniquePrefix, upload, waitForRun, type Api } from './test-helpers.ts';
 
 const N = 400;
@@ -23,6 +26,19 @@ let local: TrainResult;
 let truth: Int32Array;
 let datasetId: string;
 let labelsId: string;
+const contract = documentValidator(buildOpenApiDocument());
+
+/** A JSON answer, checked against the zod schema and the OpenAPI document. */
+async function checked(path: string, schema: { safeParse(v: unknown): { success: boolean; error?: unknown } }) {
+  const res = await a(path);
+  const body: unknown = await res.json();
+  expect(res.status, path).toBe(200);
+  expect(contract.check('GET', path.split('?')[0]!, res.status, res.headers.get('content-type'), body), path).toEqual([]);
+  const z = schema.safeParse(body);
+  expect(z.success, `${path}: ${String(z.error)}`).toBe(true);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  return body as any;
+}
 
 beforeAll(async () => {
   [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
@@ -55,6 +71,7 @@ describe('console data routes', () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(run.modelHash).toBe(local.modelHash);
       expect(run.summary.mbnOutput).toMatchObject({ rows: N, c: local.model.pca.c });
+      await checked(`/v1/runs/${runId}`, ZRunView);
       expect((await waitForRun(a, unlabelled, 90_000)).status).toBe('SUCCEEDED');
     } finally {
       await stop(w);
@@ -62,8 +79,7 @@ describe('console data routes', () => {
   });
 
   it('lists runs newest first with status, params, duration and metrics', async () => {
-    const r = await a.json('/v1/runs');
-    expect(r.status).toBe(200);
+    const r = { body: await checked('/v1/runs', ZRunList) };
     expect(r.body.runs.map((x: { id: string }) => x.id)).toEqual([unlabelled, runId]);
     const row = r.body.runs[1];
     expect(row).toMatchObject({ status: 'SUCCEEDED', params: PARAMS, distill: false, labelsId, modelHash: local.modelHash });
@@ -76,9 +92,11 @@ describe('console data routes', () => {
   });
 
   it('serves the projection and the confusion matrix, equal to the local trainer\'s', async () => {
-    const r = await a.json(`/v1/runs/${runId}/embedding`);
-    expect(r.status).toBe(200);
+    const r = { body: await checked(`/v1/runs/${runId}/embedding`, ZRunEmbedding) };
     const want = project2d(local.embedding, N, local.model.pca.c);
+    // The bounds are the projected points' own min and max (computed on the projection thread).
+    const range = (v: Float32Array) => [Math.min(...v), Math.max(...v)];
+    expect(r.body.projection.bounds).toEqual({ x: range(want.x), y: range(want.y) });
     expect(r.body).toMatchObject({ runId, n: N, c: local.model.pca.c, hasTruth: true });
     expect(r.body.projection.explained[0]).toBeCloseTo(want.explained[0], 12);
     expect(r.body.confusion).toEqual(confusionMatrix(truth, local.labels));
@@ -102,9 +120,11 @@ describe('console data routes', () => {
     expect(Array.from(t)).toEqual(Array.from(truth));
   });
 
-  it('a run without labels has no confusion matrix and no truth column', async () => {
-    const r = await a.json(`/v1/runs/${unlabelled}/embedding`);
-    expect(r.body).toMatchObject({ hasTruth: false, confusion: null });
+  it('a run without labels has no confusion matrix and no truth column; concurrent first requests get the same answer', async () => {
+    // Its projection was never asked for: these three arrive together, before any of it is cached.
+    const [r, ...others] = await Promise.all([0, 1, 2].map(() => checked(`/v1/runs/${unlabelled}/embedding`, ZRunEmbedding)));
+    for (const o of others) expect(o).toEqual(r);
+    expect(r).toMatchObject({ hasTruth: false, confusion: null, metrics: null });
     const bin = await a(`/v1/runs/${unlabelled}/embedding/points`);
     expect(bin.headers.get('x-has-truth')).toBe('0');
     expect((await bin.arrayBuffer()).byteLength).toBe(N * 12);
@@ -116,5 +136,15 @@ describe('console data routes', () => {
     expect(r.status).toBe(409);
     expect(r.body.error.message).toMatch(/has no stored embedding: it is (QUEUED|RUNNING)/);
     expect((await a.json('/v1/runs/00000000-0000-0000-0000-000000000000/embedding/points')).status).toBe(404);
+  });
+});
+
+describe('the projection of an empty embedding', () => {
+  it('has null bounds, not ±Infinity (which JSON would turn into nulls the contract refuses)', () => {
+    const p = projectRun(new Float64Array(0), 0, 3, new Int32Array(0), null);
+    expect(p).toMatchObject({ n: 0, bounds: null, explained: [0, 0], clusterSizes: [], confusion: null });
+    const projection = ZRunEmbedding.shape.projection;
+    expect(projection.safeParse(JSON.parse(JSON.stringify({ method: 'pca2', explained: p.explained, bounds: p.bounds }))).success).toBe(true);
+    expect(projection.safeParse(JSON.parse(JSON.stringify({ method: 'pca2', explained: [0, 0], bounds: { x: [Infinity, -Infinity], y: [Infinity, -Infinity] } }))).success).toBe(false);
   });
 });
