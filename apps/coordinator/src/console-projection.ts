@@ -167,9 +167,11 @@ interface ProjectTask {
 }
 
 /**
- * projectRun on a worker thread. Measured here (a 2-core machine) at n = 70,000: project2d takes
- * ~67 ms at c = 10 and ~0.9 s at c = 50 (n·c² covariance), the confusion matrix ~68 ms; on the
- * event loop that stalls every other request, SSE stream and queue event of the coordinator. The
+ * projectRun on a worker thread. Its cost grows as n·c² (the covariance) plus n for the confusion
+ * matrix: at n = 70,000 that is 7 M multiply-adds at c = 10 and 175 M at c = 50, tens of ms to
+ * seconds of synchronous CPU that would stall every other request, SSE stream and queue event of
+ * the coordinator's event loop. Starting the thread costs more wall time than a small projection
+ * does; it is paid once per run's embedding, since the result is cached (console-api.ts). The
  * inputs are copied to the thread (they may be views on buffers others hold, so they are not
  * transferred); the result is transferred back. Same code, same bits.
  */
