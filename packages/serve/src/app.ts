@@ -8,6 +8,7 @@ import { ServeError, toErrorResponse } from './errors.ts';
 import type { ModelHolder } from './holder.ts';
 import { renderMetrics, type MetricsSnapshot, type ServeMetrics } from './metrics.ts';
 import { SUPPORTED_TYPES, formatOf, parseBody } from './parse-input.ts';
+import { readBody } from './read-body.ts';
 import type { ServedVersion } from './served-model.ts';
 
 export interface ServeAppOptions {
@@ -20,6 +21,7 @@ export interface ServeAppOptions {
   collectMetrics?: () => Promise<{ snapshot: MetricsSnapshot; workers: number }>;
 }
 
+const DRAIN_MS = 1_000;
 const ROUTES: Record<string, string> = { '/invocations': 'POST', '/ping': 'GET', '/health': 'GET', '/version': 'GET', '/metrics': 'GET' };
 
 export function versionBody(info: ServedVersion): Record<string, unknown> {
@@ -84,12 +86,10 @@ export function createServeApp(o: ServeAppOptions): express.Express {
     }
     next();
   };
-  // One raw reader for every format (the limit applies before any parsing); the format decides the parser.
-  const raw = express.raw({ type: () => true, limit: o.maxBodyBytes });
-  app.post('/invocations', checkType, raw, async (req, res) => {
+  app.post('/invocations', checkType, async (req, res) => {
     const probabilities = parseProbabilities(req.query.probabilities);
-    const body: unknown = req.body;
-    const bytes = body instanceof Uint8Array ? body : new Uint8Array(0);
+    // One reader for every format (the limit applies before any parsing); the format decides the parser.
+    const bytes = await readBody(req, o.maxBodyBytes);
     // The lease is taken before parsing so that the signature checked is the one that predicts.
     const lease = o.holder.acquire();
     if (!lease) throw new ServeError('UNAVAILABLE', 'no model is loaded yet');
@@ -116,6 +116,16 @@ export function createServeApp(o: ServeAppOptions): express.Express {
     const { status, body } = toErrorResponse(err);
     if (status >= 500) o.logger.error({ err, path: req.path }, 'request failed');
     if (status === 405) res.set('allow', ROUTES[req.path]!);
+    // A body that was not read to its end (over the limit, or refused before reading) may keep
+    // arriving: answer, discard what comes for at most DRAIN_MS (so the client, still uploading,
+    // can read the answer instead of a reset), then close the connection.
+    if (!req.complete) {
+      res.set('connection', 'close');
+      res.on('finish', () => {
+        req.resume();
+        setTimeout(() => req.socket.destroy(), DRAIN_MS).unref();
+      });
+    }
     if (res.headersSent) {
       res.destroy();
       return;

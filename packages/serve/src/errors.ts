@@ -53,19 +53,11 @@ export interface ErrorBody {
 
 /**
  * Status and body for any thrown value. Our codes and @cmbn/data's BAD_DATA map through the table;
- * body-parser's errors (size limit, aborted body) by their `type`; anything else is a 500 whose
+ * anything else is a 500 whose
  * message is fixed, so no internal text reaches the client (the caller logs the real error).
  */
 export function toErrorResponse(err: unknown): { status: number; body: ErrorBody } {
-  const e = err as { code?: unknown; message?: unknown; details?: unknown; type?: unknown; status?: unknown; row?: unknown; column?: unknown };
-  if (typeof e?.type === 'string') {
-    if (e.type === 'entity.too.large') {
-      return { status: 413, body: { error: { code: 'PAYLOAD_TOO_LARGE', message: String(e.message) } } };
-    }
-    if (typeof e.status === 'number' && e.status >= 400 && e.status < 500) {
-      return { status: e.status, body: { error: { code: 'BAD_REQUEST', message: String(e.message) } } };
-    }
-  }
+  const e = err as { code?: unknown; message?: unknown; details?: unknown; row?: unknown; column?: unknown };
   if (typeof e?.code === 'string' && STATUS[e.code] !== undefined) {
     const details = e.details ?? (typeof e.row === 'number' ? { row: e.row, ...(typeof e.column === 'number' ? { column: e.column } : {}) } : undefined);
     return { status: STATUS[e.code]!, body: { error: { code: e.code, message: String(e.message), ...(details !== undefined ? { details } : {}) } } };

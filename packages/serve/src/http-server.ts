@@ -33,9 +33,16 @@ export function createHttpServe(o: HttpServeOptions): HttpServe {
   const holder = new ModelHolder((err) => o.logger.error({ err }, 'disposing a retired model failed'));
   const metrics = new ServeMetrics();
   const app = createServeApp({ holder, metrics, logger: o.logger, maxBodyBytes: o.maxBodyBytes, ...(o.collectMetrics ? { collectMetrics: o.collectMetrics } : {}) });
-  const server = createServer(app);
-  server.requestTimeout = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  server.headersTimeout = Math.min(10_000, server.requestTimeout);
+  const requestTimeout = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  const server = createServer(
+    {
+      requestTimeout,
+      headersTimeout: Math.min(10_000, requestTimeout),
+      // Node checks those timeouts only this often (default 30 s, which would double the bound).
+      connectionsCheckingInterval: Math.min(1_000, requestTimeout),
+    },
+    app,
+  );
   server.keepAliveTimeout = 5_000;
   return {
     holder,

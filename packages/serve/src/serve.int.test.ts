@@ -3,6 +3,7 @@
  * in-process predictor's answers, every refusal has its status and code, and the metrics count.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeNpy, loadDataset, type Matrix } from '@cmbn/data';
@@ -19,8 +20,10 @@ let root: string;
 let digits: Matrix;
 const servers: RunningServe[] = [];
 
-async function serveDir(dir: string, maxBodyBytes = 1 << 20): Promise<RunningServe> {
-  const s = await startServe({ model: { dir }, host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes, pollIntervalMs: 1000, threads: 1, logger });
+async function serveDir(dir: string, maxBodyBytes = 1 << 20, requestTimeoutMs?: number): Promise<RunningServe> {
+  const s = await startServe({
+    model: { dir }, host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes, pollIntervalMs: 1000, threads: 1, logger, ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+  });
   servers.push(s);
   return s;
 }
@@ -123,6 +126,47 @@ describe('a labels student (uint8 MNIST digits)', () => {
     expect(text).toMatch(/^cmbn_serve_points_total 448$/m);
     expect(text).toMatch(/^cmbn_serve_request_duration_seconds_count\{route="\/invocations"\} 1[0-9]$/m);
     expect(text).toMatch(/^cmbn_serve_model_info\{name=".*labels",version="[0-9a-f]{12}"\} 1$/m);
+  });
+});
+
+describe('bounded time', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = join(root, 'bounded');
+    await saveLabelsStudent(dir, 5);
+  });
+
+  it('a chunked body (no Content-Length) over the limit is answered 413 and the connection closed', async () => {
+    const s = await serveDir(dir, 1 << 20);
+    const sock = connect(s.port, '127.0.0.1');
+    let answer = '';
+    let closed = false;
+    sock.on('data', (b: Buffer) => (answer += b.toString()));
+    sock.on('error', () => {}); // the server may reset the connection while we still write
+    const done = new Promise<void>((r) => sock.on('close', () => ((closed = true), r())));
+    sock.write('POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-npy\r\nTransfer-Encoding: chunked\r\n\r\n');
+    // An endless body: only the server's limit can end this request.
+    const chunk = Buffer.concat([Buffer.from('10000\r\n'), Buffer.alloc(0x10000), Buffer.from('\r\n')]);
+    let sent = 0;
+    while (!closed && answer === '' && sent < 256 << 20) {
+      if (!sock.write(chunk)) await new Promise((r) => setTimeout(r, 5));
+      sent += 0x10000;
+    }
+    await done;
+    expect(answer).toMatch(/^HTTP\/1\.1 413/);
+    expect(answer).toMatch(/PAYLOAD_TOO_LARGE/);
+    expect(sent).toBeLessThan(64 << 20);
+  });
+
+  it('a client that stops sending mid-body is answered 408 and disconnected after the request timeout', async () => {
+    const s = await serveDir(dir, 1 << 20, 1_000);
+    const sock = connect(s.port, '127.0.0.1');
+    let answer = '';
+    sock.on('data', (b: Buffer) => (answer += b.toString()));
+    const closed = new Promise<void>((r) => sock.on('close', () => r()));
+    sock.write('POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"inputs": [[1, 2');
+    await closed;
+    expect(answer).toMatch(/^HTTP\/1\.1 408/);
   });
 });
 
