@@ -123,7 +123,7 @@ export const ZDeletedVersion = z
     deleted: z.literal(true),
     /** Objects only this version referenced (recorded for deletion with the row). */
     orphaned: z.array(ZSha256),
-    /** What the store deletes did: `deferred` > 0 while a version is PENDING (finished by a later drain or gc). */
+    /** What the store deletes did: `deferred` counts objects written within the grace period (all of them while a version is PENDING), finished by a later drain or gc. */
     artifacts: ZDrainResult,
   })
   .meta({ id: 'DeletedVersion' });
@@ -131,7 +131,7 @@ export type TDeletedVersion = z.infer<typeof ZDeletedVersion>;
 
 export const ZGcBody = z
   .object({
-    /** Keep unreferenced objects written less than this long ago (default 1 h). */
+    /** Keep unreferenced objects written (last put) less than this long ago (default 1 h). Below 300 the sweep is refused (409) while a run is active or a version PENDING. */
     graceSeconds: z.number().int().min(0).max(365 * 86_400).optional(),
     dryRun: z.boolean().optional(),
   })

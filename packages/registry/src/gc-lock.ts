@@ -10,8 +10,10 @@ import type { Tx } from './client.ts';
  *
  * A publisher makes its version PENDING before it puts the archive (@cmbn/pipeline publish), so
  * either its PENDING row is visible to the deleter (which then defers), or its registration waits
- * until the object is gone and its put writes it anew (put skips only objects that exist). Either
- * way no READY version points at a deleted object, even when the archive's bytes equal an orphan's.
+ * until the object is gone and its put writes it anew. Either way no READY version points at a
+ * deleted object, even when the archive's bytes equal an orphan's. Other writers (uploads, shard
+ * outputs) do not take the lock: they are protected by the grace period, counted from their last
+ * put (a put of existing bytes refreshes the object's time) and re-read under this lock.
  */
 const GC_LOCK_KEY = 0x636d626e; // 'cmbn'
 const GC_LOCK_CLASS = 1;
