@@ -275,7 +275,8 @@ async function remoteRuns() {
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-paper-remote-'));
   const prefix = `cmbnpaper-${randomBytes(4).toString('hex')}`;
   const port = await freePort();
-  const common = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', CMBN_ARTIFACTS: pathToFileURL(dir).href, CMBN_QUEUE_PREFIX: prefix, LOG_LEVEL: 'warn' };
+  // info: the workers announce themselves with an info line ('worker ready'), which this waits for.
+  const common = { REDIS_URL: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', CMBN_ARTIFACTS: pathToFileURL(dir).href, CMBN_QUEUE_PREFIX: prefix, LOG_LEVEL: 'info' };
   const procs: ChildProcess[] = [];
   try {
     progress(`remote: coordinator on port ${port} and ${args.workers} worker process(es)`);

@@ -28,7 +28,7 @@ export function featureCount(input: LayerInput): number {
 }
 
 export interface ClusteringDraw {
-  /** Kept feature indices, ascending. */
+  /** Kept feature indices: ascending from drawClustering, in draw order from drawClusteringUnsorted. */
   features: Uint32Array;
   /** Centre j is data point centres[j]. */
   centres: Uint32Array;
@@ -47,8 +47,25 @@ export function drawClustering(
   a: number,
   k: number,
 ): ClusteringDraw {
+  const draw = drawClusteringUnsorted(seed, layer, v, nFeatures, nPoints, a, k);
+  return { features: sortedU32(draw.features), centres: draw.centres };
+}
+
+/**
+ * The same draws with the kept features in draw order: for callers that use them as a set (the
+ * model's bitsets), the sort — the dearest part of a draw at ~571k features — is not needed.
+ */
+export function drawClusteringUnsorted(
+  seed: number,
+  layer: number,
+  v: number,
+  nFeatures: number,
+  nPoints: number,
+  a: number,
+  k: number,
+): ClusteringDraw {
   const rng = streamFor(seed, layer, v);
-  const features = sortedU32(sampleDistinct(rng, nFeatures, keptCount(nFeatures, a)));
+  const features = sampleDistinct(rng, nFeatures, keptCount(nFeatures, a));
   const centres = sampleDistinct(rng, nPoints, k);
   return { features, centres };
 }

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContainerError, decodeContainer, encodeContainer, type SectionArray } from './container.ts';
 import { bitsFor, packBits, unpackBits } from './bitpack.ts';
-import { drawClustering, featureCount, type LayerInput } from './layer.ts';
+import { drawClusteringUnsorted, featureCount, type LayerInput } from './layer.ts';
 import { keptCount, type TMbnParams } from './params.ts';
 import { sampleDistinct, streamFor } from './rng.ts';
 import type { PcaModel } from './pca.ts';
@@ -86,7 +86,8 @@ export function buildModelLayer(input: LayerInput, layer: number, k: number, par
   const draws: Uint32Array[] = [];
   const used = new Uint8Array(n);
   for (let v = 0; v < V; v++) {
-    const { features, centres } = drawClustering(seed, layer, v, nFeatures, n, a, k);
+    // Kept features only become bits here, so their draw order does not matter.
+    const { features, centres } = drawClusteringUnsorted(seed, layer, v, nFeatures, n, a, k);
     const base = v * bytes;
     for (let f = 0; f < features.length; f++) {
       const x = features[f]!;
