@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -22,12 +22,16 @@ describe('FileArtifactStore', () => {
     expect((await readFile(store.localPath(r.sha256))).toString()).toBe('hello artifacts');
   });
 
-  it('does not rewrite an existing object', async () => {
+  it('does not rewrite an existing object, but refreshes its mtime (the GC grace counts from the last put)', async () => {
     const a = await store.put(new Uint8Array([1, 2, 3]));
-    const { mtimeMs } = await stat(store.localPath(a.sha256));
-    await new Promise((r) => setTimeout(r, 20));
+    const path = store.localPath(a.sha256);
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(path, old, old);
+    const { ino } = await stat(path);
     await store.put(new Uint8Array([1, 2, 3]));
-    expect((await stat(store.localPath(a.sha256))).mtimeMs).toBe(mtimeMs);
+    const after = await stat(path);
+    expect(after.ino).toBe(ino); // the same file: touched, not written again
+    expect(after.mtimeMs).toBeGreaterThan(old.getTime() + 60_000);
   });
 
   it('moves a corrupt object under <root>/quarantine/, bytes kept for inspection', async () => {

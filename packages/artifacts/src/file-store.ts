@@ -139,7 +139,9 @@ export class FileArtifactStore implements ArtifactStore {
   /**
    * Re-put of an existing object: its mtime becomes now, so the registry's GC counts its grace
    * period from this write, not the first one (the writer is about to record a reference to it).
-   * False when there is no object (then the caller writes it).
+   * False when there is no object, or it is not ours to touch (utimes with explicit times needs
+   * the file's owner: a store shared between users): then the caller writes it anew, and the rename
+   * gives it a fresh mtime just the same.
    */
   private async touch(sha256: string): Promise<boolean> {
     const now = new Date();
@@ -147,7 +149,8 @@ export class FileArtifactStore implements ArtifactStore {
       await utimes(this.localPath(sha256), now, now);
       return true;
     } catch (err) {
-      if (isNotFound(err)) return false;
+      const code = (err as NodeJS.ErrnoException | undefined)?.code;
+      if (isNotFound(err) || code === 'EPERM' || code === 'EACCES') return false;
       throw err;
     }
   }
