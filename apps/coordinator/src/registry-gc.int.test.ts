@@ -198,6 +198,7 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
     const slow = {
       url: s.store.url,
       list: () => s.store.list(),
+      modifiedAt: (sha: string) => s.store.modifiedAt(sha),
       delete: async (sha: string) => {
         entered();
         await gate;
@@ -283,6 +284,7 @@ describe.each(['file', 's3'] as const)('artifact deletion and gc on %s://', (kin
         yield* s.store.list();
         await s.store.put(orphanBytes);
       },
+      modifiedAt: (sha: string) => s.store.modifiedAt(sha),
       delete: (sha: string) => s.store.delete(sha),
     };
     const g = await gcArtifacts(rePutAfterList, { graceMs });

@@ -67,6 +67,8 @@ export interface ArtifactStore {
    * unreferenced (content-addressed objects are shared): only the registry's GC calls this.
    */
   delete(sha256: string): Promise<boolean>;
+  /** When the object was last put (a re-put of the same bytes refreshes it), undefined when absent: the GC's age re-check. */
+  modifiedAt(sha256: string): Promise<Date | undefined>;
   /** File backend only: the path of the object, for workers that read or mmap it directly (unverified). */
   localPath?(sha256: string): string;
   /** Releases the backend's sockets (S3); absent where there is nothing to release. */

@@ -22,8 +22,8 @@ export interface GcStore {
   list(): AsyncIterable<{ sha256: string; modifiedAt: Date }>;
   /** Removes the object; false when there was none. */
   delete(sha256: string): Promise<boolean>;
-  /** One object's modifiedAt, undefined when absent. Without it the drain lists the store once per batch. */
-  modifiedAt?(sha256: string): Promise<Date | undefined>;
+  /** One object's modifiedAt, undefined when absent. */
+  modifiedAt(sha256: string): Promise<Date | undefined>;
 }
 
 /** Test hooks: called at each step, so a test can stop (or kill) the process there. */
@@ -62,15 +62,10 @@ type Outcome = 'deleted' | 'absent' | 'kept' | 'deferred' | 'gone';
 
 async function agesOf(store: GcStore, hashes: string[]): Promise<Map<string, Date>> {
   const out = new Map<string, Date>();
-  if (store.modifiedAt !== undefined) {
-    for (const h of hashes) {
-      const t = await store.modifiedAt(h);
-      if (t !== undefined) out.set(h, t);
-    }
-    return out;
+  for (const h of hashes) {
+    const t = await store.modifiedAt(h);
+    if (t !== undefined) out.set(h, t);
   }
-  const want = new Set(hashes);
-  for await (const o of store.list()) if (want.has(o.sha256)) out.set(o.sha256, o.modifiedAt);
   return out;
 }
 
