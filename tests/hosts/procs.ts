@@ -67,6 +67,10 @@ export function spawnOn(host: Host | undefined, name: string, argv: string[], en
       resolve(code);
     });
   });
+  const closed = new Promise<void>((resolve) => {
+    proc.once('close', () => resolve());
+    proc.once('error', () => resolve());
+  });
   const alive = () => proc.exitCode === null && proc.signalCode === null && spawnError === undefined;
   return {
     name,
@@ -82,9 +86,10 @@ export function spawnOn(host: Host | undefined, name: string, argv: string[], en
       return new Promise((resolve, reject) => {
         const t = setTimeout(() => reject(new Error(`${name}: timed out after ${timeoutMs} ms waiting for ${re}; output:\n${out.slice(-3000)}`)), timeoutMs);
         waiters.push({ re, resolve: (l) => (clearTimeout(t), resolve(l)) });
-        void exited.then((code) => {
+        // After 'close' (all output read), not 'exit': the last stderr line is usually the reason.
+        void closed.then(() => {
           clearTimeout(t);
-          reject(new Error(`${name} exited (${code}${spawnError ? `, ${spawnError.message}` : ''}) before ${re}; output:\n${out.slice(-3000)}`));
+          reject(new Error(`${name} exited (${proc.exitCode ?? proc.signalCode}${spawnError ? `, ${spawnError.message}` : ''}) before ${re}; output:\n${out.slice(-3000)}`));
         });
       });
     },
