@@ -1,13 +1,14 @@
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { TConfusion, TRunEmbedding } from '@cmbn/api';
-import { contingency, hungarian } from '@cmbn/metrics';
+import { jacobiEigen } from '@cmbn/mbn';
+import { confusionMatrix as metricsConfusion } from '@cmbn/metrics';
 
 /**
  * The projector's 2-D view of a run's embedding (n × c, MBN's PCA output): the first two principal
  * components of the embedding itself, so the plot is the best 2-D linear view whatever c is. The
  * c × c covariance costs n·c² (70,000 × 10² ≈ 7 M multiply-adds); the coordinator runs it on a
  * worker thread (projectRunInThread) once per run and caches it.
- * Deterministic: fixed summation order in float64, cyclic Jacobi, each axis' largest-|.| loading
+ * Deterministic: fixed summation order in float64, cyclic Jacobi (MBN's), each axis' largest-|.| loading
  * made positive.
  */
 export interface Projection2d {
@@ -18,53 +19,24 @@ export interface Projection2d {
   explained: [number, number];
 }
 
-/** Eigen-decomposition of a symmetric c×c matrix (row-major, overwritten): eigenvalues descending, vectors as rows. */
+/**
+ * Eigen-decomposition of a symmetric c×c matrix (row-major, overwritten) with MBN's own cyclic
+ * Jacobi (@cmbn/mbn jacobiEigen): eigenvalues descending (ties by lower index), vectors as rows,
+ * each vector's largest-|.| loading made positive so the plot's orientation is fixed.
+ */
 export function symmetricEigen(a: Float64Array, c: number): { values: Float64Array; vectors: Float64Array } {
-  const v = new Float64Array(c * c);
-  for (let i = 0; i < c; i++) v[i * c + i] = 1;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < c; p++) for (let q = p + 1; q < c; q++) off += a[p * c + q]! ** 2;
-    if (off < 1e-30) break;
-    for (let p = 0; p < c; p++) {
-      for (let q = p + 1; q < c; q++) {
-        const apq = a[p * c + q]!;
-        if (Math.abs(apq) < 1e-300) continue;
-        const theta = (a[q * c + q]! - a[p * c + p]!) / (2 * apq);
-        const t = Math.sign(theta || 1) / (Math.abs(theta) + Math.sqrt(theta * theta + 1));
-        const cs = 1 / Math.sqrt(t * t + 1);
-        const sn = t * cs;
-        for (let k = 0; k < c; k++) {
-          // A ← JᵀAJ on rows/columns p and q; V ← VJ (columns of V are the eigenvectors).
-          const akp = a[k * c + p]!;
-          const akq = a[k * c + q]!;
-          a[k * c + p] = cs * akp - sn * akq;
-          a[k * c + q] = sn * akp + cs * akq;
-        }
-        for (let k = 0; k < c; k++) {
-          const apk = a[p * c + k]!;
-          const aqk = a[q * c + k]!;
-          a[p * c + k] = cs * apk - sn * aqk;
-          a[q * c + k] = sn * apk + cs * aqk;
-        }
-        for (let k = 0; k < c; k++) {
-          const vkp = v[k * c + p]!;
-          const vkq = v[k * c + q]!;
-          v[k * c + p] = cs * vkp - sn * vkq;
-          v[k * c + q] = sn * vkp + cs * vkq;
-        }
-      }
-    }
-  }
-  const order = Array.from({ length: c }, (_, i) => i).sort((i, j) => a[j * c + j]! - a[i * c + i]! || i - j);
+  const raw = new Float64Array(c);
+  const cols = new Float64Array(c * c);
+  jacobiEigen(a, c, raw, cols);
+  const order = Array.from({ length: c }, (_, i) => i).sort((i, j) => raw[j]! - raw[i]! || i - j);
   const values = new Float64Array(c);
   const vectors = new Float64Array(c * c);
   order.forEach((col, r) => {
-    values[r] = a[col * c + col]!;
+    values[r] = raw[col]!;
     let big = 0;
-    for (let k = 0; k < c; k++) if (Math.abs(v[k * c + col]!) > Math.abs(big)) big = v[k * c + col]!;
+    for (let k = 0; k < c; k++) if (Math.abs(cols[k * c + col]!) > Math.abs(big)) big = cols[k * c + col]!;
     const s = big < 0 ? -1 : 1;
-    for (let k = 0; k < c; k++) vectors[r * c + k] = s * v[k * c + col]!;
+    for (let k = 0; k < c; k++) vectors[r * c + k] = s * cols[k * c + col]!;
   });
   return { values, vectors };
 }
@@ -104,21 +76,19 @@ export function project2d(emb: Float64Array, n: number, c: number): Projection2d
 /** The contract's confusion matrix (@cmbn/api ZConfusion): rows are true classes, columns clusters in matched order. */
 export type Confusion = TConfusion;
 
-/** The confusion matrix of MBN's clusters against the true labels, columns in matched order so the diagonal holds the hits ACC counts. */
+/**
+ * The confusion matrix of MBN's clusters against the true labels in the contract's shape, from
+ * @cmbn/metrics confusionMatrix (columns in matched order, so the diagonal holds the hits ACC
+ * counts; a class no cluster matched gets an empty column, cluster id −1).
+ */
 export function confusionMatrix(truth: Int32Array, clusters: Int32Array): Confusion {
-  const t = contingency(truth, clusters);
+  const m = metricsConfusion(truth, clusters);
   const classes = [...new Set(truth)].sort((a, b) => a - b);
   const ids = [...new Set(clusters)].sort((a, b) => a - b);
-  let max = 0;
-  for (const v of t.counts) if (v > max) max = v;
-  const match = hungarian(t.counts.map((v) => max - v), t.rows, t.cols);
-  const colOrder: number[] = [];
-  for (let r = 0; r < t.rows; r++) if (match[r]! >= 0) colOrder.push(match[r]!);
-  for (let j = 0; j < t.cols; j++) if (!colOrder.includes(j)) colOrder.push(j);
   return {
     classes,
-    clusters: colOrder.map((j) => ids[j]!),
-    counts: Array.from({ length: t.rows }, (_, r) => colOrder.map((j) => t.counts[r * t.cols + j]!)),
+    clusters: Array.from(m.columnCluster, (j) => (j < 0 ? -1 : ids[j]!)),
+    counts: Array.from({ length: m.rows }, (_, r) => Array.from(m.counts.subarray(r * m.cols, (r + 1) * m.cols))),
   };
 }
 

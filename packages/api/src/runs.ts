@@ -130,7 +130,7 @@ export const ZConfusion = z
   .object({
     /** True label values, one per row, ascending. */
     classes: z.array(z.number().int()),
-    /** Cluster ids, one per column: the cluster the Hungarian match gives row r sits in column r, then the unmatched ones ascending. */
+    /** Cluster ids, one per column: the cluster the Hungarian match gives row r sits in column r (−1: an empty column for a class no cluster matched), then the unmatched clusters ascending. */
     clusters: z.array(z.number().int()),
     /** classes.length × clusters.length counts. */
     counts: z.array(z.array(z.number().int().min(0))),
