@@ -58,6 +58,12 @@ const live = new Set<() => void>();
 process.on('exit', () => {
   for (const cleanup of live) cleanup();
 });
+// Node runs no 'exit' handlers when a signal ends the process (a cancelled CI job, Ctrl-C): turn
+// the signal into an exit, so the namespaces, the bridge and everything inside them (procs.ts'
+// servers too) are torn down. SIGKILL still cannot be caught; see docs/FAULTS.md.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+  process.once(signal, () => process.exit(code));
+}
 
 /**
  * Builds the namespaces for `names` (at most 29 hosts per network). Fails with a readable message
