@@ -6,8 +6,12 @@ export { OrtDenseBackend, type OrtBackendOptions } from './ort-backend.ts';
 export { TfjsGpuDenseBackend, TFJS_GPU_PACKAGE } from './tfjs-gpu-backend.ts';
 export {
   nearestCentresDense,
+  nearestCentresDensePrepared,
+  prepareDenseCentres,
+  gatherDenseCentres,
   createDenseStats,
   defaultBlockRows,
+  type DenseCentres,
   type DenseKernel,
   type DenseStats,
   type NearestCentresDenseOptions,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DenseBackend } from './dense-backend.ts';
 import { createDenseBackend } from './create-dense-backend.ts';
 import { JsReferenceDenseBackend } from './js-reference-backend.ts';
-import { createDenseStats, nearestCentresDense, type DenseKernel } from './nearest-centres-dense.ts';
+import { createDenseStats, gatherDenseCentres, nearestCentresDense, nearestCentresDensePrepared, prepareDenseCentres, type DenseKernel } from './nearest-centres-dense.ts';
 import { OrtDenseBackend } from './ort-backend.ts';
 import { bruteForceDense, randomFloats, readMnistImages } from './test-helpers.ts';
 
@@ -211,5 +211,48 @@ describe('nearestCentresDense on MNIST', () => {
       firstCopy[j] = f;
     }
     expect(out).toEqual(firstCopy);
+  });
+});
+
+describe('prepared centres (reused across calls)', () => {
+  const d = 784;
+  const bankRows = 300;
+  const bank = new Uint8Array(readMnistImages(bankRows, 20_000));
+  // Centre rows out of order and repeated (as a model's bank positions are), a feature subset.
+  const rows = Uint32Array.from({ length: 97 }, (_, j) => (j * 37 + 11) % bankRows);
+  const features = Uint32Array.from({ length: 392 }, (_, l) => (l * 2 + (l % 3 === 0 ? 1 : 0)) % d).sort();
+  const m = features.length;
+  const k = rows.length;
+  const gathered = new Float32Array(k * m);
+  for (let j = 0; j < k; j++) for (let l = 0; l < m; l++) gathered[j * m + l] = bank[rows[j]! * d + features[l]!]!;
+
+  for (const kernel of ['euclidean', 'linear'] as const) {
+    it(`${kernel}: gatherDenseCentres == prepareDenseCentres of the gathered rows, and the prepared kernel == nearestCentresDense`, async () => {
+      const a = gatherDenseCentres(bank, d, rows, features, kernel);
+      const b = prepareDenseCentres(gathered, k, m, kernel);
+      expect(a.ct).toEqual(b.ct);
+      expect(a.h64).toEqual(b.h64);
+      expect(a.h32).toEqual(b.h32);
+      expect([a.cmax, a.hmax]).toEqual([b.cmax, b.hmax]);
+      const n = 400;
+      const x = readMnistImages(n, 30_000);
+      const xs = new Float32Array(n * m);
+      for (let i = 0; i < n; i++) for (let l = 0; l < m; l++) xs[i * m + l] = x[i * d + features[l]!]!;
+      const expected = bruteForceDense(xs, n, m, gathered, k, kernel);
+      const plain = await assign(ort, xs, n, m, gathered, k, kernel);
+      expect(plain).toEqual(expected);
+      // Twice with the same prepared centres: nothing in them is consumed by a call.
+      for (let rep = 0; rep < 2; rep++) {
+        const out = new Uint16Array(n * 2);
+        await nearestCentresDensePrepared(ort1, xs, n, a, out, 2, 1, { blockRows: 150 });
+        expect(Uint16Array.from({ length: n }, (_, i) => out[i * 2 + 1]!)).toEqual(expected);
+      }
+    });
+  }
+
+  it('rejects centre rows and features outside the source', () => {
+    expect(() => gatherDenseCentres(bank, d, [bankRows], features, 'euclidean')).toThrow(/centre row 300 out of range/);
+    expect(() => gatherDenseCentres(bank, d, rows, Uint32Array.of(784), 'euclidean')).toThrow(/feature 784 out of range/);
+    expect(() => gatherDenseCentres(bank, d, rows, features, 'cosine' as DenseKernel)).toThrow(/unknown kernel/);
   });
 });

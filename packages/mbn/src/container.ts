@@ -62,7 +62,14 @@ export function encodeContainer(magic: Uint8Array, meta: object, sections: [stri
 
 export interface DecodedContainer<M> {
   meta: M;
+  /** The section as its own aligned array (a copy: independent of the file's buffer). */
   section<T extends SectionArray>(name: string, dtype: SectionDType): T;
+  /**
+   * The section without a copy when its bytes are aligned for `dtype` (sections are 8-aligned in
+   * the file, so they are whenever `bytes` starts 8-aligned, as fs.readFile's buffers do), else a
+   * copy. It shares the file's buffer: for data that is decoded at once and dropped (packed banks).
+   */
+  view<T extends SectionArray>(name: string, dtype: SectionDType): T;
 }
 
 export function decodeContainer<M>(bytes: Uint8Array, magic: Uint8Array, what: string): DecodedContainer<M> {
@@ -82,20 +89,35 @@ export function decodeContainer<M>(bytes: Uint8Array, magic: Uint8Array, what: s
   }
   const dataStart = pad8(12 + h);
   const byName = new Map(parsed.sections.map((s) => [s.name, s]));
+  const locate = (name: string, dtype: SectionDType): { start: number; end: number } => {
+    const s = byName.get(name);
+    if (!s) throw new ContainerError(`${what}: section ${name} is missing`);
+    if (s.dtype !== dtype) throw new ContainerError(`${what}: section ${name} is ${s.dtype}, expected ${dtype}`);
+    if (!Number.isSafeInteger(s.offset) || s.offset < 0 || !Number.isSafeInteger(s.length) || s.length < 0) {
+      throw new ContainerError(`${what}: section ${name} has a bad offset or length (${String(s.offset)}, ${String(s.length)})`);
+    }
+    const start = dataStart + s.offset;
+    const end = start + s.length * CTOR[dtype].BYTES_PER_ELEMENT;
+    if (end > bytes.length) throw new ContainerError(`${what}: section ${name} runs past the end of the file`);
+    return { start, end };
+  };
+  const copy = <T extends SectionArray>(dtype: SectionDType, start: number, end: number): T => {
+    // Uint8Array's slice allocates and copies in one step (no zero-fill first) into a buffer of its
+    // own, so the result is aligned. Called as Uint8Array's: a Buffer's own slice() is a view.
+    return new CTOR[dtype](Uint8Array.prototype.slice.call(bytes, start, end).buffer as ArrayBuffer) as T;
+  };
   return {
     meta: parsed,
     section<T extends SectionArray>(name: string, dtype: SectionDType): T {
-      const s = byName.get(name);
-      if (!s) throw new ContainerError(`${what}: section ${name} is missing`);
-      if (s.dtype !== dtype) throw new ContainerError(`${what}: section ${name} is ${s.dtype}, expected ${dtype}`);
+      const { start, end } = locate(name, dtype);
+      return copy<T>(dtype, start, end);
+    },
+    view<T extends SectionArray>(name: string, dtype: SectionDType): T {
+      const { start, end } = locate(name, dtype);
       const Ctor = CTOR[dtype];
-      const start = dataStart + s.offset;
-      const end = start + s.length * Ctor.BYTES_PER_ELEMENT;
-      if (end > bytes.length) throw new ContainerError(`${what}: section ${name} runs past the end of the file`);
-      // Copy so that the result is aligned and independent of the file buffer.
-      const copy = new Uint8Array(end - start);
-      copy.set(bytes.subarray(start, end));
-      return new Ctor(copy.buffer) as T;
+      const at = bytes.byteOffset + start;
+      if (at % Ctor.BYTES_PER_ELEMENT !== 0) return copy<T>(dtype, start, end);
+      return new Ctor(bytes.buffer as ArrayBuffer, at, (end - start) / Ctor.BYTES_PER_ELEMENT) as T;
     },
   };
 }

@@ -10,6 +10,21 @@ export { fitPcaOnCodes, jacobiEigen, projectCodes } from './pca.ts';
 export type { PcaModel } from './pca.ts';
 export { fitOutputStep, fitToolboxPca, toolboxComponents } from './pca-toolbox.ts';
 export { kmeans, assignNearest } from './kmeans.ts';
+export {
+  DEFAULT_APPLICATION,
+  registerApplication,
+  applicationKinds,
+  isApplicationKind,
+  getApplication,
+  applicationKindOf,
+  fitApplication,
+  assignApplication,
+  studentHeadOf,
+  assignWithStudentHead,
+} from './application.ts';
+export type { Application, ApplicationTag, FittedApplication, SectionSource, StudentHead } from './application.ts';
+export { kmeansApplication } from './application-kmeans.ts';
+export type { KMeansState } from './application-kmeans.ts';
 export { knnProbe, kmeansRestartStudy } from './probes.ts';
 export type { RestartOutcome } from './probes.ts';
 export type { KMeansResult } from './kmeans.ts';
@@ -28,6 +43,8 @@ export type { MbnModel, ModelLayer } from './model.ts';
 export { ContainerError } from './container.ts';
 export { predict, applyHead, PredictError } from './predict.ts';
 export type { Prediction, PredictInput } from './predict.ts';
+export { createMbnPredictor, DEFAULT_PREDICT_CACHE_BYTES } from './predict-pool.ts';
+export type { MbnPredictor, MbnPredictorOptions } from './predict-pool.ts';
 export { trainMbn, trainWith, finishTraining, assembleLayer, layerShardSpecs, denseInput } from './train.ts';
 export type { FinishResult, TrainMatrix, TrainOptions, TrainProgress, TrainResult, LayerRunner } from './train.ts';
 export { finishTrainingInThread } from './finish-in-thread.ts';

@@ -8,6 +8,14 @@ import { bitsetBytes, deserializeModel, MODEL_FORMAT_VERSION, redrawFeatureBits,
 import { computeShard } from './shard.ts';
 import { denseInput, trainMbn } from './train.ts';
 import { mnistSlice } from './test-fixtures.ts';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodeContainer } from './container.ts';
+import { keptBitsFromStream, loadModel, saveModel, sha256Hex, type LoadTimings, type ModelLayer } from './model.ts';
+import { predict } from './predict.ts';
+import { keptCount, parseParams } from './params.ts';
+import { sampleDistinct, streamFor, streamState } from './rng.ts';
 
 /** The version-1 writer (u16 banks, stored feature bitsets), kept here to test that v1 files still read. */
 function serializeV1(model: MbnModel): Uint8Array {
@@ -26,7 +34,7 @@ function serializeV1(model: MbnModel): Uint8Array {
   };
   const sections: [string, Uint8Array | Uint16Array | Uint32Array | Float32Array | Float64Array][] = [];
   model.layers.forEach((l) => sections.push([`layer${l.layer}.bank`, l.bank], [`layer${l.layer}.features`, l.featureBits], [`layer${l.layer}.centres`, l.centres]));
-  sections.push(['pca.mean', model.pca.mean], ['pca.basis', model.pca.basis], ['pca.eigenvalues', model.pca.eigenvalues], ['kmeans.centroids', model.centroids]);
+  sections.push(['pca.mean', model.pca.mean], ['pca.basis', model.pca.basis], ['pca.eigenvalues', model.pca.eigenvalues], ['kmeans.centroids', (model.application.state as { centroids: Float64Array }).centroids]);
   return encodeContainer(new TextEncoder().encode('CMBNMDL\x01'), header, sections);
 }
 
@@ -121,5 +129,183 @@ describe('computeShard on a real code', () => {
     } finally {
       await dense.dispose();
     }
+  });
+});
+
+/** The kept-feature bitsets as they were computed before the inlined kernel: sampleDistinct on each stream. */
+function referenceBits(seed: number, a: number, layer: number, V: number, nFeatures: number): Uint8Array {
+  const bytes = bitsetBytes(nFeatures);
+  const bits = new Uint8Array(V * bytes);
+  const m = keptCount(nFeatures, a);
+  for (let v = 0; v < V; v++) {
+    for (const f of sampleDistinct(streamFor(seed, layer, v), nFeatures, m)) bits[v * bytes + (f >>> 3)] = bits[v * bytes + (f >>> 3)]! | (1 << (f & 7));
+  }
+  return bits;
+}
+
+/** A random but valid model: k not powers of two, code ids up to k_prev − 1, banks around the u16/u32 centre-index edge. */
+function randomModel(seed: number, ks: number[], V: number, d: number, rows: number[]): MbnModel {
+  let s = seed | 1;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return s >>> 0;
+  };
+  const params = parseParams({ V, k: ks, seed, a: 0.4 });
+  const layers: ModelLayer[] = ks.map((k, i) => {
+    const bankRows = rows[i]!;
+    const centres = bankRows <= 65_536 ? new Uint16Array(V * k) : new Uint32Array(V * k);
+    for (let t = 0; t < centres.length; t++) centres[t] = next() % bankRows;
+    const nFeatures = i === 0 ? d : V * ks[i - 1]!;
+    const featureBits = redrawFeatureBits(params, i + 1, V, nFeatures);
+    if (i === 0) {
+      const bank = Uint8Array.from({ length: bankRows * d }, () => next() & 255);
+      return { layer: 1, k, V, nFeatures, input: { kind: 'dense', d, dtype: 'uint8' }, bankRows, bank, featureBits, centres };
+    }
+    const bank = Uint16Array.from({ length: bankRows * V }, () => next() % ks[i - 1]!);
+    return { layer: i + 1, k, V, nFeatures, input: { kind: 'code', V, k: ks[i - 1]! }, bankRows, bank, featureBits, centres };
+  });
+  const c = 3;
+  const dim = V * ks[ks.length - 1]!;
+  const f64 = (len: number) => Float64Array.from({ length: len }, () => next() / 2 ** 32);
+  return {
+    params,
+    ks,
+    trainPoints: Math.max(...rows),
+    inputDims: d,
+    inputDType: 'uint8',
+    layers,
+    pca: { dim, c, mean: f64(dim), basis: f64(c * dim), eigenvalues: f64(c) },
+    application: { kind: 'kmeans', state: { k: 4, centroids: f64(4 * c) } },
+  };
+}
+
+function expectSameModel(got: MbnModel, want: MbnModel): void {
+  expect(got.params).toEqual(want.params);
+  expect([got.ks, got.trainPoints, got.inputDims, got.inputDType]).toEqual([want.ks, want.trainPoints, want.inputDims, want.inputDType]);
+  expect(got.layers.length).toBe(want.layers.length);
+  got.layers.forEach((l, i) => {
+    const w = want.layers[i]!;
+    expect([l.layer, l.k, l.V, l.nFeatures, l.bankRows, l.input]).toEqual([w.layer, w.k, w.V, w.nFeatures, w.bankRows, w.input]);
+    expect(l.bank).toEqual(w.bank);
+    expect(l.centres).toEqual(w.centres);
+    expect(l.featureBits).toEqual(w.featureBits);
+  });
+  expect(got.pca).toEqual(want.pca);
+  expect(got.application).toEqual(want.application);
+}
+
+describe('model load path (issue 10)', () => {
+  it('property: deserialize(serialize(m)) is m field by field, and re-serialises to the same bytes', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 2 ** 31 }),
+        // k_prev decides the packed width; 3, 5, 33, 1000 are not powers of two, 2 and 64 are.
+        fc.array(fc.constantFrom(2, 3, 5, 33, 64, 1000), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 6 }),
+        (seed, ks, V) => {
+          const rows = ks.map((_, i) => 1 + ((seed >>> i) % 70));
+          const m = randomModel(seed, ks, V, 5 + (seed % 11), rows);
+          const bytes = serializeModel(m);
+          const back = deserializeModel(bytes);
+          expectSameModel(back, m);
+          expect(serializeModel(back)).toEqual(bytes);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('round-trips the 16-bit edges: ids of a k_prev = 65535 layer, and banks of 65536 (u16 centres) and 65537 rows (u32 centres)', () => {
+    const m = randomModel(7, [65535, 2, 3], 1, 3, [65536, 65537, 5]);
+    expect(m.layers.map((l) => l.centres.BYTES_PER_ELEMENT)).toEqual([2, 4, 2]);
+    const bytes = serializeModel(m);
+    expect(decodeContainer<{ layers: { bankBits?: number }[] }>(bytes, bytes.subarray(0, 8), 'm').meta.layers[1]!.bankBits).toBe(16);
+    expectSameModel(deserializeModel(bytes), m);
+  });
+
+  it('decodes from an unaligned buffer and from a Buffer, and the copied sections do not alias the file', () => {
+    const m = randomModel(11, [33, 5], 3, 7, [20, 9]);
+    const bytes = serializeModel(m);
+    const unaligned = new Uint8Array(bytes.length + 1).subarray(1);
+    unaligned.set(bytes);
+    expectSameModel(deserializeModel(unaligned), m);
+    const buf = Buffer.from(bytes);
+    const back = deserializeModel(buf);
+    buf.fill(0);
+    expectSameModel(back, m);
+  });
+
+  it('the inlined redraw kernel is sampleDistinct step for step, rejections included, at a layer-2 size', () => {
+    // At n = 571,200 nextInt rejects ~19 draws per clustering, so the slow path is exercised.
+    const n = 571_200;
+    const m = keptCount(n, 0.5);
+    const perm = new Uint32Array(n);
+    let rejected = 0;
+    for (let v = 0; v < 3; v++) {
+      for (let i = 0; i < n; i++) perm[i] = i;
+      const bits = new Uint8Array(bitsetBytes(n));
+      rejected += keptBitsFromStream(streamState(1, 2, v), n, m, perm, bits, 0);
+      expect(bits).toEqual(referenceBits(1, 0.5, 2, v + 1, n).subarray(v * bits.length, (v + 1) * bits.length));
+    }
+    expect(rejected).toBeGreaterThan(0);
+  });
+
+  it('redrawFeatureBits equals the reference for dense and sparse-regime keep fractions, whole and by clustering range', () => {
+    for (const [nFeatures, a] of [[1000, 0.5], [4099, 0.05], [33, 0.97], [1, 0.5]] as const) {
+      const want = referenceBits(3, a, 4, 6, nFeatures);
+      expect(redrawFeatureBits({ seed: 3, a }, 4, 6, nFeatures)).toEqual(want);
+      const out = new Uint8Array(want.length);
+      redrawFeatureBits({ seed: 3, a }, 4, 6, nFeatures, out, 0, 2);
+      redrawFeatureBits({ seed: 3, a }, 4, 6, nFeatures, out, 2, 6);
+      expect(out).toEqual(want);
+    }
+    expect(() => redrawFeatureBits({ seed: 3, a: 0.5 }, 4, 6, 100, new Uint8Array(10))).toThrow(/output holds 10 bytes, need 78/);
+  });
+
+  it('a trained model saved and loaded gives the same bytes, hash and predictions; bitsets are redrawn on first read', async () => {
+    const { x } = mnistSlice(600);
+    const r = await trainMbn(x, { V: 12, seed: 4 }, { threads: 2 });
+    const dir = await mkdtemp(join(tmpdir(), 'cmbn-model-load-'));
+    const backend = await createDenseBackend({ threads: 1 });
+    try {
+      const saved = await saveModel(dir, r.modelBytes);
+      expect(saved.modelHash).toBe(r.modelHash);
+      expect(sha256Hex(await readFile(saved.path))).toBe(r.modelHash);
+      const timings: LoadTimings = {};
+      const loaded = await loadModel(dir, timings);
+      expect(loaded.modelHash).toBe(r.modelHash);
+      expect(loaded.modelBytes).toBe(r.modelBytes.length);
+      expect(Object.keys(timings).some((k) => k.endsWith('.redraw'))).toBe(false);
+      const want = await predict(r.model, x, backend);
+      const got = await predict(loaded.model, x, backend);
+      expect(got.labels).toEqual(want.labels);
+      expect(got.embedding).toEqual(want.embedding);
+      expect(Object.keys(timings).filter((k) => k.endsWith('.redraw')).length).toBe(r.model.layers.length);
+      expectSameModel(loaded.model, r.model);
+      expect(serializeModel(loaded.model)).toEqual(r.modelBytes);
+    } finally {
+      await backend.dispose();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('loadModel names a directory without a model', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cmbn-model-none-'));
+    try {
+      await expect(loadModel(dir)).rejects.toThrow(/no MBN model here \(expected model\.cmbn\)/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names a section whose length is corrupt', () => {
+    const m = randomModel(5, [3], 4, 4, [6]);
+    const text = new TextDecoder('latin1').decode(serializeModel(m));
+    // 4 × 3 = 12 centres: "12" → "-9" keeps the header's length.
+    const bad = Uint8Array.from(text.replace('"name":"layer1.centres","dtype":"u16","length":12', '"name":"layer1.centres","dtype":"u16","length":-9'), (ch) => ch.charCodeAt(0));
+    expect(bad.length).toBe(text.length);
+    expect(() => deserializeModel(bad, 'm.cmbn')).toThrow(/m\.cmbn: section layer1\.centres has a bad offset or length/);
   });
 });

@@ -5,8 +5,9 @@ import { ContainerError, decodeContainer, encodeContainer, type SectionArray } f
 import { bitsFor, packBits, unpackBits } from './bitpack.ts';
 import { drawClusteringUnsorted, featureCount, type LayerInput } from './layer.ts';
 import { keptCount, type TMbnParams } from './params.ts';
-import { sampleDistinct, streamFor } from './rng.ts';
+import { streamState } from './rng.ts';
 import type { PcaModel } from './pca.ts';
+import { applicationHeader, applicationSections, readApplication, type ApplicationTag, type FittedApplication } from './application.ts';
 
 export const MODEL_FILE = 'model.cmbn';
 /**
@@ -46,8 +47,8 @@ export interface MbnModel {
   inputDType: 'uint8' | 'float32';
   layers: ModelLayer[];
   pca: PcaModel;
-  /** k-means centroids of the application, clusters × pca.c. */
-  centroids: Float64Array;
+  /** The application fitted on the embedding (application.ts); k-means: { k, centroids }. */
+  application: FittedApplication;
 }
 
 export function bitsetBytes(nFeatures: number): number {
@@ -138,6 +139,8 @@ interface ModelHeader {
   layers: (Omit<ModelLayer, 'bank' | 'featureBits' | 'centres'> & { bankBits?: number })[];
   pca: { dim: number; c: number };
   clusters: number;
+  /** Absent for k-means (so format 1/2 files read as k-means); see application.ts. */
+  application?: ApplicationTag;
 }
 
 /**
@@ -158,6 +161,7 @@ export function serializeModel(model: MbnModel): Uint8Array {
     ),
     pca: { dim: model.pca.dim, c: model.pca.c },
     clusters: model.params.clusters,
+    ...applicationHeader(model.application),
   };
   const sections: [string, SectionArray][] = [];
   model.layers.forEach((l) => {
@@ -165,12 +169,45 @@ export function serializeModel(model: MbnModel): Uint8Array {
     sections.push([`layer${l.layer}.bank`, bank], [`layer${l.layer}.centres`, l.centres]);
   });
   sections.push(['pca.mean', model.pca.mean], ['pca.basis', model.pca.basis], ['pca.eigenvalues', model.pca.eigenvalues]);
-  sections.push(['kmeans.centroids', model.centroids]);
+  sections.push(...applicationSections(model.application));
   return encodeContainer(MAGIC, header, sections);
 }
 
-export function deserializeModel(bytes: Uint8Array, what = 'model'): MbnModel {
-  const c = decodeContainer<ModelHeader>(bytes, MAGIC, what);
+/**
+ * Milliseconds per phase of a load, filled in when passed (packages/mbn/bench/model-io.bench.ts):
+ * `decode`, `layer<l>.unpack`, `layer<l>.redraw` (when that layer's bitsets are first read),
+ * `sections` (the copied arrays), and loadModel's `readFile` and `sha256`.
+ */
+export type LoadTimings = Record<string, number>;
+
+function timed<T>(timings: LoadTimings | undefined, name: string, f: () => T): T {
+  if (!timings) return f();
+  const t0 = performance.now();
+  const out = f();
+  timings[name] = (timings[name] ?? 0) + performance.now() - t0;
+  return out;
+}
+
+/**
+ * Gives a layer its featureBits as a value computed on first read and then kept: redrawing them
+ * is ~10 s of CPU at MNIST-70k (225M draws), which prediction pays once, on its first pass over
+ * the layer, and a load that only inspects, re-serialises or hashes the model never pays.
+ * Assigning replaces the value.
+ */
+function withLazyFeatureBits(layer: Omit<ModelLayer, 'featureBits'>, redraw: () => Uint8Array): ModelLayer {
+  let bits: Uint8Array | undefined;
+  return Object.defineProperty(layer, 'featureBits', {
+    enumerable: true,
+    configurable: true,
+    get: () => (bits ??= redraw()),
+    set: (v: Uint8Array) => {
+      bits = v;
+    },
+  }) as ModelLayer;
+}
+
+export function deserializeModel(bytes: Uint8Array, what = 'model', timings?: LoadTimings): MbnModel {
+  const c = timed(timings, 'decode', () => decodeContainer<ModelHeader>(bytes, MAGIC, what));
   const h = c.meta;
   if (h.format !== 'cmbn-mbn') throw new ContainerError(`${what}: format is ${String(h.format)}, expected cmbn-mbn`);
   if (h.version !== 1 && h.version !== MODEL_FORMAT_VERSION) {
@@ -187,11 +224,15 @@ export function deserializeModel(bytes: Uint8Array, what = 'model'): MbnModel {
     let bank: ModelLayer['bank'];
     if (l.input.kind === 'code') {
       if (bankBits !== bitsFor(l.input.k)) throw new ContainerError(`${what}: layer ${l.layer} bank has ${String(bankBits)} bits per id, expected ${bitsFor(l.input.k)}`);
-      bank = unpackBits(c.section(`layer${l.layer}.bank`, 'u32'), bankBits, l.bankRows * l.input.V);
+      // The packed words are read in place (a view of the file) and dropped: only the ids are kept.
+      const words = c.view<Uint32Array>(`layer${l.layer}.bank`, 'u32');
+      const length = l.bankRows * l.input.V;
+      bank = timed(timings, `layer${l.layer}.unpack`, () => unpackBits(words, bankBits, length));
     } else {
-      bank = c.section(`layer${l.layer}.bank`, l.input.dtype === 'uint8' ? 'u8' : 'f32');
+      const dtype = l.input.dtype === 'uint8' ? 'u8' : 'f32';
+      bank = timed(timings, 'sections', () => c.section(`layer${l.layer}.bank`, dtype));
     }
-    return { ...l, bank, featureBits: redrawFeatureBits(params, l.layer, l.V, l.nFeatures), centres };
+    return withLazyFeatureBits({ ...l, bank, centres }, () => timed(timings, `layer${l.layer}.redraw`, () => redrawFeatureBits(params, l.layer, l.V, l.nFeatures)));
   });
   return {
     params,
@@ -207,28 +248,89 @@ export function deserializeModel(bytes: Uint8Array, what = 'model'): MbnModel {
       basis: c.section('pca.basis', 'f64'),
       eigenvalues: c.section('pca.eigenvalues', 'f64'),
     },
-    centroids: c.section('kmeans.centroids', 'f64'),
+    application: readApplication(h.application, params, c, h.pca.c, what),
   };
 }
 
 /**
  * The kept-feature bitsets of a layer, redrawn: clustering v's kept features are the first
  * draws of streamFor(seed, layer, v) (see drawClustering), so they need not be stored. As a set
- * they need no sort.
+ * they need no sort. `vFrom`/`vTo` redraw a slice of the clusterings into `out` (for threads).
  */
-export function redrawFeatureBits(params: Pick<TMbnParams, 'seed' | 'a'>, layer: number, V: number, nFeatures: number): Uint8Array {
+export function redrawFeatureBits(
+  params: Pick<TMbnParams, 'seed' | 'a'>,
+  layer: number,
+  V: number,
+  nFeatures: number,
+  out = new Uint8Array(V * bitsetBytes(nFeatures)),
+  vFrom = 0,
+  vTo = V,
+): Uint8Array {
   const bytes = bitsetBytes(nFeatures);
-  const bits = new Uint8Array(V * bytes);
+  if (out.length < V * bytes) throw new RangeError(`redrawFeatureBits: output holds ${out.length} bytes, need ${V * bytes}`);
   const m = keptCount(nFeatures, params.a);
-  for (let v = 0; v < V; v++) {
-    const features = sampleDistinct(streamFor(params.seed, layer, v), nFeatures, m);
-    const base = v * bytes;
-    for (let t = 0; t < m; t++) {
-      const x = features[t]!;
-      bits[base + (x >>> 3)] = bits[base + (x >>> 3)]! | (1 << (x & 7));
-    }
+  if (!(Number.isInteger(nFeatures) && nFeatures >= 1 && nFeatures <= 2 ** 32)) throw new RangeError(`redrawFeatureBits: bad feature count ${nFeatures}`);
+  // One scratch permutation for all clusterings, reset from the identity with a memcpy.
+  const identity = new Uint32Array(nFeatures);
+  for (let i = 0; i < nFeatures; i++) identity[i] = i;
+  const perm = new Uint32Array(nFeatures);
+  for (let v = vFrom; v < vTo; v++) {
+    perm.set(identity);
+    keptBitsFromStream(streamState(params.seed, layer, v), nFeatures, m, perm, out, v * bytes);
   }
-  return bits;
+  return out;
+}
+
+const TWO32 = 4294967296;
+
+/**
+ * Sets, in `bits` from byte `base`, the m values sampleDistinct(rng, n, m) returns for the stream
+ * whose xoshiro128** state is `st` (advanced in place), and returns how many draws nextInt
+ * rejected. It is sampleDistinctDense step for step (sampleDistinctSparse holds the same
+ * permutation): step i draws j = i + nextInt(n − i), swaps, emits position i. What makes it ~5×
+ * faster than calling the Rng: the generator runs in locals (the class keeps its state in fields,
+ * which V8 boxes as heap numbers), nextInt's rejection bound 2³² − (2³² mod N) — a float modulo,
+ * a C call in V8 — is computed only when x > 2³² − N (the bound is above that, so every other x
+ * is accepted: p ≈ N/2³²), and x mod N is x − ⌊x/N⌋·N, exact in doubles for x, N < 2³² (x/N is
+ * at least 1/N from the next integer, far more than its rounding error). Position i is never read
+ * again after step i, so it is not written back. `perm` must hold the identity on entry.
+ */
+export function keptBitsFromStream(st: Int32Array, n: number, m: number, perm: Uint32Array, bits: Uint8Array, base: number): number {
+  if (!(Number.isInteger(m) && m >= 0 && m <= n && perm.length >= n)) throw new RangeError(`keptBitsFromStream: need 0 ≤ m ≤ n ≤ perm.length, got m=${m}, n=${n}`);
+  let s0 = st[0]!;
+  let s1 = st[1]!;
+  let s2 = st[2]!;
+  let s3 = st[3]!;
+  let rejected = 0;
+  let i = 0;
+  while (i < m) {
+    const N = n - i;
+    // xoshiro128** nextU32, as in rng.ts
+    const r = Math.imul(s1, 5);
+    const x = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
+    const t = s1 << 9;
+    s2 ^= s0;
+    s3 ^= s1;
+    s1 ^= s2;
+    s0 ^= s3;
+    s2 ^= t;
+    s3 = (s3 << 11) | (s3 >>> 21);
+    if (x > TWO32 - N && x >= TWO32 - (TWO32 % N)) {
+      rejected++;
+      continue; // nextInt draws again for the same step
+    }
+    const j = i + (x - Math.floor(x / N) * N);
+    const pj = perm[j]!;
+    perm[j] = perm[i]!;
+    const at = base + (pj >>> 3);
+    bits[at] = bits[at]! | (1 << (pj & 7));
+    i++;
+  }
+  st[0] = s0;
+  st[1] = s1;
+  st[2] = s2;
+  st[3] = s3;
+  return rejected;
 }
 
 export function sha256Hex(bytes: Uint8Array): string {
@@ -240,18 +342,28 @@ export async function saveModel(dir: string, bytes: Uint8Array): Promise<{ model
   await mkdir(dir, { recursive: true });
   const path = join(dir, MODEL_FILE);
   const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, bytes);
+  // The write runs on libuv's thread pool; hash on this thread meanwhile (both only read `bytes`).
+  const writing = writeFile(tmp, bytes);
+  let modelHash: string;
+  try {
+    modelHash = sha256Hex(bytes);
+  } finally {
+    await writing;
+  }
   await rename(tmp, path);
-  return { modelHash: sha256Hex(bytes), modelBytes: bytes.length, path };
+  return { modelHash, modelBytes: bytes.length, path };
 }
 
-export async function loadModel(dir: string): Promise<{ model: MbnModel; modelHash: string; modelBytes: number }> {
+export async function loadModel(dir: string, timings?: LoadTimings): Promise<{ model: MbnModel; modelHash: string; modelBytes: number }> {
   const path = join(dir, MODEL_FILE);
+  const t0 = performance.now();
   let bytes: Uint8Array;
   try {
     bytes = await readFile(path);
   } catch {
     throw new ContainerError(`${path}: no MBN model here (expected ${MODEL_FILE})`);
   }
-  return { model: deserializeModel(bytes, path), modelHash: sha256Hex(bytes), modelBytes: bytes.length };
+  if (timings) timings.readFile = performance.now() - t0;
+  const model = deserializeModel(bytes, path, timings);
+  return { model, modelHash: timed(timings, 'sha256', () => sha256Hex(bytes)), modelBytes: bytes.length };
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { applicationKinds, DEFAULT_APPLICATION, isApplicationKind } from './application.ts';
 
 /** Largest centre count a layer may use: ids are stored as Uint16. */
 export const MAX_K = 65_535;
@@ -33,8 +34,25 @@ export const ZMbnParams = z
      * N ≤ 3000 linear kernel PCA on ≤ 2000 random points).
      */
     outputStep: z.enum(OUTPUT_STEPS).default('centred-pca'),
+    /**
+     * The application fitted on the embedding (application.ts), any registered kind; absent means
+     * k-means. No default on purpose: params are written into the model header, so a defaulted
+     * field would change every k-means model's bytes and modelHash. For the same reason an
+     * explicit 'kmeans' is dropped below, so { application: 'kmeans' } and {} are one run.
+     * `clusters` stays the number of clusters any application is asked for; `kmeansRestarts`
+     * is k-means's own.
+     */
+    application: z
+      .string()
+      .refine(isApplicationKind, { error: (iss) => `unknown application '${String(iss.input)}' (known: ${applicationKinds().join(', ')})` })
+      .optional(),
   })
-  .strict();
+  .strict()
+  .transform((p) => {
+    if (p.application !== DEFAULT_APPLICATION) return p;
+    const { application: _default, ...rest } = p;
+    return rest as typeof p;
+  });
 
 export type TMbnParams = z.infer<typeof ZMbnParams>;
 export type TMbnParamsInput = z.input<typeof ZMbnParams>;

@@ -12,13 +12,8 @@
  *
  * So each layer's shard count is chosen from an estimate of one clustering's cost: about
  * TARGET_SHARD_SECONDS of work per shard, between MIN_SHARDS and MAX_SHARDS shards (when V allows),
- * a multiple of SHARD_COUNT_MULTIPLE, with balanced sizes, larger first. Measured with
- * `bench:scaling` (MNIST 10k, V=100, 2 workers against 1, one compute thread each, 2-core machine):
- *
- * | plan                                                      | ratio (rounds)              |
- * | fixed 2 clusterings per shard (450 shards), 32Mi blocks   | 1.65 (1.82, 1.48)           |
- * | sized per layer (50/15/10/9…), 4Mi-float kernel blocks    | 1.77 (1.77, 1.70, 1.92)     |
- * | counts ×8, balanced, larger first (56/16/16/8…), 4Mi      | 2.00 (2.00, 2.03, 1.58)     |
+ * a multiple of SHARD_COUNT_MULTIPLE, with balanced sizes, larger first: of the plans measured with
+ * `bench:scaling` (docs/ARCHITECTURE.md, "Shards", has the table) it scaled best, 2.00× for 2 workers.
  */
 import { keptCount } from './params.ts';
 import { planShards } from './shard.ts';

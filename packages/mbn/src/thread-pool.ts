@@ -12,7 +12,7 @@ interface Pending {
 }
 
 /** Copies a typed array into shared memory so every thread reads the same bytes without a copy each. */
-function toShared<T extends Uint8Array | Uint16Array | Float32Array>(a: T): T {
+export function toShared<T extends Uint8Array | Uint16Array | Uint32Array | Float32Array>(a: T): T {
   const Ctor = a.constructor as new (b: SharedArrayBuffer) => T;
   const shared = new Ctor(new SharedArrayBuffer(a.byteLength));
   (shared as unknown as { set(x: T): void }).set(a);

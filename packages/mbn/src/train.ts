@@ -4,7 +4,7 @@ import { buildModelLayer, serializeModel, sha256Hex, type MbnModel } from './mod
 import { parseParams, resolveKs, smallVWarning, type TMbnParams, type TMbnParamsInput } from './params.ts';
 import { projectCodes } from './pca.ts';
 import { fitOutputStep } from './pca-toolbox.ts';
-import { kmeans } from './kmeans.ts';
+import { fitApplication } from './application.ts';
 import { applyHead } from './predict.ts';
 import { placeShard, planShards, type ShardSpec } from './shard.ts';
 import { ShardThreadPool } from './thread-pool.ts';
@@ -92,8 +92,9 @@ export function finishTraining(
   const layers = ks.length;
   onProgress?.({ stage: 'pca', layers });
   const pca = fitOutputStep(top, params.outputStep, params.clusters, params.seed);
+  // The stage keeps its name 'kmeans' (progress listeners match on it) whatever the application is.
   onProgress?.({ stage: 'kmeans', layers });
-  const km = kmeans(projectCodes(top, pca), top.n, pca.c, params.clusters, { seed: params.seed, restarts: params.kmeansRestarts });
+  const application = fitApplication(projectCodes(top, pca), top.n, pca.c, params, params.seed);
   onProgress?.({ stage: 'model', layers });
   const first = inputs[0]!;
   if (first.kind !== 'dense') throw new Error('layer 1 input must be dense');
@@ -105,7 +106,7 @@ export function finishTraining(
     inputDType: first.dtype,
     layers: inputs.map((input, i) => buildModelLayer(input, i + 1, ks[i]!, params)),
     pca,
-    centroids: km.centroids,
+    application,
   };
   // Labels come from the same head that predict() uses, so predict on training points reproduces them.
   const { labels, embedding } = applyHead(model, top);

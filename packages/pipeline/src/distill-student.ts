@@ -3,19 +3,19 @@
  * MBN on held-out points: label agreement, ACC/NMI against the truth for both, and prediction
  * throughput of both measured side by side on the same points.
  *
- * Both predictors run at their best: MBN's `predict` on the ORT dense backend with every core (as
- * `cmbn predict` does), the student on onnxruntime with every core and big batches.
+ * Both predictors run at their best: MBN's threaded predictor (createMbnPredictor: every core, its
+ * prepared centres kept across calls; the same answers as `cmbn predict`'s `predict`), the student
+ * on onnxruntime with every core and big batches.
  */
 import { availableParallelism } from 'node:os';
 import type { Matrix } from '@cmbn/data';
 import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type StudentPrecision, type StudentSpec, type StudentTargetData, type TrainedStudent } from '@cmbn/distill';
-import { createDenseBackend } from '@cmbn/kernels';
-import { predict, type MbnModel } from '@cmbn/mbn';
+import { createMbnPredictor, studentHeadOf, type MbnModel } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
-import { softClusterTargets } from './soft-targets.ts';
+import { softTargetsFromHead } from './soft-targets.ts';
 import type { TStudentEvaluation } from './student-schemas.ts';
-import { centroidHead, createStudentLabeler, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
+import { createStudentLabeler, headForModel, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
 
 /**
  * Measured on MNIST (10k training digits, V=100, seed 1; 10k test digits): soft targets at T = 0.25
@@ -26,45 +26,13 @@ export const DEFAULT_SOFT_TEMPERATURE = 0.25;
 
 /**
  * Teacher-labelled augmented points per training point (augment.ts): 60% at the default distortion,
- * 40% mild (MILD_AUGMENT), each labelled by MBN's own predict. Measured on MNIST (MBN: first 10k
- * training digits, V=100, seed 1; agreement with MBN on the 10k test digits, int8 student, soft targets
- * T=0.25, Adam 1e-3 halved on every epoch without a validation improvement unless noted):
- *
- * | augmented points                 | student              | agreement | ACC (MBN 0.832) |
- * | none                             | [256,256], no decay  | 0.934     | 0.833           |
- * | 10k strong                       | [256,256], no decay  | 0.935     | 0.830           |
- * | 30k strong                       | [256,256], no decay  | 0.941     | 0.838           |
- * | 30k strong, without the originals| [256,256], no decay  | 0.935     | 0.836           |
- * | 20k mild                         | [256,256], no decay  | 0.942     | 0.837           |
- * | 30k strong + 20k mild            | [256,256], no decay  | 0.944     | 0.838           |
- * | 30k strong + 20k mild            | [256,256]            | 0.947     | 0.838           |
- * | 30k strong + 40k mild            | [256,256]            | 0.946     | 0.838           |
- * | 30k strong + 20k neighbour mixes | [256,256]            | 0.945     | 0.834           |
- * | 30k strong + 20k mild            | [512,512]            | 0.949     | 0.836           |
- * | 30k strong + 20k mild            | 3×[256,256] averaged | 0.948     | 0.838           |
- *
- * (Also no gain: T = 1 or 0.1 instead of 0.25, patience 8, [1024].)
- *
- * With [512,512] every change to the student itself stayed on a plateau of 0.947–0.950 at 50k points
- * (weight EMA, dropout, an auxiliary embedding head, a cosine schedule, [640,640], [1024,256],
- * [512,512,512], never holding original digits out for validation, float32 instead of int8), and the
- * student's initial seed alone moves it by 0.2 points. More teacher-labelled points moved it off
- * (a scratch harness around trainStudent on cached MBN labels; the pipeline's own result is
- * bench:compression's, in the README):
- *
- * | augmented points (60% strong, 40% mild)             | student seed 1 | student seed 2 |
- * | 50k                                                 | 0.9492         | 0.9471         |
- * | 50k + 25k from a second augmentation seed           | 0.9508         | 0.9507         |
- * | 50k + 25k of a 100k pool, least student margin      | 0.9503         | —              |
- * | 50k + 100k from a second augmentation seed          | 0.9512         | —              |
- *
- * and through the pipeline itself (bench:compression, student seed 1): 50k 0.9492, 75k 0.9491, 150k
- * **0.9521**. A student trained on a given set of distortions lands anywhere in a band of about ±0.15
- * points (its seed, which distortions were drawn, the epoch early stopping picks), so 75k sits on the
- * target's edge and 150k, the two measurements of which both clear it, is the default: 15 per point.
- * Picking points by the student's uncertainty (least margin) bought nothing over picking them at
- * random. MBN's predict labels ~200 points/s on 2 cores, so 150k points cost ~12 minutes there, and
- * the student trains for ~10 minutes instead of ~4; `augment` trades that for agreement, and 0 skips it.
+ * 40% mild (MILD_AUGMENT), each labelled by MBN's own predict. Why 15 (docs/STUDENTS.md, "How the
+ * student's defaults were chosen", has the measurements): on MBN's labels of the training points
+ * alone a student plateaus near 93.5 % agreement, and at 50k distortions every change to the student
+ * itself stayed at 0.947–0.950; only more teacher-labelled points moved it, and 150k was the count
+ * whose two measurements both cleared 0.95 (a student lands anywhere in a ±0.15-point band). Choosing
+ * points by the student's uncertainty bought nothing over random ones. `augment` trades agreement for
+ * time (the labelling and the training grow with it), and 0 skips it.
  */
 export const DEFAULT_AUGMENT_PER_POINT = 15;
 
@@ -157,14 +125,15 @@ async function timeStudent(labeler: StudentLabeler, x: Matrix, minSeconds: numbe
 }
 
 async function timeMbn(model: MbnModel, x: Matrix, threads: number): Promise<{ seconds: number; labels: Int32Array }> {
-  const backend = await createDenseBackend({ threads, prefer: 'ort' });
+  const predictor = createMbnPredictor(model, { threads, backend: 'ort' });
   try {
-    await predict(model, firstRows(x, Math.min(16, x.rows)), backend); // warm-up: first ORT run
+    // Warm-up: threads boot, first ORT runs, every clustering's centres prepared (as for any later batch).
+    await predictor.predict(firstRows(x, Math.min(16, x.rows)));
     const t = performance.now();
-    const { labels } = await predict(model, x, backend);
+    const { labels } = await predictor.predict(x);
     return { seconds: (performance.now() - t) / 1000, labels };
   } finally {
-    await backend.dispose();
+    await predictor.dispose();
   }
 }
 
@@ -181,16 +150,18 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   let head: CentroidHead | undefined;
   if (spec.target === 'labels') {
     const temperature = input.temperature ?? DEFAULT_SOFT_TEMPERATURE;
-    const k = mbnModel.centroids.length / c;
+    // Soft targets come from the application's student head; an application without one trains on hard labels.
+    const mbnHead = studentHeadOf(mbnModel.application);
     const soft =
-      temperature > 0 && train.embedding && k === input.classes
-        ? softClusterTargets(train.embedding, train.x.rows, c, mbnModel.centroids, k, temperature)
+      temperature > 0 && train.embedding && mbnHead && mbnHead.k === input.classes
+        ? softTargetsFromHead(train.embedding, train.x.rows, c, mbnHead, temperature)
         : undefined;
     target = { kind: 'labels', labels: train.labels, classes: input.classes, ...(soft ? { soft } : {}) };
   } else {
     if (!train.embedding) throw new TypeError("the 'embedding' target needs mbnEmbedding");
     target = { kind: 'embedding', values: train.embedding, dim: c };
-    head = centroidHead(mbnModel.centroids, mbnModel.centroids.length / c);
+    head = headForModel(mbnModel);
+    if (!head) throw new TypeError(`the 'embedding' target needs a student head, and application '${mbnModel.application.kind}' has none`);
   }
   input.onStage?.('train');
   const student = await trainStudent(train.x, target, spec, { ...(input.onEpoch ? { onEpoch: input.onEpoch } : {}), ...(input.signal ? { signal: input.signal } : {}) });
@@ -251,19 +222,20 @@ async function withTeacherAugmentation(
   labels.set(input.mbnLabels);
   const embedding = input.mbnEmbedding ? new Float64Array(n * c) : undefined;
   embedding?.set(input.mbnEmbedding!.subarray(0, x.rows * c));
-  const backend = await createDenseBackend({ threads, prefer: 'ort' });
+  // One predictor for every chunk: its threads keep the prepared centres from chunk to chunk.
+  const predictor = createMbnPredictor(mbnModel, { threads, backend: 'ort' });
   try {
     for (let s = 0; s < nAug; s += AUGMENT_CHUNK) {
       input.signal?.throwIfAborted();
       const m = Math.min(AUGMENT_CHUNK, nAug - s);
       const chunk = { ...aug, rows: m, data: aug.data.subarray(s * d, (s + m) * d) } as Matrix;
-      const p = await predict(mbnModel, chunk, backend);
+      const p = await predictor.predict(chunk);
       labels.set(p.labels, x.rows + s);
       embedding?.set(p.embedding, (x.rows + s) * c);
       input.onAugment?.(s + m, nAug);
     }
   } finally {
-    await backend.dispose();
+    await predictor.dispose();
   }
   return { x: { rows: n, cols: d, dtype: x.dtype, data } as Matrix, labels, embedding };
 }

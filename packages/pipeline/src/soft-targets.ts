@@ -1,3 +1,5 @@
+import type { StudentHead } from '@cmbn/mbn';
+
 /**
  * Soft cluster targets from MBN's embedding: p_ij ∝ exp(−‖e_i − c_j‖² / (T·g)), where c_j are the
  * k-means centroids and g is the mean gap between each point's second-nearest and nearest squared
@@ -36,4 +38,16 @@ export function softClusterTargets(embedding: Float64Array, n: number, dim: numb
     for (let j = 0; j < k; j++) out[i * k + j] = Math.exp(-(d2[i * k + j]! - min) * scale) / z;
   }
   return out;
+}
+
+/**
+ * Soft targets from the MBN application's student head (@cmbn/mbn studentHeadOf): the one place a
+ * new head kind says how its margins become soft targets. 'nearest-centroid' is softClusterTargets.
+ */
+export function softTargetsFromHead(embedding: Float64Array, n: number, dim: number, head: StudentHead, temperature: number): Float32Array {
+  switch (head.kind) {
+    case 'nearest-centroid':
+      if (head.centroids.length !== head.k * dim) throw new RangeError(`head has ${head.centroids.length} centroid values, need ${head.k}×${dim}`);
+      return softClusterTargets(embedding, n, dim, head.centroids, head.k, temperature);
+  }
 }

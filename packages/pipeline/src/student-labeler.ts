@@ -1,11 +1,11 @@
 /**
  * Cluster labels from a student: a labels student emits them (ArgMax inside the ONNX graph); an
- * embedding student emits the c-dim embedding, and the MBN application's k-means centroids (the
- * student's "head", kept in its student.json meta) turn that into labels.
+ * embedding student emits the c-dim embedding, and the MBN application's student head (@cmbn/mbn
+ * StudentHead; for k-means its centroids), kept in its student.json meta, turns that into labels.
  */
 import { availableParallelism } from 'node:os';
 import { createStudentPredictor, type StudentInput, type StudentPrecision, type StudentPredictor, type TrainedStudent } from '@cmbn/distill';
-import { assignNearest } from '@cmbn/mbn';
+import { assignWithStudentHead, studentHeadOf, type MbnModel, type StudentHead } from '@cmbn/mbn';
 import { ZCentroidHead, type TCentroidHead } from './student-schemas.ts';
 
 /** The embedding student's head (ZCentroidHead): k-means centroids, k × dim row-major. */
@@ -24,6 +24,25 @@ export function isCentroidHead(h: unknown): h is CentroidHead {
   return ZCentroidHead.safeParse(h).success;
 }
 
+/**
+ * student.json's head for an MBN model, from its application's student head, or undefined when
+ * the application has none. The JSON (ZCentroidHead) is a published format: a new head kind gets
+ * its own schema beside it rather than changing this one.
+ */
+export function headForModel(model: Pick<MbnModel, 'application'>): CentroidHead | undefined {
+  const head = studentHeadOf(model.application);
+  if (head === undefined) return undefined;
+  switch (head.kind) {
+    case 'nearest-centroid':
+      return centroidHead(head.centroids, head.k);
+  }
+}
+
+/** The student head a saved head describes (the inverse of headForModel). */
+export function studentHeadFrom(head: CentroidHead): StudentHead {
+  return { kind: head.kind, k: head.k, centroids: Float64Array.from(head.centroids) };
+}
+
 export async function createStudentLabeler(
   student: TrainedStudent,
   opts: { head?: CentroidHead; threads?: number; batchRows?: number; precision?: StudentPrecision } = {},
@@ -33,9 +52,9 @@ export async function createStudentLabeler(
   if (kind === 'embedding' && opts.head === undefined) {
     throw new TypeError('an embedding student needs its k-means centroids (head) to produce labels');
   }
-  const centroids = opts.head ? Float64Array.from(opts.head.centroids) : undefined;
-  if (opts.head && centroids!.length !== opts.head.k * dim) {
-    throw new RangeError(`head has ${centroids!.length} centroid values, need ${opts.head.k}×${dim}`);
+  const head = opts.head ? studentHeadFrom(opts.head) : undefined;
+  if (head && head.centroids.length !== head.k * dim) {
+    throw new RangeError(`head has ${head.centroids.length} centroid values, need ${head.k}×${dim}`);
   }
   const predictor: StudentPredictor = await createStudentPredictor(student, {
     runtime: 'onnxruntime',
@@ -48,7 +67,7 @@ export async function createStudentLabeler(
       const out = await predictor.predict(x);
       if (out.labels) return { labels: out.labels };
       const values = out.values!;
-      const labels = assignNearest(Float64Array.from(values), x.rows, dim, centroids!, opts.head!.k);
+      const labels = assignWithStudentHead(head!, Float64Array.from(values), x.rows, dim);
       return { labels, values };
     },
     dispose: () => predictor.dispose(),
