@@ -34,7 +34,8 @@ export class ApiClient {
 
   constructor(
     base: string,
-    private readonly token: string | undefined,
+    /** Readable so that the registry client (httpRegistry) can be built from this one. */
+    readonly token: string | undefined,
   ) {
     this.base = base.replace(/\/+$/, '');
   }

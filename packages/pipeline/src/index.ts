@@ -3,8 +3,19 @@ export type { PipelineErrorCode } from './errors.ts';
 export { packDirectory, packEntries, unpackEntries } from './archive.ts';
 export type { ArchiveEntry } from './archive.ts';
 export { datasetSha256, directoryBytes } from './digests.ts';
-export { prismaRegistry } from './registry-port.ts';
-export type { RegistryPort } from './registry-port.ts';
+export { checkArtifact, createPrismaRegistry, prismaRegistry, readStoredArtifact } from './registry-port.ts';
+export type {
+  AliasHistoryRecord,
+  DeletedVersionRecord,
+  GcRequest,
+  PrismaRegistryOptions,
+  RegistryArtifact,
+  RegistryPort,
+  RegistryReader,
+  RegistryWriter,
+} from './registry-port.ts';
+export { httpRegistry, NotAvailableOverHttpError, RegistryHttpError, versionSearchQuery } from './registry-http.ts';
+export type { HttpRegistry, HttpRegistryOptions } from './registry-http.ts';
 export { distilAndPublish, studentIdempotencyKey, StudentCancelledError } from './distil-and-publish.ts';
 export type { DistilAndPublishPorts, DistilAndPublishRequest, DistilAndPublishResult } from './distil-and-publish.ts';
 export { ZCentroidHead, ZStudentEvaluation, ZStudentMeta, ZStudentRecipe, ZStudentSummary, parseWith } from './student-schemas.ts';

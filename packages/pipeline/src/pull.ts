@@ -3,20 +3,23 @@
  * check the bytes against the sha256 the registry recorded, and extract it. Nothing is written
  * unless the archive verifies.
  */
-import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
+import type { ArtifactStore } from '@cmbn/artifacts';
 import { isStudentDir } from '@cmbn/distill';
 import { unpackEntries } from './archive.ts';
 import { PipelineError } from './errors.ts';
-import { prismaRegistry, type RegistryPort } from './registry-port.ts';
+import { checkArtifact, prismaRegistry, readStoredArtifact, type RegistryReader } from './registry-port.ts';
 
 export interface PullStudentInput {
   ref: string;
   outDir: string;
-  store: ArtifactStore;
-  registry?: RegistryPort;
+  /**
+   * With a store: the registry (default prismaRegistry) resolves the ref and the archive is read
+   * from this store. Without one: the registry fetches it (httpRegistry, createPrismaRegistry({ store })).
+   */
+  store?: ArtifactStore;
+  registry?: RegistryReader;
   /** Replace the files of a non-empty outDir (otherwise refused). */
   force?: boolean;
 }
@@ -41,32 +44,19 @@ async function isNonEmptyDir(dir: string): Promise<boolean> {
 }
 
 export async function pullStudent(input: PullStudentInput): Promise<PulledStudent> {
-  const reg = input.registry ?? prismaRegistry;
+  const store = input.store;
+  const reg = input.registry ?? (store !== undefined ? prismaRegistry : undefined);
+  if (reg === undefined) throw new PipelineError('INVALID', 'pullStudent needs a store, or a registry that fetches archives (httpRegistry, createPrismaRegistry({ store }))');
   const outDir = resolve(input.outDir);
   if (!input.force && (await isNonEmptyDir(outDir))) {
     throw new PipelineError('OUT_DIR_NOT_EMPTY', `${outDir} is not empty; choose another --out or pass --force to replace its files`);
   }
-  const v = await reg.resolveModelRef(input.ref);
+  const { version: v, bytes } =
+    store !== undefined ? await readStoredArtifact((ref) => reg.resolveModelRef(ref), store, input.ref) : await reg.fetchArtifact(input.ref);
+  // Checked here too, so that a registry or store that does not verify cannot slip bad bytes through.
+  checkArtifact(v, bytes);
   const label = `${v.modelName}:${v.version}`;
-  const expected = v.artifactSha256;
-  if (expected === null) throw new PipelineError('ARTIFACT_MISMATCH', `${label} has no artifact recorded`);
-
-  let bytes: Uint8Array;
-  try {
-    bytes = await input.store.get(expected);
-  } catch (err) {
-    if (err instanceof ArtifactCorruptError) throw mismatch(label, expected, err.actual);
-    if (err instanceof ArtifactNotFoundError) {
-      throw new PipelineError('ARTIFACT_MISMATCH', `refusing to pull ${label}: its artifact ${expected} is missing from ${input.store.url}`);
-    }
-    throw err;
-  }
-  // Checked here too, so that a store whose get() does not verify cannot slip bad bytes through.
-  const actual = createHash('sha256').update(bytes).digest('hex');
-  if (actual !== expected) throw mismatch(label, expected, actual);
-  if (v.artifactBytes !== null && v.artifactBytes !== bytes.byteLength) {
-    throw new PipelineError('ARTIFACT_MISMATCH', `refusing to pull ${label}: artifact has ${bytes.byteLength} bytes, registry recorded ${v.artifactBytes}`);
-  }
+  const expected = v.artifactSha256!;
 
   const entries = unpackEntries(bytes);
   // Extract into a sibling temp dir, then move the files in: a failure leaves outDir untouched.
@@ -88,12 +78,4 @@ export async function pullStudent(input: PullStudentInput): Promise<PulledStuden
     dir: outDir,
     files: entries.map((e) => e.name),
   };
-}
-
-function mismatch(label: string, expected: string, actual: string): PipelineError {
-  return new PipelineError(
-    'ARTIFACT_MISMATCH',
-    `refusing to pull ${label}: artifact sha256 mismatch (registry recorded ${expected}, stored bytes hash to ${actual}); the stored artifact was modified or corrupted`,
-    { expected, actual },
-  );
 }
