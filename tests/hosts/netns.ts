@@ -6,11 +6,13 @@
  *
  * Each network gets a random id in its names and a free /27 block of 198.18.0.0/24, so two suites
  * (a test and a bench) can run side by side. Everything is removed by destroy(), and, should the
- * process die first, by a synchronous hook on exit.
+ * process die first, by a synchronous hook on exit; what a SIGKILLed process leaves is removed by
+ * the next suite's start-up sweep (sweep.ts), which spares networks whose owner still runs.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import { forgetOwner, recordOwner, sweepLeftovers } from './sweep.ts';
 
 const exec = promisify(execFile);
 
@@ -65,13 +67,21 @@ for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]
   process.once(signal, () => process.exit(code));
 }
 
+/** Once per process, before its first network: leftovers of dead suites would hold blocks and names. */
+let swept: Promise<unknown> | undefined;
+
 /**
  * Builds the namespaces for `names` (at most 29 hosts per network). Fails with a readable message
  * when namespaces cannot be made (not root, no iproute2, no veth/bridge support): the suite must
  * fail, never skip, when it cannot build its hosts.
  */
+
 export async function createNetwork(names: string[]): Promise<Network> {
   if (names.length > 29) throw new Error('at most 29 hosts per /27 network');
+  swept ??= sweepLeftovers().catch((err: unknown) => {
+    throw new Error(`cannot sweep the leftovers of earlier suites (run as root with iproute2): ${(err as Error).message}`);
+  });
+  await swept;
   const id = randomBytes(3).toString('hex');
   const blocks = await freeBlocks();
   const block = blocks[randomBytes(1)[0]! % Math.max(1, blocks.length)];
@@ -109,7 +119,10 @@ export async function createNetwork(names: string[]): Promise<Network> {
     } catch {
       /* already gone */
     }
+    forgetOwner(id);
   };
+  // Before anything of it exists, so a concurrent suite's sweep sees this network as alive.
+  recordOwner(id);
   live.add(cleanupSync);
 
   try {

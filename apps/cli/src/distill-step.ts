@@ -74,6 +74,17 @@ export function studentSpecFromOptions(o: Pick<DistillCliOptions, 'student' | 's
   return spec;
 }
 
+/** studentSpecFromOptions, also checked against rows of `cols` columns (conv needs square images): a CLI error. */
+export function studentSpecForData(o: Pick<DistillCliOptions, 'student' | 'studentArch' | 'studentConv' | 'studentTarget' | 'studentEpochs'>, cols: number): StudentSpec {
+  const spec = studentSpecFromOptions(o);
+  try {
+    validateSpec(spec, cols);
+  } catch (err) {
+    throw new CliError(`--student-arch: ${(err as Error).message}`);
+  }
+  return spec;
+}
+
 /** Thin adapter over @cmbn/pipeline's distilAndPublish: the student goes to `<model dir>/student/`. */
 export async function runDistillStep(
   o: DistillCliOptions,

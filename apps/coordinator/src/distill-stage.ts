@@ -16,6 +16,7 @@ import {
   jobOptions,
   parseDistillJobId,
   parseResult,
+  studentRequestProblem,
   type JobPayload,
   type TTeacherRef,
 } from '@cmbn/jobs';
@@ -51,6 +52,9 @@ export async function validateDistillRequest(req: TDistillRequest, dataset: Data
     const ref = parseModelRef(req.register);
     if ('alias' in ref || 'version' in ref) throw new AppError('BAD_REQUEST', `distill.register must be a plain model name, got ${JSON.stringify(req.register)}`);
   }
+  // The schema checked each field; whether the architecture can read these rows needs the dataset.
+  const problem = req.student ? studentRequestProblem(req.student, dataset.cols) : null;
+  if (problem !== null) throw new AppError('BAD_REQUEST', `distill.student.architecture: ${problem} (dataset ${dataset.id})`);
   if (req.evalLabelsId !== undefined && req.evalDatasetId === undefined) throw new AppError('BAD_REQUEST', 'distill.evalLabelsId needs distill.evalDatasetId');
   if (req.evalDatasetId !== undefined) {
     const ev = await getDataset(req.evalDatasetId);

@@ -7,7 +7,7 @@ import { mbnEtaSeconds } from './eta.ts';
 import type { ProgressBus } from './progress-bus.ts';
 import { RateMeter } from './progress-bus.ts';
 import type { Queues } from './queues.ts';
-import { RunService, type SubmitRunInput } from './run-service.ts';
+import { RunService, type SubmitRunInput, type SubmitRunResult } from './run-service.ts';
 import { RunStateMachine } from './run-state.ts';
 
 export type { SubmitRunInput } from './run-service.ts';
@@ -104,7 +104,7 @@ export class Orchestrator {
     await this.state.drain();
   }
 
-  submitRun(input: SubmitRunInput): Promise<Run> {
+  submitRun(input: SubmitRunInput): Promise<SubmitRunResult> {
     return this.service.submitRun(input);
   }
 

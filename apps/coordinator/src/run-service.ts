@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey, distillJobId } from '@cmbn/jobs';
-import { parseParams, resolveKs } from '@cmbn/mbn';
+import { parseParams, resolveKs, smallVWarning } from '@cmbn/mbn';
 import { createRun, getDataset, getRun, setRunStatus, type JsonObject, type Run } from '@cmbn/registry';
 import { validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
 import { AppError } from './errors.ts';
@@ -22,6 +22,21 @@ export interface SubmitRunInput {
   distill?: TDistillRequest;
 }
 
+/** A submitted run, and what its submitter should be told about it (POST /v1/runs' `warnings`). */
+export interface SubmitRunResult {
+  run: Run;
+  warnings: string[];
+}
+
+/**
+ * The warnings of a run with these params and layer sizes: local training's small-V rule itself
+ * (@cmbn/mbn smallVWarning), so `--remote` warns exactly when and as local training does.
+ */
+export function submitWarnings(V: number, ks: readonly number[]): string[] {
+  const w = smallVWarning(V, ks.length);
+  return w === null ? [] : [w];
+}
+
 export class RunService {
   constructor(
     private readonly state: RunStateMachine,
@@ -30,7 +45,7 @@ export class RunService {
     private readonly log: Logger,
   ) {}
 
-  async submitRun(input: SubmitRunInput): Promise<Run> {
+  async submitRun(input: SubmitRunInput): Promise<SubmitRunResult> {
     const dataset = await getDataset(input.datasetId);
     if (dataset.labelsOf !== null) throw new AppError('BAD_REQUEST', `dataset ${input.datasetId} is a labels file, not a data matrix`);
     let labelsId: string | null = null;
@@ -49,8 +64,9 @@ export class RunService {
     const t0 = performance.now();
     await this.state.withRunLock(run.id, async () => this.state.startRun(await this.state.context(run.id)));
     this.state.addOverhead(run.id, (performance.now() - t0) / 1000);
-    this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize: run.shardSize ?? 'auto' }, 'run submitted');
-    return getRun(run.id);
+    const warnings = submitWarnings(params.V, ks);
+    this.log.info({ runId: run.id, datasetId: dataset.id, ks, shardSize: run.shardSize ?? 'auto', ...(warnings.length ? { warnings } : {}) }, 'run submitted');
+    return { run: await getRun(run.id), warnings };
   }
 
   async cancelRun(runId: string): Promise<Run> {

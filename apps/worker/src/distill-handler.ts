@@ -87,9 +87,9 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
     modelBytes = b.byteLength;
     return deserializeModel(b, `model ${p.mbnModelSha256}`);
   });
-  const spec = specOf(p);
   const x = await read(deps, p.datasetSha256, `dataset ${p.datasetName}`, (b) => parseMatrix(b, p.datasetName));
   if (model.inputDims !== x.cols) throw new BadInputError(`the MBN model takes ${model.inputDims} columns, the dataset has ${x.cols}`);
+  const spec = specOf(p, x.cols);
   const trainTrue = p.labelsSha256 ? await read(deps, p.labelsSha256, 'training labels', (b) => parseLabels(b, 'training labels')) : undefined;
   const ev = p.params.eval;
   let evalSet: { x: Matrix; name: string; trueLabels?: Int32Array } | undefined;
@@ -102,7 +102,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
   }
   const teacher = await teacherOutput(deps, p, x, model, ctx);
   const req = p.params.student;
-  ctx.log(`distill: student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
+  ctx.log(`distill: ${spec.architecture?.kind ?? 'mlp'} student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
   try {
     const r = await distilAndPublish(
       {
@@ -142,11 +142,16 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
   }
 }
 
-/** The job's student request over DEFAULT_STUDENT_SPEC; a spec no training can use fails the job at once. */
-function specOf(p: JobPayload<'distill'>): StudentSpec {
+/**
+ * The job's student request over DEFAULT_STUDENT_SPEC, as the CLI's studentSpecFromOptions builds it
+ * locally (so both paths train the same student); a spec that cannot train on rows of `inputDims`
+ * columns fails the job at once.
+ */
+function specOf(p: JobPayload<'distill'>, inputDims: number): StudentSpec {
   const req = p.params.student;
   const spec: StudentSpec = {
     ...DEFAULT_STUDENT_SPEC,
+    ...(req.architecture ? { architecture: req.architecture } : {}),
     ...(req.hidden ? { hidden: req.hidden } : {}),
     ...(req.target ? { target: req.target } : {}),
     ...(req.epochs !== undefined ? { epochs: req.epochs } : {}),
@@ -155,7 +160,7 @@ function specOf(p: JobPayload<'distill'>): StudentSpec {
     ...(req.seed !== undefined ? { seed: req.seed } : {}),
   };
   try {
-    validateSpec(spec);
+    validateSpec(spec, inputDims);
   } catch (err) {
     throw new BadInputError(`student spec: ${(err as Error).message}`);
   }

@@ -8,7 +8,9 @@ export const ZLayerStatus = z.enum(['PENDING', 'RUNNING', 'DONE', 'FAILED']);
 /**
  * `POST /v1/runs`' `distill` object: train, evaluate and (with `register`) register a student.
  * `student` is checked against the job catalog's student request (@cmbn/jobs ZStudentRequest) by
- * the coordinator: hidden, target, epochs, batchSize, learningRate, seed, temperature, precision, augment.
+ * the coordinator: architecture (@cmbn/distill's union: `{kind: 'mlp'}` or `{kind: 'conv', filters,
+ * kernel, stride}`, conv on square images only), hidden, target, epochs, batchSize, learningRate,
+ * seed, temperature, precision, augment.
  */
 export const ZDistillRequestBody = z
   .object({
@@ -35,7 +37,19 @@ export const ZSubmitRunBody = z
   .meta({ id: 'SubmitRun' });
 export type TSubmitRunBody = z.infer<typeof ZSubmitRunBody>;
 
-export const ZSubmittedRun = z.object({ id: z.string(), status: ZRunStatus, ks: z.array(z.number().int()) }).meta({ id: 'SubmittedRun' });
+export const ZSubmittedRun = z
+  .object({
+    id: z.string(),
+    status: ZRunStatus,
+    ks: z.array(z.number().int()),
+    /**
+     * What the submitter should know about the run's params, each a sentence (the CLI prints them on
+     * stderr as local training does): fewer than @cmbn/mbn MIN_V_PER_LAYER clusterings per layer.
+     * Empty when there is nothing to say; never a refusal (a refused run is a 400).
+     */
+    warnings: z.array(z.string()),
+  })
+  .meta({ id: 'SubmittedRun' });
 export type TSubmittedRun = z.infer<typeof ZSubmittedRun>;
 
 export const ZRunLayer = z
@@ -62,6 +76,12 @@ export const ZRunSummary = z.looseObject({
   mbnOutput: z.object({ embeddingSha256: z.string(), labelsSha256: z.string(), rows: z.number().int().min(0), c: z.number().int().min(1) }).optional(),
 });
 
+/** MBN's clusters against the run's true labels (@cmbn/metrics clusteringMetrics); null without labels. */
+export const ZClusteringMetrics = z
+  .object({ acc: z.number().min(0).max(1), nmi: z.number().min(0).max(1), ari: z.number().min(-1).max(1) })
+  .meta({ id: 'ClusteringMetrics' });
+export type TClusteringMetrics = z.infer<typeof ZClusteringMetrics>;
+
 export const ZRunView = z
   .object({
     id: z.string(),
@@ -77,9 +97,13 @@ export const ZRunView = z
     layers: z.array(ZRunLayer),
     etaSeconds: z.number().nullable(),
     modelHash: z.string().nullable(),
-    metrics: z.record(z.string(), z.unknown()).nullable(),
+    metrics: ZClusteringMetrics.nullable(),
     summary: ZRunSummary.nullable(),
-    /** The distilled student (the CLI's `student` summary object), once the run succeeded. */
+    /**
+     * The distilled student (the CLI's `student` summary object), once the run succeeded. Free-form
+     * here: its schema is @cmbn/pipeline's ZStudentSummary, which this package cannot import; the
+     * CLI parses it with that schema.
+     */
     student: z.record(z.string(), z.unknown()).nullable(),
     mbnSeconds: z.number().nullable(),
     error: z.string().nullable(),
@@ -92,12 +116,6 @@ export type TRunView = z.infer<typeof ZRunView>;
 
 export const ZCancelledRun = z.object({ id: z.string(), status: ZRunStatus }).meta({ id: 'CancelledRun' });
 export type TCancelledRun = z.infer<typeof ZCancelledRun>;
-
-/** MBN's clusters against the run's true labels (@cmbn/metrics clusteringMetrics); null without labels. */
-export const ZClusteringMetrics = z
-  .object({ acc: z.number().min(0).max(1), nmi: z.number().min(0).max(1), ari: z.number().min(-1).max(1) })
-  .meta({ id: 'ClusteringMetrics' });
-export type TClusteringMetrics = z.infer<typeof ZClusteringMetrics>;
 
 /** One row of `GET /v1/runs` (the console's list). */
 export const ZRunListItem = z

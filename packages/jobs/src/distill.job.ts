@@ -1,4 +1,8 @@
 import { z } from 'zod';
+// The architecture entry point of @cmbn/distill, not its index: the index loads tfjs and
+// onnxruntime (~2 s and ~70 MB per process, measured), which the coordinator and shard-only
+// workers, importers of this catalog, never use. The union itself lives there, once.
+import { checkArchitecture, ZStudentArchitecture } from '@cmbn/distill/architecture';
 import { defineJob } from './define.ts';
 import { ZSha256 } from './refs.ts';
 
@@ -9,6 +13,8 @@ import { ZSha256 } from './refs.ts';
  */
 export const ZStudentRequest = z
   .object({
+    /** What reads the input before the dense layers (`@cmbn/distill`'s union); absent: the MLP. */
+    architecture: ZStudentArchitecture.optional(),
     hidden: z.array(z.number().int().min(1).max(65_536)).min(1).max(16).optional(),
     target: z.enum(['labels', 'embedding']).optional(),
     epochs: z.number().int().min(1).max(10_000).optional(),
@@ -24,6 +30,21 @@ export const ZStudentRequest = z
   })
   .strict();
 export type TStudentRequest = z.infer<typeof ZStudentRequest>;
+
+/**
+ * Why a (schema-valid) student request cannot train on rows of `inputDims` columns, or null: the
+ * architecture's own check (a conv student needs square images, its kernel no larger than the
+ * side). The coordinator asks at submission, so such a run is refused before hours of MBN.
+ */
+export function studentRequestProblem(req: TStudentRequest, inputDims: number): string | null {
+  if (req.architecture === undefined) return null;
+  try {
+    checkArchitecture(req.architecture, inputDims);
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+}
 
 /**
  * MBN's output on the training points, stored by the coordinator when the MBN stage ends, so the

@@ -4,14 +4,18 @@ import { ZStudentRequest } from '@cmbn/jobs';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../errors.ts';
 import { addDistillOptions } from './train.ts';
-import { LOCAL_ONLY_STUDENT_OPTIONS, STUDENT_OPTION_FIELDS, studentRequestFromOptions } from './remote-train.ts';
+import { STUDENT_OPTION_FIELDS, studentRequestFromOptions } from './remote-train.ts';
 
-const parse = (...argv: string[]) => addDistillOptions(new Command().exitOverride()).parse(argv, { from: 'user' }).opts();
+// Commander's own refusals are thrown (exitOverride), not printed.
+const parse = (...argv: string[]) =>
+  addDistillOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} })).parse(argv, { from: 'user' }).opts();
 
 describe('studentRequestFromOptions', () => {
   it('maps every --student* option of addDistillOptions (none is dropped)', () => {
     const studentOptions = addDistillOptions(new Command()).options.map((o) => o.attributeName()).filter((n) => n.startsWith('student'));
-    expect(studentOptions.sort()).toEqual([...Object.keys(STUDENT_OPTION_FIELDS), ...LOCAL_ONLY_STUDENT_OPTIONS].sort());
+    expect(studentOptions.sort()).toEqual(Object.keys(STUDENT_OPTION_FIELDS).sort());
+    // Each one names a field of the job's request (the table's `satisfies` checks it too, at compile time).
+    for (const field of Object.values(STUDENT_OPTION_FIELDS)) expect(Object.keys(ZStudentRequest.shape)).toContain(field);
   });
 
   it('sends each flag, 0 values included, in a request the job schema accepts', () => {
@@ -25,9 +29,30 @@ describe('studentRequestFromOptions', () => {
     expect(studentRequestFromOptions(parse('--distill'))).toEqual({});
   });
 
-  it('refuses a local-only conv student rather than dropping --student-arch', () => {
-    expect(() => studentRequestFromOptions(parse('--distill', '--student-arch', 'conv'))).toThrow(/--student-arch conv is local only/);
-    expect(studentRequestFromOptions(parse('--distill', '--student-arch', 'mlp'))).toEqual({});
+  it('sends the conv architecture of --student-arch / --student-conv, defaults filled in as locally', () => {
+    const explicit = studentRequestFromOptions(parse('--distill', '--student-arch', 'conv', '--student-conv', '8,3,1', '--student', '32'));
+    expect(explicit).toEqual({ architecture: { kind: 'conv', filters: 8, kernel: 3, stride: 1 }, hidden: [32] });
+    expect(ZStudentRequest.parse(explicit)).toEqual(explicit);
+    // --student-conv implies conv; --student-arch conv alone takes the local defaults (DEFAULT_CONV).
+    expect(studentRequestFromOptions(parse('--distill', '--student-conv', '4,5,2'))).toEqual({ architecture: { kind: 'conv', filters: 4, kernel: 5, stride: 2 } });
+    expect(studentRequestFromOptions(parse('--distill', '--student-arch', 'conv'))).toEqual({ architecture: { kind: 'conv', filters: 16, kernel: 5, stride: 2 } });
+    expect(studentRequestFromOptions(parse('--distill', '--student-arch', 'mlp'))).toEqual({ architecture: { kind: 'mlp' } });
+  });
+
+  it('refuses bad conv specs with a CLI error, as local training does', () => {
+    const cases: [string[], RegExp][] = [
+      [['--student-conv', '8,65,1'], /--student: architecture conv: kernel: /],
+      [['--student-conv', '8,5'], /--student-conv takes filters,kernel,stride, got 8,5/],
+      [['--student-arch', 'mlp', '--student-conv', '8,5,2'], /--student-conv needs --student-arch conv/],
+    ];
+    for (const [flags, message] of cases) {
+      expect(() => studentRequestFromOptions(parse('--distill', ...flags)), flags.join(' ')).toThrow(CliError);
+      expect(() => studentRequestFromOptions(parse('--distill', ...flags)), flags.join(' ')).toThrow(message);
+    }
+    expect(() => parse('--distill', '--student-arch', 'transformer')).toThrow(/Allowed choices are mlp, conv/);
+    // Widths 0 never pass the flag parser; from options they are the spec's CLI error.
+    expect(() => parse('--distill', '--student-conv', '0,5,2')).toThrow(/positive integers/);
+    expect(() => studentRequestFromOptions({ studentConv: [0, 5, 2] })).toThrow(/--student: architecture conv: filters: /);
   });
 
   it('refuses a width of 0 with a CLI error before anything is uploaded', () => {

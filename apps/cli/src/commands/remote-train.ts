@@ -7,10 +7,13 @@ import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
 import { ApiClient, ApiError } from '../api-client.ts';
 import { DEFAULT_RECONNECT_TIMEOUT_S, RunFollower } from './follow-run.ts';
+import { MLP } from '@cmbn/distill';
 import { parseWith, ZStudentSummary, type TStudentSummary } from '@cmbn/pipeline';
+// The contract's shapes: ApiClient parses every answer of a known route with its schema.
+import type { TRunView, TSubmittedRun } from '@cmbn/api';
 import { pullRemoteStudent } from './models.ts';
 import { paramsFromOptions, type TrainCliOptions } from './train.ts';
-import { loadEvalSet, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
+import { loadEvalSet, studentSpecForData, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
 // Type only (erased): the request's shape is the distill job's; the coordinator validates it (400).
 import type { TStudentRequest } from '@cmbn/jobs';
 
@@ -28,18 +31,6 @@ function reconnectTimeoutSeconds(o: RemoteTrainOptions): number {
   const n = Number(env);
   if (!Number.isInteger(n) || n < 0) throw new CliError(`CMBN_RECONNECT_TIMEOUT must be a whole number of seconds, got "${env}"`);
   return n;
-}
-
-interface RunView {
-  id: string;
-  status: string;
-  ks: number[];
-  modelHash: string | null;
-  metrics: Record<string, number> | null;
-  mbnSeconds: number | null;
-  error: string | null;
-  /** The distilled student's summary (runs with `distill`). */
-  student: Record<string, unknown> | null;
 }
 
 /** The coordinator client of `train --remote`: uploads (following the run is RunFollower's). */
@@ -81,6 +72,9 @@ async function distillRequest(client: RemoteClient, o: RemoteTrainOptions, ds: D
  */
 export const STUDENT_OPTION_FIELDS = {
   student: 'hidden',
+  // Both set the one `architecture` field (with --student-conv's defaults filled in by the spec).
+  studentArch: 'architecture',
+  studentConv: 'architecture',
   studentTarget: 'target',
   studentEpochs: 'epochs',
   studentTemperature: 'temperature',
@@ -88,23 +82,16 @@ export const STUDENT_OPTION_FIELDS = {
   studentAugment: 'augment',
 } as const satisfies Partial<Record<keyof DistillCliOptions, keyof TStudentRequest>>;
 
-/**
- * Student options a remote job cannot take yet: the distill job's ZStudentRequest (@cmbn/jobs) has no
- * architecture field, so a conv student is trained locally only (refused with --remote, not dropped).
- */
-export const LOCAL_ONLY_STUDENT_OPTIONS = ['studentArch', 'studentConv'] as const;
-
 /** The job's student request (the coordinator checks it against ZStudentRequest) from the CLI's options. */
 export function studentRequestFromOptions(o: Partial<DistillCliOptions>): TStudentRequest {
-  // The CLI's own checks first (widths ≥ 1 …), so a bad spec is the same CLI error locally and remotely.
+  // The CLI's own checks first (widths ≥ 1, conv fields …), so a bad spec is the same CLI error locally and remotely.
   const spec = studentSpecFromOptions(o);
-  if ((spec.architecture?.kind ?? 'mlp') !== 'mlp') {
-    throw new CliError(`--student-arch ${spec.architecture!.kind} is local only for now: the remote distill job takes MLP students (train without --remote)`);
-  }
   const req: Record<string, unknown> = {};
   for (const [option, field] of Object.entries(STUDENT_OPTION_FIELDS)) {
     const v = o[option as keyof DistillCliOptions];
-    if (v !== undefined) req[field] = v;
+    if (v === undefined) continue;
+    // The architecture is the one the local spec reads from the two flags, so both paths train the same student.
+    req[field] = field === 'architecture' ? (spec.architecture ?? MLP) : v;
   }
   return req as TStudentRequest;
 }
@@ -118,17 +105,21 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
   if (o.register !== undefined && !o.distill) throw new CliError('--register needs --distill');
   const client = new RemoteClient(o.remote, o.token ?? process.env.CMBN_API_TOKEN);
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
+  // A student that cannot read these rows (conv on non-square ones) is refused before anything is uploaded.
+  if (o.distill) studentSpecForData(o, ds.x.cols);
   const datasetId = await client.ensureUploaded(encodeNpy(ds.x), ds.name);
   const labelsId = ds.labels
     ? await client.ensureUploaded(encodeNpy({ rows: ds.labels.length, cols: 1, dtype: 'int32', data: ds.labels }), `${ds.name}-labels`, datasetId)
     : undefined;
   const distill = o.distill ? await distillRequest(client, o, ds) : undefined;
-  const submitted = await client.json<{ id: string }>('/v1/runs', {
+  const submitted = await client.json<TSubmittedRun>('/v1/runs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ datasetId, labelsId, params: paramsFromOptions(o), shardSize: o.shardSize, distill }),
   });
   const runId = submitted.id;
+  // The coordinator's warnings (the small-V one, from @cmbn/mbn's smallVWarning), printed as local training prints them.
+  for (const w of submitted.warnings) process.stderr.write(`cmbn: warning: ${w}\n`);
   if (!o.json) process.stderr.write(`run ${runId} submitted to ${o.remote}\n`);
 
   const progress = createTrainProgress(o.progress);
@@ -140,10 +131,10 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
       process.stderr.write(`cmbn: ${line}\n`);
     },
   });
-  let run: RunView;
+  let run: TRunView;
   try {
     // The stream can break (proxy, restart of the coordinator): the follower reconnects.
-    run = await follower.untilTerminal<RunView>();
+    run = await follower.untilTerminal<TRunView>();
   } finally {
     progress.stop();
   }
@@ -193,7 +184,7 @@ export async function runRemoteTrain(o: RemoteTrainOptions): Promise<void> {
     process.stderr.write(
       `trained MBN remotely (run ${runId}) on ${ds.x.rows} points of ${ds.name}: k = ${run.ks.join(', ')} in ${summary.mbnSeconds}s\n` +
         `model ${dir} (${(saved.modelBytes / 1e6).toFixed(1)} MB, sha256 ${saved.modelHash})\n` +
-        (m ? `acc ${m.acc?.toFixed(4)}  nmi ${m.nmi?.toFixed(4)}  ari ${m.ari?.toFixed(4)}\n` : ''),
+        (m ? `acc ${m.acc.toFixed(4)}  nmi ${m.nmi.toFixed(4)}  ari ${m.ari.toFixed(4)}\n` : ''),
     );
   }
 }

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { ZIdParams, ZSubmitRunBody, iso, type TCancelledRun, type TRunView, type TSubmittedRun } from '@cmbn/api';
 import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
 import { getRun, getRunProgress, type Run } from '@cmbn/registry';
+import { storedMetrics } from '../console-api.ts';
 import { ZDistillRequest, splitRunParams } from '../distill-stage.ts';
 import { AppError } from '../errors.ts';
 import type { Orchestrator } from '../orchestrator.ts';
@@ -23,8 +24,8 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
     // The contract carries the distill request's outer shape; its student part is the job catalog's (ZDistillRequest).
     // (Parsed under its key so that a refusal names `distill.student.…`.)
     const distill = body.distill === undefined ? undefined : ZDistillField.parse({ distill: body.distill }).distill;
-    const run = await orchestrator.submitRun({ ...body, ...(distill !== undefined ? { distill } : {}) });
-    const out: TSubmittedRun = { id: run.id, status: run.status, ks: run.ks as number[] };
+    const { run, warnings } = await orchestrator.submitRun({ ...body, ...(distill !== undefined ? { distill } : {}) });
+    const out: TSubmittedRun = { id: run.id, status: run.status, ks: run.ks as number[], warnings };
     res.status(201).json(out);
   });
 
@@ -47,7 +48,7 @@ export function runsRouter(deps: { orchestrator: Orchestrator; store: ArtifactSt
       layers: layers.map((l) => ({ layer: l.layer, k: l.k, status: l.status, shardsDone: l.shardsDone, shardsTotal: l.shardsTotal, shards: l.shards, seconds: l.seconds })),
       etaSeconds: etaSeconds === null ? null : Number(etaSeconds.toFixed(1)),
       modelHash: run.modelHash,
-      metrics: run.metrics as Record<string, unknown> | null,
+      metrics: storedMetrics(run),
       summary,
       // The distilled student (the CLI's `student` summary object), once the run succeeded.
       student: summary?.student ?? null,
