@@ -14,6 +14,7 @@ import { openApiHandler } from './routes/openapi.ts';
 import { opsRouter } from './routes/ops.ts';
 import { runsRouter } from './routes/runs.ts';
 import { sessionRouter } from './session-routes.ts';
+import { authFailureLimiter, type AuthFailureLimit } from './auth-limit.ts';
 
 export interface AppDeps {
   orchestrator: Orchestrator;
@@ -31,6 +32,8 @@ export interface AppDeps {
   trustProxy: boolean | number | string;
   /** CMBN_PUBLIC_URL's origin (auth.ts' Origin check, the session cookie's Secure flag). */
   publicUrl?: string;
+  /** CMBN_AUTH_FAIL_LIMIT / CMBN_AUTH_FAIL_WINDOW_S (auth-limit.ts). */
+  authFailureLimit: AuthFailureLimit;
   maxUploadBytes: number;
 }
 
@@ -60,6 +63,8 @@ export function createApp(deps: AppDeps): Express {
     sessionTtlS: deps.sessionTtlS,
     publicUrl: deps.publicUrl,
   });
+  // Before the login route and the auth middleware: it counts their 401s and stops a guesser.
+  v1.use(authFailureLimiter({ ...deps.authFailureLimit, redis: deps.queues.connection, prefix: deps.queues.prefix, enabled: auth.enabled, logger: deps.logger }));
   v1.use(sessionRouter(auth));
   v1.use(auth.middleware());
   v1.use(datasetsRouter(deps));

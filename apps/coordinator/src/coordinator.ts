@@ -97,6 +97,7 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     sessionTtlS: opts.sessionTtlS ?? env.CMBN_SESSION_TTL_S,
     trustProxy: opts.trustProxy ?? env.CMBN_TRUST_PROXY ?? false,
     publicUrl: opts.publicUrl ?? env.CMBN_PUBLIC_URL,
+    authFailureLimit: { limit: env.CMBN_AUTH_FAIL_LIMIT, windowS: env.CMBN_AUTH_FAIL_WINDOW_S },
     maxUploadBytes: opts.maxUploadBytes,
   });
   // Fails versions stuck PENDING once their job is gone, and finishes interrupted artifact deletions.

@@ -72,6 +72,10 @@ export const ZCoordinatorEnv = z.object({
   CMBN_PUBLIC_URL: ZPublicUrl.optional(),
   /** Lifetime of a console session cookie (POST /v1/session), in seconds. */
   CMBN_SESSION_TTL_S: z.coerce.number().int().min(60).max(30 * 86_400).default(12 * 3600),
+  /** Failed authentications (401s) one client address may make per window before its requests get 429 (auth-limit.ts); 0: no limit. */
+  CMBN_AUTH_FAIL_LIMIT: z.coerce.number().int().min(0).default(20),
+  /** The window of CMBN_AUTH_FAIL_LIMIT, in seconds. */
+  CMBN_AUTH_FAIL_WINDOW_S: z.coerce.number().int().min(1).max(86_400).default(900),
   /** How often PENDING model versions are checked against their jobs (and interrupted artifact deletions finished). */
   CMBN_PENDING_RECONCILE_MS: z.coerce.number().int().min(100).default(60_000),
   /** A PENDING version with no producing job (a local CLI registration) is failed after this long. */

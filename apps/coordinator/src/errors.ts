@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+// Type only (erased): the coordinator does not load @cmbn/pipeline; its errors are known by name and code.
+import type { PipelineErrorCode } from '@cmbn/pipeline';
 
 /** The coordinator's own error codes. The HTTP status of every code lives in `toErrorResponse`'s table. */
 export type AppErrorCode =
@@ -11,6 +13,7 @@ export type AppErrorCode =
   | 'MODEL_NOT_READY'
   | 'PAYLOAD_TOO_LARGE'
   | 'UNSUPPORTED_MEDIA_TYPE'
+  | 'RATE_LIMITED'
   | 'UNAVAILABLE'
   | 'ARTIFACT_CORRUPT'
   | 'INTERNAL';
@@ -30,8 +33,9 @@ export class AppError extends Error {
 /**
  * The one code → HTTP status table of the API: the coordinator's codes, @cmbn/registry's
  * (NOT_FOUND, CONFLICT, IMMUTABLE, ALIAS_IN_USE, INVALID), @cmbn/artifacts' (ARTIFACT_*,
- * INVALID_KEY, NOT_IMPLEMENTED, STORE_MISCONFIGURED) and @cmbn/data's BAD_DATA. Package errors
- * are mapped by their `code` only: the packages know nothing of HTTP (none carries a status).
+ * INVALID_KEY, NOT_IMPLEMENTED, STORE_MISCONFIGURED) and @cmbn/data's BAD_DATA; @cmbn/pipeline's
+ * codes are pipelineStatus'. Package errors are mapped by their `code` only: the packages know
+ * nothing of HTTP (none carries a status).
  */
 const STATUS: Record<string, number> = {
   BAD_REQUEST: 400,
@@ -49,18 +53,38 @@ const STATUS: Record<string, number> = {
   PAYLOAD_TOO_LARGE: 413,
   ARTIFACT_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
-  // @cmbn/pipeline's (a route that reads student archives may meet them).
-  ARCHIVE_INVALID: 422,
-  NOT_A_STUDENT: 422,
-  VERSION_FAILED: 409,
-  OUT_DIR_NOT_EMPTY: 409,
-  ARTIFACT_MISMATCH: 500,
+  RATE_LIMITED: 429,
   INTERNAL: 500,
   ARTIFACT_CORRUPT: 500,
   NOT_IMPLEMENTED: 501,
   UNAVAILABLE: 503,
   STORE_MISCONFIGURED: 503,
 };
+
+/**
+ * The HTTP status of each @cmbn/pipeline error code (a route that reads or publishes student
+ * archives may meet them). A switch over the code union, so a code added to the pipeline without a
+ * status here is a compile error (the `never` below).
+ */
+export function pipelineStatus(code: PipelineErrorCode): number {
+  switch (code) {
+    case 'INVALID':
+      return 400;
+    case 'ARCHIVE_INVALID':
+    case 'NOT_A_STUDENT':
+      return 422;
+    case 'OUT_DIR_NOT_EMPTY':
+    case 'VERSION_FAILED':
+      return 409;
+    case 'ARTIFACT_MISMATCH':
+      return 500;
+    default: {
+      // Unreachable for the typed union; a code from another build of the pipeline is a server fault.
+      const _exhaustive: never = code;
+      return 500;
+    }
+  }
+}
 
 /**
  * What a client reads for a 5xx that the coordinator did not raise itself (a package's message
@@ -137,6 +161,10 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
   }
   if (e?.name === 'ZodError') return build(400, 'BAD_REQUEST', zodMessage(err as { issues?: [] }));
   if (e?.name === 'DataError') return build(400, 'BAD_DATA', message);
+  if (e?.name === 'PipelineError' && typeof e.code === 'string') {
+    const status = pipelineStatus(e.code as PipelineErrorCode);
+    return build(status, e.code, status >= 500 ? (PUBLIC_5XX[e.code] ?? 'internal error') : message);
+  }
   const db = dbCode(err);
   if (db) {
     const m = DB_CODES[db]!;

@@ -1,0 +1,79 @@
+/**
+ * The failed-authentication limit against a real coordinator and Redis: wrong tokens count, right
+ * ones do not, past the limit even a right token gets 429 with Retry-After, and the counter is
+ * shared through Redis by a second coordinator on the same prefix.
+ */
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
+import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import { readCoordinatorEnv } from './env.ts';
+import { REDIS_URL, dropPrefix, tempArtifacts, uniquePrefix } from './test-helpers.ts';
+
+const TOKEN = 'limit-test-token-0123456789';
+const LIMIT = 4;
+let db: TestDatabase;
+let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+const coordinators: CoordinatorHandle[] = [];
+const prefix = uniquePrefix();
+
+async function start(): Promise<CoordinatorHandle> {
+  const c = await startCoordinator({
+    env: readCoordinatorEnv({ CMBN_API_TOKENS: `ci:${TOKEN}`, CMBN_AUTH_FAIL_LIMIT: String(LIMIT), CMBN_AUTH_FAIL_WINDOW_S: '600' }),
+    databaseUrl: db.url,
+    redisUrl: REDIS_URL,
+    artifacts: artifacts.url,
+    prefix,
+    port: 0,
+    maxUploadBytes: 1e6,
+    reconcileIntervalMs: 60_000,
+    logger: pino({ level: 'silent' }),
+  });
+  coordinators.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+  await start();
+});
+
+afterAll(async () => {
+  for (const c of coordinators) await c.close();
+  await db?.drop();
+  await artifacts?.remove();
+  await dropPrefix(prefix);
+});
+
+const runs = (base: string, token: string) => fetch(`${base}/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
+const login = (base: string, token: string) =>
+  fetch(`${base}/v1/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }) });
+
+describe('failed-authentication limit', () => {
+  it('counts only 401s, then answers 429 RATE_LIMITED with Retry-After to every request from the address, on every coordinator of the prefix', async () => {
+    const base = coordinators[0]!.url;
+    // Successes are not counted: many more than LIMIT right-token requests go through.
+    for (let i = 0; i < LIMIT * 3; i++) expect((await runs(base, TOKEN)).status).toBe(200);
+    // LIMIT failures, through both doors (login body and Bearer header), are each a 401.
+    for (let i = 0; i < LIMIT; i++) {
+      const res = await (i % 2 ? login(base, `wrong-${i}`) : runs(base, `wrong-${i}`));
+      expect(res.status).toBe(401);
+    }
+    const blocked = await runs(base, 'wrong-again');
+    expect(blocked.status).toBe(429);
+    const retryAfter = Number(blocked.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(600);
+    const body = (await blocked.json()) as { error: { code: string; message: string } };
+    expect(body.error.code).toBe('RATE_LIMITED');
+    expect(body.error.message).toMatch(/too many failed authentications/);
+    // A right token is refused too while the window lasts: otherwise a right guess would pass.
+    expect((await runs(base, TOKEN)).status).toBe(429);
+    expect((await login(base, TOKEN)).status).toBe(429);
+    // The counter is in Redis: a second coordinator on the same prefix refuses the address as well.
+    const second = await start();
+    expect((await runs(second.url, TOKEN)).status).toBe(429);
+    // Health and metrics are outside /v1 and not limited.
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+});
