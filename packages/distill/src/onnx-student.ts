@@ -43,16 +43,26 @@ const intAttr = (name: string, i: number) => onnx.AttributeProto.create({ name, 
 const nodeOf = (opType: string, input: string[], output: string[], attribute: OnnxNs.AttributeProto[] = []) =>
   onnx.NodeProto.create({ opType, input, output, attribute });
 
-/** Symmetric per-output-column int8 quantisation of a row-major in×out matrix: w ≈ q·s[j]. */
+/**
+ * Largest weight code: 7 bits, not 8 (onnxruntime's "reduce_range"). On x86-64 CPUs without VNNI
+ * (AVX2 machines, e.g. AMD EPYC before Zen 4, many Xeons), MLAS runs a uint8×int8 MatMulInteger with
+ * vpmaddubsw, which adds two adjacent u8·s8 products into a saturating int16: 2·255·127 = 64,770
+ * overflows it, 2·255·63 = 32,130 does not. With 127 an int8 student gave wrong outputs on such a
+ * CPU while VNNI machines were exact (packages/distill/src/train.test.ts, embedding target: RMS 19.5
+ * against 0.4 for tfjs); a pulled archive must compute the same on every machine it is deployed to.
+ */
+export const INT8_WEIGHT_MAX = 63;
+
+/** Symmetric per-output-column quantisation of a row-major in×out matrix to ±INT8_WEIGHT_MAX: w ≈ q·s[j]. */
 export function quantizeColumns(w: Float32Array, inDim: number, outDim: number): { q: Int8Array; scales: Float32Array } {
   const scales = new Float32Array(outDim);
   for (let i = 0; i < inDim; i++) {
     for (let j = 0; j < outDim; j++) scales[j] = Math.max(scales[j]!, Math.abs(w[i * outDim + j]!));
   }
-  for (let j = 0; j < outDim; j++) scales[j] = scales[j]! > 0 ? scales[j]! / 127 : 1;
+  for (let j = 0; j < outDim; j++) scales[j] = scales[j]! > 0 ? scales[j]! / INT8_WEIGHT_MAX : 1;
   const q = new Int8Array(inDim * outDim);
   for (let i = 0; i < inDim; i++) {
-    for (let j = 0; j < outDim; j++) q[i * outDim + j] = Math.max(-127, Math.min(127, Math.round(w[i * outDim + j]! / scales[j]!)));
+    for (let j = 0; j < outDim; j++) q[i * outDim + j] = Math.max(-INT8_WEIGHT_MAX, Math.min(INT8_WEIGHT_MAX, Math.round(w[i * outDim + j]! / scales[j]!)));
   }
   return { q, scales };
 }
