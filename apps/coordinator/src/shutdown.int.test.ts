@@ -129,7 +129,10 @@ describe('outages', () => {
       const down = await timed(`${c.url}/healthz`);
       expect(down.ms).toBeLessThan(5_000);
       expect(down.status, down.text).toBe(503);
-      expect(JSON.parse(down.text!)).toEqual({ status: 'unavailable', redis: 'unreachable', db: 'ok', store: 'ok' });
+      // Right after the SIGKILL, ioredis may not have seen the socket close yet: the probe's PING is
+      // then queued and times out instead of failing fast. Both are a 503 with a plain reason, as
+      // for the database above.
+      expect(JSON.parse(down.text!)).toEqual({ status: 'unavailable', redis: expect.stringMatching(/^(unreachable|timeout)$/), db: 'ok', store: 'ok' });
       const metrics = await timed(`${c.url}/metrics`);
       expect(metrics.ms).toBeLessThan(5_000);
       expect(metrics.status).toBe(200);
