@@ -32,7 +32,7 @@ import { Redis } from 'ioredis';
 import { startS3Server, type S3TestServer } from '@cmbn/artifacts';
 import { startCoordinator } from '@cmbn/coordinator';
 import { encodeNpy, loadDataset } from '@cmbn/data';
-import { createTestDatabase } from '@cmbn/registry';
+import { createTestDatabase, listShards } from '@cmbn/registry';
 import { createNetwork, type Host, type Network } from '../tests/hosts/netns.ts';
 import { BUCKET, S3_PORT, startRedisOn, type HostRedis } from '../tests/hosts/services.ts';
 
@@ -86,6 +86,14 @@ interface Trial {
   coordinatorSeconds: number;
   coordinatorOverheadPerShardMs: number;
   coordinatorOverheadFraction: number;
+  /** Sum over shards of the worker's compute seconds (the kernel on its compute thread, as reported in the shard's result). */
+  workerComputeSeconds: number;
+  /**
+   * workerComputeSeconds ÷ (workers × layerSeconds): the share of the workers' time spent computing.
+   * It splits a slow trial into "computing slower" (contention: the same work took longer) and
+   * "waiting" (fetches, puts, queue hand-offs, layer boundaries).
+   */
+  workerBusyFraction: number;
   finishSeconds: number;
   modelHash: string;
   /** Per layer: its k, shard count (the coordinator's plan) and wall seconds from queueing to assembly. */
@@ -204,6 +212,8 @@ async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<
     const wallSeconds = (performance.now() - t0) / 1000;
     if (run.status !== 'SUCCEEDED') throw new Error(`run ${run.status}: ${run.error}`);
     const shards = run.layers.reduce((a, l) => a + l.shardsTotal, 0);
+    let workerComputeSeconds = 0;
+    for (const l of run.layers) for (const s of await listShards(sub.id, l.layer)) workerComputeSeconds += s.seconds ?? 0;
     const finishSeconds = run.summary.finishSeconds as number;
     const coordinatorSeconds = run.summary.coordinatorSeconds as number;
     // Shards/s over the layer phase (submission to the top layer assembled), not PCA/k-means.
@@ -218,6 +228,8 @@ async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<
       coordinatorSeconds,
       coordinatorOverheadPerShardMs: Number(((coordinatorSeconds / shards) * 1000).toFixed(2)),
       coordinatorOverheadFraction: Number((coordinatorSeconds / wallSeconds).toFixed(4)),
+      workerComputeSeconds: Number(workerComputeSeconds.toFixed(3)),
+      workerBusyFraction: Number((workerComputeSeconds / (workers * layerSeconds)).toFixed(4)),
       finishSeconds,
       modelHash: run.modelHash as string,
       layers: run.layers.map((l) => ({ layer: l.layer, k: l.k, shards: l.shardsTotal, seconds: l.seconds })),
@@ -259,7 +271,8 @@ const roundLayerSpeedups: (number | null)[][] = [];
 const report = (t: Trial) =>
   log(
     `  ${t.mode} ${t.workers} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
-      `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); PCA+k-means ${t.finishSeconds}s`,
+      `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); ` +
+      `worker compute ${t.workerComputeSeconds}s (busy ${(t.workerBusyFraction * 100).toFixed(1)}%); PCA+k-means ${t.finishSeconds}s`,
   );
 try {
   for (let r = 0; r < rounds; r++) {
