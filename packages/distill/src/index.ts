@@ -25,3 +25,4 @@ export { buildStudentOnnx, quantizeColumns } from './onnx-student.ts';
 export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';
 export type { ArchitectureKind, StudentArchitecture } from './architecture.ts';
 export { ARCHITECTURE_KINDS, checkArchitecture, DEFAULT_CONV, MLP, ZStudentArchitecture } from './architecture.ts';
+export { tinyStudent } from './tiny-student.ts';

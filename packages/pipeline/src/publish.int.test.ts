@@ -6,7 +6,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileArtifactStore } from '@cmbn/artifacts';
-import { loadStudent, saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { loadStudent, saveStudent, tinyStudent, type TrainedStudent } from '@cmbn/distill';
 import { createTestDatabase, getDb, getModel, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packStudentDirectory, prismaRegistry, publishStudent, pullStudent, type RegistryPort } from './index.ts';
@@ -16,20 +16,7 @@ let root: string;
 let store: FileArtifactStore;
 let studentDir: string;
 
-function tinyStudent(seed: number): TrainedStudent {
-  const w = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7 + i) / 4);
-  return {
-    signature: { inputDims: 6, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 3 } },
-    backend: 'wasm',
-    seconds: 0,
-    epochs: 1,
-    history: { loss: [1], valLoss: [1] },
-    layers: [
-      { weight: w(6 * 4), bias: w(4), inDim: 6, outDim: 4, activation: 'relu' },
-      { weight: w(4 * 3), bias: w(3), inDim: 4, outDim: 3, activation: 'softmax' },
-    ],
-  };
-}
+const tiny4 = (seed: number): TrainedStudent => tinyStudent(seed, 0.25);
 
 const lineage = { runId: null, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: { V: 20 }, backend: 'wasm' };
 
@@ -39,7 +26,7 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'cmbn-pipeline-'));
   store = new FileArtifactStore(join(root, 'artifacts'));
   studentDir = join(root, 'student');
-  await saveStudent(tinyStudent(1), studentDir, { note: 'test' });
+  await saveStudent(tiny4(1), studentDir, { note: 'test' });
 });
 afterAll(async () => {
   await db?.drop();
@@ -61,7 +48,7 @@ describe('publishStudent / pullStudent', () => {
     for (const f of await readdir(studentDir)) {
       expect((await readFile(join(out, f))).equals(await readFile(join(studentDir, f)))).toBe(true);
     }
-    expect((await loadStudent(out)).layers).toEqual(tinyStudent(1).layers);
+    expect((await loadStudent(out)).layers).toEqual(tiny4(1).layers);
     // The same student packs to the same bytes (the artifact's identity).
     expect(Buffer.from(await packStudentDirectory(out)).equals(Buffer.from(await packStudentDirectory(studentDir)))).toBe(true);
 
@@ -102,7 +89,7 @@ describe('publishStudent / pullStudent', () => {
       },
     };
     const retryDir = join(root, 'student-retry');
-    await saveStudent(tinyStudent(6), retryDir);
+    await saveStudent(tiny4(6), retryDir);
     const input = { studentDir: retryDir, name: 'retry', store, lineage, metrics: {}, idempotencyKey: 'job-42' };
     await expect(publishStudent({ ...input, registry: crashing })).rejects.toBeInstanceOf(Crash);
     expect((await getModel('retry')).versions.map((v) => v.status)).toEqual(['PENDING']);
@@ -128,7 +115,7 @@ describe('publishStudent / pullStudent', () => {
     const dirs = await Promise.all(
       [2, 3, 4, 5].map(async (s) => {
         const d = join(root, `student-${s}`);
-        await saveStudent(tinyStudent(s), d);
+        await saveStudent(tiny4(s), d);
         return d;
       }),
     );

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { startCoordinator, type CoordinatorHandle } from '@cmbn/coordinator';
-import { saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { saveStudent, tinyStudent, type TrainedStudent } from '@cmbn/distill';
 import {
   NotAvailableOverHttpError,
   PipelineError,
@@ -44,20 +44,7 @@ const archives = new Map<number, Uint8Array>();
 let cancelledRun: string;
 let failedRun: string;
 
-function tiny(seed: number): TrainedStudent {
-  const w = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7 + i) / 2);
-  return {
-    signature: { inputDims: 6, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 3 } },
-    backend: 'wasm',
-    seconds: 0,
-    epochs: 1,
-    history: { loss: [1], valLoss: [1] },
-    layers: [
-      { weight: w(24), bias: w(4), inDim: 6, outDim: 4, activation: 'relu' },
-      { weight: w(12), bias: w(3), inDim: 4, outDim: 3, activation: 'softmax' },
-    ],
-  };
-}
+const tiny = (seed: number): TrainedStudent => tinyStudent(seed);
 
 async function publish(name: string, seed: number, tags: Record<string, string> = {}) {
   const dir = join(root, `student-${name}-${seed}`);

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { startCoordinator, type CoordinatorHandle } from '@cmbn/coordinator';
-import { saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { saveStudent, tinyStudent, type TrainedStudent } from '@cmbn/distill';
 import { publishStudent } from '@cmbn/pipeline';
 import { createTestDatabase, setAlias, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,20 +28,7 @@ let root: string;
 let coordinator: CoordinatorHandle;
 const shas: string[] = [];
 
-function tiny(seed: number): TrainedStudent {
-  const w = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7 + i) / 2);
-  return {
-    signature: { inputDims: 6, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 3 } },
-    backend: 'wasm',
-    seconds: 0,
-    epochs: 1,
-    history: { loss: [1], valLoss: [1] },
-    layers: [
-      { weight: w(24), bias: w(4), inDim: 6, outDim: 4, activation: 'relu' },
-      { weight: w(12), bias: w(3), inDim: 4, outDim: 3, activation: 'softmax' },
-    ],
-  };
-}
+const tiny = (seed: number): TrainedStudent => tinyStudent(seed);
 
 beforeAll(async () => {
   db = await createTestDatabase();
