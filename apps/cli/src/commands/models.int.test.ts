@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { startCoordinator, type CoordinatorHandle } from '@cmbn/coordinator';
-import { saveStudent, tinyStudent, type TrainedStudent } from '@cmbn/distill';
+import { saveStudent, tinyStudent } from '@cmbn/distill';
 import {
   NotAvailableOverHttpError,
   PipelineError,
@@ -44,11 +44,10 @@ const archives = new Map<number, Uint8Array>();
 let cancelledRun: string;
 let failedRun: string;
 
-const tiny = (seed: number): TrainedStudent => tinyStudent(seed);
 
 async function publish(name: string, seed: number, tags: Record<string, string> = {}) {
   const dir = join(root, `student-${name}-${seed}`);
-  await saveStudent(tiny(seed), dir, {});
+  await saveStudent(tinyStudent(seed), dir, {});
   return publishStudent({ studentDir: dir, name, store, registry: regs.prisma, lineage, metrics: { agreement: 0.9 + seed / 100 }, tags });
 }
 

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { startCoordinator, type CoordinatorHandle } from '@cmbn/coordinator';
-import { saveStudent, tinyStudent, type TrainedStudent } from '@cmbn/distill';
+import { saveStudent, tinyStudent } from '@cmbn/distill';
 import { publishStudent } from '@cmbn/pipeline';
 import { createTestDatabase, setAlias, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,7 +28,6 @@ let root: string;
 let coordinator: CoordinatorHandle;
 const shas: string[] = [];
 
-const tiny = (seed: number): TrainedStudent => tinyStudent(seed);
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -48,7 +47,7 @@ beforeAll(async () => {
   const store = new FileArtifactStore(artifacts);
   for (const seed of [1, 2]) {
     const dir = join(root, `s${seed}`);
-    await saveStudent(tiny(seed), dir);
+    await saveStudent(tinyStudent(seed), dir);
     shas.push((await publishStudent({ studentDir: dir, name: 'tiny', store, lineage, metrics: {} })).artifactSha256);
   }
   await setAlias('tiny', 'prod', 1);
