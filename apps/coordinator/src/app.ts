@@ -63,10 +63,12 @@ export function createApp(deps: AppDeps): Express {
     sessionTtlS: deps.sessionTtlS,
     publicUrl: deps.publicUrl,
   });
-  // Before the login route and the auth middleware: it counts their 401s and stops a guesser.
-  v1.use(authFailureLimiter({ ...deps.authFailureLimit, redis: deps.queues.connection, prefix: deps.queues.prefix, enabled: auth.enabled, logger: deps.logger }));
+  // Around the login route and the auth middleware: refuses an address over the limit, counts their 401s.
+  const authLimit = authFailureLimiter({ ...deps.authFailureLimit, redis: deps.queues.connection, prefix: deps.queues.prefix, enabled: auth.enabled, logger: deps.logger });
+  v1.use(authLimit.check);
   v1.use(sessionRouter(auth));
   v1.use(auth.middleware());
+  v1.use(authLimit.count);
   v1.use(datasetsRouter(deps));
   v1.use(runsRouter(deps));
   v1.use(modelsRouter(deps));

@@ -3,6 +3,7 @@
  * ones do not, past the limit even a right token gets 429 with Retry-After, and the counter is
  * shared through Redis by a second coordinator on the same prefix.
  */
+import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
@@ -54,6 +55,14 @@ describe('failed-authentication limit', () => {
     const base = coordinators[0]!.url;
     // Successes are not counted: many more than LIMIT right-token requests go through.
     for (let i = 0; i < LIMIT * 3; i++) expect((await runs(base, TOKEN)).status).toBe(200);
+    // Check, then count: a success only reads the counter, so none exists yet (an increment-then-
+    // decrement limiter would have left one at 0, for two round trips per request).
+    const redis = new Redis(REDIS_URL);
+    try {
+      expect(await redis.keys(`${prefix}:authfail:*`)).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
     // LIMIT failures, through both doors (login body and Bearer header), are each a 401.
     for (let i = 0; i < LIMIT; i++) {
       const res = await (i % 2 ? login(base, `wrong-${i}`) : runs(base, `wrong-${i}`));
