@@ -14,15 +14,20 @@
  * alike; medians are reported. Headline: loadModel / (readFile + sha256). The loaded model is
  * checked field by field against the synthetic one and re-serialised to the same bytes.
  *
- *   npm run bench:model-io -- [--n 70000] [--V 400] [--d 784] [--k 1428,714,…] [--rounds 3] [--seed 1] [--json]
+ * Then, per round, the first predict of one point through createMbnPredictor (--threads, default
+ * every core) after a fresh load: its threads redrawing their own share of the bitsets, against the
+ * bitsets redrawn on the calling thread first.
+ *
+ *   npm run bench:model-io -- [--n 70000] [--V 400] [--d 784] [--k 1428,714,…] [--rounds 3] [--seed 1] [--threads T] [--json]
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { bitsetBytes, deserializeModel, loadModel, saveModel, serializeModel, sha256Hex, type LoadTimings, type MbnModel, type ModelLayer } from '../src/model.ts';
 import { keptCount, parseParams, resolveKs } from '../src/params.ts';
+import { createMbnPredictor } from '../src/predict-pool.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,9 +38,11 @@ const { values } = parseArgs({
     clusters: { type: 'string', default: '10' },
     rounds: { type: 'string', default: '3' },
     seed: { type: 'string', default: '1' },
+    threads: { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
+const predictThreads = values.threads ? Number(values.threads) : availableParallelism();
 const n = Number(values.n);
 const d = Number(values.d);
 const rounds = Number(values.rounds);
@@ -196,6 +203,28 @@ try {
     check(loaded!, model, bytes);
     log(`round ${r + 1}/${rounds}: load ${samples.loadModel!.at(-1)!.toFixed(0)} ms (+ bitsets ${samples['featureBits (all layers, first read)']!.at(-1)!.toFixed(0)} ms), readFile+sha256 ${samples['baseline.readFile+sha256']!.at(-1)!.toFixed(0)} ms; save ${samples.saveModel!.at(-1)!.toFixed(0)} ms, serialize ${tSer.toFixed(0)} ms, writeFile+sha256 ${samples['baseline.writeFile+sha256']!.at(-1)!.toFixed(0)} ms`);
   }
+  // First predict through createMbnPredictor after a load: the threads redraw their own share of
+  // the bitsets (lazy, the default) against the bitsets redrawn on the calling thread first (what a
+  // spread of the layers used to force). Both pay the same preparation of one point's centres.
+  const one = { rows: 1, cols: d, dtype: 'uint8' as const, data: new Uint8Array(d).fill(128) };
+  const firstPredict = async (name: string, drawFirst: boolean) => {
+    const { model: m } = await loadModel(dir);
+    const [, t] = await time(async () => {
+      if (drawFirst) materialise(m);
+      const p = createMbnPredictor(m, { threads: predictThreads });
+      try {
+        await p.predict(one);
+      } finally {
+        await p.dispose();
+      }
+    });
+    add(name, t);
+  };
+  for (let r = 0; r < rounds; r++) {
+    const order: [string, boolean][] = [['predictor first predict (threads redraw their share)', false], ['predictor first predict (bitsets redrawn on the caller first)', true]];
+    for (const [name, drawFirst] of r % 2 === 0 ? order : order.reverse()) await firstPredict(name, drawFirst);
+    log(`round ${r + 1}/${rounds}: first predict ${samples['predictor first predict (threads redraw their share)']!.at(-1)!.toFixed(0)} ms lazy, ${samples['predictor first predict (bitsets redrawn on the caller first)']!.at(-1)!.toFixed(0)} ms redrawn first`);
+  }
   // deserializeModel on bytes already in memory, for the in-memory callers (the distill worker)
   const bytes = await readFile(join(dir, 'model.cmbn'));
   const [, tDes] = await time(() => deserializeModel(bytes));
@@ -208,6 +237,7 @@ const med = Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, media
 const ratio = (a: string, b: string) => med[a]! / med[b]!;
 const result = {
   shapes: { n, V: params.V, d, ks, bankRows: model.layers.map((l) => l.bankRows) },
+  predictThreads,
   fileBytes,
   modelHash,
   rounds,
@@ -216,6 +246,7 @@ const result = {
     'loadModel / (readFile + sha256)': ratio('loadModel', 'baseline.readFile+sha256'),
     '(loadModel + featureBits) / (readFile + sha256)': ratio('loadModel + featureBits', 'baseline.readFile+sha256'),
     'saveModel / (writeFile + sha256)': ratio('saveModel', 'baseline.writeFile+sha256'),
+    'predictor first predict: redrawn on the caller / threads redraw their share': ratio('predictor first predict (bitsets redrawn on the caller first)', 'predictor first predict (threads redraw their share)'),
     '(serializeModel + saveModel) / (writeFile + sha256)': (med.serializeModel! + med.saveModel!) / med['baseline.writeFile+sha256']!,
   },
 };

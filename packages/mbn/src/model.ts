@@ -196,14 +196,32 @@ function timed<T>(timings: LoadTimings | undefined, name: string, f: () => T): T
  */
 function withLazyFeatureBits(layer: Omit<ModelLayer, 'featureBits'>, redraw: () => Uint8Array): ModelLayer {
   let bits: Uint8Array | undefined;
+  undrawn.add(layer);
   return Object.defineProperty(layer, 'featureBits', {
     enumerable: true,
     configurable: true,
-    get: () => (bits ??= redraw()),
+    get: () => {
+      bits ??= redraw();
+      undrawn.delete(layer);
+      return bits;
+    },
     set: (v: Uint8Array) => {
       bits = v;
+      undrawn.delete(layer);
     },
   }) as ModelLayer;
+}
+
+/** Loaded layers whose featureBits have not been read (so not redrawn) yet. */
+const undrawn = new WeakSet<object>();
+
+/**
+ * Whether reading `layer.featureBits` is free. False for a loaded layer not yet read: the read
+ * redraws every clustering's bits on this thread, which createMbnPredictor avoids by having each
+ * of its threads redraw only its own clusterings, in parallel.
+ */
+export function featureBitsDrawn(layer: ModelLayer): boolean {
+  return !undrawn.has(layer);
 }
 
 export function deserializeModel(bytes: Uint8Array, what = 'model', timings?: LoadTimings): MbnModel {

@@ -4,7 +4,7 @@ import { trainMbn, type TrainResult } from './train.ts';
 import { predict, PredictError, type Prediction, type PredictInput } from './predict.ts';
 import { predictReference } from './predict-reference.ts';
 import { createMbnPredictor, predictorThreads, splitClusterings } from './predict-pool.ts';
-import { deserializeModel, type MbnModel } from './model.ts';
+import { deserializeModel, featureBitsDrawn, type MbnModel } from './model.ts';
 import { mnistSlice } from './test-fixtures.ts';
 
 const TRAIN = 800;
@@ -74,6 +74,21 @@ describe('MBN predict fast paths', () => {
     }
     for (const p of runs) expect(bytesOf(p)).toEqual(bytesOf(reference));
   }, 120_000);
+
+  it('on a freshly loaded model the threads redraw their own share of the kept-feature bitsets: same bytes, none redrawn on the calling thread', async () => {
+    for (const threads of [2, 3]) {
+      const fresh = deserializeModel(trained.modelBytes);
+      expect(fresh.layers.every(featureBitsDrawn)).toBe(false);
+      const p = createMbnPredictor(fresh, { threads });
+      try {
+        expect(bytesOf(await p.predict(heldOut))).toEqual(bytesOf(reference));
+      } finally {
+        await p.dispose();
+      }
+      // Creating and using the predictor read no layer's bitsets here (a spread would have).
+      expect(fresh.layers.some(featureBitsDrawn)).toBe(false);
+    }
+  });
 
   it('overlapping calls and single points give the reference answers', async () => {
     const predictor = createMbnPredictor(model, { threads: 2 });

@@ -10,10 +10,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CodeInput } from './layer.ts';
-import type { MbnModel, ModelLayer } from './model.ts';
+import { featureBitsDrawn, type MbnModel, type ModelLayer } from './model.ts';
 import { applyHead, checkPredictInput, PredictError, type Prediction, type PredictInput } from './predict.ts';
 import type { LayerPoints } from './predict-layers.ts';
-import type { PredictThreadInbound, PredictThreadInit, PredictThreadOutbound } from './predict-thread.ts';
+import type { PredictThreadInbound, PredictThreadInit, PredictThreadLayer, PredictThreadOutbound } from './predict-thread.ts';
 import { placeShard } from './shard.ts';
 import { toShared } from './thread-pool.ts';
 import { tsBootScript } from './ts-boot.ts';
@@ -57,8 +57,17 @@ export function predictorThreads(model: Pick<MbnModel, 'layers'>, threads: numbe
   return Math.min(threads, ...model.layers.map((l) => l.V));
 }
 
-function sharedLayer(layer: ModelLayer): ModelLayer {
-  return { ...layer, bank: toShared(layer.bank), featureBits: toShared(layer.featureBits), centres: toShared(layer.centres) };
+/**
+ * A layer for the threads, in shared memory. Not `{ ...layer }`: a spread reads featureBits, which
+ * on a loaded model would redraw every clustering's bits here, on one thread (10 s at MNIST-70k);
+ * left out, each thread redraws only its own clusterings', in parallel (predict-thread.ts).
+ */
+function sharedLayer(layer: ModelLayer): PredictThreadLayer {
+  const drawn = featureBitsDrawn(layer);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(layer) as (keyof ModelLayer)[]) if (key !== 'featureBits') out[key] = layer[key];
+  const shared = { ...(out as Omit<ModelLayer, 'featureBits'>), bank: toShared(layer.bank), centres: toShared(layer.centres) };
+  return drawn ? { ...shared, featureBits: toShared(layer.featureBits) } : shared;
 }
 
 interface Pending {
@@ -92,6 +101,7 @@ class ThreadedMbnPredictor implements MbnPredictor {
     for (let t = 0; t < this.threads; t++) {
       const init: PredictThreadInit = {
         layers,
+        draw: { seed: model.params.seed, a: model.params.a },
         kernel: model.params.kernel,
         ranges: this.ranges[t]!,
         cacheBytes: Math.floor(cacheBytes / this.threads),

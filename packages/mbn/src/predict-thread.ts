@@ -6,11 +6,17 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { createDenseBackend, type DenseBackend, type DenseKernel } from '@cmbn/kernels';
-import type { ModelLayer } from './model.ts';
+import { redrawFeatureBits, type ModelLayer } from './model.ts';
+import type { TMbnParams } from './params.ts';
 import { LayerPart, type CacheBudget, type LayerPoints } from './predict-layers.ts';
 
+/** A model layer as sent to a thread: featureBits absent when this thread must redraw its share. */
+export type PredictThreadLayer = Omit<ModelLayer, 'featureBits'> & { featureBits?: Uint8Array };
+
 export interface PredictThreadInit {
-  layers: ModelLayer[];
+  layers: PredictThreadLayer[];
+  /** The streams the kept features are redrawn from (model.params). */
+  draw: Pick<TMbnParams, 'seed' | 'a'>;
   kernel: DenseKernel;
   /** This thread's clusterings of each layer; v0 === v1 when it has none. */
   ranges: { v0: number; v1: number }[];
@@ -40,7 +46,9 @@ function partFor(l: number): LayerPart {
     const layer = init.layers[l];
     const range = init.ranges[l];
     if (!layer || !range) throw new Error(`no layer ${l + 1} in this predictor`);
-    part = new LayerPart(layer, init.kernel, range.v0, range.v1, budget);
+    // Only this thread's clusterings of the bitsets are read, so only they are redrawn.
+    const featureBits = layer.featureBits ?? redrawFeatureBits(init.draw, layer.layer, layer.V, layer.nFeatures, undefined, range.v0, range.v1);
+    part = new LayerPart({ ...layer, featureBits }, init.kernel, range.v0, range.v1, budget);
     parts.set(l, part);
   }
   return part;
