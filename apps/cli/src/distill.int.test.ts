@@ -9,6 +9,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import { loadDataset } from '@cmbn/data';
+import { createDenseBackend } from '@cmbn/kernels';
+import { loadModel, predict } from '@cmbn/mbn';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -52,6 +55,21 @@ describe('cmbn train --distill --register, models, predict', () => {
     expect(s.speedup).toBeCloseTo((s.studentPointsPerSecond as number) / (s.mbnPointsPerSecond as number), -1);
     expect(stderr).toMatch(/student epoch 1\//);
     expect((await readdir(join(model, 'student'))).sort()).toEqual(['model.int8.onnx', 'model.json', 'model.onnx', 'student.json', 'weights.bin']);
+
+    // MBN's own predict through the CLI (the threaded predictor) gives the bytes of the in-process
+    // reference: the same labels and embedding for the same test digits.
+    const mbnOut = join(home, 'mbn-predictions.csv');
+    const mbnPred = JSON.parse((await cmbn('predict', '--model', model, '--dataset', 'mnist-test', '--limit', '200', '--out', mbnOut, '--threads', '2', '--json')).stdout) as Record<string, unknown>;
+    expect(mbnPred).toMatchObject({ points: 200, model: 'mbn', modelHash: summary.modelHash, threads: 2 });
+    const test200 = await loadDataset('mnist-test', { limit: 200 });
+    const loaded = await loadModel(model);
+    const backend = await createDenseBackend({ threads: 1, prefer: 'js' });
+    const ref = await predict(loaded.model, test200.x, backend).finally(() => backend.dispose());
+    const rows = (await readFile(mbnOut, 'utf8')).trim().split('\n').map((line) => line.split(',').map(Number));
+    const c = loaded.model.pca.c;
+    expect(rows.map((r) => r.length)).toEqual(new Array(200).fill(c + 1));
+    expect(rows.map((r) => r[c])).toEqual(Array.from(ref.labels));
+    expect(rows.flatMap((r) => r.slice(0, c))).toEqual(Array.from(ref.embedding));
 
     const list = JSON.parse((await cmbn('models', 'list', '--json')).stdout) as { models: { name: string; latestVersion: number }[] };
     expect(list.models).toEqual([expect.objectContaining({ name: 't', latestVersion: 1 })]);

@@ -43,7 +43,7 @@ program
   .option('--labels <file>', 'true labels for the metrics')
   .option('--limit <n>', 'use only the first N points', intOption('--limit', 1))
   .option('--out <file>', 'write the embedding and label of every point (.npy or .csv; one row per point: c embedding columns, then the label)')
-  .option('--threads <n>', 'threads for the dense kernel (default: every core)', intOption('--threads', 1))
+  .option('--threads <n>', 'threads of the MBN predictor (default: every core)', intOption('--threads', 1))
   .option('--json', 'print exactly one JSON summary object on stdout')
   .addOption(new Option('--precision <p>', 'student models: onnxruntime precision (default int8)').choices(['fp32', 'int8']))
   .action(async (o: PredictCliOptions) => runPredict(o));

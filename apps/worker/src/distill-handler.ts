@@ -12,8 +12,7 @@ import {
   type JobPayload,
   type JobResult,
 } from '@cmbn/jobs';
-import { createDenseBackend } from '@cmbn/kernels';
-import { deserializeModel, predict, type MbnModel } from '@cmbn/mbn';
+import { createMbnPredictor, deserializeModel, type MbnModel } from '@cmbn/mbn';
 import { distilAndPublish, prismaRegistry, StudentCancelledError } from '@cmbn/pipeline';
 import type { JsonObject } from '@cmbn/registry';
 
@@ -67,11 +66,11 @@ async function teacherOutput(
   }
   // No stored teacher output (an older coordinator): MBN's predict on the training points gives the same.
   ctx.log(`labelling ${x.rows} training points with MBN's predict`);
-  const backend = await createDenseBackend({ prefer: 'ort' });
+  const predictor = createMbnPredictor(model);
   try {
-    return await predict(model, x, backend);
+    return await predictor.predict(x);
   } finally {
-    await backend.dispose();
+    await predictor.dispose();
   }
 }
 
