@@ -13,7 +13,7 @@ import { createInterface } from 'node:readline';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { encodeNpy, loadDataset, type Matrix } from '@cmbn/data';
 import { loadStudent } from '@cmbn/distill';
-import { createStudentLabeler, publishStudent, pullStudent, type PublishedStudent } from '@cmbn/pipeline';
+import { createPrismaRegistry, createStudentLabeler, publishStudent, pullStudent, type PublishedStudent } from '@cmbn/pipeline';
 import { createTestDatabase, getDb, setAlias, type TestDatabase } from '@cmbn/registry';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -74,7 +74,7 @@ describe('registry versions served in-process', () => {
 
   it('models:/digits/2 serves version 2 by number', async () => {
     const s = await startServe({
-      model: { source: registrySource('digits:2', store), follow: false, uri: 'models:/digits/2' },
+      model: { source: registrySource('digits:2', createPrismaRegistry({ store })), follow: false, uri: 'models:/digits/2' },
       host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes: 1 << 20, pollIntervalMs: 1000, threads: 1, logger,
     });
     try {
@@ -99,7 +99,7 @@ describe('a version that cannot be served', () => {
     const lines: Record<string, unknown>[] = [];
     const captured = pino({ level: 'info' }, { write: (l: string) => lines.push(JSON.parse(l) as Record<string, unknown>) });
     const s = await startServe({
-      model: { source: registrySource('digits@canary', store), follow: true, uri: 'models:/digits@canary' },
+      model: { source: registrySource('digits@canary', createPrismaRegistry({ store })), follow: true, uri: 'models:/digits@canary' },
       host: '127.0.0.1', port: 0, workers: 1, maxBodyBytes: 1 << 20, pollIntervalMs: 100, threads: 1, logger: captured,
     });
     try {

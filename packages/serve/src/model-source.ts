@@ -1,11 +1,10 @@
 /**
  * Where served versions come from. A source resolves its reference to a version (name, number and
- * the registry's sha256) and fetches that version's verified student directory. The local source
- * (below) uses @cmbn/registry + the artifact store; the CLI adds one for a coordinator's API.
+ * the registry's sha256) and fetches that version's verified student directory, through the one
+ * registry interface: Postgres + the artifact store (createPrismaRegistry({ store })) or a
+ * coordinator's /v1 API (httpRegistry), so `cmbn serve` and `cmbn serve --remote` share this code.
  */
-import { pullStudent } from '@cmbn/pipeline';
-import { resolveModelRef } from '@cmbn/registry';
-import type { ArtifactStore } from '@cmbn/artifacts';
+import { pullStudent, type RegistryReader } from '@cmbn/pipeline';
 import { ServeError } from './errors.ts';
 
 export interface ResolvedVersion {
@@ -25,18 +24,18 @@ export interface ModelSource {
 export const sameVersion = (a: ResolvedVersion, b: ResolvedVersion): boolean =>
   a.name === b.name && a.version === b.version && a.artifactSha256 === b.artifactSha256;
 
-/** A source on the local registry (DATABASE_URL or the embedded Postgres) and its artifact store. */
-export function registrySource(ref: string, store: ArtifactStore, description = ref): ModelSource {
+/** A source on a registry: `ref` (NAME, NAME@ALIAS or NAME:VERSION) is resolved on every resolve(). */
+export function registrySource(ref: string, registry: RegistryReader, description = ref): ModelSource {
   return {
     description,
     async resolve() {
-      const v = await resolveModelRef(ref);
+      const v = await registry.resolveModelRef(ref);
       if (v.artifactSha256 === null) throw new ServeError('ARTIFACT_MISMATCH', `${v.modelName}:${v.version} has no artifact recorded`);
       return { name: v.modelName, version: v.version, artifactSha256: v.artifactSha256 };
     },
     async fetch(v, dir) {
       // By number, not by ref: the alias may have moved again since resolve().
-      const p = await pullStudent({ ref: `${v.name}:${v.version}`, outDir: dir, store, force: true });
+      const p = await pullStudent({ ref: `${v.name}:${v.version}`, outDir: dir, registry, force: true });
       if (p.artifactSha256 !== v.artifactSha256) {
         throw new ServeError('ARTIFACT_MISMATCH', `${v.name}:${v.version} now records sha256 ${p.artifactSha256}, not ${v.artifactSha256}`);
       }

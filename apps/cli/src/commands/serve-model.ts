@@ -1,17 +1,14 @@
 /**
  * `cmbn serve MODEL`: the student behind MLflow's scoring protocol (see docs/SERVING.md).
  * MODEL is models:/NAME@ALIAS, models:/NAME/VERSION, models:/NAME/latest or a student directory.
- * Registry models resolve through the local registry (DATABASE_URL, else the embedded Postgres)
- * or, with --remote, a coordinator's /v1/models API.
+ * Registry models resolve through the one registry interface: the local registry (DATABASE_URL,
+ * else the embedded Postgres) or, with --remote, a coordinator's /v1/models API (httpRegistry).
  */
 import { availableParallelism } from 'node:os';
 import { Option, type Command } from 'commander';
 import pino from 'pino';
 import type { StudentPrecision } from '@cmbn/distill';
-import type { ModelSource } from '@cmbn/serve';
-import { ApiClient } from '../api-client.ts';
 import { floatOption, intOption } from '../options.ts';
-import { pullRemoteStudent } from './models.ts';
 
 interface ServeCliOptions {
   port: number;
@@ -26,37 +23,6 @@ interface ServeCliOptions {
   logLevel: string;
 }
 
-interface RemoteDetail {
-  aliases: Record<string, number>;
-  versions: { version: number; status: string }[];
-}
-
-/** A coordinator as the source: alias → version from GET /v1/models/NAME, files via the verified pull. */
-function remoteSource(
-  client: ApiClient,
-  t: { name: string; alias?: string; version?: number; ref: string },
-): ModelSource {
-  const n = encodeURIComponent;
-  return {
-    description: `${t.ref} at ${client.base}`,
-    async resolve() {
-      let version = t.version;
-      if (version === undefined) {
-        const m = await client.json<RemoteDetail>(`/v1/models/${n(t.name)}`);
-        version = t.alias !== undefined ? m.aliases[t.alias] : Math.max(0, ...m.versions.filter((v) => v.status === 'READY').map((v) => v.version)) || undefined;
-        if (version === undefined) throw new Error(t.alias !== undefined ? `alias ${t.ref} not found at ${client.base}` : `model ${t.name} has no READY version`);
-      }
-      const v = await client.json<{ modelName: string; version: number; status: string; artifactSha256: string | null }>(`/v1/models/${n(t.name)}/versions/${version}`);
-      if (v.status !== 'READY' || v.artifactSha256 === null) throw new Error(`${t.name}:${version} is ${v.status}, not READY`);
-      return { name: v.modelName, version: v.version, artifactSha256: v.artifactSha256 };
-    },
-    async fetch(v, dir) {
-      const p = await pullRemoteStudent(client, `${v.name}:${v.version}`, dir, true);
-      if (p.artifactSha256 !== v.artifactSha256) throw new Error(`${v.name}:${v.version} now records sha256 ${p.artifactSha256}, not ${v.artifactSha256}`);
-    },
-  };
-}
-
 export async function runServeModel(model: string, o: ServeCliOptions): Promise<void> {
   const { parseServeTarget, registrySource, startServe } = await import('@cmbn/serve');
   const logger = pino({ level: o.logLevel, base: { pid: process.pid, role: 'serve' } });
@@ -64,13 +30,14 @@ export async function runServeModel(model: string, o: ServeCliOptions): Promise<
   const closers: (() => Promise<void>)[] = [];
   let source;
   if (target.kind === 'registry') {
+    const { createPrismaRegistry, httpRegistry, openLocalRegistry } = await import('@cmbn/pipeline');
     if (o.remote) {
-      source = remoteSource(new ApiClient(o.remote, o.token ?? process.env.CMBN_API_TOKEN), target);
+      const token = o.token ?? process.env.CMBN_API_TOKEN;
+      source = registrySource(target.ref, httpRegistry(o.remote, token !== undefined ? { token } : {}), `${model} at ${o.remote}`);
     } else {
-      const { openLocalRegistry } = await import('@cmbn/pipeline');
       const reg = await openLocalRegistry({ log: (line) => logger.info(line) });
       closers.push(() => reg.close());
-      source = registrySource(target.ref, reg.store, `${model} (${reg.mode === 'embedded' ? 'embedded registry' : 'DATABASE_URL'})`);
+      source = registrySource(target.ref, createPrismaRegistry({ store: reg.store }), `${model} (${reg.mode === 'embedded' ? 'embedded registry' : 'DATABASE_URL'})`);
     }
   }
   const threads = o.threads ?? Math.max(1, Math.floor(availableParallelism() / o.workers));
