@@ -26,6 +26,65 @@ export const ZModelVersion = z
   .meta({ id: 'ModelVersion' });
 export type TModelVersion = z.infer<typeof ZModelVersion>;
 
+/**
+ * How each ZModelVersion field travels: 'time' fields are ISO strings on the wire and Dates in the
+ * registry's records, 'object' fields are JSON objects (a stored non-object reads as {}), the rest
+ * pass as they are. The one field table of both directions (the coordinator's views and the HTTP
+ * registry's records), and of which fields they carry: an extra on either side (a search item's
+ * `aliases`) is left out.
+ */
+const VERSION_FIELDS = {
+  id: 'plain',
+  modelName: 'plain',
+  version: 'plain',
+  status: 'plain',
+  artifactSha256: 'plain',
+  artifactBytes: 'plain',
+  metrics: 'object',
+  signature: 'object',
+  runId: 'plain',
+  datasetSha256: 'plain',
+  mbnModelHash: 'plain',
+  params: 'object',
+  backend: 'plain',
+  tags: 'object',
+  idempotencyKey: 'plain',
+  createdAt: 'time',
+  readyAt: 'time',
+} as const satisfies Record<keyof TModelVersion, 'plain' | 'object' | 'time'>;
+
+/** A version as the registry holds it: TModelVersion with Dates for its timestamps. */
+export type ModelVersionFields = Omit<TModelVersion, 'createdAt' | 'readyAt' | 'metrics' | 'signature' | 'params' | 'tags'> & {
+  createdAt: Date;
+  readyAt: Date | null;
+  metrics: unknown;
+  signature: unknown;
+  params: unknown;
+  tags: unknown;
+};
+
+const asObject = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** A registry record → the contract's view: exactly ZModelVersion's fields, timestamps as ISO strings. */
+export function versionToWire(r: ModelVersionFields): TModelVersion {
+  const out: Record<string, unknown> = {};
+  for (const [k, how] of Object.entries(VERSION_FIELDS)) {
+    const v = r[k as keyof ModelVersionFields];
+    out[k] = how === 'time' ? (v === null ? null : (v as Date).toISOString()) : how === 'object' ? asObject(v) : v;
+  }
+  return out as TModelVersion;
+}
+
+/** The contract's view → a registry record: exactly its fields, timestamps as Dates. */
+export function versionFromWire(v: TModelVersion): ModelVersionFields {
+  const out: Record<string, unknown> = {};
+  for (const [k, how] of Object.entries(VERSION_FIELDS)) {
+    const x = v[k as keyof TModelVersion];
+    out[k] = how === 'time' ? (x === null ? null : new Date(x as string)) : x;
+  }
+  return out as ModelVersionFields;
+}
+
 export const ZRegisteredModel = z
   .object({
     name: z.string(),

@@ -25,6 +25,7 @@ import {
   ZModelVersion,
   ZRunView,
   ZVersionSearchPage,
+  versionFromWire,
   type TAliasEvent,
   type TAliasMove,
   type TModelVersion,
@@ -80,27 +81,9 @@ const REGISTRY_CODES: ReadonlySet<string> = new Set<RegistryErrorCode>(['NOT_FOU
 
 const date = (s: string): Date => new Date(s);
 
-/** Field by field, so that a search item's `aliases` (or any other extra) does not leak into a plain version record. */
+/** @cmbn/api's one field table (versionFromWire): a search item's `aliases`, or any other extra, does not leak into a record. */
 function versionRecord(v: TModelVersion): ModelVersionRecord {
-  return {
-    id: v.id,
-    modelName: v.modelName,
-    version: v.version,
-    status: v.status,
-    artifactSha256: v.artifactSha256,
-    artifactBytes: v.artifactBytes,
-    metrics: v.metrics,
-    signature: v.signature,
-    runId: v.runId,
-    datasetSha256: v.datasetSha256,
-    mbnModelHash: v.mbnModelHash,
-    params: v.params,
-    backend: v.backend,
-    tags: v.tags,
-    idempotencyKey: v.idempotencyKey,
-    createdAt: date(v.createdAt),
-    readyAt: v.readyAt === null ? null : date(v.readyAt),
-  };
+  return versionFromWire(v);
 }
 
 function modelRecord(m: TRegisteredModel): RegisteredModelRecord {

@@ -1,30 +1,11 @@
-import { iso } from '@cmbn/api';
+import { iso, versionToWire } from '@cmbn/api';
 import type { TAliasEvent, TAliasMove, TModelVersion, TRegisteredModel, TVersionSearchPage } from '@cmbn/api';
 import type { AliasEvent, AliasMove, ModelVersionRecord, RegisteredModelRecord, VersionSearchPage } from '@cmbn/registry';
 
 /** Registry records as the contract (@cmbn/api) carries them: timestamps as ISO strings, JSON columns as objects. */
-const obj = (v: unknown): Record<string, unknown> => (v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
-
+/** The one field table of @cmbn/api (versionToWire); the HTTP registry reads it back with versionFromWire. */
 export function versionView(v: ModelVersionRecord): TModelVersion {
-  return {
-    id: v.id,
-    modelName: v.modelName,
-    version: v.version,
-    status: v.status,
-    artifactSha256: v.artifactSha256,
-    artifactBytes: v.artifactBytes,
-    metrics: obj(v.metrics),
-    signature: obj(v.signature),
-    runId: v.runId,
-    datasetSha256: v.datasetSha256,
-    mbnModelHash: v.mbnModelHash,
-    params: obj(v.params),
-    backend: v.backend,
-    tags: obj(v.tags),
-    idempotencyKey: v.idempotencyKey,
-    createdAt: iso(v.createdAt),
-    readyAt: iso(v.readyAt),
-  };
+  return versionToWire(v);
 }
 
 export function modelView(m: RegisteredModelRecord): TRegisteredModel {
