@@ -1,5 +1,5 @@
 import { Router, type Request, type Response } from 'express';
-import { ZLoginBody } from '@cmbn/api';
+import { ZLoginBody, type TLogin, type TSessionState } from '@cmbn/api';
 import type { Auth } from './auth.ts';
 import { AppError } from './errors.ts';
 import { jsonBody } from './routes/validation.ts';
@@ -39,7 +39,7 @@ export function sessionRouter(auth: Auth): Router {
   r.post('/session', ...jsonBody('16kb'), async (req, res: Response) => {
     const { token } = ZLoginBody.parse(req.body ?? {});
     if (!auth.enabled) {
-      res.json({ principal: 'anonymous', expiresAt: null, authRequired: false });
+      res.json({ principal: 'anonymous', expiresAt: null, authRequired: false } satisfies TLogin);
       return;
     }
     const principal = auth.principalOfToken(token);
@@ -47,7 +47,7 @@ export function sessionRouter(auth: Auth): Router {
     const t = auth.tokens.find((x) => x.name === principal)!;
     const { id, session } = await auth.sessions.create(principal, t.digest);
     res.cookie(SESSION_COOKIE, id, cookieOptions(req, auth.publicOrigin, auth.sessions.ttlSeconds * 1000));
-    res.json({ principal, expiresAt: session.expiresAt, authRequired: true });
+    res.json({ principal, expiresAt: session.expiresAt, authRequired: true } satisfies TLogin);
   });
 
   r.delete('/session', async (req, res) => {
@@ -59,7 +59,7 @@ export function sessionRouter(auth: Auth): Router {
 
   r.get('/session', async (req, res) => {
     const { principal, via } = await auth.authenticate(req);
-    res.json({ principal, via, authRequired: auth.enabled });
+    res.json({ principal, via, authRequired: auth.enabled } satisfies TSessionState);
   });
 
   return r;
