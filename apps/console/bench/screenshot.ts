@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { chromium } from 'playwright-core';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { createTestDatabase } from '@cmbn/registry';
-import { REPO_ROOT, api, dropPrefix, spawnCoordinator, spawnWorker, stop, submit, tempArtifacts, uniquePrefix, upload, waitForRun, type Child } from '../../coordinator/src/test-helpers.ts';
+import { REPO_ROOT, api, dropPrefix, spawnCoordinator, spawnWorker, stop, submit, tempArtifacts, uniquePrefix, upload, waitForRun, type Child } from '@cmbn/coordinator/test-helpers';
 
 const { values: args } = parseArgs({
   options: {

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 // The coordinator's integration-test helpers (real child processes, deadlines on every wait).
-import { REPO_ROOT, api, dropPrefix, spawnCoordinator, spawnWorker, stop, submit, tempArtifacts, uniquePrefix, until, upload, waitForRun, type Api, type Child } from '../../coordinator/src/test-helpers.ts';
+import { REPO_ROOT, api, dropPrefix, spawnCoordinator, spawnWorker, stop, submit, tempArtifacts, uniquePrefix, until, upload, waitForRun, type Api, type Child } from '@cmbn/coordinator/test-helpers';
 
 export const CHROMIUM = process.env.CMBN_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking'];
