@@ -14,6 +14,7 @@
  *   options: --student 256,256  --student-arch mlp|conv  --student-target labels|embedding  --precision fp32|int8
  *            --student-augment N (teacher-labelled distorted copies; default DEFAULT_AUGMENT_PER_POINT per training digit)
  *            --clusters N  --eval-limit N  --threads N  --seed N
+ *            --trainer tfjs|ort (the student's trainer: tfjs-wasm, the default, or onnxruntime on --threads threads)
  *
  * --scale 10k (the default): MBN on the first --limit (10,000) training points, V=100; targets agreement
  * ≥ 0.97 with ≤ 50k teacher-labelled points, ACC within 0.5 point of MBN's, ≥ 1000× MBN's predict.
@@ -54,6 +55,7 @@ const { values: a } = parseArgs({
     'student-augment': { type: 'string' },
     'eval-limit': { type: 'string' },
     threads: { type: 'string' },
+    trainer: { type: 'string', default: 'tfjs' },
   },
 });
 /** Issue 11's two scales: the points and V of the MBN teacher, the student's default augmentation, and the targets. */
@@ -61,6 +63,8 @@ const SCALES = {
   '10k': { limit: 10_000, V: 100, augment: undefined, agreement: 0.97, teacherLabelledAtMost: 50_000, speedup: 1000 },
   paper: { limit: 60_000, V: 400, augment: 0, agreement: 0.98, teacherLabelledAtMost: undefined, speedup: 2000 },
 } as const;
+if (a.trainer !== 'tfjs' && a.trainer !== 'ort') throw new Error(`--trainer must be tfjs or ort; got '${a.trainer}'`);
+const trainer: 'tfjs' | 'ort' = a.trainer;
 if (!(a.scale! in SCALES)) throw new Error(`--scale must be one of ${Object.keys(SCALES).join(', ')}; got '${a.scale}'`);
 const scale = SCALES[a.scale as keyof typeof SCALES];
 const limit = a.limit !== undefined ? Number(a.limit) : scale.limit;
@@ -134,6 +138,7 @@ const res = await distillStudent({
   mbnModel: mbn.model,
   evalSet: { x: test.x, name: test.name, ...(test.labels ? { trueLabels: test.labels } : {}) },
   threads,
+  trainer,
   ...(a.precision ? { precision: a.precision as StudentPrecision } : {}),
   ...(augment !== undefined ? { augment } : {}),
   onAugment: (done, total) => log(` MBN labelled ${done}/${total} augmented points`),
@@ -171,6 +176,7 @@ const summary = {
   hidden: spec.hidden,
   target: spec.target,
   precision: res.precision,
+  trainer,
   studentAugmented: res.augmented,
   studentEpochs: res.student.epochs,
   studentTrainSeconds: Number(res.student.seconds.toFixed(1)),

@@ -8,11 +8,20 @@
  *   (the training backend), on onnxruntime's MLAS with every thread, and on numpy/OpenBLAS when python3
  *   has numpy: the ceiling a training route through each would have. Their ratio is what moving the
  *   student's GEMMs to onnxruntime could buy at most; it is a measured ceiling, not a trained route.
+ *
+ * Run directly, it measures the two trainers side by side in one process (compareTrainers):
+ *
+ *   npx tsx bench/student-train-speed.ts                       # 20k MNIST rows × 2 epochs, then 10k true labels × 5 epochs
+ *   npx tsx bench/student-train-speed.ts --rows 5000 --quality-rows 5000 --quality-epochs 3 --threads 2
  */
 import { execFileSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { loadTf, type TrainedStudent } from '@cmbn/distill';
+import { loadDataset } from '@cmbn/data';
+import { createStudentPredictor, DEFAULT_STUDENT_SPEC, loadTf, trainStudent, type StudentInput, type StudentSpec, type StudentTargetData, type TrainedStudent, type TrainOptions } from '@cmbn/distill';
 
 const { onnx } = onnxProto;
 
@@ -135,4 +144,88 @@ export async function measureTrainingSpeed(s: TrainedStudent, rows: number, epoc
     fractionOfSgemm: Number((eff / (big.numpy ?? big.ort)).toFixed(3)),
     ortOverTfjsAtBatch: Number((gemm[0]!.ort / gemm[0]!.tfjsWasm).toFixed(2)),
   };
+}
+
+/**
+ * trainStudent on tfjs-wasm against trainStudentOrt (trainer 'ort', on `threads` and on 1 thread, as
+ * tfjs-wasm trains on one), in one process run so that a loaded machine slows both alike:
+ * - speed: epoch seconds on `rows` MNIST training digits (uint8, 784 columns), the default [512, 512]
+ *   student, 10 classes of arbitrary (seeded) soft targets, `epochs` epochs, batch 128;
+ * - quality: the validation accuracy each reaches on MNIST's true labels (`qualityRows` digits,
+ *   `qualityEpochs` epochs), and the test accuracy on the 10k test digits (fp32 onnxruntime predict),
+ *   so that speed is not bought with accuracy.
+ */
+export async function compareTrainers(opts: { rows: number; epochs: number; qualityRows: number; qualityEpochs: number; threads: number }) {
+  const spec: StudentSpec = { ...DEFAULT_STUDENT_SPEC, epochs: opts.epochs, patience: opts.epochs };
+  const routes: { name: string; train: TrainOptions }[] = [
+    { name: 'tfjs-wasm', train: { trainer: 'tfjs' } },
+    { name: `ort-${opts.threads}t`, train: { trainer: 'ort', threads: opts.threads } },
+    ...(opts.threads !== 1 ? [{ name: 'ort-1t', train: { trainer: 'ort' as const, threads: 1 } }] : []),
+  ];
+  const train = await loadDataset('mnist-train', { limit: Math.max(opts.rows, opts.qualityRows) });
+  const rowsOf = (n: number): StudentInput => ({ rows: n, cols: train.x.cols, dtype: 'uint8', data: train.x.data.subarray(0, n * train.x.cols) as Uint8Array });
+  // Arbitrary soft targets: a seeded softmax of uniform logits (the speed does not depend on what they say).
+  const soft = new Float32Array(opts.rows * 10);
+  let u = 12345;
+  for (let i = 0; i < opts.rows; i++) {
+    let sum = 0;
+    for (let j = 0; j < 10; j++) {
+      u = (Math.imul(u, 1103515245) + 12345) >>> 0;
+      sum += soft[i * 10 + j] = Math.exp((4 * u) / 2 ** 32);
+    }
+    for (let j = 0; j < 10; j++) soft[i * 10 + j]! /= sum;
+  }
+  const softTarget: StudentTargetData = { kind: 'labels', labels: train.labels!.subarray(0, opts.rows), classes: 10, soft };
+  const speed: Record<string, { epochSeconds: number[]; medianEpochSeconds: number }> = {};
+  for (const r of routes) {
+    const epochSeconds: number[] = [];
+    await trainStudent(rowsOf(opts.rows), softTarget, spec, { ...r.train, onEpoch: (e) => epochSeconds.push(Number(e.seconds.toFixed(3))) });
+    speed[r.name] = { epochSeconds, medianEpochSeconds: median(epochSeconds) };
+    process.stderr.write(`speed ${r.name}: ${epochSeconds.join(', ')} s/epoch\n`);
+  }
+  const test = await loadDataset('mnist-test');
+  const quality: Record<string, { valAcc: number[]; testAcc: number; seconds: number }> = {};
+  const qSpec: StudentSpec = { ...DEFAULT_STUDENT_SPEC, epochs: opts.qualityEpochs };
+  for (const r of routes.slice(0, 2)) {
+    const student = await trainStudent(rowsOf(opts.qualityRows), { kind: 'labels', labels: train.labels!.subarray(0, opts.qualityRows), classes: 10 }, qSpec, r.train);
+    const p = await createStudentPredictor(student, { precision: 'fp32', threads: opts.threads });
+    const { labels } = await p.predict(test.x);
+    await p.dispose();
+    let hits = 0;
+    for (let i = 0; i < test.x.rows; i++) if (labels![i] === test.labels![i]) hits++;
+    quality[r.name] = { valAcc: student.history.valAcc!.map((a) => Number(a.toFixed(4))), testAcc: Number((hits / test.x.rows).toFixed(4)), seconds: Number(student.seconds.toFixed(1)) };
+    process.stderr.write(`quality ${r.name}: val ${quality[r.name]!.valAcc.join(', ')}; test ${quality[r.name]!.testAcc}\n`);
+  }
+  const tf = speed['tfjs-wasm']!.medianEpochSeconds;
+  return {
+    bench: 'student-trainers',
+    cores: availableParallelism(),
+    ...opts,
+    hidden: spec.hidden,
+    batchSize: spec.batchSize,
+    speed,
+    // tfjs epoch seconds / ort epoch seconds: > 1 means the onnxruntime trainer is faster.
+    speedup: Object.fromEntries(routes.slice(1).map((r) => [r.name, Number((tf / speed[r.name]!.medianEpochSeconds).toFixed(2))])),
+    quality,
+  };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const { values: a } = parseArgs({
+    options: {
+      rows: { type: 'string', default: '20000' },
+      epochs: { type: 'string', default: '2' },
+      'quality-rows': { type: 'string', default: '10000' },
+      'quality-epochs': { type: 'string', default: '5' },
+      threads: { type: 'string' },
+    },
+  });
+  const res = await compareTrainers({
+    rows: Number(a.rows),
+    epochs: Number(a.epochs),
+    qualityRows: Number(a['quality-rows']),
+    qualityEpochs: Number(a['quality-epochs']),
+    threads: a.threads ? Number(a.threads) : availableParallelism(),
+  });
+  console.log(JSON.stringify(res));
 }

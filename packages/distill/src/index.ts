@@ -15,6 +15,7 @@ export type {
 } from './types.ts';
 export type { TrainOptions } from './train.ts';
 export { trainStudent } from './train.ts';
+export { trainStudentOrt } from './train-ort.ts';
 export { saveStudent, loadStudent, readStudentMeta, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION, ZStudentJson, ZStudentSignature } from './student-files.ts';
 export type { TStudentJson } from './student-files.ts';
 export { ONNX_FILES, ONNX_SIGNATURE_KEY, ZOnnxSignature, onnxSignature, studentOnnxFiles } from './onnx-files.ts';

@@ -41,7 +41,7 @@ export const ZStudentJson = z.object({
   /** The pipeline's lineage/evaluation/recipe/head; @cmbn/pipeline's ZStudentMeta checks its fields. */
   meta: z.record(z.string(), z.unknown()).default({}),
   training: z.object({
-    backend: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu']),
+    backend: z.enum(['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu', 'onnxruntime']),
     seconds: z.number().min(0),
     epochs: z.number().int().min(0),
     history: z.object({ loss: z.array(z.number()), valLoss: z.array(z.number()), valAcc: z.array(z.number()).optional() }),

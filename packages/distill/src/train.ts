@@ -28,7 +28,15 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Called after every batch (tests count the event-loop turns between batches with it). */
   onBatch?: (epoch: number, batch: number) => void;
+  /** tfjs trainer only. */
   backend?: TfBackendName;
+  /**
+   * 'tfjs' (default): this file, on the tfjs backend. 'ort': train-ort.ts, the same training with its
+   * matrix products on onnxruntime's MLAS (mlp students only).
+   */
+  trainer?: 'tfjs' | 'ort';
+  /** 'ort' trainer only: onnxruntime intra-op threads; default every core. */
+  threads?: number;
 }
 
 /**
@@ -37,10 +45,10 @@ export interface TrainOptions {
  * worker's lock renewal (a timer) and its cancel subscriber. One turn per batch costs microseconds
  * against a batch's milliseconds, and it changes no number (the computation order is the same).
  */
-const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Rows per forward pass when evaluating the validation set: big GEMMs, bounded memory. */
-const EVAL_BATCH = 2048;
+export const EVAL_BATCH = 2048;
 
 export async function trainStudent(
   x: StudentInput,
@@ -48,6 +56,9 @@ export async function trainStudent(
   spec: StudentSpec,
   opts: TrainOptions = {},
 ): Promise<TrainedStudent> {
+  // Imported on demand: train-ort.ts imports this file's helpers, and a static import back would be a cycle.
+  if (opts.trainer === 'ort') return (await import('./train-ort.ts')).trainStudentOrt(x, target, spec, opts);
+  if (opts.trainer !== undefined && opts.trainer !== 'tfjs') throw new RangeError(`unknown trainer ${JSON.stringify(opts.trainer)} (known: tfjs, ort)`);
   checkInput(x);
   validateSpec(spec, x.cols);
   checkTarget(target, x.rows);
@@ -236,7 +247,7 @@ export async function trainStudent(
 }
 
 /** y = (x·W + b)·std + mean  ⇔  x·(W·diag(std)) + (b·std + mean): the stored model emits real units. */
-function foldDestandardisation(layer: StudentLayer, mean: Float64Array, std: Float64Array): void {
+export function foldDestandardisation(layer: StudentLayer, mean: Float64Array, std: Float64Array): void {
   const { weight, bias, inDim, outDim } = layer;
   for (let i = 0; i < inDim; i++) for (let j = 0; j < outDim; j++) weight[i * outDim + j]! *= std[j]!;
   for (let j = 0; j < outDim; j++) bias[j] = bias[j]! * std[j]! + mean[j]!;

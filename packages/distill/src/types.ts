@@ -1,6 +1,9 @@
 /** Shapes shared by training, the file format and the predictors. */
 import type { StudentTarget } from './spec.ts';
 import type { TfBackendName } from './backend.ts';
+
+/** The trainer's compute: a tfjs backend (train.ts) or onnxruntime-node's CPU provider (train-ort.ts). */
+export type StudentTrainingBackend = TfBackendName | 'onnxruntime';
 import type { StudentArchitecture } from './architecture.ts';
 
 /** Same shape as `@cmbn/data`'s Matrix: row-major, shape beside the buffer. */
@@ -62,7 +65,8 @@ export interface TrainedStudent {
   signature: StudentSignature;
   /** Absent: the plain MLP (students saved before architectures were named). */
   architecture?: StudentArchitecture;
-  backend: TfBackendName;
+  /** What trained it: a tfjs backend, or 'onnxruntime' (train-ort.ts). */
+  backend: StudentTrainingBackend;
   /** Wall time of trainStudent. */
   seconds: number;
   /** Epochs actually run (early stopping may end before spec.epochs). */

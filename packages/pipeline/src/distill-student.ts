@@ -82,6 +82,8 @@ export interface DistillInput {
   precision?: StudentPrecision;
   /** Stops the augmentation labelling (between chunks) and the training (between batches). */
   signal?: AbortSignal;
+  /** The student's trainer (TrainOptions.trainer); default tfjs. 'ort' also trains on `threads` threads. */
+  trainer?: 'tfjs' | 'ort';
 }
 
 /** The student/MBN comparison (ZStudentEvaluation; saved as student.json meta.evaluation). */
@@ -164,7 +166,11 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
     if (!head) throw new TypeError(`the 'embedding' target needs a student head, and application '${mbnModel.application.kind}' has none`);
   }
   input.onStage?.('train');
-  const student = await trainStudent(train.x, target, spec, { ...(input.onEpoch ? { onEpoch: input.onEpoch } : {}), ...(input.signal ? { signal: input.signal } : {}) });
+  const student = await trainStudent(train.x, target, spec, {
+    ...(input.onEpoch ? { onEpoch: input.onEpoch } : {}),
+    ...(input.signal ? { signal: input.signal } : {}),
+    ...(input.trainer ? { trainer: input.trainer, threads } : {}),
+  });
 
   const precision = input.precision ?? DEFAULT_PREDICT_PRECISION;
   const labeler = await createStudentLabeler(student, { threads, precision, ...(head ? { head } : {}) });
