@@ -11,8 +11,8 @@
  *
  * Run directly, it measures the two trainers side by side in one process (compareTrainers):
  *
- *   npx tsx bench/student-train-speed.ts                       # 20k MNIST rows × 2 epochs, then 10k true labels × 5 epochs
- *   npx tsx bench/student-train-speed.ts --rows 5000 --quality-rows 5000 --quality-epochs 3 --threads 2
+ *   npm run bench:student-train                                # JSON on stdout; 20k MNIST rows × 2 epochs, then 10k true labels × 5 epochs
+ *   npm run bench:student-train -- --rows 5000 --quality-rows 5000 --quality-epochs 3 --threads 2
  */
 import { execFileSync } from 'node:child_process';
 import { availableParallelism } from 'node:os';
