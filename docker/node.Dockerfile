@@ -16,11 +16,19 @@ ENV NODE_ENV=production \
     ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
     CMBN_ARTIFACTS=file:///artifacts
 
+# libopenblas-dev and the node-gyp toolchain for the dense kernel's OpenBLAS addon (build:blas below).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libopenblas-dev python3 make g++ \
+    && rm -rf /var/lib/apt/lists/*
+
 COPY . .
 # Dev dependencies stay: services run TypeScript through tsx, and migrate uses the prisma CLI.
 # npm ci runs the root postinstall (`prisma generate`); running it again is cheap and makes the
 # step explicit. Both work offline (Prisma 6.19 with engine "js", see prisma.config.ts).
 RUN npm ci --include=dev && npx prisma generate && npm cache clean --force
+# The OpenBLAS dense backend (packages/kernels/native/build/Release/cmbn_blas.node); without it the
+# kernels fall back to onnxruntime-node, so a failed build fails the image instead of slowing it.
+RUN npm run build:blas
 # The web console the coordinator serves at / (apps/console/dist; the dockerignore keeps any local
 # dist out of the context, so the image builds its own from the sources it holds). Without it
 # `/` answers 404 "the console is not built".

@@ -2,9 +2,10 @@
  * Kernel benchmark: `npm run bench:kernels [-- --json]` from the repo root.
  *
  * Dense: 4096 MNIST points × 1024 MNIST centres × 784 dims (uint8-valued float32), end to end through
- * nearestCentresDense on ORT (GEMM + TopK + exact verification), against the ORT MatMul-only graph
- * (the sgemm ceiling reachable from Node), the js-reference path (on a row subset, rate per FLOP)
- * and numpy's BLAS sgemm when python3 + numpy exist. FLOP = 2·n·k·d.
+ * nearestCentresDense on ORT (GEMM + TopK + exact verification), against the ORT MatMul-only graph,
+ * the same through the OpenBLAS addon when it is built (`npm run build:blas`: nearestCentresDense on
+ * BlasDenseBackend, and its raw cblas_sgemm, single-threaded), the js-reference path (on a row
+ * subset, rate per FLOP) and numpy's BLAS sgemm when python3 + numpy exist. FLOP = 2·n·k·d.
  * Sparse: an upper-layer assignment (n=4096, Vp=400, kp=1428, k=714, a=0.5) with inverted lists
  * against a naive all-centres × Vp loop (on a row subset, rate per point).
  * Medians of several reps after a warm-up. Table on stderr; with --json one JSON object on stdout.
@@ -14,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createDenseStats, JsReferenceDenseBackend, nearestCentresDense, OrtDenseBackend } from '../src/index.ts';
+import { BlasDenseBackend, createDenseStats, JsReferenceDenseBackend, nearestCentresDense, OrtDenseBackend } from '../src/index.ts';
 import { buildSparseCentreIndex } from '../src/sparse-centre-index.ts';
 import { assignSparse } from '../src/nearest-centres-sparse.ts';
 
@@ -88,14 +89,25 @@ const ct = new Float32Array(d * k);
 for (let j = 0; j < k; j++) for (let l = 0; l < d; l++) ct[l * k + j] = centres[j * d + l]!;
 
 const ort = await OrtDenseBackend.create();
+// Same thread count as ORT's; optional so that the bench still runs where the addon is not built.
+const blasBackend = await BlasDenseBackend.create({ threads: ort.threads }).catch((err: Error) => {
+  process.stderr.write(`OpenBLAS rows skipped: ${err.message}\n`);
+  return null;
+});
 const out = new Uint16Array(n);
+const blasOut = new Uint16Array(n);
+const blasC = new Float32Array(n * k);
 const stats = createDenseStats();
 blasSgemmGflops(n, d, k); // first half of the baseline's samples, before the product path
-const [denseS, matmulS] = (await mediansInterleaved(7, [
+const [denseS, matmulS, blasDenseS, blasSgemmS] = (await mediansInterleaved(7, [
   () => nearestCentresDense(ort, x, n, d, centres, k, 'euclidean', out, 1, 0, { stats }),
   () => ort.matMul(x, n, d, ct, k),
-])) as [number, number];
+  ...(blasBackend
+    ? [() => nearestCentresDense(blasBackend, x, n, d, centres, k, 'euclidean', blasOut, 1, 0), () => blasBackend.matMul(x, n, d, ct, k, blasC)]
+    : []),
+])) as [number, number, number | undefined, number | undefined];
 const rescoredFraction = stats.rescoredRows / stats.rows;
+if (blasBackend) for (let i = 0; i < n; i++) if (blasOut[i] !== out[i]) throw new Error(`OpenBLAS backend disagrees with ORT at row ${i}`);
 
 const jsRows = 256;
 const jsOut = new Uint16Array(jsRows);
@@ -107,6 +119,9 @@ await ort.dispose();
 
 const denseGflops = flop / denseS / 1e9;
 const denseMatmulOnlyGflops = flop / matmulS / 1e9;
+const blasDenseGflops = blasDenseS === undefined ? null : flop / blasDenseS / 1e9;
+const blasRawSgemmGflops = blasSgemmS === undefined ? null : flop / blasSgemmS / 1e9;
+const toBlas = (g: number | null): number | null => (g === null || blas === null ? null : g / blas);
 const jsReferenceGflops = (2 * jsRows * k * d) / jsS / 1e9;
 
 // ---------------------------------------------------------------- sparse
@@ -176,7 +191,12 @@ const result = {
   denseGflops,
   denseMatmulOnlyGflops,
   blasSgemmGflops: blas,
-  ratioToBlas: blas === null ? null : denseGflops / blas,
+  ratioToBlas: toBlas(denseGflops),
+  matmulOnlyRatioToBlas: toBlas(denseMatmulOnlyGflops),
+  blasDenseGflops,
+  blasDenseRatioToBlas: toBlas(blasDenseGflops),
+  blasRawSgemmGflops,
+  blasRawSgemmRatioToBlas: toBlas(blasRawSgemmGflops),
   jsReferenceGflops,
   rescoredFraction,
   sparsePointsPerSecond,
@@ -191,8 +211,13 @@ const rows: Array<[string, string]> = [
   [`dense ${n}×${k}×${d} nearestCentresDense (ORT, ${ort.threads} threads)`, `${f(denseGflops)} GFLOP/s (${f(denseS * 1000, 0)} ms)`],
   ['  rows rescored in float64', `${f(rescoredFraction * 100, 2)} % (${stats.fullRescoredRows} of them all-k)`],
   ['ORT MatMul only', `${f(denseMatmulOnlyGflops)} GFLOP/s (${f(matmulS * 1000, 0)} ms)`],
+  [`nearestCentresDense (OpenBLAS addon, ${ort.threads} row ranges × 1 thread)`, blasDenseS === undefined ? 'n/a (npm run build:blas)' : `${f(blasDenseGflops)} GFLOP/s (${f(blasDenseS * 1000, 0)} ms)`],
+  ['OpenBLAS addon raw sgemm (1 thread)', blasSgemmS === undefined ? 'n/a (npm run build:blas)' : `${f(blasRawSgemmGflops)} GFLOP/s (${f(blasSgemmS * 1000, 0)} ms)`],
   ['numpy BLAS sgemm (median of 14, before and after)', blas === null ? 'n/a (no python3/numpy)' : `${f(blas)} GFLOP/s`],
-  ['  nearestCentresDense / BLAS', f(result.ratioToBlas, 2)],
+  ['  nearestCentresDense (ORT) / numpy', f(result.ratioToBlas, 2)],
+  ['  ORT MatMul only / numpy', f(result.matmulOnlyRatioToBlas, 2)],
+  ['  nearestCentresDense (OpenBLAS) / numpy', f(result.blasDenseRatioToBlas, 2)],
+  ['  OpenBLAS raw sgemm (1 thread) / numpy', f(result.blasRawSgemmRatioToBlas, 2)],
   [`js-reference full path (${jsRows} rows)`, `${f(jsReferenceGflops, 2)} GFLOP/s`],
   [`sparse n=${sn} Vp=${Vp} kp=${kp} k=${sk} a=${a} (inverted lists)`, `${f(sparsePointsPerSecond, 0)} points/s, ${f(sparseGops, 3)} Gops (${f(accumulations / sn, 0)} ops/point)`],
   [`sparse naive all-centres loop (${naiveRows} rows)`, `${f(sparseNaivePointsPerSecond, 0)} points/s`],

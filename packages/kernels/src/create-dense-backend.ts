@@ -1,23 +1,31 @@
+import { existsSync } from 'node:fs';
+import { BlasDenseBackend, blasAddonPath } from './blas-backend.ts';
 import type { DenseBackend } from './dense-backend.ts';
 import { JsReferenceDenseBackend } from './js-reference-backend.ts';
 import { OrtDenseBackend } from './ort-backend.ts';
 import { TfjsGpuDenseBackend } from './tfjs-gpu-backend.ts';
 
 export interface CreateDenseBackendOptions {
-  /** intra-op threads for the ORT backend; default os.availableParallelism(). Ignored by js-reference. */
+  /** threads for the blas and ORT backends; default os.availableParallelism(). Ignored by js-reference. */
   threads?: number;
   /**
-   * 'ort' (default) falls back to 'js' when onnxruntime-node cannot load; 'js' forces the reference;
+   * 'blas' (default) runs OpenBLAS's sgemm through the addon that `npm run build:blas` builds, and
+   * falls back silently to 'ort' when it is not built (`name` says which runs); 'ort' uses
+   * onnxruntime-node and falls back to 'js' when it cannot load; 'js' forces the reference;
    * 'gpu' tries @tensorflow/tfjs-node-gpu first and falls back to 'ort'.
    */
-  prefer?: 'gpu' | 'ort' | 'js';
+  prefer?: 'gpu' | 'blas' | 'ort' | 'js';
+  /** the blas addon's path; default CMBN_BLAS_ADDON or packages/kernels/native/build/Release/cmbn_blas.node */
+  blasAddonPath?: string;
 }
 
 /**
  * The fastest available backend. Falling back is safe for correctness because results are exact
- * whatever backend ran (see nearest-centres-dense.ts); it only costs speed, so it is announced.
+ * whatever backend ran (see nearest-centres-dense.ts); it only costs speed. A missing optional piece
+ * that is not installed by default (the addon) is silent; one that is there but fails is announced.
  */
 export async function createDenseBackend(opts: CreateDenseBackendOptions = {}): Promise<DenseBackend> {
+  const threads = opts.threads === undefined ? {} : { threads: opts.threads };
   if (opts.prefer === 'js') return new JsReferenceDenseBackend();
   if (opts.prefer === 'gpu') {
     try {
@@ -25,9 +33,22 @@ export async function createDenseBackend(opts: CreateDenseBackendOptions = {}): 
     } catch (err) {
       process.emitWarning(`GPU backend unavailable, using the CPU backend: ${(err as Error).message.split('\n')[0]}`, 'CmbnKernelsWarning');
     }
+  } else if (opts.prefer !== 'ort') {
+    // Measured 1.3–1.5× ORT's fused MatMul+TopK per thread at the bottom layer's shapes (kernels.bench.ts).
+    const addonPath = blasAddonPath(opts.blasAddonPath);
+    if (existsSync(addonPath)) {
+      try {
+        return await BlasDenseBackend.create({ ...threads, addonPath });
+      } catch (err) {
+        // A bad threads value falls through to ORT, which treats it as it always has.
+        if (!(err instanceof RangeError)) {
+          process.emitWarning(`OpenBLAS addon failed to load, using onnxruntime-node: ${(err as Error).message.split('\n')[0]}`, 'CmbnKernelsWarning');
+        }
+      }
+    }
   }
   try {
-    return await OrtDenseBackend.create(opts.threads === undefined ? {} : { threads: opts.threads });
+    return await OrtDenseBackend.create(threads);
   } catch (err) {
     process.emitWarning(`onnxruntime-node unavailable, using the js-reference dense backend: ${(err as Error).message}`, 'CmbnKernelsWarning');
     return new JsReferenceDenseBackend();

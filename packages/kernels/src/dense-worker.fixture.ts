@@ -12,7 +12,7 @@ interface Job {
 }
 
 const { x, n, d, centres, k } = workerData as Job;
-const backend = await createDenseBackend({ threads: 1 });
+const backend = await createDenseBackend({ threads: 1, prefer: 'ort' });
 const out = new Uint16Array(n);
 await nearestCentresDense(backend, x, n, d, centres, k, 'euclidean', out, 1, 0);
 await backend.dispose();

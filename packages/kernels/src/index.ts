@@ -3,6 +3,7 @@ export { TOP_K } from './dense-backend.ts';
 export { createDenseBackend, type CreateDenseBackendOptions } from './create-dense-backend.ts';
 export { JsReferenceDenseBackend } from './js-reference-backend.ts';
 export { OrtDenseBackend, type OrtBackendOptions } from './ort-backend.ts';
+export { BlasDenseBackend, loadBlasAddon, blasAddonPath, DEFAULT_BLAS_ADDON_PATH, type BlasAddon, type BlasBackendOptions } from './blas-backend.ts';
 export { TfjsGpuDenseBackend, TFJS_GPU_PACKAGE } from './tfjs-gpu-backend.ts';
 export {
   nearestCentresDense,

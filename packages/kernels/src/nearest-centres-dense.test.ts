@@ -11,8 +11,8 @@ let ort1: DenseBackend;
 const js = new JsReferenceDenseBackend();
 
 beforeAll(async () => {
-  ort = await createDenseBackend({ threads: 2 });
-  ort1 = await createDenseBackend({ threads: 1 });
+  ort = await createDenseBackend({ threads: 2, prefer: 'ort' });
+  ort1 = await createDenseBackend({ threads: 1, prefer: 'ort' });
 });
 afterAll(async () => {
   await ort.dispose();
@@ -35,7 +35,7 @@ async function assign(
 }
 
 describe('createDenseBackend', () => {
-  it('loads onnxruntime-node here and honours prefer: js', async () => {
+  it('loads onnxruntime-node here with prefer: ort and honours prefer: js', async () => {
     expect(ort).toBeInstanceOf(OrtDenseBackend);
     expect(ort.name).toBe('onnxruntime-cpu');
     expect(ort.unitRoundoff).toBe(2 ** -24);

@@ -1,0 +1,298 @@
+// OpenBLAS for the dense nearest-centre kernel, through plain N-API (node-addon-api is not installed).
+//
+// sgemm: cblas_sgemm in place on the caller's Float32Arrays, row-major.
+// topK / topKAsync: S = X·Ct − h in float32 (the same Sub rounding as the ORT graph), then the top K
+// of each row, best first, strict '>' so that among equal scores the lower index comes first (as
+// js-reference-backend.ts). Rows go through sgemm in chunks of `chunkRows`, so the chunk×k score block
+// stays in cache for the scan and never reaches JS.
+//
+// Threads: OpenBLAS is set to 1 thread at load (openblas_set_num_threads is process-wide), so every
+// call runs entirely on the thread that makes it. Concurrent calls from several worker_threads or
+// libuv pool threads are then independent: each has its own score buffer, and OpenBLAS's pthread
+// build takes its packing buffers from a locked pool. Parallelism is the caller's: topKAsync on
+// disjoint row ranges runs them side by side on the libuv pool.
+#include <node_api.h>
+#include <cblas.h>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+
+extern "C" {
+void openblas_set_num_threads(int num_threads);
+int openblas_get_num_threads(void);
+char *openblas_get_config(void);
+}
+
+namespace {
+
+const int kMaxK = 64;
+
+bool check(napi_env env, napi_status status) {
+  if (status == napi_ok) return true;
+  const napi_extended_error_info *info = nullptr;
+  napi_get_last_error_info(env, &info);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, nullptr, info && info->error_message ? info->error_message : "N-API call failed");
+  return false;
+}
+
+template <typename T>
+bool typedArg(napi_env env, napi_value v, napi_typedarray_type want, const char *what, T **data, size_t *length) {
+  bool is = false;
+  if (!check(env, napi_is_typedarray(env, v, &is))) return false;
+  napi_typedarray_type type;
+  void *ptr = nullptr;
+  if (is && !check(env, napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr))) return false;
+  if (!is || type != want) {
+    napi_throw_type_error(env, nullptr, what);
+    return false;
+  }
+  *data = static_cast<T *>(ptr);
+  return true;
+}
+
+bool intArg(napi_env env, napi_value v, const char *what, int32_t min, int32_t *out) {
+  double d = 0;
+  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= min) || d > 2147483647.0 || d != static_cast<double>(static_cast<int32_t>(d))) {
+    napi_throw_range_error(env, nullptr, what);
+    return false;
+  }
+  *out = static_cast<int32_t>(d);
+  return true;
+}
+
+bool rangeError(napi_env env, const char *what) {
+  napi_throw_range_error(env, nullptr, what);
+  return false;
+}
+
+// sgemm(transA, transB, m, n, k, alpha, A, B, beta, C): C = alpha·op(A)·op(B) + beta·C, row-major, tight strides.
+napi_value Sgemm(napi_env env, napi_callback_info info) {
+  size_t argc = 10;
+  napi_value a[10];
+  if (!check(env, napi_get_cb_info(env, info, &argc, a, nullptr, nullptr))) return nullptr;
+  if (argc != 10) {
+    napi_throw_type_error(env, nullptr, "sgemm(transA, transB, m, n, k, alpha, A, B, beta, C) takes 10 arguments");
+    return nullptr;
+  }
+  bool ta = false, tb = false;
+  int32_t m, n, k;
+  double alpha, beta;
+  float *A, *B, *C;
+  size_t la, lb, lc;
+  if (!check(env, napi_get_value_bool(env, a[0], &ta)) || !check(env, napi_get_value_bool(env, a[1], &tb))) return nullptr;
+  if (!intArg(env, a[2], "m must be a non-negative int32", 0, &m) || !intArg(env, a[3], "n must be a non-negative int32", 0, &n) ||
+      !intArg(env, a[4], "k must be a non-negative int32", 0, &k))
+    return nullptr;
+  if (!check(env, napi_get_value_double(env, a[5], &alpha)) || !check(env, napi_get_value_double(env, a[8], &beta))) return nullptr;
+  if (!typedArg(env, a[6], napi_float32_array, "A must be a Float32Array", &A, &la) ||
+      !typedArg(env, a[7], napi_float32_array, "B must be a Float32Array", &B, &lb) ||
+      !typedArg(env, a[9], napi_float32_array, "C must be a Float32Array", &C, &lc))
+    return nullptr;
+  const size_t M = m, N = n, K = k;
+  if (la < M * K) return rangeError(env, "A is shorter than m*k"), nullptr;
+  if (lb < K * N) return rangeError(env, "B is shorter than k*n"), nullptr;
+  if (lc < M * N) return rangeError(env, "C is shorter than m*n"), nullptr;
+  if (m == 0 || n == 0) return nullptr;
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, static_cast<float>(alpha), A,
+              ta ? m : (k > 0 ? k : 1), B, tb ? (k > 0 ? k : 1) : n, static_cast<float>(beta), C, n);
+  return nullptr;
+}
+
+struct TopKJob {
+  const float *x, *ct, *h;
+  float *values;
+  int32_t *indices;
+  int32_t n, d, k, K, chunkRows;
+  bool failed = false;  // out of memory for the score buffer
+  // async only
+  napi_async_work work = nullptr;
+  napi_deferred deferred = nullptr;
+  napi_ref refs[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
+};
+
+void runTopK(TopKJob *job) {
+  const size_t k = job->k, K = job->K, d = job->d;
+  const size_t chunk = job->chunkRows;
+  float *s = static_cast<float *>(std::malloc(chunk * k * sizeof(float)));
+  if (!s) {
+    job->failed = true;
+    return;
+  }
+  float bv[kMaxK];
+  int32_t bi[kMaxK];
+  for (size_t r0 = 0; r0 < static_cast<size_t>(job->n); r0 += chunk) {
+    const size_t nb = r0 + chunk <= static_cast<size_t>(job->n) ? chunk : job->n - r0;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nb), job->k, job->d, 1.0f, job->x + r0 * d, job->d, job->ct,
+                job->k, 0.0f, s, job->k);
+    for (size_t b = 0; b < nb; b++) {
+      const float *row = s + b * k;
+      // The first K scores fill the list by insertion, then a score enters only if it beats the K-th.
+      size_t filled = 0;
+      size_t j = 0;
+      for (; j < k && filled < K; j++) {
+        const float v = row[j] - job->h[j];
+        size_t p = filled++;
+        while (p > 0 && v > bv[p - 1]) {
+          bv[p] = bv[p - 1];
+          bi[p] = bi[p - 1];
+          p--;
+        }
+        bv[p] = v;
+        bi[p] = static_cast<int32_t>(j);
+      }
+      float worst = bv[K - 1];
+      for (; j < k; j++) {
+        const float v = row[j] - job->h[j];
+        if (!(v > worst)) continue;
+        size_t p = K - 1;
+        while (p > 0 && v > bv[p - 1]) {
+          bv[p] = bv[p - 1];
+          bi[p] = bi[p - 1];
+          p--;
+        }
+        bv[p] = v;
+        bi[p] = static_cast<int32_t>(j);
+        worst = bv[K - 1];
+      }
+      std::memcpy(job->values + (r0 + b) * K, bv, K * sizeof(float));
+      std::memcpy(job->indices + (r0 + b) * K, bi, K * sizeof(int32_t));
+    }
+  }
+  std::free(s);
+}
+
+// Parses topK(x, n, d, ct, h, k, K, values, indices, chunkRows); throws and returns false on bad arguments.
+bool parseTopK(napi_env env, napi_callback_info info, TopKJob *job, napi_value *arrays) {
+  size_t argc = 10;
+  napi_value a[10];
+  if (!check(env, napi_get_cb_info(env, info, &argc, a, nullptr, nullptr))) return false;
+  if (argc != 10) {
+    napi_throw_type_error(env, nullptr, "topK(x, n, d, ct, h, k, K, values, indices, chunkRows) takes 10 arguments");
+    return false;
+  }
+  size_t lx, lct, lh, lv, li;
+  float *x, *ct, *h;
+  if (!typedArg(env, a[0], napi_float32_array, "x must be a Float32Array", &x, &lx) ||
+      !intArg(env, a[1], "n must be a non-negative int32", 0, &job->n) || !intArg(env, a[2], "d must be a positive int32", 1, &job->d) ||
+      !typedArg(env, a[3], napi_float32_array, "ct must be a Float32Array", &ct, &lct) ||
+      !typedArg(env, a[4], napi_float32_array, "h must be a Float32Array", &h, &lh) ||
+      !intArg(env, a[5], "k must be a positive int32", 1, &job->k) || !intArg(env, a[6], "K must be a positive int32", 1, &job->K) ||
+      !typedArg(env, a[7], napi_float32_array, "values must be a Float32Array", &job->values, &lv) ||
+      !typedArg(env, a[8], napi_int32_array, "indices must be an Int32Array", &job->indices, &li) ||
+      !intArg(env, a[9], "chunkRows must be a positive int32", 1, &job->chunkRows))
+    return false;
+  job->x = x;
+  job->ct = ct;
+  job->h = h;
+  const size_t n = job->n, d = job->d, k = job->k, K = job->K;
+  if (K > static_cast<size_t>(kMaxK) || K > k) return rangeError(env, "K must be at most min(k, 64)");
+  if (lx < n * d) return rangeError(env, "x is shorter than n*d");
+  if (lct != d * k) return rangeError(env, "ct must have d*k values");
+  if (lh != k) return rangeError(env, "h must have k values");
+  if (lv < n * K || li < n * K) return rangeError(env, "values and indices need n*K entries");
+  if (static_cast<size_t>(job->chunkRows) * k > (static_cast<size_t>(1) << 31)) return rangeError(env, "chunkRows*k is too large");
+  if (arrays) {
+    arrays[0] = a[0];
+    arrays[1] = a[3];
+    arrays[2] = a[4];
+    arrays[3] = a[7];
+    arrays[4] = a[8];
+  }
+  return true;
+}
+
+napi_value TopKSync(napi_env env, napi_callback_info info) {
+  TopKJob job;
+  if (!parseTopK(env, info, &job, nullptr)) return nullptr;
+  if (job.n > 0) runTopK(&job);
+  if (job.failed) napi_throw_error(env, nullptr, "out of memory for the score buffer");
+  return nullptr;
+}
+
+void ExecuteTopK(napi_env, void *data) {
+  TopKJob *job = static_cast<TopKJob *>(data);
+  if (job->n > 0) runTopK(job);
+}
+
+void CompleteTopK(napi_env env, napi_status status, void *data) {
+  TopKJob *job = static_cast<TopKJob *>(data);
+  for (napi_ref &r : job->refs)
+    if (r) napi_delete_reference(env, r);
+  napi_value result;
+  if (status == napi_ok && !job->failed) {
+    napi_get_undefined(env, &result);
+    napi_resolve_deferred(env, job->deferred, result);
+  } else {
+    napi_value msg;
+    napi_create_string_utf8(env, job->failed ? "out of memory for the score buffer" : "topKAsync was cancelled", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, nullptr, msg, &result);
+    napi_reject_deferred(env, job->deferred, result);
+  }
+  napi_delete_async_work(env, job->work);
+  delete job;
+}
+
+// topKAsync(...same arguments...): Promise<void>, the work on a libuv pool thread. The typed arrays are
+// held by references until it settles; the caller must not write x, ct, h or read the outputs meanwhile.
+napi_value TopKAsync(napi_env env, napi_callback_info info) {
+  TopKJob *job = new TopKJob();
+  napi_value arrays[5];
+  if (!parseTopK(env, info, job, arrays)) {
+    delete job;
+    return nullptr;
+  }
+  napi_value promise, name;
+  bool ok = check(env, napi_create_promise(env, &job->deferred, &promise));
+  for (int t = 0; ok && t < 5; t++) ok = check(env, napi_create_reference(env, arrays[t], 1, &job->refs[t]));
+  ok = ok && check(env, napi_create_string_utf8(env, "cmbn-blas:topK", NAPI_AUTO_LENGTH, &name));
+  ok = ok && check(env, napi_create_async_work(env, nullptr, name, ExecuteTopK, CompleteTopK, job, &job->work));
+  ok = ok && check(env, napi_queue_async_work(env, job->work));
+  if (!ok) {
+    // Nothing was queued (queueing is the last step), so nothing else will free the job.
+    for (napi_ref &r : job->refs)
+      if (r) napi_delete_reference(env, r);
+    if (job->work) napi_delete_async_work(env, job->work);
+    if (job->deferred) {
+      napi_value e, msg;
+      napi_create_string_utf8(env, "could not queue topKAsync", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, nullptr, msg, &e);
+      napi_reject_deferred(env, job->deferred, e);
+    }
+    delete job;
+    return nullptr;
+  }
+  return promise;
+}
+
+napi_value Config(napi_env env, napi_callback_info) {
+  napi_value s;
+  napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &s);
+  return s;
+}
+
+napi_value NumThreads(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, openblas_get_num_threads(), &v);
+  return v;
+}
+
+}  // namespace
+
+NAPI_MODULE_INIT() {
+  // Every call runs on its caller's thread; see the header comment. Idempotent, so each worker
+  // thread that loads the addon may repeat it.
+  openblas_set_num_threads(1);
+  const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {{"sgemm", Sgemm}, {"topK", TopKSync}, {"topKAsync", TopKAsync}, {"config", Config}, {"numThreads", NumThreads}};
+  for (const auto &f : fns) {
+    napi_value v;
+    if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok ||
+        napi_set_named_property(env, exports, f.name, v) != napi_ok)
+      return nullptr;
+  }
+  return exports;
+}

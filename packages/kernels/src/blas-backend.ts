@@ -1,0 +1,126 @@
+/**
+ * DenseBackend on OpenBLAS's sgemm through the native addon in packages/kernels/native (built by
+ * `npm run build:blas`, never at install, so a machine without libopenblas still installs). The
+ * addon runs GEMM, the Sub and the top-K in C over cache-sized row chunks, so only n×K candidates
+ * reach JS, like the ORT graph. It is a float32 GEMM like ORT's: unit roundoff 2^-24, and
+ * nearestCentresDense makes the ids exact whichever backend produced the candidates.
+ *
+ * Threads: the addon sets OpenBLAS to 1 thread at load, so a call runs on the thread that makes it.
+ * threads: 1 (one backend per worker_thread, as the trainer and predictor run) computes on the
+ * calling thread; threads > 1 splits the rows into that many ranges run side by side on the libuv
+ * pool (UV_THREADPOOL_SIZE, default 4, caps how many run at once).
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { checkTopKArgs, topKFor, type DenseBackend, type TopKResult } from './dense-backend.ts';
+
+/** The addon's exports (native/cmbn-blas.cc). */
+export interface BlasAddon {
+  /** C = alpha·op(A)·op(B) + beta·C, row-major with tight strides, in place on C. */
+  sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
+  /** Top K of x·ct − h per row into values/indices (n×K), on the calling thread. */
+  topK(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): void;
+  /** The same on a libuv pool thread; the arrays must stay untouched until it settles. */
+  topKAsync(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): Promise<void>;
+  /** OpenBLAS's build string, e.g. 'OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'. */
+  config(): string;
+  numThreads(): number;
+}
+
+/** Where `npm run build:blas` puts the addon; CMBN_BLAS_ADDON overrides it. */
+export const DEFAULT_BLAS_ADDON_PATH = fileURLToPath(new URL('../native/build/Release/cmbn_blas.node', import.meta.url));
+
+const require = createRequire(import.meta.url);
+const loaded = new Map<string, BlasAddon>();
+
+export function blasAddonPath(explicit?: string): string {
+  return explicit ?? (process.env['CMBN_BLAS_ADDON'] || DEFAULT_BLAS_ADDON_PATH);
+}
+
+/** Loads the addon once per path; throws, naming the build command, when it is not built. */
+export function loadBlasAddon(addonPath?: string): BlasAddon {
+  const p = blasAddonPath(addonPath);
+  let addon = loaded.get(p);
+  if (!addon) {
+    if (!existsSync(p)) throw new Error(`OpenBLAS addon not built (no ${p}): run \`npm run build:blas\` (needs libopenblas-dev)`);
+    addon = require(p) as BlasAddon;
+    loaded.set(p, addon);
+  }
+  return addon;
+}
+
+export interface BlasBackendOptions {
+  /** row ranges computed side by side; default os.availableParallelism(). */
+  threads?: number;
+  /** path of cmbn_blas.node; default CMBN_BLAS_ADDON or the build output. */
+  addonPath?: string;
+}
+
+/**
+ * Rows per sgemm inside the addon: the chunk×k float32 score block is written by sgemm and then
+ * scanned for the top K, so it should stay near cache (2 MB), while each chunk still amortises
+ * OpenBLAS's packing of ct. Measured at k=1428/1666/1024: 256–512-row chunks 160–170 GFLOP/s on
+ * one thread, 128 rows 143–155, one whole 2517-row block at k=1666 127.
+ */
+const CHUNK_SCORES = 512 * 1024;
+const MIN_CHUNK_ROWS = 64;
+
+export function blasChunkRows(k: number): number {
+  return Math.max(MIN_CHUNK_ROWS, Math.floor(CHUNK_SCORES / k));
+}
+
+/** Rows below which a split across threads costs more than it saves. */
+const MIN_ROWS_PER_THREAD = 128;
+
+export class BlasDenseBackend implements DenseBackend {
+  readonly name = 'openblas';
+  readonly unitRoundoff = 2 ** -24;
+  readonly threads: number;
+
+  private constructor(
+    readonly addon: BlasAddon,
+    threads: number,
+  ) {
+    this.threads = threads;
+  }
+
+  static async create(opts: BlasBackendOptions = {}): Promise<BlasDenseBackend> {
+    const threads = opts.threads ?? os.availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new RangeError(`threads must be a positive integer, got ${threads}`);
+    return new BlasDenseBackend(loadBlasAddon(opts.addonPath), threads);
+  }
+
+  async topK(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number): Promise<TopKResult> {
+    checkTopKArgs(x, n, d, ct, h, k);
+    const K = topKFor(k);
+    const values = new Float32Array(n * K);
+    const indices = new Int32Array(n * K);
+    if (n === 0) return { values, indices, K };
+    const chunkRows = blasChunkRows(k);
+    const parts = Math.min(this.threads, Math.floor(n / MIN_ROWS_PER_THREAD));
+    if (parts <= 1) {
+      this.addon.topK(x, n, d, ct, h, k, K, values, indices, chunkRows);
+      return { values, indices, K };
+    }
+    const runs: Array<Promise<void>> = [];
+    for (let p = 0; p < parts; p++) {
+      const r0 = Math.floor((n * p) / parts);
+      const r1 = Math.floor((n * (p + 1)) / parts);
+      runs.push(
+        this.addon.topKAsync(x.subarray(r0 * d, r1 * d), r1 - r0, d, ct, h, k, K, values.subarray(r0 * K, r1 * K), indices.subarray(r0 * K, r1 * K), chunkRows),
+      );
+    }
+    await Promise.all(runs);
+    return { values, indices, K };
+  }
+
+  /** X·Ct alone (n×k float32) into out, for benchmarks: OpenBLAS's sgemm on this thread. */
+  matMul(x: Float32Array, n: number, d: number, ct: Float32Array, k: number, out: Float32Array = new Float32Array(n * k)): Float32Array {
+    this.addon.sgemm(false, false, n, k, d, 1, x, ct, 0, out);
+    return out;
+  }
+
+  async dispose(): Promise<void> {}
+}
