@@ -18,13 +18,13 @@ let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
 const coordinators: CoordinatorHandle[] = [];
 const prefix = uniquePrefix();
 
-async function start(): Promise<CoordinatorHandle> {
+async function start(onPrefix = prefix): Promise<CoordinatorHandle> {
   const c = await startCoordinator({
     env: readCoordinatorEnv({ CMBN_API_TOKENS: `ci:${TOKEN}`, CMBN_AUTH_FAIL_LIMIT: String(LIMIT), CMBN_AUTH_FAIL_WINDOW_S: '600' }),
     databaseUrl: db.url,
     redisUrl: REDIS_URL,
     artifacts: artifacts.url,
-    prefix,
+    prefix: onPrefix,
     port: 0,
     maxUploadBytes: 1e6,
     reconcileIntervalMs: 60_000,
@@ -44,7 +44,9 @@ afterAll(async () => {
   await db?.drop();
   await artifacts?.remove();
   await dropPrefix(prefix);
+  await dropPrefix(parallelPrefix);
 });
+const parallelPrefix = uniquePrefix();
 
 const runs = (base: string, token: string) => fetch(`${base}/v1/runs`, { headers: { authorization: `Bearer ${token}` } });
 const login = (base: string, token: string) =>
@@ -84,5 +86,25 @@ describe('failed-authentication limit', () => {
     expect((await runs(second.url, TOKEN)).status).toBe(429);
     // Health and metrics are outside /v1 and not limited.
     expect((await fetch(`${base}/healthz`)).status).toBe(200);
+  });
+
+  it('parallel guesses cannot all pass on one read of the counter: at most LIMIT of them get a 401', async () => {
+    const c = await start(parallelPrefix);
+    // Hold Redis's writes (the counter's scripts count as writes) for a moment, so that every guess
+    // reads the counter before any failure is counted: the race a check-then-count limiter must close.
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.call('CLIENT', 'PAUSE', '400', 'WRITE');
+      const answers = await Promise.all(Array.from({ length: LIMIT * 5 }, (_, i) => runs(c.url, `parallel-wrong-${i}`)));
+      const statuses = answers.map((r) => r.status);
+      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(LIMIT);
+      expect(statuses.filter((s) => s === 401).length).toBeGreaterThan(0);
+      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+    } finally {
+      await redis.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+      redis.disconnect();
+    }
+    // And afterwards the address is over the limit for good (this window).
+    expect((await runs(c.url, TOKEN)).status).toBe(429);
   });
 });

@@ -1,4 +1,4 @@
-import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
+import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -29,8 +29,10 @@ export interface AuthFailureLimiter {
  * Check, then count: a request reads its address's counter once (one Redis round trip), and only a
  * failed authentication increments it, awaited before the 401 is sent, so the client's next request
  * sees it. (express-rate-limit's skipSuccessfulRequests would increment every request and decrement
- * the successes: two round trips on the polling path, GET /v1/runs/:id, for nothing.) Concurrent
- * guesses from one address can overshoot the limit by the number in flight; sequential ones cannot.
+ * the successes: two round trips on the polling path, GET /v1/runs/:id, for nothing.) Requests in
+ * flight count too, per coordinator: an address with `hits` failures and `f` requests unanswered
+ * is refused when hits + f ≥ limit, so parallel guesses cannot all pass on one stale read. (Behind
+ * N coordinators each admits its own in-flight share: up to N × the allowance left, at once.)
  *
  * The counters live in Redis (rate-limit-redis's store: an expiring counter per key), so every
  * coordinator behind one Redis shares them. While Redis is away the guard lets requests through
@@ -54,16 +56,36 @@ export function authFailureLimiter(o: AuthFailureLimit & { redis: Redis; prefix:
   const storeFailed = (e: unknown): void => o.logger.warn({ err: e }, 'auth failure limit: the Redis store failed; request let through');
   const key = (req: Request): string => ipKeyGenerator(req.ip ?? req.socket.remoteAddress ?? 'unknown');
 
+  // Requests admitted and not yet answered, per address, on this coordinator: without them, C
+  // parallel guesses would all read the same counter before any increment landed (limit + C).
+  const inFlight = new Map<string, number>();
+  const admit = (k: string, res: Response): void => {
+    inFlight.set(k, (inFlight.get(k) ?? 0) + 1);
+    res.once('close', () => {
+      const left = (inFlight.get(k) ?? 1) - 1;
+      if (left > 0) inFlight.set(k, left);
+      else inFlight.delete(k);
+    });
+  };
+  const refuse = (res: Response, next: NextFunction, retryS: number): void => {
+    res.setHeader('Retry-After', String(retryS));
+    next(new AppError('RATE_LIMITED', `too many failed authentications from this address; retry in ${retryS} s`, { retryAfterSeconds: retryS }));
+  };
+
   const check: RequestHandler = (req, res, next) => {
     if (!redisUp()) return next();
-    store.get(key(req)).then(
+    const k = key(req);
+    store.get(k).then(
       (info) => {
         // A missing key reads back as NaN hits (ioredis returns the Lua nil as null): no failures yet.
         const hits = info !== undefined && Number.isFinite(info.totalHits) ? info.totalHits : 0;
-        if (hits < o.limit) return next();
-        const retryS = Math.max(1, Math.ceil(((info?.resetTime?.getTime() ?? Date.now() + o.windowS * 1000) - Date.now()) / 1000));
-        res.setHeader('Retry-After', String(retryS));
-        next(new AppError('RATE_LIMITED', `too many failed authentications from this address; retry in ${retryS} s`, { retryAfterSeconds: retryS }));
+        if (hits >= o.limit) {
+          return refuse(res, next, Math.max(1, Math.ceil(((info?.resetTime?.getTime() ?? Date.now() + o.windowS * 1000) - Date.now()) / 1000)));
+        }
+        // Each request in flight might be a failure still to be counted: refuse those past the limit.
+        if (hits + (inFlight.get(k) ?? 0) >= o.limit) return refuse(res, next, 1);
+        admit(k, res);
+        next();
       },
       (e: unknown) => {
         storeFailed(e);

@@ -27,7 +27,7 @@ export class ComputePool {
 
   constructor(
     readonly size: number,
-    private readonly opts: { threads: number; prefer?: 'gpu' | 'ort' | 'js' },
+    private readonly opts: { threads: number; prefer?: 'gpu' | 'blas' | 'ort' | 'js' },
   ) {
     for (let i = 0; i < size; i++) this.slots.push(this.spawn());
   }

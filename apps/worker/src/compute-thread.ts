@@ -15,7 +15,7 @@ export type ThreadOutbound =
 
 const port = parentPort;
 if (!port) throw new Error('compute-thread.ts must run in a worker thread');
-const { threads, prefer } = workerData as { threads: number; prefer?: 'gpu' | 'ort' | 'js' };
+const { threads, prefer } = workerData as { threads: number; prefer?: 'gpu' | 'blas' | 'ort' | 'js' };
 
 const inputs = new Map<string, LayerInput>();
 const backendPromise: Promise<DenseBackend> = createDenseBackend({ threads, prefer });

@@ -44,7 +44,7 @@ export interface StartWorkerOptions {
   cacheDir: string;
   lockDurationMs?: number;
   stalledIntervalMs?: number;
-  prefer?: 'gpu' | 'ort' | 'js';
+  prefer?: 'gpu' | 'blas' | 'ort' | 'js';
   /** TEST ONLY: delay before each shard (lets a test kill a worker mid-shard). */
   testDelayMs?: number;
   /** Lock of an active distill job (student training shares this process's event loop). */

@@ -15,7 +15,9 @@
 #include <cblas.h>
 #include <cstdint>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
+#include <string>
 
 extern "C" {
 void openblas_set_num_threads(int num_threads);
@@ -31,9 +33,11 @@ bool check(napi_env env, napi_status status) {
   if (status == napi_ok) return true;
   const napi_extended_error_info *info = nullptr;
   napi_get_last_error_info(env, &info);
+  // Copied first: the next N-API call overwrites the last-error record the pointer lives in.
+  const std::string message = info && info->error_message ? info->error_message : "N-API call failed";
   bool pending = false;
   napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, nullptr, info && info->error_message ? info->error_message : "N-API call failed");
+  if (!pending) napi_throw_error(env, nullptr, message.c_str());
   return false;
 }
 
@@ -114,7 +118,8 @@ struct TopKJob {
 
 void runTopK(TopKJob *job) {
   const size_t k = job->k, K = job->K, d = job->d;
-  const size_t chunk = job->chunkRows;
+  // No more rows than the call has: a one-point predict should not allocate a whole chunk of scores.
+  const size_t chunk = std::min<size_t>(job->chunkRows, job->n > 0 ? job->n : 1);
   float *s = static_cast<float *>(std::malloc(chunk * k * sizeof(float)));
   if (!s) {
     job->failed = true;
@@ -254,12 +259,8 @@ napi_value TopKAsync(napi_env env, napi_callback_info info) {
     for (napi_ref &r : job->refs)
       if (r) napi_delete_reference(env, r);
     if (job->work) napi_delete_async_work(env, job->work);
-    if (job->deferred) {
-      napi_value e, msg;
-      napi_create_string_utf8(env, "could not queue topKAsync", NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, nullptr, msg, &e);
-      napi_reject_deferred(env, job->deferred, e);
-    }
+    // The exception check() threw is what the caller sees; the promise was never returned, so it is
+    // left unsettled (rejecting it would be refused while that exception is pending) and collected.
     delete job;
     return nullptr;
   }

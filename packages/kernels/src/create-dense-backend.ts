@@ -9,8 +9,9 @@ export interface CreateDenseBackendOptions {
   /** threads for the blas and ORT backends; default os.availableParallelism(). Ignored by js-reference. */
   threads?: number;
   /**
-   * 'blas' (default) runs OpenBLAS's sgemm through the addon that `npm run build:blas` builds, and
-   * falls back silently to 'ort' when it is not built (`name` says which runs); 'ort' uses
+   * unset: 'blas' for one thread, else 'ort'. 'blas' runs OpenBLAS's sgemm through the addon that
+   * `npm run build:blas` builds, and falls back to 'ort' when it is not built (silently when it was
+   * not asked for by name; `name` says which runs); 'ort' uses
    * onnxruntime-node and falls back to 'js' when it cannot load; 'js' forces the reference;
    * 'gpu' tries @tensorflow/tfjs-node-gpu first and falls back to 'ort'.
    */
@@ -33,9 +34,15 @@ export async function createDenseBackend(opts: CreateDenseBackendOptions = {}): 
     } catch (err) {
       process.emitWarning(`GPU backend unavailable, using the CPU backend: ${(err as Error).message.split('\n')[0]}`, 'CmbnKernelsWarning');
     }
-  } else if (opts.prefer !== 'ort') {
-    // Measured 1.3–1.5× ORT's fused MatMul+TopK per thread at the bottom layer's shapes (kernels.bench.ts).
+  } else if (opts.prefer === 'blas' || (opts.prefer === undefined && opts.threads === 1)) {
+    // Measured 1.3–1.6× ORT's fused MatMul+TopK per thread at the bottom layer's shapes (kernels.bench.ts).
+    // By default only for one thread, which is what the trainer's, the predictor's and the workers'
+    // compute threads ask for: with more, the addon splits rows over libuv's pool (4 threads unless
+    // UV_THREADPOOL_SIZE says otherwise, shared with fs and dns), where ORT has its own pool.
     const addonPath = blasAddonPath(opts.blasAddonPath);
+    if (!existsSync(addonPath) && opts.prefer === 'blas') {
+      process.emitWarning(`OpenBLAS addon not built (${addonPath}; npm run build:blas), using onnxruntime-node`, 'CmbnKernelsWarning');
+    }
     if (existsSync(addonPath)) {
       try {
         return await BlasDenseBackend.create({ ...threads, addonPath });
