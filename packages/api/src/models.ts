@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ZAliasName, ZModelName, ZName, ZSha256, ZTimestamp, ZVersionNumber, ZVersionParam } from './common.ts';
+import { iso, ZAliasName, ZModelName, ZName, ZSha256, ZTimestamp, ZVersionNumber, ZVersionParam } from './common.ts';
 
 export const ZVersionStatus = z.enum(['PENDING', 'READY', 'FAILED']);
 
@@ -70,7 +70,7 @@ export function versionToWire(r: ModelVersionFields): TModelVersion {
   const out: Record<string, unknown> = {};
   for (const [k, how] of Object.entries(VERSION_FIELDS)) {
     const v = r[k as keyof ModelVersionFields];
-    out[k] = how === 'time' ? (v === null ? null : (v as Date).toISOString()) : how === 'object' ? asObject(v) : v;
+    out[k] = how === 'time' ? iso(v as Date | null) : how === 'object' ? asObject(v) : v;
   }
   return out as TModelVersion;
 }

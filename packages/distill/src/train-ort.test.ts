@@ -58,7 +58,7 @@ describe('trainStudentOrt', () => {
     const dim = 3;
     const values = new Float64Array(800 * dim);
     for (let i = 0; i < 800; i++) for (let j = 0; j < dim; j++) values[i * dim + j] = 100 + 50 * data.centres[data.labels[i]! * 10 + j]! * (j + 1);
-    const student = await trainStudentOrt(data.x, { kind: 'embedding', values, dim }, { ...spec, target: 'embedding', epochs: 40, patience: 5 });
+    const student = await trainStudentOrt(data.x, { kind: 'embedding', values, dim }, { ...spec, target: 'embedding', epochs: 40, patience: 5 }, { threads: 1 });
     expect(student.history.valAcc).toBeUndefined();
     expect(student.layers.at(-1)!.activation).toBe('linear');
     const p = await createStudentPredictor(student, { runtime: 'tfjs' });

@@ -1,10 +1,10 @@
 /** Shapes shared by training, the file format and the predictors. */
 import type { StudentTarget } from './spec.ts';
 import type { TfBackendName } from './backend.ts';
+import type { StudentArchitecture } from './architecture.ts';
 
 /** The trainer's compute: a tfjs backend (train.ts) or onnxruntime-node's CPU provider (train-ort.ts). */
 export type StudentTrainingBackend = TfBackendName | 'onnxruntime';
-import type { StudentArchitecture } from './architecture.ts';
 
 /** Same shape as `@cmbn/data`'s Matrix: row-major, shape beside the buffer. */
 export interface StudentInput {
