@@ -27,10 +27,11 @@ import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { MLP } from './architecture.ts';
 import { checkInput, checkTarget, columnStats, defaultNormalisation, gatherLabels, gatherRows, gatherScaled, gatherStandardised } from './prepare.ts';
-import { glorotUniform, permutation, Rng, shuffleInPlace } from './rng.ts';
+import { glorotUniform, permutation, Rng } from './rng.ts';
 import { validateSpec, type StudentSpec } from './spec.ts';
-import { EVAL_BATCH, foldDestandardisation, yieldToEventLoop, type TrainOptions } from './train.ts';
-import type { StudentInput, StudentLayer, StudentTargetData, TrainedStudent, TrainHistory } from './types.ts';
+import { runEpochs } from './epochs.ts';
+import { EVAL_BATCH, foldDestandardisation, type TrainOptions } from './train.ts';
+import type { StudentInput, StudentLayer, StudentTargetData, TrainedStudent } from './types.ts';
 
 const { onnx } = onnxProto;
 type Ort = typeof OrtNs;
@@ -258,7 +259,6 @@ export async function trainStudentOrt(
   const loss: OrtLoss = target.kind === 'labels' ? 'softmax-cross-entropy' : 'mse';
   const params = initParams(ort, dims, spec.seed);
   const adam = new Adam(params.values, spec.learningRate);
-  const lrDecay = spec.lrDecay ?? 1;
   const stepSession = await createTrainSession(buildMlpTrainGraph(dims, loss, true), threads);
   const evalSession = nVal > 0 ? await createTrainSession(buildMlpTrainGraph(dims, loss, false), threads) : undefined;
   const weightFeeds = (): Record<string, OrtNs.Tensor> => Object.fromEntries(params.names.map((name, k) => [name, params.tensors[k]!]));
@@ -317,52 +317,16 @@ export async function trainStudentOrt(
     return loss === 'mse' ? { loss: lossSum / rows } : { loss: lossSum / rows, acc: correct / rows };
   };
 
-  const history: TrainHistory = { loss: [], valLoss: [], ...(target.kind === 'labels' && nVal > 0 ? { valAcc: [] } : {}) };
-  const batchRng = new Rng(spec.seed, 1);
-  const batchOrder = permutation(batchRng, nTrain);
-  let best = Infinity;
-  let bestWeights: Float32Array[] | undefined;
-  let sinceBest = 0;
-  let epochsRun = 0;
-
+  let run: Awaited<ReturnType<typeof runEpochs>>;
   try {
-    for (let epoch = 1; epoch <= spec.epochs; epoch++) {
-      const te = performance.now();
-      if (epoch > 1) shuffleInPlace(batchRng, batchOrder);
-      let lossSum = 0;
-      for (let s = 0; s < nTrain; s += spec.batchSize) {
-        const m = Math.min(spec.batchSize, nTrain - s);
-        lossSum += (await step(batchOrder.subarray(s, s + m))) * m;
-        opts.onBatch?.(epoch, s / spec.batchSize);
-        await yieldToEventLoop();
-        opts.signal?.throwIfAborted();
-      }
-      const trainLoss = lossSum / nTrain;
-      const val = xVal && yVal ? await evaluate(xVal, yVal, nVal) : { loss: trainLoss };
-      history.loss.push(trainLoss);
-      history.valLoss.push(val.loss);
-      if (history.valAcc && val.acc !== undefined) history.valAcc.push(val.acc);
-      epochsRun = epoch;
-      if (!Number.isFinite(val.loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${val.loss}); lower learningRate`);
-      if (val.loss < best) {
-        best = val.loss;
-        bestWeights = params.values.map((v) => v.slice());
-        sinceBest = 0;
-      } else {
-        sinceBest++;
-        // Plateau decay, as train.ts: a smaller Adam step settles into the minimum the larger one overshoots.
-        if (lrDecay < 1) adam.learningRate *= lrDecay;
-      }
-      opts.onEpoch?.({
-        epoch,
-        epochs: spec.epochs,
-        loss: trainLoss,
-        valLoss: val.loss,
-        ...(val.acc !== undefined ? { valAcc: val.acc } : {}),
-        seconds: (performance.now() - te) / 1000,
-      });
-      if (sinceBest > spec.patience) break;
-    }
+    run = await runEpochs(spec, nTrain, target.kind === 'labels' && nVal > 0, opts, {
+      step,
+      validate: () => (xVal && yVal ? evaluate(xVal, yVal, nVal) : undefined),
+      snapshot: () => params.values.map((v) => v.slice()),
+      scaleLearningRate: (f) => {
+        adam.learningRate *= f;
+      },
+    });
   } finally {
     await stepSession.release();
     await evalSession?.release();
@@ -371,8 +335,8 @@ export async function trainStudentOrt(
   const layers: StudentLayer[] = [];
   for (let l = 0; l < L; l++) {
     layers.push({
-      weight: bestWeights![2 * l]!,
-      bias: bestWeights![2 * l + 1]!,
+      weight: run.bestWeights[2 * l]!,
+      bias: run.bestWeights[2 * l + 1]!,
       inDim: dims[l]!,
       outDim: dims[l + 1]!,
       activation: l < L - 1 ? 'relu' : target.kind === 'labels' ? 'softmax' : 'linear',
@@ -384,8 +348,8 @@ export async function trainStudentOrt(
     signature: { inputDims: d, inputDType: x.dtype, normalisation, output: { kind: target.kind, size: outDim } },
     backend: 'onnxruntime',
     seconds: (performance.now() - t0) / 1000,
-    epochs: epochsRun,
-    history,
+    epochs: run.epochs,
+    history: run.history,
     layers,
   };
 }

@@ -18,9 +18,10 @@ import {
   gatherScaled,
   gatherStandardised,
 } from './prepare.ts';
-import { glorotUniform, permutation, Rng, shuffleInPlace } from './rng.ts';
+import { runEpochs } from './epochs.ts';
+import { glorotUniform, permutation, Rng } from './rng.ts';
 import { validateSpec, type StudentSpec } from './spec.ts';
-import type { EpochReport, StudentInput, StudentLayer, StudentTargetData, TrainedStudent, TrainHistory } from './types.ts';
+import type { EpochReport, StudentInput, StudentLayer, StudentTargetData, TrainedStudent } from './types.ts';
 
 export interface TrainOptions {
   onEpoch?: (e: EpochReport) => void;
@@ -39,13 +40,7 @@ export interface TrainOptions {
   threads?: number;
 }
 
-/**
- * One macrotask turn: lets timers and I/O callbacks run. tfjs-wasm computes synchronously, so without
- * this an epoch (tens of seconds at 150k points) would hold the event loop, and with it a BullMQ
- * worker's lock renewal (a timer) and its cancel subscriber. One turn per batch costs microseconds
- * against a batch's milliseconds, and it changes no number (the computation order is the same).
- */
-export const yieldToEventLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+export { yieldToEventLoop } from './epochs.ts';
 
 /** Rows per forward pass when evaluating the validation set: big GEMMs, bounded memory. */
 export const EVAL_BATCH = 2048;
@@ -115,7 +110,6 @@ export async function trainStudent(
   const afterFirst = (h: Tensor2D, rows: number): Tensor2D => (patchIndex ? (tf.reshape(h, [rows, inDims[1]!]) as Tensor2D) : h);
   const ops = createDenseOps(tf);
   const optimizer = tf.train.adam(spec.learningRate);
-  const lrDecay = spec.lrDecay ?? 1;
   // tfjs reads `learningRate` on every Adam step but declares it protected; this is its one writer.
   const adamStep = optimizer as unknown as { learningRate: number };
 
@@ -162,60 +156,27 @@ export async function trainStudent(
     return target.kind === 'labels' ? { loss: lossSum / rows, acc: correct / rows } : { loss: lossSum / rows };
   };
 
-  const history: TrainHistory = { loss: [], valLoss: [], ...(target.kind === 'labels' && nVal > 0 ? { valAcc: [] } : {}) };
-  const batchRng = new Rng(spec.seed, 1);
-  const batchOrder = permutation(batchRng, nTrain);
   const varList = [...weights, ...biases];
-  let best = Infinity;
-  let bestWeights: Float32Array[] | undefined;
-  let sinceBest = 0;
-  let epochsRun = 0;
-
+  let run: Awaited<ReturnType<typeof runEpochs>>;
   try {
-    for (let epoch = 1; epoch <= spec.epochs; epoch++) {
-      const te = performance.now();
-      if (epoch > 1) shuffleInPlace(batchRng, batchOrder);
-      let lossSum = 0;
-      for (let s = 0; s < nTrain; s += spec.batchSize) {
-        const m = Math.min(spec.batchSize, nTrain - s);
+    run = await runEpochs(spec, nTrain, target.kind === 'labels' && nVal > 0, opts, {
+      step: (rows) => {
         const cost = tf.tidy((): Scalar => {
-          const idx = tf.tensor1d(batchOrder.subarray(s, s + m), 'int32');
+          const idx = tf.tensor1d(rows, 'int32');
           const xin = firstInput(tf.gather(xTrain, idx) as Tensor2D);
           const yb = tf.gather(yTrain, idx);
-          return optimizer.minimize(() => lossOf(forwardTrain(xin, m), yb) as Scalar, true, varList)!;
+          return optimizer.minimize(() => lossOf(forwardTrain(xin, rows.length), yb) as Scalar, true, varList)!;
         });
-        lossSum += cost.dataSync()[0]! * m;
+        const v = cost.dataSync()[0]!;
         cost.dispose();
-        opts.onBatch?.(epoch, s / spec.batchSize);
-        await yieldToEventLoop();
-        opts.signal?.throwIfAborted();
-      }
-      const loss = lossSum / nTrain;
-      const val = xVal && yVal ? evaluate(xVal, yVal, nVal) : { loss };
-      history.loss.push(loss);
-      history.valLoss.push(val.loss);
-      if (history.valAcc && val.acc !== undefined) history.valAcc.push(val.acc);
-      epochsRun = epoch;
-      if (!Number.isFinite(val.loss)) throw new Error(`training diverged at epoch ${epoch} (loss ${val.loss}); lower learningRate`);
-      if (val.loss < best) {
-        best = val.loss;
-        bestWeights = varList.map((v) => v.dataSync().slice() as Float32Array);
-        sinceBest = 0;
-      } else {
-        sinceBest++;
-        // Plateau decay: a smaller Adam step settles into the minimum the larger one keeps overshooting.
-        if (lrDecay < 1) adamStep.learningRate *= lrDecay;
-      }
-      opts.onEpoch?.({
-        epoch,
-        epochs: spec.epochs,
-        loss,
-        valLoss: val.loss,
-        ...(val.acc !== undefined ? { valAcc: val.acc } : {}),
-        seconds: (performance.now() - te) / 1000,
-      });
-      if (sinceBest > spec.patience) break;
-    }
+        return v;
+      },
+      validate: () => (xVal && yVal ? evaluate(xVal, yVal, nVal) : undefined),
+      snapshot: () => varList.map((v) => v.dataSync().slice() as Float32Array),
+      scaleLearningRate: (f) => {
+        adamStep.learningRate *= f;
+      },
+    });
   } finally {
     optimizer.dispose();
     for (const v of varList) v.dispose();
@@ -226,8 +187,8 @@ export async function trainStudent(
   const layers: StudentLayer[] = [];
   for (let l = 0; l < L; l++) {
     layers.push({
-      weight: bestWeights![l]!,
-      bias: bestWeights![L + l]!,
+      weight: run.bestWeights[l]!,
+      bias: run.bestWeights[L + l]!,
       inDim: inDims[l]!,
       outDim: outDims[l]!,
       activation: l < L - 1 ? 'relu' : target.kind === 'labels' ? 'softmax' : 'linear',
@@ -240,8 +201,8 @@ export async function trainStudent(
     ...(architecture.kind === 'mlp' ? {} : { architecture }),
     backend,
     seconds: (performance.now() - t0) / 1000,
-    epochs: epochsRun,
-    history,
+    epochs: run.epochs,
+    history: run.history,
     layers,
   };
 }
