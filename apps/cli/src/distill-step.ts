@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { loadDataset, type Dataset } from '@cmbn/data';
-import { DEFAULT_CONV, DEFAULT_STUDENT_SPEC, validateSpec, type StudentArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { DEFAULT_CONV, DEFAULT_STUDENT_SPEC, trainerProblem, validateSpec, type StudentArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget, type StudentTrainer } from '@cmbn/distill';
 import type { TrainResult } from '@cmbn/mbn';
 import { distilAndPublish, openLocalRegistry, prismaRegistry, type TStudentSummary } from '@cmbn/pipeline';
 import type { JsonObject } from '@cmbn/registry';
@@ -24,6 +24,7 @@ export interface DistillCliOptions {
   studentTemperature?: number;
   studentPrecision?: StudentPrecision;
   studentAugment?: number;
+  studentTrainer?: StudentTrainer;
   evalDataset?: string;
   evalLabels?: string;
   evalLimit?: number;
@@ -51,7 +52,7 @@ export async function loadEvalSet(
 }
 
 /** The spec of --student / --student-target / --student-epochs, checked (a bad one is a CLI error). */
-export function studentSpecFromOptions(o: Pick<DistillCliOptions, 'student' | 'studentArch' | 'studentConv' | 'studentTarget' | 'studentEpochs'>): StudentSpec {
+export function studentSpecFromOptions(o: Pick<DistillCliOptions, 'student' | 'studentArch' | 'studentConv' | 'studentTarget' | 'studentEpochs' | 'studentTrainer'>): StudentSpec {
   let architecture: StudentArchitecture | undefined;
   if (o.studentConv !== undefined) {
     if (o.studentArch === 'mlp') throw new CliError('--student-conv needs --student-arch conv');
@@ -71,11 +72,13 @@ export function studentSpecFromOptions(o: Pick<DistillCliOptions, 'student' | 's
   } catch (err) {
     throw new CliError(`--student: ${(err as Error).message}`);
   }
+  const trainer = trainerProblem(o.studentTrainer, spec.architecture);
+  if (trainer !== null) throw new CliError(`--student-trainer: ${trainer}`);
   return spec;
 }
 
 /** studentSpecFromOptions, also checked against rows of `cols` columns (conv needs square images): a CLI error. */
-export function studentSpecForData(o: Pick<DistillCliOptions, 'student' | 'studentArch' | 'studentConv' | 'studentTarget' | 'studentEpochs'>, cols: number): StudentSpec {
+export function studentSpecForData(o: Pick<DistillCliOptions, 'student' | 'studentArch' | 'studentConv' | 'studentTarget' | 'studentEpochs' | 'studentTrainer'>, cols: number): StudentSpec {
   const spec = studentSpecFromOptions(o);
   try {
     validateSpec(spec, cols);
@@ -114,6 +117,7 @@ export async function runDistillStep(
         ...(o.studentTemperature !== undefined ? { temperature: o.studentTemperature } : {}),
         ...(o.studentPrecision !== undefined ? { precision: o.studentPrecision } : {}),
         ...(o.studentAugment !== undefined ? { augment: o.studentAugment } : {}),
+        ...(o.studentTrainer !== undefined ? { trainer: o.studentTrainer } : {}),
         ...(o.register !== undefined ? { register: o.register } : {}),
         runId: null,
         tags: { source: 'cmbn train --distill', dataset: ds.name },

@@ -114,6 +114,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
         ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
         ...(req.precision !== undefined ? { precision: req.precision } : {}),
         ...(req.augment !== undefined ? { augment: req.augment } : {}),
+        ...(req.trainer !== undefined ? { trainer: req.trainer } : {}),
         ...(p.params.register !== undefined ? { register: p.params.register } : {}),
         runId: p.runId,
         tags: { source: 'coordinator run', runId: p.runId, dataset: p.datasetName },

@@ -40,6 +40,20 @@ export const MLP: StudentArchitecture = Object.freeze({ kind: 'mlp' });
 /** `--student-arch conv`'s defaults: 16 filters of 5×5, stride 2 (MNIST: 12×12×16 = 2304 features). */
 export const DEFAULT_CONV: StudentArchitecture = Object.freeze({ kind: 'conv', filters: 16, kernel: 5, stride: 2 });
 
+/** The student's trainers: tfjs (train.ts, the default) and onnxruntime (train-ort.ts). */
+export const STUDENT_TRAINERS = ['tfjs', 'ort'] as const;
+export type StudentTrainer = (typeof STUDENT_TRAINERS)[number];
+
+/**
+ * Why `trainer` cannot train `architecture`, or null. The one rule, asked by the trainer itself, the
+ * CLI (before MBN runs) and the coordinator (at submission): the onnxruntime trainer builds MLP graphs only.
+ */
+export function trainerProblem(trainer: StudentTrainer | undefined, architecture: StudentArchitecture | undefined): string | null {
+  const kind = architecture?.kind ?? 'mlp';
+  if (trainer === 'ort' && kind !== 'mlp') return `the onnxruntime trainer trains the mlp student only; a ${kind} student needs the tfjs trainer`;
+  return null;
+}
+
 /** How the first dense layer sees one input row. */
 export interface FirstLayerInput {
   /** Columns of layer 0's input (d for mlp, kernel² for conv). */

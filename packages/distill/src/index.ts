@@ -24,6 +24,6 @@ export type { PredictorOptions, StudentPrediction, StudentPredictor } from './pr
 export { createStudentPredictor, DEFAULT_PREDICT_PRECISION } from './predictor.ts';
 export { buildStudentOnnx, quantizeColumns } from './onnx-student.ts';
 export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';
-export type { ArchitectureKind, StudentArchitecture } from './architecture.ts';
-export { ARCHITECTURE_KINDS, checkArchitecture, DEFAULT_CONV, MLP, ZStudentArchitecture } from './architecture.ts';
+export type { ArchitectureKind, StudentArchitecture, StudentTrainer } from './architecture.ts';
+export { ARCHITECTURE_KINDS, checkArchitecture, DEFAULT_CONV, MLP, STUDENT_TRAINERS, trainerProblem, ZStudentArchitecture } from './architecture.ts';
 export { tinyStudent } from './tiny-student.ts';

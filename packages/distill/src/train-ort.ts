@@ -25,7 +25,7 @@ import { availableParallelism } from 'node:os';
 import type * as OrtNs from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
-import { MLP } from './architecture.ts';
+import { MLP, trainerProblem } from './architecture.ts';
 import { checkInput, checkTarget, columnStats, defaultNormalisation, gatherLabels, gatherRows, gatherScaled, gatherStandardised } from './prepare.ts';
 import { glorotUniform, permutation, Rng } from './rng.ts';
 import { validateSpec, type StudentSpec } from './spec.ts';
@@ -222,8 +222,9 @@ export async function trainStudentOrt(
   checkTarget(target, x.rows);
   if (target.kind !== spec.target) throw new TypeError(`spec.target is ${spec.target} but the target given is ${target.kind}`);
   const architecture = spec.architecture ?? MLP;
-  if (architecture.kind !== 'mlp') {
-    throw new RangeError(`the onnxruntime trainer trains the mlp student only; a ${architecture.kind} student needs the tfjs trainer (trainer: 'tfjs')`);
+  const problem = trainerProblem('ort', architecture);
+  if (problem !== null || architecture.kind !== 'mlp') {
+    throw new RangeError(`${problem} (trainer: 'tfjs')`);
   }
   const threads = opts.threads ?? availableParallelism();
   const t0 = performance.now();

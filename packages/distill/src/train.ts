@@ -5,7 +5,7 @@
  * - every tensor is created in a tidy or disposed explicitly (numTensors is unchanged afterwards).
  */
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import { firstLayerInput, MLP } from './architecture.ts';
+import { firstLayerInput, MLP, type StudentTrainer } from './architecture.ts';
 import { loadTf, type TfBackendName } from './backend.ts';
 import { createDenseOps } from './dense-op.ts';
 import {
@@ -35,7 +35,7 @@ export interface TrainOptions {
    * 'tfjs' (default): this file, on the tfjs backend. 'ort': train-ort.ts, the same training with its
    * matrix products on onnxruntime's MLAS (mlp students only).
    */
-  trainer?: 'tfjs' | 'ort';
+  trainer?: StudentTrainer;
   /** 'ort' trainer only: onnxruntime intra-op threads; default every core. */
   threads?: number;
 }

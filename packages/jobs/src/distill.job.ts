@@ -2,7 +2,7 @@ import { z } from 'zod';
 // The architecture entry point of @cmbn/distill, not its index: the index loads tfjs and
 // onnxruntime (~2 s and ~70 MB per process, measured), which the coordinator and shard-only
 // workers, importers of this catalog, never use. The union itself lives there, once.
-import { checkArchitecture, ZStudentArchitecture } from '@cmbn/distill/architecture';
+import { checkArchitecture, STUDENT_TRAINERS, trainerProblem, ZStudentArchitecture } from '@cmbn/distill/architecture';
 import { defineJob } from './define.ts';
 import { ZSha256 } from './refs.ts';
 
@@ -27,6 +27,8 @@ export const ZStudentRequest = z
     precision: z.enum(['fp32', 'int8']).optional(),
     /** Distorted copies of square-image training points labelled by MBN (pipeline default when absent). */
     augment: z.number().int().min(0).max(10_000_000).optional(),
+    /** The student's trainer: tfjs (the default) or onnxruntime (mlp only). */
+    trainer: z.enum(STUDENT_TRAINERS).optional(),
   })
   .strict();
 export type TStudentRequest = z.infer<typeof ZStudentRequest>;
@@ -37,6 +39,8 @@ export type TStudentRequest = z.infer<typeof ZStudentRequest>;
  * side). The coordinator asks at submission, so such a run is refused before hours of MBN.
  */
 export function studentRequestProblem(req: TStudentRequest, inputDims: number): string | null {
+  const trainer = trainerProblem(req.trainer, req.architecture);
+  if (trainer !== null) return trainer;
   if (req.architecture === undefined) return null;
   try {
     checkArchitecture(req.architecture, inputDims);

@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { ArtifactStore } from '@cmbn/artifacts';
 import type { Matrix } from '@cmbn/data';
-import { loadStudent, readStudentMeta, saveStudent, type StudentPrecision, type StudentSpec } from '@cmbn/distill';
+import { loadStudent, readStudentMeta, saveStudent, type StudentPrecision, type StudentSpec, type StudentTrainer } from '@cmbn/distill';
 import type { MbnModel } from '@cmbn/mbn';
 import type { JsonObject } from '@cmbn/registry';
 import { datasetSha256, directoryBytes } from './digests.ts';
@@ -44,6 +44,8 @@ export interface DistilAndPublishRequest {
   temperature?: number;
   precision?: StudentPrecision;
   augment?: number;
+  /** The student's trainer (default tfjs). */
+  trainer?: StudentTrainer;
   threads?: number;
   /** Register under this model name (needs ports.registry and ports.store). */
   register?: string;
@@ -125,6 +127,7 @@ export async function distilAndPublish(req: DistilAndPublishRequest, ports: Dist
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     ...(req.precision !== undefined ? { precision: req.precision } : {}),
     ...(req.augment !== undefined ? { augment: req.augment } : {}),
+    ...(req.trainer !== undefined ? { trainer: req.trainer } : {}),
     ...(ports.onEpoch ? { onEpoch: ports.onEpoch } : {}),
     ...(ports.onStage ? { onStage: ports.onStage } : {}),
     ...(ports.onAugment ? { onAugment: ports.onAugment } : {}),

@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { Matrix } from '@cmbn/data';
-import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type StudentPrecision, type StudentSpec, type StudentTargetData, type TrainedStudent } from '@cmbn/distill';
+import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type StudentPrecision, type StudentSpec, type StudentTargetData, type StudentTrainer, type TrainedStudent } from '@cmbn/distill';
 import { createMbnPredictor, studentHeadOf, type MbnModel } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
@@ -83,7 +83,7 @@ export interface DistillInput {
   /** Stops the augmentation labelling (between chunks) and the training (between batches). */
   signal?: AbortSignal;
   /** The student's trainer (TrainOptions.trainer); default tfjs. 'ort' also trains on `threads` threads. */
-  trainer?: 'tfjs' | 'ort';
+  trainer?: StudentTrainer;
 }
 
 /** The student/MBN comparison (ZStudentEvaluation; saved as student.json meta.evaluation). */

@@ -1,6 +1,6 @@
 /** Every student option of `cmbn train` reaches the remote distill job's request. */
 import { Command } from 'commander';
-import { ZStudentRequest } from '@cmbn/jobs';
+import { studentRequestProblem, ZStudentRequest } from '@cmbn/jobs';
 import { describe, expect, it } from 'vitest';
 import { CliError } from '../errors.ts';
 import { addDistillOptions } from './train.ts';
@@ -21,10 +21,10 @@ describe('studentRequestFromOptions', () => {
   it('sends each flag, 0 values included, in a request the job schema accepts', () => {
     const o = parse(
       '--distill', '--student', '64,32', '--student-target', 'embedding', '--student-epochs', '7',
-      '--student-temperature', '0', '--student-precision', 'fp32', '--student-augment', '0',
+      '--student-temperature', '0', '--student-precision', 'fp32', '--student-augment', '0', '--student-trainer', 'ort',
     );
     const req = studentRequestFromOptions(o);
-    expect(req).toEqual({ hidden: [64, 32], target: 'embedding', epochs: 7, temperature: 0, precision: 'fp32', augment: 0 });
+    expect(req).toEqual({ hidden: [64, 32], target: 'embedding', epochs: 7, temperature: 0, precision: 'fp32', augment: 0, trainer: 'ort' });
     expect(ZStudentRequest.parse(req)).toEqual(req);
     expect(studentRequestFromOptions(parse('--distill'))).toEqual({});
   });
@@ -50,6 +50,11 @@ describe('studentRequestFromOptions', () => {
       expect(() => studentRequestFromOptions(parse('--distill', ...flags)), flags.join(' ')).toThrow(message);
     }
     expect(() => parse('--distill', '--student-arch', 'transformer')).toThrow(/Allowed choices are mlp, conv/);
+    expect(() => parse('--distill', '--student-trainer', 'pytorch')).toThrow(/Allowed choices are tfjs, ort/);
+    // The onnxruntime trainer builds MLP graphs only: the same rule as the job's (studentRequestProblem).
+    expect(() => studentRequestFromOptions(parse('--distill', '--student-arch', 'conv', '--student-trainer', 'ort'))).toThrow(/--student-trainer: the onnxruntime trainer trains the mlp student only/);
+    expect(studentRequestProblem({ architecture: { kind: 'conv', filters: 4, kernel: 5, stride: 2 }, trainer: 'ort' }, 784)).toMatch(/onnxruntime trainer trains the mlp student only/);
+    expect(studentRequestProblem({ trainer: 'ort' }, 784)).toBeNull();
     // Widths 0 never pass the flag parser; from options they are the spec's CLI error.
     expect(() => parse('--distill', '--student-conv', '0,5,2')).toThrow(/positive integers/);
     expect(() => studentRequestFromOptions({ studentConv: [0, 5, 2] })).toThrow(/--student: architecture conv: filters: /);

@@ -80,6 +80,7 @@ export const STUDENT_OPTION_FIELDS = {
   studentTemperature: 'temperature',
   studentPrecision: 'precision',
   studentAugment: 'augment',
+  studentTrainer: 'trainer',
 } as const satisfies Partial<Record<keyof DistillCliOptions, keyof TStudentRequest>>;
 
 /** The job's student request (the coordinator checks it against ZStudentRequest) from the CLI's options. */

@@ -61,6 +61,7 @@ export function addDistillOptions(cmd: Command): Command {
       `distorted copies of the training images, labelled by MBN's predict, added to the student's training set (default ${DEFAULT_AUGMENT_PER_POINT} per training point for square images, else 0; 0 skips it)`,
       intOption('--student-augment', 0),
     )
+    .addOption(new Option('--student-trainer <t>', "the student's trainer: tfjs (tfjs-wasm, the default) or ort (onnxruntime, ~3× faster epochs, mlp only; see docs/STUDENTS.md)").choices(['tfjs', 'ort']))
     .addOption(new Option('--student-precision <p>', 'onnxruntime precision of the student at prediction (default int8)').choices(['fp32', 'int8']))
     .option('--eval-dataset <name|file>', 'held-out points for the student/MBN comparison (default mnist-test for mnist/mnist-train, else none)')
     .option('--eval-labels <file>', 'true labels of --eval-dataset (a file)')
