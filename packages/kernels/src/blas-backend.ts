@@ -22,7 +22,11 @@ export interface BlasAddon {
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
   /** Top K of x·ct − h per row into values/indices (n×K), on the calling thread. */
   topK(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): void;
-  /** The same on a libuv pool thread; the arrays must stay untouched until it settles. */
+  /**
+   * The same on a libuv pool thread. Contract: until it settles, the caller must not write x, ct or h,
+   * read values or indices, or detach, transfer or resize any of their buffers (the addon holds raw
+   * pointers; references only keep the arrays alive). nearestCentresDense owns and awaits its arrays.
+   */
   topKAsync(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): Promise<void>;
   /** OpenBLAS's build string, e.g. 'OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'. */
   config(): string;
@@ -46,6 +50,10 @@ export function loadBlasAddon(addonPath?: string): BlasAddon {
   if (!addon) {
     if (!existsSync(p)) throw new Error(`OpenBLAS addon not built (no ${p}): run \`npm run build:blas\` (needs libopenblas-dev)`);
     addon = require(p) as BlasAddon;
+    // Concurrent calls from several threads are safe with OpenBLAS's pthread build held at 1 thread
+    // (what the addon sets at load); its OpenMP build makes no such promise, so it is refused here
+    // and createDenseBackend falls back to ORT with a warning.
+    if (/USE_OPENMP/.test(addon.config())) throw new Error(`the OpenBLAS linked here is an OpenMP build (${addon.config()}); use the pthread libopenblas`);
     loaded.set(p, addon);
   }
   return addon;
