@@ -10,8 +10,10 @@ const PROXY_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
 
 /**
  * CMBN_TRUST_PROXY as Express's `trust proxy` setting: unset/`false` → trust no proxy (the
- * default: X-Forwarded-* headers are then ignored, so a client cannot forge them); `true` → the
- * nearest proxy is whatever connects (only when nothing else can reach the port); a number → that
+ * default: X-Forwarded-* headers are then ignored, so a client cannot forge them); `true` → every
+ * hop is trusted and req.ip is the left-most X-Forwarded-For entry, which any client can write, so
+ * the failed-auth limit keys on what the client says (use it only when a proxy that overwrites the
+ * header is the only way in; prefer a hop count or the proxy's address); a number → that
  * many hops; else a comma-separated list of addresses, CIDR ranges or loopback/linklocal/uniquelocal.
  */
 const ZTrustProxy = z
