@@ -81,7 +81,10 @@ describe('MBN predict fast paths', () => {
       expect(fresh.layers.every(featureBitsDrawn)).toBe(false);
       const p = createMbnPredictor(fresh, { threads });
       try {
+        expect(p.backend).toBeUndefined();
         expect(bytesOf(await p.predict(heldOut))).toEqual(bytesOf(reference));
+        // The threads say which dense backend they ran (one thread each: OpenBLAS when built).
+        expect(p.backend).toMatch(/^(openblas|onnxruntime-cpu)$/);
       } finally {
         await p.dispose();
       }

@@ -37,6 +37,8 @@ export interface MbnPredictorOptions {
 
 export interface MbnPredictor {
   readonly threads: number;
+  /** The dense backend its threads ran (e.g. 'openblas', 'onnxruntime-cpu'), known after the first predict. */
+  readonly backend: string | undefined;
   /**
    * Same answers as predict(model, x, backend). Calls may overlap; they queue on the threads.
    * opts.layerSeconds, when given, gets each layer's wall seconds added (for benchmarks).
@@ -77,6 +79,7 @@ interface Pending {
 
 class ThreadedMbnPredictor implements MbnPredictor {
   readonly threads: number;
+  backend: string | undefined;
   private readonly workers: Worker[] = [];
   private readonly exited = new Set<Worker>();
   /** ranges[t][l]: thread t's clusterings of layer l. */
@@ -122,7 +125,10 @@ class ThreadedMbnPredictor implements MbnPredictor {
     const p = this.pending.get(m.jobId);
     this.pending.delete(m.jobId);
     if (!p) return;
-    if (m.type === 'done') p.resolve(m.block);
+    if (m.type === 'done') {
+      this.backend = m.backend;
+      p.resolve(m.block);
+    }
     else p.reject(new Error(m.message));
   }
 

@@ -26,7 +26,7 @@ export interface PredictThreadInit {
 
 export type PredictThreadInbound = { type: 'encode'; jobId: number; layer: number; points: LayerPoints } | { type: 'close' };
 
-export type PredictThreadOutbound = { type: 'done'; jobId: number; block: Uint16Array } | { type: 'error'; jobId: number; message: string };
+export type PredictThreadOutbound = { type: 'done'; jobId: number; block: Uint16Array; backend: string } | { type: 'error'; jobId: number; message: string };
 
 const port = parentPort;
 if (!port) throw new Error('predict-thread.ts must run in a worker thread');
@@ -62,8 +62,9 @@ async function handle(msg: PredictThreadInbound): Promise<void> {
   }
   try {
     backendPromise ??= createDenseBackend({ threads: 1, ...(init.prefer ? { prefer: init.prefer } : {}) });
-    const block = await partFor(msg.layer).encode(msg.points, await backendPromise);
-    port!.postMessage({ type: 'done', jobId: msg.jobId, block } satisfies PredictThreadOutbound, [block.buffer as ArrayBuffer]);
+    const backend = await backendPromise;
+    const block = await partFor(msg.layer).encode(msg.points, backend);
+    port!.postMessage({ type: 'done', jobId: msg.jobId, block, backend: backend.name } satisfies PredictThreadOutbound, [block.buffer as ArrayBuffer]);
   } catch (err) {
     port!.postMessage({ type: 'error', jobId: msg.jobId, message: err instanceof Error ? err.message : String(err) } satisfies PredictThreadOutbound);
   }

@@ -60,7 +60,7 @@ export async function runPredict(o: PredictCliOptions): Promise<void> {
     pointsPerSecond: Number((ds.x.rows / seconds).toFixed(2)),
     model: 'mbn',
     modelHash,
-    backend: 'predictor',
+    backend: predictor.backend ?? 'unknown',
     threads: predictor.threads,
   };
   if (ds.labels) {
@@ -71,7 +71,7 @@ export async function runPredict(o: PredictCliOptions): Promise<void> {
   if (o.json) printJson(summary);
   else {
     process.stderr.write(
-      `predicted ${ds.x.rows} points in ${summary.seconds}s (${summary.pointsPerSecond} points/s, ${predictor.threads} threads)\n` +
+      `predicted ${ds.x.rows} points in ${summary.seconds}s (${summary.pointsPerSecond} points/s, ${predictor.threads} threads, ${String(summary.backend)})\n` +
         (ds.labels ? `acc ${(summary.acc as number).toFixed(4)}  nmi ${(summary.nmi as number).toFixed(4)}\n` : '') +
         (o.out ? `wrote ${o.out}\n` : ''),
     );
