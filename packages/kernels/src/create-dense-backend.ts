@@ -35,7 +35,7 @@ export async function createDenseBackend(opts: CreateDenseBackendOptions = {}): 
       process.emitWarning(`GPU backend unavailable, using the CPU backend: ${(err as Error).message.split('\n')[0]}`, 'CmbnKernelsWarning');
     }
   } else if (opts.prefer === 'blas' || (opts.prefer === undefined && opts.threads === 1)) {
-    // Measured 1.3–1.6× ORT's fused MatMul+TopK per thread at the bottom layer's shapes (kernels.bench.ts).
+    // bench:kernels: nearestCentresDense at 116.9 GFLOP/s through it against 95.8 through ORT (0.68 vs 0.56 of numpy's sgemm).
     // By default only for one thread, which is what the trainer's, the predictor's and the workers'
     // compute threads ask for: with more, the addon splits rows over libuv's pool (4 threads unless
     // UV_THREADPOOL_SIZE says otherwise, shared with fs and dns), where ORT has its own pool.
