@@ -1,4 +1,6 @@
 /** Turns the caller's matrix and target into the scaled float32 rows and targets that training uses. */
+import { permutation, Rng } from './rng.ts';
+import type { StudentSpec } from './spec.ts';
 import type { Normalisation, StudentInput, StudentTargetData } from './types.ts';
 
 export function defaultNormalisation(dtype: StudentInput['dtype']): Normalisation {
@@ -91,4 +93,28 @@ export function gatherRows(values: Float32Array, dim: number, order: Int32Array,
   const out = new Float32Array((to - from) * dim);
   for (let r = from; r < to; r++) out.set(values.subarray(order[r]! * dim, (order[r]! + 1) * dim), (r - from) * dim);
   return out;
+}
+
+/**
+ * What both trainers derive from the data before training: the seeded train/validation split (Rng
+ * stream 0: `order`'s first nTrain rows train, the rest validate), the output width, the input's
+ * normalisation, and an embedding target's column statistics (it trains standardised).
+ */
+export function trainingLayout(x: StudentInput, target: StudentTargetData, spec: StudentSpec) {
+  const n = x.rows;
+  const nVal = spec.validationSplit > 0 ? Math.min(n - 1, Math.max(1, Math.round(n * spec.validationSplit))) : 0;
+  const nTrain = n - nVal;
+  if (nTrain < 1) throw new RangeError('no rows left to train on');
+  return {
+    n,
+    d: x.cols,
+    nVal,
+    nTrain,
+    order: permutation(new Rng(spec.seed, 0), n),
+    outDim: target.kind === 'labels' ? target.classes : target.dim,
+    normalisation: defaultNormalisation(x.dtype),
+    stats: target.kind === 'embedding' ? columnStats(target.values, n, target.dim) : undefined,
+    /** Soft targets (n × classes probabilities), when the labels target has them. */
+    soft: target.kind === 'labels' ? target.soft : undefined,
+  };
 }

@@ -26,8 +26,8 @@ import type * as OrtNs from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { MLP, trainerProblem } from './architecture.ts';
-import { checkInput, checkTarget, columnStats, defaultNormalisation, gatherLabels, gatherRows, gatherScaled, gatherStandardised } from './prepare.ts';
-import { glorotUniform, permutation, Rng } from './rng.ts';
+import { checkInput, checkTarget, gatherLabels, gatherRows, gatherScaled, gatherStandardised, trainingLayout } from './prepare.ts';
+import { glorotUniform, Rng } from './rng.ts';
 import { validateSpec, type StudentSpec } from './spec.ts';
 import { runEpochs } from './epochs.ts';
 import { EVAL_BATCH, foldDestandardisation, type TrainOptions } from './train.ts';
@@ -230,17 +230,8 @@ export async function trainStudentOrt(
   const t0 = performance.now();
   const ort = await loadOrt();
 
-  const n = x.rows;
-  const d = x.cols;
-  const normalisation = defaultNormalisation(x.dtype);
-  const nVal = spec.validationSplit > 0 ? Math.min(n - 1, Math.max(1, Math.round(n * spec.validationSplit))) : 0;
-  const nTrain = n - nVal;
-  if (nTrain < 1) throw new RangeError('no rows left to train on');
-  // The same streams as train.ts. 0: the train/validation split. 1: batch order. 2: weights.
-  const order = permutation(new Rng(spec.seed, 0), n);
-  const outDim = target.kind === 'labels' ? target.classes : target.dim;
-  const stats = target.kind === 'embedding' ? columnStats(target.values, n, target.dim) : undefined;
-  const soft = target.kind === 'labels' ? target.soft : undefined;
+  // The same layout and streams as train.ts. 0: the train/validation split. 1: batch order. 2: weights.
+  const { n, d, nVal, nTrain, order, outDim, normalisation, stats, soft } = trainingLayout(x, target, spec);
   /** Targets as dense float rows: soft probabilities, one-hot hard labels, or standardised embeddings. */
   const makeY = (from: number, to: number): Float32Array => {
     if (target.kind === 'embedding') return gatherStandardised(target.values, target.dim, order, from, to, stats!.mean, stats!.std);

@@ -11,15 +11,14 @@ import { createDenseOps } from './dense-op.ts';
 import {
   checkInput,
   checkTarget,
-  columnStats,
-  defaultNormalisation,
   gatherLabels,
   gatherRows,
   gatherScaled,
   gatherStandardised,
+  trainingLayout,
 } from './prepare.ts';
 import { runEpochs } from './epochs.ts';
-import { glorotUniform, permutation, Rng } from './rng.ts';
+import { glorotUniform, Rng } from './rng.ts';
 import { validateSpec, type StudentSpec } from './spec.ts';
 import type { EpochReport, StudentInput, StudentLayer, StudentTargetData, TrainedStudent } from './types.ts';
 
@@ -61,19 +60,9 @@ export async function trainStudent(
   const t0 = performance.now();
   const { tf, backend } = await loadTf(opts.backend);
 
-  const n = x.rows;
-  const d = x.cols;
-  const normalisation = defaultNormalisation(x.dtype);
-  const nVal = spec.validationSplit > 0 ? Math.min(n - 1, Math.max(1, Math.round(n * spec.validationSplit))) : 0;
-  const nTrain = n - nVal;
-  if (nTrain < 1) throw new RangeError('no rows left to train on');
-  // Stream 0: the train/validation split. Stream 1: batch order. Stream 2: weights.
-  const order = permutation(new Rng(spec.seed, 0), n);
-  const outDim = target.kind === 'labels' ? target.classes : target.dim;
-  const stats = target.kind === 'embedding' ? columnStats(target.values, n, target.dim) : undefined;
-
+  // Stream 0: the train/validation split (trainingLayout). Stream 1: batch order. Stream 2: weights.
   // Soft targets are n × classes probabilities; hard ones int32 class ids.
-  const soft = target.kind === 'labels' ? target.soft : undefined;
+  const { n, d, nVal, nTrain, order, outDim, normalisation, stats, soft } = trainingLayout(x, target, spec);
   const makeY = (from: number, to: number): Tensor =>
     target.kind === 'labels'
       ? soft
