@@ -116,6 +116,18 @@ struct TopKJob {
   napi_ref refs[5] = {nullptr, nullptr, nullptr, nullptr, nullptr};
 };
 
+// Puts (v, j) into the descending list bv/bi at slot p or above, shifting the smaller ones down; a tie
+// stays below the earlier index, so ties go to the lowest index. Slot p is free or being dropped.
+inline void insertFrom(float *bv, int32_t *bi, size_t p, float v, int32_t j) {
+  while (p > 0 && v > bv[p - 1]) {
+    bv[p] = bv[p - 1];
+    bi[p] = bi[p - 1];
+    p--;
+  }
+  bv[p] = v;
+  bi[p] = j;
+}
+
 void runTopK(TopKJob *job) {
   const size_t k = job->k, K = job->K, d = job->d;
   // No more rows than the call has: a one-point predict should not allocate a whole chunk of scores.
@@ -137,28 +149,13 @@ void runTopK(TopKJob *job) {
       size_t filled = 0;
       size_t j = 0;
       for (; j < k && filled < K; j++) {
-        const float v = row[j] - job->h[j];
-        size_t p = filled++;
-        while (p > 0 && v > bv[p - 1]) {
-          bv[p] = bv[p - 1];
-          bi[p] = bi[p - 1];
-          p--;
-        }
-        bv[p] = v;
-        bi[p] = static_cast<int32_t>(j);
+        insertFrom(bv, bi, filled++, row[j] - job->h[j], static_cast<int32_t>(j));
       }
       float worst = bv[K - 1];
       for (; j < k; j++) {
         const float v = row[j] - job->h[j];
         if (!(v > worst)) continue;
-        size_t p = K - 1;
-        while (p > 0 && v > bv[p - 1]) {
-          bv[p] = bv[p - 1];
-          bi[p] = bi[p - 1];
-          p--;
-        }
-        bv[p] = v;
-        bi[p] = static_cast<int32_t>(j);
+        insertFrom(bv, bi, K - 1, v, static_cast<int32_t>(j));
         worst = bv[K - 1];
       }
       std::memcpy(job->values + (r0 + b) * K, bv, K * sizeof(float));
