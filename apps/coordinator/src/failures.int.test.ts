@@ -49,14 +49,15 @@ afterAll(async () => {
 describe('failures', () => {
   it('retries the shard of a worker killed with SIGKILL mid-shard and keeps the modelHash', async () => {
     const ds = await loadDataset('mnist-train', { limit: 400 });
-    // A slow victim (each shard waits 1.5 s before computing) is surely mid-shard when killed.
-    const [local, up, victim, rescuer] = await Promise.all([
+    // The victim starts alone, so the first shard is surely its own, and waits 30 s inside each
+    // shard, so it is still mid-shard when killed, however slowly the rescuer starts. (With both
+    // started together under load, the rescuer once took every layer-1 shard first.)
+    const [local, up, victim] = await Promise.all([
       trainMbn(ds.x, PARAMS, { threads: 1 }),
       upload(a, encodeNpy(ds.x), 'name=mnist400'),
-      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 1_500, ...FAST_STALL }),
-      spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL }),
+      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 30_000, ...FAST_STALL }),
     ]);
-    workers.push(victim, rescuer);
+    workers.push(victim);
     const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
     expect(sub.status).toBe(201);
     const runId: string = sub.body.id;
@@ -64,9 +65,12 @@ describe('failures', () => {
     const running = await until(
       'a shard running on the victim',
       async () => (await listShards(runId, 1, { status: 'RUNNING' })).find((s) => s.workerId?.includes(tag)),
-      20_000,
+      60_000,
       25,
     );
+    const rescuer = await spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL });
+    workers.push(rescuer);
+    expect((await listShards(runId, 1)).find((s) => s.index === running.index)!.status).toBe('RUNNING');
     victim.proc.kill('SIGKILL');
     await victim.exited;
     const run = await waitForRun(a, runId, 60_000);
