@@ -82,6 +82,23 @@ describe('registry API', () => {
     expect((await as.nobody.json('/v1/models/digits/versions')).status).toBe(401);
   });
 
+  it("the model detail carries the newest versions only, and its nextPageToken continues in the search", async () => {
+    const all = await as.alice.json('/v1/models/digits');
+    expect(all.status).toBe(200);
+    expect(all.body.versions.map((v: { version: number }) => v.version)).toEqual([1, 2, 3, 4, 5]);
+    expect(all.body).toMatchObject({ versionCount: 5, nextPageToken: null });
+    const two = await as.alice.json('/v1/models/digits?versions=2');
+    expect(two.body.versions.map((v: { version: number }) => v.version)).toEqual([4, 5]);
+    expect(two.body.versionCount).toBe(5);
+    const rest = await as.alice.json(`/v1/models/digits/versions?page_token=${two.body.nextPageToken}`);
+    expect(rest.body.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
+    for (const bad of ['versions=0', 'versions=1001', 'versions=x', 'bogus=1']) expect((await as.alice.json(`/v1/models/digits?${bad}`)).status, bad).toBe(400);
+    const cli = await runCli(['models', 'show', 'digits', '--versions', '2', '--remote', coordinator.url, '--token', TOKENS.alice]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(cli.stdout).toContain(`(the newest 2 of 5 versions; older: cmbn models search digits --page-token ${two.body.nextPageToken}, or --all)`);
+    expect(cli.stdout.trim().split('\n').filter((l) => /^ {2}\d/.test(l)).map((l) => Number(l.trim().split('\t')[0]))).toEqual([4, 5]);
+  });
+
   it('records who moved an alias (token names), rolls back, and shows the history', async () => {
     const put = (who: 'alice' | 'bob' | 'default', version: number) => as[who].json('/v1/models/digits/aliases/prod', { method: 'PUT', headers: json, body: JSON.stringify({ version }) });
     expect((await put('alice', 1)).body).toMatchObject({ version: 1, previousVersion: null, event: { principal: 'alice', action: 'set' } });

@@ -101,8 +101,18 @@ export type TRegisteredModel = z.infer<typeof ZRegisteredModel>;
 export const ZModelList = z.object({ models: z.array(ZRegisteredModel) }).meta({ id: 'ModelList' });
 export type TModelList = z.infer<typeof ZModelList>;
 
-export const ZModelDetail = ZRegisteredModel.extend({ versions: z.array(ZModelVersion) }).meta({ id: 'ModelDetail' });
+export const ZModelDetail = ZRegisteredModel.extend({
+  /** The newest versions (`versions` query, default 100), oldest first. */
+  versions: z.array(ZModelVersion),
+  /** All versions of the model. */
+  versionCount: z.number().int(),
+  /** Set when older versions exist: GET /v1/models/:name/versions?page_token=… continues, newest first. */
+  nextPageToken: z.string().nullable(),
+}).meta({ id: 'ModelDetail' });
 export type TModelDetail = z.infer<typeof ZModelDetail>;
+
+export const ZModelDetailQuery = z.object({ versions: z.coerce.number().int().min(1).max(1000).default(100) }).strict();
+export type TModelDetailQuery = z.infer<typeof ZModelDetailQuery>;
 
 export const ZVersionParams = z.object({ name: ZModelName, v: ZVersionParam });
 export const ZAliasParams = z.object({ name: ZModelName, alias: ZAliasName });

@@ -17,6 +17,7 @@ import {
   ZGcResult,
   ZHistoryQuery,
   ZModelDetail,
+  ZModelDetailQuery,
   ZModelList,
   ZModelVersion,
   ZRefParams,
@@ -86,7 +87,11 @@ export const apiRoutes: ApiRoute[] = [
 
   // models
   { method: 'get', path: '/v1/models', tag: 'models', auth: true, summary: 'Registered models with their latest version and aliases', responses: { 200: json('the models', ZModelList) } },
-  { method: 'get', path: '/v1/models/:name', tag: 'models', auth: true, summary: "A model's versions and aliases", params: ZNameParams, responses: { 200: json('the model', ZModelDetail) } },
+  {
+    method: 'get', path: '/v1/models/:name', tag: 'models', auth: true, params: ZNameParams, query: ZModelDetailQuery,
+    summary: "A model's aliases and its newest versions (`versions`, default 100, at most 1000), oldest first; nextPageToken pages older ones through /versions",
+    responses: { 200: json('the model', ZModelDetail) },
+  },
   {
     method: 'get', path: '/v1/models/:name/versions', tag: 'models', auth: true, params: ZNameParams, query: ZVersionSearchQuery,
     summary: 'Search versions by tag (key or key=value, repeatable), alias, status, metric range (min_/max_<metric>) and creation time, newest first, paged (page_token)',

@@ -188,9 +188,9 @@ export function httpRegistry(baseUrl: string, opts: HttpRegistryOptions = {}): H
     baseUrl: base,
 
     listModels: async () => (await json(ZModelList, '/v1/models')).models.map(modelRecord),
-    getModel: async (name) => {
-      const m = await json(ZModelDetail, `/v1/models/${n(name)}`);
-      return { ...modelRecord(m), versions: m.versions.map(versionRecord) };
+    getModel: async (name, opts) => {
+      const m = await json(ZModelDetail, `/v1/models/${n(name)}${opts?.limit !== undefined ? `?versions=${opts.limit}` : ''}`);
+      return { ...modelRecord(m), versions: m.versions.map(versionRecord), versionCount: m.versionCount, nextPageToken: m.nextPageToken };
     },
     getVersion,
     searchVersions: async (q) => {

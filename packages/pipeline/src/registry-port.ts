@@ -67,7 +67,8 @@ export interface RegistryReader {
   /** Every registered model (by name) with its latest version number and aliases. */
   listModels(): Promise<RegisteredModelRecord[]>;
   /** One model with all its versions (oldest first); NOT_FOUND when there is no such model. */
-  getModel(name: string): Promise<ModelDetail>;
+  /** The model with its newest `limit` versions (default 100); nextPageToken continues in searchVersions. */
+  getModel(name: string, opts?: { limit?: number }): Promise<ModelDetail>;
   /** NOT_FOUND when there is no such version. */
   getVersion(name: string, version: number): Promise<ModelVersionRecord>;
   /** A model's versions matching every filter, newest first, a page at a time. */

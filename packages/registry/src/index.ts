@@ -52,6 +52,8 @@ export {
   listPendingVersions,
   markVersionFailed,
   markVersionReady,
+  MODEL_DETAIL_MAX_VERSIONS,
+  MODEL_DETAIL_VERSIONS,
   parseModelRef,
   resolveModelRef,
 } from './models.ts';

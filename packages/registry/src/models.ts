@@ -2,6 +2,7 @@ import { getDb, withTransaction } from './client.ts';
 import type { Tx } from './client.ts';
 import { RegistryError, prismaCode } from './errors.ts';
 import { lockGcShared } from './gc-lock.ts';
+import { encodeVersionToken } from './page-token.ts';
 import type { ModelVersion, RegisteredModel } from './generated/prisma/client.ts';
 import { bigToNumber, toJson } from './json.ts';
 import type { JsonObject } from './json.ts';
@@ -40,8 +41,17 @@ export interface RegisteredModelRecord {
 }
 
 export interface ModelDetail extends RegisteredModelRecord {
+  /** The newest `limit` versions (getModel's option), oldest first. */
   versions: ModelVersionRecord[];
+  /** All versions of the model, however many `versions` holds. */
+  versionCount: number;
+  /** Set when older versions exist: pass it to searchVersions (GET …/versions?page_token=) for the next page, newest first. */
+  nextPageToken: string | null;
 }
+
+/** Versions the model detail carries by default and at most (older ones are paged through the version search). */
+export const MODEL_DETAIL_VERSIONS = 100;
+export const MODEL_DETAIL_MAX_VERSIONS = 1000;
 
 export interface CreateModelVersionInput {
   name: string;
@@ -265,12 +275,30 @@ export async function listModels(): Promise<RegisteredModelRecord[]> {
   return models.map(({ aliases, ...m }) => toModelRecord(m, aliases));
 }
 
-export async function getModel(name: string): Promise<ModelDetail> {
+/**
+ * A model with its newest versions: `limit` of them (default MODEL_DETAIL_VERSIONS), so a model with
+ * thousands of versions is never read whole; `nextPageToken` continues in searchVersions.
+ */
+export async function getModel(name: string, opts: { limit?: number } = {}): Promise<ModelDetail> {
+  const limit = opts.limit ?? MODEL_DETAIL_VERSIONS;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MODEL_DETAIL_MAX_VERSIONS) {
+    throw new RegistryError('INVALID', `versions limit must be 1..${MODEL_DETAIL_MAX_VERSIONS}`);
+  }
   const m = await getDb().registeredModel.findUnique({
     where: { name },
-    include: { versions: { orderBy: { version: 'asc' } }, aliases: { include: { version: { select: { version: true } } } } },
+    include: {
+      versions: { orderBy: { version: 'desc' }, take: limit + 1 },
+      aliases: { include: { version: { select: { version: true } } } },
+      _count: { select: { versions: true } },
+    },
   });
   if (m === null) throw new RegistryError('NOT_FOUND', `model ${name} not found`);
-  const { versions, aliases, ...rest } = m;
-  return { ...toModelRecord(rest, aliases), versions: versions.map(toVersionRecord) };
+  const { versions, aliases, _count, ...rest } = m;
+  const page = versions.slice(0, limit);
+  return {
+    ...toModelRecord(rest, aliases),
+    versions: page.reverse().map(toVersionRecord),
+    versionCount: _count.versions,
+    nextPageToken: versions.length > limit ? encodeVersionToken(page[0]!.version) : null,
+  };
 }

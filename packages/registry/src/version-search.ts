@@ -3,6 +3,7 @@ import { getDb } from './client.ts';
 import { RegistryError } from './errors.ts';
 import { assertAlias, assertModelName, toVersionRecord } from './models.ts';
 import type { ModelVersionRecord, VersionStatus } from './models.ts';
+import { decodeVersionToken, encodeVersionToken } from './page-token.ts';
 
 export interface VersionSearch {
   name: string;
@@ -33,21 +34,6 @@ const METRIC = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
 const TAG_KEY = /^[^=\u0000]{1,128}$/;
 export const MAX_PAGE_SIZE = 200;
 
-/** Page tokens are opaque to clients: the last version number seen, newest-first order (keyset paging). */
-function encodeToken(version: number): string {
-  return Buffer.from(JSON.stringify({ before: version })).toString('base64url');
-}
-
-function decodeToken(token: string): number {
-  try {
-    const v = (JSON.parse(Buffer.from(token, 'base64url').toString('utf8')) as { before?: unknown }).before;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 2_147_483_647) return v;
-  } catch {
-    /* fall through */
-  }
-  throw new RegistryError('INVALID', 'invalid page token: pass back the nextPageToken of the previous page unchanged');
-}
-
 /**
  * A model's versions matching every filter, newest first, a page at a time. Paging is by version
  * number (keyset), so versions registered while a client pages never shift or repeat a page.
@@ -57,7 +43,7 @@ export async function searchVersions(q: VersionSearch): Promise<VersionSearchPag
   const pageSize = q.pageSize ?? 50;
   if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > MAX_PAGE_SIZE) throw new RegistryError('INVALID', `page size must be 1..${MAX_PAGE_SIZE}`);
   const where: Prisma.Sql[] = [Prisma.sql`v."modelName" = ${q.name}`];
-  if (q.pageToken !== undefined) where.push(Prisma.sql`v."version" < ${decodeToken(q.pageToken)}`);
+  if (q.pageToken !== undefined) where.push(Prisma.sql`v."version" < ${decodeVersionToken(q.pageToken)}`);
   if (q.status !== undefined && !['PENDING', 'READY', 'FAILED'].includes(q.status)) {
     throw new RegistryError('INVALID', `invalid status ${JSON.stringify(q.status)}: PENDING, READY or FAILED`);
   }
@@ -94,6 +80,6 @@ export async function searchVersions(q: VersionSearch): Promise<VersionSearchPag
   });
   return {
     versions: rows.map(({ aliases, ...v }) => ({ ...toVersionRecord(v), aliases: aliases.map((a) => a.alias).sort() })),
-    nextPageToken: ids.length > pageSize ? encodeToken(page[page.length - 1]!.version) : null,
+    nextPageToken: ids.length > pageSize ? encodeVersionToken(page[page.length - 1]!.version) : null,
   };
 }

@@ -121,10 +121,16 @@ export function addModelsCommand(program: Command): void {
     }),
   );
 
-  withRemote(models.command('show').argument('<name>').description("a model's versions: status, metrics, lineage")).action(
-    async (name: string, o: RemoteOptions) =>
+  withRemote(
+    models
+      .command('show')
+      .argument('<name>')
+      .option('--versions <n>', 'how many of the newest versions to show (1-1000, default 100)', intOption('--versions', 1))
+      .description("a model's versions: status, metrics, lineage"),
+  ).action(
+    async (name: string, o: RemoteOptions & { versions?: number }) =>
       withRegistry(o, async (reg) => {
-        const m = asContract(ZModelDetail, await reg.getModel(name));
+        const m = asContract(ZModelDetail, await reg.getModel(name, o.versions !== undefined ? { limit: o.versions } : {}));
         const byVersion = new Map<number, string[]>();
         for (const [a, v] of Object.entries(m.aliases)) byVersion.set(v, [...(byVersion.get(v) ?? []), `@${a}`]);
         const lines = [`${m.name} (latest ${m.latestVersion})`];
@@ -133,6 +139,9 @@ export function addModelsCommand(program: Command): void {
             `  ${v.version}\t${v.status}\t${metricText(v.metrics)}\tbackend ${v.backend}\tmbn ${v.mbnModelHash.slice(0, 12)}` +
               `${v.artifactSha256 ? `\tsha256 ${v.artifactSha256.slice(0, 12)}` : ''}${byVersion.has(v.version) ? `\t${byVersion.get(v.version)!.join(' ')}` : ''}`,
           );
+        }
+        if (m.nextPageToken !== null) {
+          lines.push(`  (the newest ${m.versions.length} of ${m.versionCount} versions; older: cmbn models search ${m.name} --page-token ${m.nextPageToken}, or --all)`);
         }
         out(o, m, lines.join('\n'));
       }),

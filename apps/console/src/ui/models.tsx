@@ -116,6 +116,11 @@ export function ModelPage(props: { name: string }) {
           })}
         </tbody>
       </table>
+      {model.nextPageToken !== null && (
+        <p class="muted" data-testid="versions-truncated">
+          The newest {model.versions.length} of {model.versionCount} versions; <span class="mono">cmbn models search {model.name} --all</span> lists the older ones.
+        </p>
+      )}
       {model.versions.map((v) => (
         <details key={v.version} class="version-details">
           <summary>

@@ -5,6 +5,7 @@ import {
   ZAliasParams,
   ZGcBody,
   ZHistoryQuery,
+  ZModelDetailQuery,
   ZNameParams,
   ZRefParams,
   ZSetAliasBody,
@@ -62,8 +63,8 @@ export function modelsRouter(deps: { store: ArtifactStore }): Router {
   });
 
   r.get('/models/:name', async (req, res) => {
-    const m = await getModel(ZNameParams.parse(req.params).name);
-    const body: TModelDetail = { ...modelView(m), versions: m.versions.map(versionView) };
+    const m = await getModel(ZNameParams.parse(req.params).name, { limit: ZModelDetailQuery.parse(req.query).versions });
+    const body: TModelDetail = { ...modelView(m), versions: m.versions.map(versionView), versionCount: m.versionCount, nextPageToken: m.nextPageToken };
     res.json(body);
   });
 
