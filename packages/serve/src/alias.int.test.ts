@@ -286,6 +286,21 @@ describe.each([1, 2])('cmbn serve models:/digits@champion --workers %i', (worker
         const fresh = vs.filter((v): v is VersionBody => v !== undefined && v.pid !== victim);
         return fresh.length === 8 && new Set(fresh.map((v) => v.pid)).size === 2 && fresh.every((v) => v.version === 2) ? true : undefined;
       });
+
+      // A move delivered while a replacement is still starting reaches it too: killed, then the
+      // alias moved while its successor boots (seconds), which must end up serving version 1 as
+      // well, not the version it was started with.
+      const replacements = () => cli!.logs.filter((r) => r.msg === 'a server process exited; starting a replacement').length;
+      const before = replacements();
+      const second = (await versionFresh(cli.url)).pid;
+      process.kill(second, 'SIGKILL');
+      await until('the kill seen by the primary', async () => (replacements() > before ? true : undefined));
+      await setAlias('digits', 'champion', 1);
+      await until('version 1 in every process, the replacement included', async () => {
+        const vs = await Promise.all(Array.from({ length: 8 }, () => versionFresh(cli!.url).catch(() => undefined)));
+        const fresh = vs.filter((v): v is VersionBody => v !== undefined && v.pid !== second);
+        return fresh.length === 8 && new Set(fresh.map((v) => v.pid)).size === 2 && fresh.every((v) => v.version === 1) ? true : undefined;
+      });
     }
     // Starting the CLI (tsx, Prisma's migrate deploy, the ONNX sessions) takes tens of seconds on 2 busy cores.
   }, 300_000);

@@ -18,6 +18,38 @@ const RESTART_WINDOW_MS = 60_000;
 
 type Waiter = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
+/**
+ * A shared/exclusive lock over promises: any number of `shared` tasks run together; an
+ * `exclusive` one waits for those running, and tasks started after it wait for it. Exclusive
+ * tasks run one at a time, in call order.
+ */
+export function sharedExclusive(): {
+  shared<T>(task: () => Promise<T>): Promise<T>;
+  exclusive<T>(task: () => Promise<T>): Promise<T>;
+} {
+  const running = new Set<Promise<unknown>>();
+  let gate: Promise<unknown> = Promise.resolve();
+  const settled = (p: Promise<unknown>) => p.then(() => undefined, () => undefined);
+  return {
+    async shared(task) {
+      await gate;
+      const p = task();
+      const done = settled(p);
+      running.add(done);
+      void done.then(() => running.delete(done));
+      return p;
+    },
+    exclusive(task) {
+      const p = gate.then(async () => {
+        await Promise.all([...running]);
+        return task();
+      });
+      gate = settled(p);
+      return p;
+    },
+  };
+}
+
 export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<Servers> {
   const log = o.logger;
   const config: TWorkerConfig = {
@@ -30,6 +62,9 @@ export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<S
   // The entry registers tsx itself, so no loader flags are inherited (the CLI may run under either).
   cluster.setupPrimary({ exec: WORKER_ENTRY, execArgv: [], args: [], silent: false });
   const workers = new Set<Worker>();
+  /** Workers that have joined: loaded and committed an order, so a delivery must reach them. */
+  const live = new Set<Worker>();
+  const joins = sharedExclusive();
   const waiters = new Map<string, Waiter>();
   let nextId = 0;
   let closing = false;
@@ -97,6 +132,7 @@ export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<S
     });
     w.on('exit', (code, signal) => {
       workers.delete(w);
+      live.delete(w);
       for (const key of [...waiters.keys()]) if (key.split(':')[1] === String(w.id)) settle(key, undefined, new Error(`worker ${w.id} exited (${signal ?? code})`));
       if (closing) return;
       // Replace it, unless processes keep dying (a crash loop would only burn the CPU).
@@ -112,10 +148,17 @@ export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<S
     });
     const ready = wait<void>(`ready:${w.id}`);
     await ready;
-    const id = ++nextId;
     const listening = wait<number>(`listening:${w.id}`);
-    const info = await prepare(w, id, currentOrder);
-    await commit(w, id);
+    // Joining (load the current order, then serve it) never interleaves with a delivery: otherwise
+    // a replacement that started while a move was being delivered could commit the old order after
+    // the fleet committed the new one, and serve the old version for good.
+    const info = await joins.shared(async () => {
+      const id = ++nextId;
+      const loaded = await prepare(w, id, currentOrder);
+      await commit(w, id);
+      live.add(w);
+      return loaded;
+    });
     return { worker: w, info, port: await listening };
   };
 
@@ -131,20 +174,24 @@ export async function startCluster(o: ServeOptions, first: LoadOrder): Promise<S
   return {
     port: started[0]!.port,
     initial: started[0]!.info,
-    async deliver(order) {
-      const id = ++nextId;
-      const fleet = [...workers];
-      const results = await Promise.allSettled(fleet.map((w) => prepare(w, id, order)));
-      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-      if (failed) {
-        for (const w of fleet) send(w, { type: 'abort', id });
-        throw failed.reason as Error;
-      }
-      // Every process has the new version loaded beside the old one: now each swaps (one message).
-      await Promise.all(fleet.map((w) => commit(w, id)));
-      currentOrder = order;
-      return (results[0] as PromiseFulfilledResult<ServedVersion>).value;
-    },
+    deliver: (order) =>
+      joins.exclusive(async () => {
+        const id = ++nextId;
+        // Only processes that serve already; one still joining loads `currentOrder` after this.
+        const fleet = [...live];
+        // Nothing can verify the order now; left as it was, the next poll delivers it again.
+        if (fleet.length === 0) throw new Error('no server process is up to load it (every one is being replaced)');
+        const results = await Promise.allSettled(fleet.map((w) => prepare(w, id, order)));
+        const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+        if (failed) {
+          for (const w of fleet) send(w, { type: 'abort', id });
+          throw failed.reason as Error;
+        }
+        // Every process has the new version loaded beside the old one: now each swaps (one message).
+        await Promise.all(fleet.map((w) => commit(w, id)));
+        currentOrder = order;
+        return (results[0] as PromiseFulfilledResult<ServedVersion>).value;
+      }),
     async close() {
       closing = true;
       const exits = [...workers].map(
