@@ -9,6 +9,7 @@ import type { Orchestrator } from './orchestrator.ts';
 import type { ProgressBus } from './progress-bus.ts';
 import type { Queues } from './queues.ts';
 import { datasetsRouter } from './routes/datasets.ts';
+import type { GcService } from './gc-service.ts';
 import { modelsRouter } from './routes/models.ts';
 import { openApiHandler } from './routes/openapi.ts';
 import { opsRouter } from './routes/ops.ts';
@@ -18,6 +19,8 @@ import { authFailureLimiter, type AuthFailureLimit } from './auth-limit.ts';
 
 export interface AppDeps {
   orchestrator: Orchestrator;
+  /** The artifact sweeps (POST/GET /v1/gc). */
+  gc: GcService;
   store: ArtifactStore;
   queues: Queues;
   bus: ProgressBus;

@@ -6,6 +6,7 @@ import { openArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
 import { readCoordinatorEnv, type TCoordinatorEnv } from './env.ts';
+import { GcService } from './gc-service.ts';
 import { createLogger } from './logger.ts';
 import { Orchestrator } from './orchestrator.ts';
 import { ProgressBus } from './progress-bus.ts';
@@ -85,9 +86,11 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     stalledIntervalMs: opts.stalledIntervalMs ?? env.CMBN_STALLED_INTERVAL_MS,
     infraRetryMs: opts.infraRetryMs ?? env.CMBN_INFRA_RETRY_MS,
   });
-  await orchestrator.start();
+  const gc = new GcService(queues.gc, store, logger);
+  await orchestrator.start({ gc: gc.run });
   const app = createApp({
     orchestrator,
+    gc,
     store,
     queues,
     bus,

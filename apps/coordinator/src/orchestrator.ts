@@ -1,7 +1,7 @@
 import { Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '@cmbn/artifacts';
-import { parsePayload, queueName, toBullmqError, type HandlersFor, type JobPayload } from '@cmbn/jobs';
+import { parsePayload, queueName, toBullmqError, type HandlersFor, type JobHandler, type JobPayload, type KindsOf } from '@cmbn/jobs';
 import type { LayerProgress, Run } from '@cmbn/registry';
 import { mbnEtaSeconds } from './eta.ts';
 import type { ProgressBus } from './progress-bus.ts';
@@ -24,6 +24,11 @@ export interface OrchestratorOptions {
 
 export const DEFAULT_INFRA_RETRY_MS = 120_000;
 
+type CoordinatorKind = KindsOf<'coordinator'>;
+/** Jobs of each kind one coordinator runs at once (two layers assemble side by side; one sweep); its keys are the kinds consumed. */
+const CONCURRENCY: Record<CoordinatorKind, number> = { layer: 2, gc: 1 };
+const COORDINATOR_KINDS = Object.keys(CONCURRENCY) as CoordinatorKind[];
+
 /**
  * The coordinator's orchestration, as the routes see it: a thin facade that wires the queues to
  * the parts that do the work.
@@ -36,7 +41,7 @@ export const DEFAULT_INFRA_RETRY_MS = 120_000;
  */
 export class Orchestrator {
   readonly shardRate = new RateMeter();
-  private layerWorker: Worker | undefined;
+  private workers: Worker[] = [];
   private timer: NodeJS.Timeout | undefined;
   private readonly state: RunStateMachine;
   private readonly service: RunService;
@@ -52,7 +57,11 @@ export class Orchestrator {
     this.service = new RunService(this.state, queues, bus, log);
   }
 
-  async start(): Promise<void> {
+  /**
+   * Consumes the coordinator's job kinds: the layer jobs (assembly, driven here) and `others`
+   * (the gc sweep, gc-service.ts), each from its queue.
+   */
+  async start(others: Omit<HandlersFor<'coordinator'>, 'layer'>): Promise<void> {
     const s = this.state;
     const bg = (what: string, fn: () => Promise<unknown>) => void s.background(what, fn);
     const { shardEvents, layerEvents, distillEvents } = this.queues;
@@ -63,44 +72,52 @@ export class Orchestrator {
     distillEvents.on('completed', ({ jobId, returnvalue }) => bg('distill completed', () => s.distillStage.onCompleted(jobId, returnvalue)));
     distillEvents.on('failed', ({ jobId, failedReason }) => bg('distill failed', () => s.distillStage.onFailed(jobId, failedReason)));
 
-    this.layerWorker = new Worker(
-      queueName('layer'),
-      async (job: Job) => {
-        let payload: JobPayload<'layer'>;
-        try {
-          payload = parsePayload('layer', job.data);
-        } catch (err) {
-          throw toBullmqError(err, 'layer');
-        }
-        // The catalog's handler map for this runner (a kind added for the coordinator is a compile error here).
-        const handlers: HandlersFor<'coordinator'> = { layer: (p) => s.runLayerJob(job, p.runId, p.layer) };
-        try {
-          return await handlers.layer(payload, { jobId: job.id!, attempt: job.attemptsMade + 1, log: (m) => this.log.info(m) });
-        } catch (err) {
-          throw toBullmqError(err, `layer ${payload.layer}`);
-        }
-      },
-      {
-        connection: this.queues.connection,
-        prefix: this.queues.prefix,
-        concurrency: 2,
-        lockDuration: this.opts.lockDurationMs,
-        stalledInterval: this.opts.stalledIntervalMs,
-        maxStalledCount: 2,
-      },
-    );
-    this.layerWorker.on('error', (err) => this.log.error({ err: err.message }, 'layer worker error'));
-    await this.layerWorker.waitUntilReady();
+    // The catalog's handler map for this runner (a kind added for the coordinator is a compile error here).
+    // (Built per job: the layer job's handler reads the job's flow children.)
+    const handlersFor = (job: Job): HandlersFor<'coordinator'> => ({ layer: (p) => s.runLayerJob(job, p.runId, p.layer), ...others });
+    this.workers = COORDINATOR_KINDS.map((kind) => this.consume(kind, handlersFor));
+    await Promise.all(this.workers.map((w) => w.waitUntilReady()));
 
     await this.reconcileAll();
     this.timer = setInterval(() => bg('reconcile', () => this.reconcileAll()), this.opts.reconcileIntervalMs);
     this.timer.unref();
   }
 
+  /** One BullMQ worker for `kind`: the payload checked, the handler run, its error classified. */
+  private consume<K extends CoordinatorKind>(kind: K, handlersFor: (job: Job) => HandlersFor<'coordinator'>): Worker {
+    const w = new Worker(
+      queueName(kind),
+      async (job: Job) => {
+        let payload: JobPayload<K>;
+        try {
+          payload = parsePayload(kind, job.data);
+        } catch (err) {
+          throw toBullmqError(err, kind);
+        }
+        try {
+          const handler = handlersFor(job)[kind] as JobHandler<K>;
+          return await handler(payload, { jobId: job.id!, attempt: job.attemptsMade + 1, log: (m) => this.log.info(m) });
+        } catch (err) {
+          throw toBullmqError(err, kind === 'layer' ? `layer ${(payload as JobPayload<'layer'>).layer}` : kind);
+        }
+      },
+      {
+        connection: this.queues.connection,
+        prefix: this.queues.prefix,
+        concurrency: CONCURRENCY[kind],
+        lockDuration: this.opts.lockDurationMs,
+        stalledInterval: this.opts.stalledIntervalMs,
+        maxStalledCount: 2,
+      },
+    );
+    w.on('error', (err) => this.log.error({ err: err.message }, `${kind} worker error`));
+    return w;
+  }
+
   async close(): Promise<void> {
     this.state.close();
     clearInterval(this.timer);
-    await this.layerWorker?.close();
+    await Promise.all(this.workers.map((w) => w.close()));
     await this.state.drain();
   }
 

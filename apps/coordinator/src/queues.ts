@@ -22,6 +22,8 @@ export interface Queues {
   shard: Queue;
   layer: Queue;
   distill: Queue;
+  /** The artifact sweeps (POST /v1/gc), consumed by the coordinators themselves. */
+  gc: Queue;
   flow: FlowProducer;
   shardEvents: QueueEvents;
   layerEvents: QueueEvents;
@@ -46,6 +48,7 @@ export async function openQueues(redisUrl: string, prefix: string, onError: (wha
   const shard = new Queue(queueName('shard'), opts);
   const layer = new Queue(queueName('layer'), opts);
   const distill = new Queue(queueName('distill'), opts);
+  const gc = new Queue(queueName('gc'), opts);
   const flow = new FlowProducer(opts);
   // QueueEvents block on XREAD, so each gets its own connection.
   const eventConnections = ['shard', 'layer', 'distill'].map((k) => redis(`${k} events connection`));
@@ -56,6 +59,7 @@ export async function openQueues(redisUrl: string, prefix: string, onError: (wha
     ['shard queue', shard],
     ['layer queue', layer],
     ['distill queue', distill],
+    ['gc queue', gc],
     ['flow producer', flow],
     ['shard events', shardEvents],
     ['layer events', layerEvents],
@@ -70,13 +74,14 @@ export async function openQueues(redisUrl: string, prefix: string, onError: (wha
     shard,
     layer,
     distill,
+    gc,
     flow,
     shardEvents,
     layerEvents,
     distillEvents,
     async close() {
       await Promise.all([shardEvents.close(), layerEvents.close(), distillEvents.close()]);
-      await Promise.all([shard.close(), layer.close(), distill.close(), flow.close()]);
+      await Promise.all([shard.close(), layer.close(), distill.close(), gc.close(), flow.close()]);
       for (const c of [connection, ...eventConnections]) await c.quit().catch(() => c.disconnect());
     },
   };

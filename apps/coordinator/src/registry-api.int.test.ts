@@ -16,6 +16,7 @@ import type { CoordinatorHandle } from './coordinator.ts';
 import { startCoordinator } from './coordinator.ts';
 import { toErrorResponse } from './errors.ts';
 import { producerJobId } from './pending-reconciler.ts';
+import type { GcService } from './gc-service.ts';
 import { modelsRouter } from './routes/models.ts';
 import { REDIS_URL, api, dropPrefix, runCli, tempArtifacts, uniquePrefix } from './test-helpers.ts';
 import pino from 'pino';
@@ -42,6 +43,21 @@ async function publish(name: string, i: number, tags: Record<string, string>, ag
   const v = await createModelVersion({ name, metrics: { agreement }, signature: {}, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: {}, backend: 'test', tags });
   const { sha256 } = await store.put(new TextEncoder().encode(`student archive ${name} ${i}`));
   return { ...(await markVersionReady(v.id, { artifactSha256: sha256, artifactBytes: 10 })), sha256 };
+}
+
+/** POST /v1/gc as alice: 202 with the job and its Location; then the job polled until it ended. */
+async function sweep(body: Record<string, unknown>) {
+  const res = await as.alice('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify(body) });
+  const started = { status: res.status, body: (await res.json()) as { id: string; status: string } };
+  expect(started.status, JSON.stringify(started.body)).toBe(202);
+  expect(res.headers.get('location')).toBe(`/v1/gc/${started.body.id}`);
+  expect(['queued', 'running', 'succeeded']).toContain(started.body.status);
+  for (const end = Date.now() + 60_000; Date.now() < end; await new Promise((r) => setTimeout(r, 100))) {
+    const j = await as.alice.json(`/v1/gc/${started.body.id}`);
+    expect(j.status).toBe(200);
+    if (j.body.status === 'succeeded' || j.body.status === 'failed') return j.body;
+  }
+  throw new Error(`sweep ${started.body.id} did not end within 60 s`);
 }
 
 beforeAll(async () => {
@@ -156,13 +172,13 @@ describe('registry API', () => {
     expect(await storedObjects()).toContain(v.sha256);
 
     const { sha256: orphan } = await store.put(new TextEncoder().encode('an orphan'));
-    const dry = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0, dryRun: true }) });
-    expect(dry.body).toMatchObject({ dryRun: true, deleted: [] });
-    expect(dry.body.orphans.sort()).toEqual([orphan, v.sha256].sort());
-    const young = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: '{}' });
-    expect(young.body).toMatchObject({ young: 2, deleted: [], deferred: 1 });
+    const dry = await sweep({ graceSeconds: 0, dryRun: true });
+    expect(dry).toMatchObject({ status: 'succeeded', principal: 'alice', graceSeconds: 0, dryRun: true, error: null, result: { dryRun: true, deleted: [] } });
+    expect(dry.result.orphans.sort()).toEqual([orphan, v.sha256].sort());
+    const young = await sweep({});
+    expect(young).toMatchObject({ graceSeconds: null, result: { young: 2, deleted: [], deferred: 1 } });
 
-    // A grace below 300 s while a run is active: refused (409), nothing deleted.
+    // A grace below 300 s while a run is active: refused (409) before anything is queued, nothing deleted.
     const ds = await registerDataset({ sha256: 'f'.repeat(64), name: 'busy', format: 'csv', rows: 1, cols: 1, dtype: 'float32', bytes: 1 });
     const run = await createRun({ datasetId: ds.id, params: {}, ks: [2], seed: 0 });
     await setRunStatus(run.id, 'RUNNING');
@@ -172,17 +188,28 @@ describe('registry API', () => {
     expect(await storedObjects()).toEqual(expect.arrayContaining([orphan, v.sha256]));
     await setRunStatus(run.id, 'FAILED', { error: 'test' });
 
-    const gc = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0 }) });
-    expect(gc.body).toMatchObject({ deleted: [orphan, v.sha256].sort(), deferred: 0 });
+    const gc = await sweep({ graceSeconds: 0 });
+    expect(gc.result).toMatchObject({ deleted: [orphan, v.sha256].sort(), deferred: 0 });
     expect(await storedObjects()).not.toContain(orphan);
     expect(await storedObjects()).not.toContain(v.sha256);
+    // The ended sweep stays readable, by anyone authenticated; unknown ids are a 404, junk a 400.
+    expect((await as.bob.json(`/v1/gc/${gc.id}`)).body).toMatchObject({ id: gc.id, status: 'succeeded', principal: 'alice' });
+    expect((await as.alice.json('/v1/gc/gc-00000000-0000-0000-0000-000000000000')).status).toBe(404);
+    expect((await as.alice.json('/v1/gc/x%00y')).status).toBe(400);
+    expect((await as.nobody.json(`/v1/gc/${gc.id}`)).status).toBe(401);
+    // `cmbn models gc --remote` starts the job, shows its status on stderr and prints its result.
+    const cli = await runCli(['models', 'gc', '--dry-run', '--grace', '0', '--json', '--remote', coordinator.url, '--token', TOKENS.bob]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ dryRun: true, deleted: [], store: store.url });
+    expect(cli.stderr).toMatch(/^gc: sweep gc-[0-9a-f-]{36} succeeded$/m);
     expect((await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: -1 }) })).status).toBe(400);
   });
 
   it('an alias move that reaches the models routes without an authenticated principal is refused, not recorded as someone', async () => {
     await publish('unauthed', 1, {}, 0.5);
     const bare = express();
-    bare.use('/v1', modelsRouter({ store })); // no auth middleware: no res.locals.principal
+    // No auth middleware: no res.locals.principal. (The alias routes never reach the sweeps.)
+    bare.use('/v1', modelsRouter({ store, gc: {} as GcService }));
     bare.use((err: unknown, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       const { status, body } = toErrorResponse(err);
       res.status(status).json(body);

@@ -220,3 +220,26 @@ export const ZGcResult = z
   })
   .meta({ id: 'GcResult' });
 export type TGcResult = z.infer<typeof ZGcResult>;
+
+/**
+ * A sweep as a job (POST /v1/gc answers 202 with it; GET /v1/gc/:id reports it): listing a large
+ * store outlasts an HTTP request. `result` is set when it succeeded, `error` when it failed for good.
+ */
+export const ZGcJob = z
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'running', 'succeeded', 'failed']),
+    graceSeconds: z.number().int().nullable(),
+    dryRun: z.boolean(),
+    /** Who asked (the token's name). */
+    principal: z.string(),
+    /** Attempts made so far (a transient failure is retried). */
+    attempts: z.number().int(),
+    createdAt: ZTimestamp,
+    startedAt: ZTimestamp.nullable(),
+    finishedAt: ZTimestamp.nullable(),
+    result: ZGcResult.nullable(),
+    error: z.string().nullable(),
+  })
+  .meta({ id: 'GcJob' });
+export type TGcJob = z.infer<typeof ZGcJob>;

@@ -14,7 +14,7 @@ import {
   ZDeletedAlias,
   ZDeletedVersion,
   ZGcBody,
-  ZGcResult,
+  ZGcJob,
   ZHistoryQuery,
   ZModelDetail,
   ZModelDetailQuery,
@@ -108,7 +108,12 @@ export const apiRoutes: ApiRoute[] = [
   { method: 'get', path: '/v1/models/:name/aliases/:alias/history', tag: 'models', auth: true, summary: "An alias' moves, newest first: who, when, from which version", params: ZAliasParams, query: ZHistoryQuery, responses: { 200: json('the history', ZAliasHistory) } },
   { method: 'post', path: '/v1/models/:name/aliases/:alias/rollback', tag: 'models', auth: true, summary: 'Move an alias back to the version it pointed at before its latest move', params: ZAliasParams, responses: { 200: json('moved back', ZAliasMove) } },
   { method: 'get', path: '/v1/models/:ref/artifact', tag: 'models', auth: true, summary: "A student's tar archive: NAME@ALIAS, NAME:VERSION or NAME (latest READY); X-Artifact-Sha256, X-Model-Version", params: ZRefParams, responses: { 200: { description: 'the archive', contentType: 'application/x-tar' } } },
-  { method: 'post', path: '/v1/gc', tag: 'models', auth: true, summary: 'Sweep artifact objects nothing references (older than the grace period) and finish interrupted deletions', body: { contentType: 'application/json', schema: ZGcBody }, responses: { 200: json('what was swept', ZGcResult) } },
+  {
+    method: 'post', path: '/v1/gc', tag: 'models', auth: true, body: { contentType: 'application/json', schema: ZGcBody },
+    summary: 'Start a sweep of the artifact objects nothing references (older than the grace period), finishing interrupted deletions; answers at once with the job (Location: /v1/gc/:id), or with the sweep already queued or running',
+    responses: { 202: json('the sweep job', ZGcJob) },
+  },
+  { method: 'get', path: '/v1/gc/:id', tag: 'models', auth: true, summary: 'A sweep job: its status, and what was swept once it succeeded', params: ZIdParams, responses: { 200: json('the sweep job', ZGcJob) } },
 ];
 
 /** `/v1/runs/:id` → `/v1/runs/{id}` */

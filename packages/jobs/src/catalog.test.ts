@@ -71,7 +71,12 @@ describe('job catalog', () => {
     const _missing: HandlersFor<'worker'> = {};
     // @ts-expect-error the worker must handle 'distill' too
     const _shardOnly: HandlersFor<'worker'> = { shard: async () => ({ sha256: SHA, rows: 1, cols: 1, seconds: 0, workerId: 'w', backend: 'js', finishedAt: 0 }) };
-    const full: HandlersFor<'coordinator'> = { layer: async () => ({ outputSha256: SHA }) };
+    // @ts-expect-error the coordinator must handle 'gc' too
+    const _layerOnly: HandlersFor<'coordinator'> = { layer: async () => ({ outputSha256: SHA }) };
+    const full: HandlersFor<'coordinator'> = {
+      layer: async () => ({ outputSha256: SHA }),
+      gc: async () => ({ store: 'file:///x', scanned: 0, referenced: 0, young: 0, orphans: [], deleted: [], deferred: 0, dryRun: true }),
+    };
     expect(typeof full.layer).toBe('function');
   });
 
@@ -93,6 +98,7 @@ describe('job catalog', () => {
         params: { mbnParams: {} },
         idempotencyKey: 'run:r1',
       },
+      gc: { graceSeconds: 0, dryRun: true, principal: 'alice' },
     };
     for (const kind of Object.keys(jobCatalog) as JobKind[]) {
       expect(() => parsePayload(kind, valid[kind])).not.toThrow();

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { distillJob } from './distill.job.ts';
+import { gcJob } from './gc.job.ts';
 import type { JobRunner } from './define.ts';
 import { layerJob } from './layer.job.ts';
 import { shardJob } from './shard.job.ts';
@@ -9,6 +10,7 @@ export const jobCatalog = {
   shard: shardJob,
   layer: layerJob,
   distill: distillJob,
+  gc: gcJob,
 } as const;
 
 export type JobCatalog = typeof jobCatalog;

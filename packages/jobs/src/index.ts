@@ -4,6 +4,7 @@ export { jobCatalog, jobOptions, parsePayload, parseResult, queueName, PayloadEr
 export type { HandlersFor, JobCatalog, JobContext, JobHandler, JobKind, JobPayload, JobResult, KindsOf } from './catalog.ts';
 export { shardJob } from './shard.job.ts';
 export { layerJob } from './layer.job.ts';
+export { gcJob } from './gc.job.ts';
 export { distillJob, studentRequestProblem, ZStudentRequest, ZTeacherRef } from './distill.job.ts';
 export type { TStudentRequest, TTeacherRef } from './distill.job.ts';
 export { ZLayerInputRef, ZSha256, ZShardSpec } from './refs.ts';

@@ -19,7 +19,7 @@ import {
   ZDeletedAlias,
   ZDeletedVersion,
   ZErrorBody,
-  ZGcResult,
+  ZGcJob,
   ZModelDetail,
   ZModelList,
   ZModelVersion,
@@ -43,6 +43,9 @@ import {
 } from '@cmbn/registry';
 import { PipelineError } from './errors.ts';
 import { checkArtifact, type RegistryPort } from './registry-port.ts';
+
+/** How often a sweep job is polled: from the first wait, doubling to the longest. */
+const GC_POLL_MS = { first: 200, max: 2_000 };
 
 /** A failed call that is not a registry error: no answer (`status` undefined), 401, 5xx, an answer outside the contract. */
 export class RegistryHttpError extends Error {
@@ -269,7 +272,20 @@ export function httpRegistry(baseUrl: string, opts: HttpRegistryOptions = {}): H
       const d = await json(ZDeletedVersion, `/v1/models/${n(name)}/versions/${version}`, { method: 'DELETE' });
       return { name: d.name, version: d.version, orphaned: d.orphaned, artifacts: d.artifacts };
     },
-    gc: async (req = {}) =>
-      json(ZGcResult, '/v1/gc', send('POST', { ...(req.graceSeconds !== undefined ? { graceSeconds: req.graceSeconds } : {}), dryRun: req.dryRun === true })),
+    /** Starts the sweep job (or joins the one already queued or running) and waits for its end. */
+    gc: async (req = {}) => {
+      let job = await json(ZGcJob, '/v1/gc', send('POST', { ...(req.graceSeconds !== undefined ? { graceSeconds: req.graceSeconds } : {}), dryRun: req.dryRun === true }));
+      let seen = '';
+      for (let waitMs = GC_POLL_MS.first; ; waitMs = Math.min(waitMs * 2, GC_POLL_MS.max)) {
+        if (`${job.status}:${job.attempts}` !== seen) {
+          seen = `${job.status}:${job.attempts}`;
+          req.onStatus?.({ id: job.id, status: job.status, attempts: job.attempts });
+        }
+        if (job.status === 'succeeded' && job.result !== null) return job.result;
+        if (job.status === 'failed') throw new RegistryHttpError(`sweep ${job.id} failed: ${job.error ?? 'no reason recorded'}`);
+        await new Promise((r) => setTimeout(r, waitMs));
+        job = await json(ZGcJob, `/v1/gc/${n(job.id)}`);
+      }
+    },
   };
 }

@@ -60,6 +60,8 @@ export interface GcRequest {
   /** Keep unreferenced objects written less than this long ago (the registry's default: 1 h). */
   graceSeconds?: number;
   dryRun?: boolean;
+  /** Over HTTP the sweep is a job on the coordinator: called when its status changes (queued, running). */
+  onStatus?: (job: { id: string; status: string; attempts: number }) => void;
 }
 
 /** Reading the registry: models, versions, references, alias histories, archives. */

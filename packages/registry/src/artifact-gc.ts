@@ -217,7 +217,8 @@ export const MIN_GRACE_MS = 300_000;
  * DISTILLING and no version PENDING. (An upload in flight has no row yet: the operator who asks
  * for a short grace vouches for that.)
  */
-async function refuseShortGraceWhileBusy(graceMs: number): Promise<void> {
+export async function assertGcGraceAllowed(graceMs: number): Promise<void> {
+  if (graceMs >= MIN_GRACE_MS) return;
   const db = getDb();
   const [runs, pending] = await Promise.all([
     db.run.count({ where: { status: { in: ['QUEUED', 'RUNNING', 'DISTILLING'] } } }),
@@ -241,7 +242,7 @@ async function refuseShortGraceWhileBusy(graceMs: number): Promise<void> {
  */
 export async function gcArtifacts(store: GcStore, opts: GcOptions = {}): Promise<GcResult> {
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
-  if (graceMs < MIN_GRACE_MS) await refuseShortGraceWhileBusy(graceMs);
+  await assertGcGraceAllowed(graceMs);
   const cutoff = (opts.now ?? new Date()).getTime() - graceMs;
   const listed: { sha256: string; modifiedAt: Date }[] = [];
   for await (const o of store.list()) listed.push(o);

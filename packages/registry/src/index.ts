@@ -61,7 +61,7 @@ export { aliasHistory, deleteAlias, rollbackAlias, setAlias } from './aliases.ts
 export type { AliasAction, AliasActor, AliasEvent, AliasMove } from './aliases.ts';
 export { MAX_PAGE_SIZE, searchVersions } from './version-search.ts';
 export type { VersionSearch, VersionSearchItem, VersionSearchPage } from './version-search.ts';
-export { deleteVersion, deleteVersionAndArtifacts, drainArtifactDeletions, gcArtifacts } from './artifact-gc.ts';
+export { DEFAULT_GRACE_MS, assertGcGraceAllowed, deleteVersion, deleteVersionAndArtifacts, drainArtifactDeletions, gcArtifacts } from './artifact-gc.ts';
 export type { DeleteVersionResult, DrainResult, GcHooks, GcOptions, GcResult, GcStep, GcStore } from './artifact-gc.ts';
 export type {
   CreateModelVersionInput,

@@ -278,7 +278,9 @@ export function addModelsCommand(program: Command): void {
     withRegistry(o, async (reg, local) => {
       const dryRun = o.dryRun === true;
       if (local !== undefined) refuseSharedStoreSweep(local.store.url, local.url, dryRun, o.force === true);
-      const g = asContract(ZGcResult, await reg.gc({ ...(o.grace !== undefined ? { graceSeconds: o.grace } : {}), dryRun }));
+      const onStatus = (j: { id: string; status: string; attempts: number }) =>
+        process.stderr.write(`gc: sweep ${j.id} ${j.status}${j.attempts > 0 && j.status !== 'succeeded' ? ` (after ${j.attempts} failed attempt(s))` : ''}\n`);
+      const g = asContract(ZGcResult, await reg.gc({ ...(o.grace !== undefined ? { graceSeconds: o.grace } : {}), dryRun, onStatus }));
       const what = g.dryRun ? `would delete ${g.orphans.length}` : `deleted ${g.deleted.length}`;
       const later = g.deferred > 0 ? `, ${g.deferred} deferred (a version is PENDING, or the object was re-put within the grace period)` : '';
       out(o, g, `${g.store}: ${g.scanned} objects, ${g.referenced} referenced, ${g.young} unreferenced but younger than the grace period; ${what} orphan(s)${later}`);

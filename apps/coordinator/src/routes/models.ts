@@ -5,6 +5,7 @@ import {
   ZAliasParams,
   ZGcBody,
   ZHistoryQuery,
+  ZIdParams,
   ZModelDetailQuery,
   ZNameParams,
   ZRefParams,
@@ -14,7 +15,7 @@ import {
   type TAliasHistory,
   type TDeletedAlias,
   type TDeletedVersion,
-  type TGcResult,
+  type TGcJob,
   type TModelDetail,
   type TModelList,
 } from '@cmbn/api';
@@ -23,7 +24,6 @@ import {
   aliasHistory,
   deleteAlias,
   deleteVersionAndArtifacts,
-  gcArtifacts,
   getModel,
   getVersion,
   listModels,
@@ -34,6 +34,7 @@ import {
   setAlias,
 } from '@cmbn/registry';
 import { AppError } from '../errors.ts';
+import type { GcService } from '../gc-service.ts';
 import { eventView, modelView, moveView, searchView, versionView } from './model-views.ts';
 import { INT4_MAX, jsonBody } from './validation.ts';
 
@@ -54,7 +55,7 @@ const principal = (res: Response): string => {
  * sweep. Bodies are the contract's (@cmbn/api); registry errors keep their own code (errors.ts maps it).
  * Names, versions (int4) and refs are checked here first, so nothing the database cannot hold reaches it.
  */
-export function modelsRouter(deps: { store: ArtifactStore }): Router {
+export function modelsRouter(deps: { store: ArtifactStore; gc: GcService }): Router {
   const r = Router();
 
   r.get('/models', async (_req, res) => {
@@ -130,8 +131,12 @@ export function modelsRouter(deps: { store: ArtifactStore }): Router {
 
   r.post('/gc', ...jsonBody('16kb'), async (req, res) => {
     const b = ZGcBody.parse(req.body ?? {});
-    const g = await gcArtifacts(deps.store, { ...(b.graceSeconds !== undefined ? { graceMs: b.graceSeconds * 1000 } : {}), dryRun: b.dryRun === true });
-    const body: TGcResult = g;
+    const body: TGcJob = await deps.gc.request(b, principal(res));
+    res.status(202).setHeader('Location', `/v1/gc/${body.id}`).json(body);
+  });
+
+  r.get('/gc/:id', async (req, res) => {
+    const body: TGcJob = await deps.gc.get(ZIdParams.parse(req.params).id);
     res.json(body);
   });
 
