@@ -30,8 +30,20 @@ export class ArtifactCorruptError extends ArtifactError {
   constructor(
     readonly sha256: string,
     readonly actual: string,
+    message = `artifact ${sha256} is corrupt: its content hashes to ${actual}`,
   ) {
-    super('ARTIFACT_CORRUPT', `artifact ${sha256} is corrupt: its content hashes to ${actual}`);
+    super('ARTIFACT_CORRUPT', message);
+  }
+}
+
+/**
+ * The object is gone from its key because an earlier read found its bytes wrong and quarantined
+ * it. Reported as what it is (corrupt), not as "not found", so that every reader after the first
+ * gets the same reason; `actual` is unknown here.
+ */
+export class ArtifactQuarantinedError extends ArtifactCorruptError {
+  constructor(sha256: string) {
+    super(sha256, 'unknown', `artifact ${sha256} is corrupt: an earlier read found its bytes wrong and quarantined it; putting the correct bytes again repairs it`);
   }
 }
 

@@ -3,7 +3,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
 import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
 import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions, StoredObject } from './store.ts';
 import { verifiedReadStream } from './verified-read-stream.ts';
@@ -206,7 +206,7 @@ export class FileArtifactStore implements ArtifactStore {
     try {
       buf = await readFile(path);
     } catch (err) {
-      if (isNotFound(err)) throw new ArtifactNotFoundError(sha256);
+      if (isNotFound(err)) throw await this.missing(sha256);
       throw err;
     }
     const actual = createHash('sha256').update(buf).digest('hex');
@@ -224,10 +224,16 @@ export class FileArtifactStore implements ArtifactStore {
     try {
       h = await open(path, 'r');
     } catch (err) {
-      if (isNotFound(err)) throw new ArtifactNotFoundError(sha256);
+      if (isNotFound(err)) throw await this.missing(sha256);
       throw err;
     }
     return verifiedReadStream(h.createReadStream({ autoClose: true }), sha256, () => this.quarantine(sha256));
+  }
+
+  /** Why a key has no object: quarantined as corrupt by an earlier read, or never written (or deleted). */
+  private async missing(sha256: string): Promise<ArtifactNotFoundError | ArtifactQuarantinedError> {
+    const names = await readdir(join(this.root, QUARANTINE_DIR)).catch(() => [] as string[]);
+    return names.some((n) => n.startsWith(`${sha256}-`)) ? new ArtifactQuarantinedError(sha256) : new ArtifactNotFoundError(sha256);
   }
 
   /**

@@ -10,6 +10,7 @@ export { verifiedReadStream } from './verified-read-stream.ts';
 export {
   ArtifactBackendNotImplementedError,
   ArtifactCorruptError,
+  ArtifactQuarantinedError,
   ArtifactError,
   ArtifactNotFoundError,
   ArtifactStoreConfigError,

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { GetObjectCommandOutput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
 import type { S3Location, S3StoreOptions } from './s3-config.ts';
 import { diagnoseS3Failure, isS3NotFound } from './s3-errors.ts';
 import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
@@ -216,9 +216,15 @@ export class S3ArtifactStore implements ArtifactStore {
       if (res.Body === undefined) throw new ArtifactNotFoundError(sha256);
       return res.Body;
     } catch (err) {
-      if (isS3NotFound(err)) throw new ArtifactNotFoundError(sha256);
+      if (isS3NotFound(err)) throw await this.missing(sha256);
       throw err;
     }
+  }
+
+  /** Why a key has no object: quarantined as corrupt by an earlier read, or never written (or deleted). */
+  private async missing(sha256: string): Promise<ArtifactNotFoundError | ArtifactQuarantinedError> {
+    const res = await this.client.send(new ListObjectsV2Command({ Bucket: this.location.bucket, Prefix: this.key(`quarantine/${sha256}-`), MaxKeys: 1 }));
+    return (res.KeyCount ?? res.Contents?.length ?? 0) > 0 ? new ArtifactQuarantinedError(sha256) : new ArtifactNotFoundError(sha256);
   }
 
   /**

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactTooLargeError, FileArtifactStore, InvalidArtifactKeyError, s3StoreForTest, startS3Server } from './index.ts';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactTooLargeError, FileArtifactStore, InvalidArtifactKeyError, s3StoreForTest, startS3Server } from './index.ts';
 import type { ArtifactStore, S3TestServer } from './index.ts';
 
 /**
@@ -198,6 +198,14 @@ describe.each(backends)('ArtifactStore contract: $name', ({ make }) => {
     expect((err as ArtifactCorruptError).actual).toBe(sha(bad));
     expect(await store.has(sha256)).toBe(false);
     expect((await b.quarantined()).length).toBe(1);
+    // Every later reader gets the same reason (corrupt, quarantined), not "not found".
+    for (const read of [() => store.get(sha256), () => store.createReadStream(sha256)]) {
+      const again = await read().catch((e: unknown) => e);
+      expect(again).toBeInstanceOf(ArtifactQuarantinedError);
+      expect((again as Error).message).toMatch(new RegExp(`artifact ${sha256} is corrupt: an earlier read found its bytes wrong and quarantined it`));
+    }
+    // A key never written is still plainly not found.
+    await expect(store.get(sha(pattern(10, 99)))).rejects.toBeInstanceOf(ArtifactNotFoundError);
     // put keeps existing objects, but the key is now free, so this writes the right bytes anew.
     await store.put(bytes);
     expect(await store.get(sha256)).toEqual(bytes);
