@@ -6,7 +6,8 @@ export { drawClustering, featureCount, gatherDense, gatherCodeRows } from './lay
 export type { CodeInput, DenseInput, LayerInput, ClusteringDraw } from './layer.ts';
 export { computeShard, placeShard, planShards } from './shard.ts';
 export type { ShardSpec } from './shard.ts';
-export { fitPcaOnCodes, jacobiEigen, projectCodes } from './pca.ts';
+export { fitPcaOnCodes, projectCodes } from './pca.ts';
+export { jacobiEigen } from './pca-linalg.ts';
 export type { PcaModel } from './pca.ts';
 export { fitOutputStep, fitToolboxPca, toolboxComponents } from './pca-toolbox.ts';
 export { kmeans, assignNearest } from './kmeans.ts';

@@ -64,6 +64,10 @@ export function assignNearest(
   const labels = out ?? new Int32Array(n);
   if (labels.length < n) throw new Error(`assignNearest: out has ${labels.length} entries, need ${n}`);
   if (centroids.length < c * dim) throw new Error(`assignNearest: centroids has ${centroids.length} entries, need ${c * dim}`);
+  if (dim <= MAX_UNROLLED_DIM) {
+    kernelsFor(dim).assign(x, n, centroids, c, labels);
+    return labels;
+  }
   for (let i = 0; i < n; i++) {
     const xo = i * dim;
     let bestJ = 0;
@@ -78,6 +82,64 @@ export function assignNearest(
     labels[i] = bestJ;
   }
   return labels;
+}
+
+/**
+ * The two n-point distance loops, generated per dimension (≤ MAX_UNROLLED_DIM) so a point's
+ * coordinates sit in locals: each squared distance is still s = 0, then s += (a_t − b_t)² for t
+ * ascending, exactly sqDist's operations in its order, so the results are the same bits.
+ */
+interface DistanceKernels {
+  /** labels[i] = nearest centroid of point i (ties → lowest index), as assignNearest. */
+  assign(x: Float64Array, n: number, centroids: Float64Array, c: number, labels: Int32Array): void;
+  /** cand[i] = min(‖x_i − x_at‖², closest[i]) for the point starting at x[at]; returns Σ cand in i order. */
+  trial(x: Float64Array, n: number, at: number, closest: Float64Array, cand: Float64Array): number;
+}
+
+const MAX_UNROLLED_DIM = 16;
+const distanceKernels: DistanceKernels[] = [];
+
+function kernelsFor(dim: number): DistanceKernels {
+  const cached = distanceKernels[dim];
+  if (cached) return cached;
+  const ts = Array.from({ length: dim }, (_, t) => t);
+  const load = (name: string, arr: string, off: string) => ts.map((t) => `const ${name}${t} = ${arr}[${off} + ${t}];`).join(' ');
+  const dist = (a: string, arr: string, off: string) => `let s = 0; let d; ${ts.map((t) => `d = ${a}${t} - ${arr}[${off} + ${t}]; s += d * d;`).join(' ')}`;
+  const assign = new Function(
+    'x',
+    'n',
+    'centroids',
+    'c',
+    'labels',
+    `for (let i = 0, xo = 0; i < n; i++, xo += ${dim}) {
+  ${load('x', 'x', 'xo')}
+  let bestJ = 0;
+  let bestD = Infinity;
+  for (let j = 0, co = 0; j < c; j++, co += ${dim}) {
+    ${dist('x', 'centroids', 'co')}
+    if (s < bestD) { bestD = s; bestJ = j; }
+  }
+  labels[i] = bestJ;
+}`,
+  ) as DistanceKernels['assign'];
+  const trial = new Function(
+    'x',
+    'n',
+    'at',
+    'closest',
+    'cand',
+    `${load('q', 'x', 'at')}
+let p = 0;
+for (let i = 0, xo = 0; i < n; i++, xo += ${dim}) {
+  let s = 0; let d; ${ts.map((t) => `d = x[xo + ${t}] - q${t}; s += d * d;`).join(' ')}
+  const cl = closest[i];
+  const m = s < cl ? s : cl;
+  cand[i] = m;
+  p += m;
+}
+return p;`,
+  ) as DistanceKernels['trial'];
+  return (distanceKernels[dim] = { assign, trial });
 }
 
 function sqDist(a: Float64Array, ao: number, b: Float64Array, bo: number, dim: number): number {
@@ -135,11 +197,15 @@ function kmeansPlusPlus(x: Float64Array, n: number, dim: number, c: number, rng:
       const target = rng.nextFloat() * acc;
       const idx = acc > 0 ? firstAbove(cumsum, target) : rng.nextInt(n);
       let p = 0;
-      for (let i = 0; i < n; i++) {
-        const d = sqDist(x, i * dim, x, idx * dim, dim);
-        const m = d < closest[i]! ? d : closest[i]!;
-        cand[i] = m;
-        p += m;
+      if (dim <= MAX_UNROLLED_DIM) {
+        p = kernelsFor(dim).trial(x, n, idx * dim, closest, cand);
+      } else {
+        for (let i = 0; i < n; i++) {
+          const d = sqDist(x, i * dim, x, idx * dim, dim);
+          const m = d < closest[i]! ? d : closest[i]!;
+          cand[i] = m;
+          p += m;
+        }
       }
       if (p < bestPot) {
         bestPot = p;

@@ -3,9 +3,9 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ContainerError, decodeContainer, encodeContainer, type SectionArray } from './container.ts';
 import { bitsFor, packBits, unpackBits } from './bitpack.ts';
-import { drawClusteringUnsorted, featureCount, type LayerInput } from './layer.ts';
+import { featureCount, type LayerInput } from './layer.ts';
 import { keptCount, type TMbnParams } from './params.ts';
-import { streamState } from './rng.ts';
+import { sampleDistinct, streamState, xoshiro128ss } from './rng.ts';
 import type { PcaModel } from './pca.ts';
 import { applicationHeader, applicationSections, readApplication, type ApplicationTag, type FittedApplication } from './application.ts';
 
@@ -77,24 +77,29 @@ export function keptFeatures(layer: ModelLayer, v: number): Uint32Array {
   return out;
 }
 
-/** Rebuilds what prediction needs of a trained layer from its input and the random streams. */
+/**
+ * Rebuilds what prediction needs of a trained layer from its input and the random streams.
+ * Clustering v's draws are drawClusteringUnsorted's: its kept features straight into the bitset
+ * through keptBitsFromStream (the same draws, without the Rng class: ~5× faster, and these are
+ * ~225M draws at MNIST-70k), then its centres from the same stream where that left it.
+ */
 export function buildModelLayer(input: LayerInput, layer: number, k: number, params: TMbnParams): ModelLayer {
   const { V, seed, a } = params;
   const n = input.n;
   const nFeatures = featureCount(input);
   const bytes = bitsetBytes(nFeatures);
   const featureBits = new Uint8Array(V * bytes);
+  const kept = keptCount(nFeatures, a);
+  const identity = new Uint32Array(nFeatures);
+  for (let i = 0; i < nFeatures; i++) identity[i] = i;
+  const perm = new Uint32Array(nFeatures);
   const draws: Uint32Array[] = [];
   const used = new Uint8Array(n);
   for (let v = 0; v < V; v++) {
-    // Kept features only become bits here, so their draw order does not matter.
-    const { features, centres } = drawClusteringUnsorted(seed, layer, v, nFeatures, n, a, k);
-    const base = v * bytes;
-    for (let f = 0; f < features.length; f++) {
-      const x = features[f]!;
-      const at = base + (x >>> 3);
-      featureBits[at] = featureBits[at]! | (1 << (x & 7));
-    }
+    const st = streamState(seed, layer, v);
+    perm.set(identity);
+    keptBitsFromStream(st, nFeatures, kept, perm, featureBits, v * bytes);
+    const centres = sampleDistinct(xoshiro128ss(st[0]!, st[1]!, st[2]!, st[3]!), n, k);
     for (let j = 0; j < centres.length; j++) used[centres[j]!] = 1;
     draws.push(centres);
   }

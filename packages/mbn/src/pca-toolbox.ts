@@ -1,6 +1,7 @@
 import { sampleDistinct, sortedU32, streamFor } from './rng.ts';
 import type { TOutputStep } from './params.ts';
-import { checkCode, fitPcaOnCodes, jacobiEigen, orthonormalizeBlock, type PcaModel, type SparseCode } from './pca.ts';
+import { checkCode, fitPcaOnCodes, type PcaModel, type SparseCode } from './pca.ts';
+import { codeGram, jacobiEigen, orthonormalizeBlock } from './pca-linalg.ts';
 
 /**
  * The output step of the author's MATLAB toolbox (MBN.m), reimplemented from its description:
@@ -48,27 +49,25 @@ function fitSubsetPca(code: SparseCode, c: number, seed: number): PcaModel {
 }
 
 function fitEmPca(code: SparseCode, c: number, seed: number): PcaModel {
-  const { n, V, k, ids } = code;
+  const { n, V, k } = code;
   const D = V * k;
   const p = toolboxComponents(c, D);
   const rng = streamFor(seed, 0xe3ca);
   // C: D×p feature-major, uniform [0, 1) like MATLAB's rand.
-  const C = new Float64Array(D * p);
+  let C = new Float64Array(D * p);
   for (let t = 0; t < C.length; t++) C[t] = rng.nextFloat();
-  orthonormalizeBlock(C, D, p, 0, p, rng);
+  const P = new Float64Array(0);
+  const S = new Float64Array(p * D);
+  orthonormalizeBlock(C, D, p, 0, p, rng, P, S);
   const Y = new Float64Array(n * p);
+  // C ← XᵀX·C: codeGram's Y = X·C from zero, then the scatter into a zeroed buffer; swap.
+  const zero = new Float64Array(p);
+  let next = new Float64Array(D * p);
   for (let it = 0; it < TOOLBOX_EM_ITERATIONS; it++) {
-    project(code, C, p, Y);
-    C.fill(0);
-    for (let i = 0; i < n; i++) {
-      const base = i * V;
-      const yo = i * p;
-      for (let v = 0; v < V; v++) {
-        const o = (v * k + ids[base + v]!) * p;
-        for (let j = 0; j < p; j++) C[o + j]! += Y[yo + j]!;
-      }
-    }
-    orthonormalizeBlock(C, D, p, 0, p, rng);
+    next.fill(0);
+    codeGram(code, C, p, zero, next, Y);
+    [C, next] = [next, C];
+    orthonormalizeBlock(C, D, p, 0, p, rng, P, S);
   }
   // truepca of the projected data: population covariance (centred), eigenvectors by decreasing value.
   project(code, C, p, Y);

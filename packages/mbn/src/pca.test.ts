@@ -1,5 +1,8 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { fitPcaOnCodes, fitPcaOnCodesDetailed, jacobiEigen, projectCodes, type PcaModel, type SparseCode } from './pca.ts';
+import { fitPcaOnCodes, fitPcaOnCodesDetailed, projectCodes, type PcaModel, type SparseCode } from './pca.ts';
+import { jacobiEigen } from './pca-linalg.ts';
+import { fitToolboxPca } from './pca-toolbox.ts';
 import { streamFor } from './rng.ts';
 
 /** a code with planted structure: `classes` prototypes, each id copied from the prototype with probability p */
@@ -159,5 +162,27 @@ describe('projectCodes', () => {
     const model = fitPcaOnCodes(plantedCode(20, 3, 4, 2, 0.5, 1), 2, 0);
     expect(() => projectCodes(plantedCode(5, 4, 3, 1, 0, 1), model)).not.toThrow(); // 4·3 = 12 = 3·4
     expect(() => projectCodes(plantedCode(5, 3, 5, 1, 0, 1), model)).toThrow(/expects 12/);
+  });
+});
+
+describe('output-step bits (kept by the speed-ups of codeGram, orthonormalizeBlock and gramAtB)', () => {
+  // Hashes of mean, basis and eigenvalues from the sources before those speed-ups (git abcac90).
+  // n > 3000 takes the toolbox's EM-PCA path; c = 30 gives b = 40, past the unrolled widths.
+  const n = 3200;
+  const V = 12;
+  const k = 7;
+  const rng = streamFor(21, 5);
+  const ids = new Uint16Array(n * V);
+  const protos = Array.from({ length: 4 }, () => Array.from({ length: V }, () => rng.nextInt(k)));
+  for (let i = 0; i < n; i++) for (let v = 0; v < V; v++) ids[i * V + v] = rng.nextFloat() < 0.7 ? protos[i % 4]![v]! : rng.nextInt(k);
+  const code: SparseCode = { n, V, k, ids };
+  const hash = (m: PcaModel) =>
+    createHash('sha256').update(new Uint8Array(m.mean.buffer)).update(new Uint8Array(m.basis.buffer)).update(new Uint8Array(m.eigenvalues.buffer)).digest('hex');
+
+  it('centred, uncentred (c = 5 and 30) and toolbox PCA give the same bits as before', () => {
+    expect(hash(fitPcaOnCodes(code, 5, 3))).toBe('31498b6b55e42677c85e1f392108636fdc369bc9b68a1416cf331ade04886cbf');
+    expect(hash(fitPcaOnCodes(code, 5, 3, { centre: false }))).toBe('216c565550ca8204ca53736f0dac98a7327eeaee9e6320c27033589a359f5fc3');
+    expect(hash(fitPcaOnCodes(code, 30, 3))).toBe('7ce87b40f9f70094eae3635e2da2975b168cc2725718451dba39a04781f370f1');
+    expect(hash(fitToolboxPca(code, 5, 3))).toBe('8d16f5876cc07ab05a66069e54d7298db457c0214ffd8dbf3719affc88c14d35');
   });
 });

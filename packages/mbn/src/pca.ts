@@ -1,4 +1,5 @@
-import { streamFor, type Rng } from './rng.ts';
+import { codeGram, gramAtB, jacobiEigen, multiplyBy, orthonormalizeBlock, permuteColumns, sortDescending } from './pca-linalg.ts';
+import { streamFor } from './rng.ts';
 
 /**
  * PCA of a layer's sparse one-hot code without ever forming the n×D matrix.
@@ -103,15 +104,18 @@ export function fitPcaOnCodesDetailed(code: SparseCode, c: number, seed: number,
     for (let f = 0; f < D; f++) mean[f] = mean[f]! / n;
   }
 
-  // K, CK: D×m, feature-major (one nonzero touches a contiguous run of a row); Y: n×b scratch
+  // K, CK: D×m, feature-major (one nonzero touches a contiguous run of a row); Y, mq, Qb, Z: scratch
   const K = new Float64Array(D * m);
   const CK = new Float64Array(D * m);
   const Y = new Float64Array(n * b);
   const mq = new Float64Array(b);
+  const init = new Float64Array(b);
   const Qb = new Float64Array(D * b);
+  const Z = new Float64Array(D * b);
   const P = new Float64Array(m * b);
+  const S = new Float64Array(b * D);
   for (let f = 0; f < D; f++) for (let j = 0; j < b; j++) K[f * m + j] = 2 * rng.nextFloat() - 1;
-  orthonormalizeBlock(K, D, m, 0, b, rng, P);
+  orthonormalizeBlock(K, D, m, 0, b, rng, P, S);
 
   const T = new Float64Array(m * m);
   const W = new Float64Array(m * m);
@@ -125,7 +129,7 @@ export function fitPcaOnCodesDetailed(code: SparseCode, c: number, seed: number,
     let col = 0;
     let w = b;
     for (;;) {
-      applyCovariance(code, mean, K, CK, m, col, w, Y, mq, Qb);
+      applyCovariance(code, mean, K, CK, m, col, w, Y, mq, init, Qb, Z);
       const next = col + w;
       if (next >= m) break;
       const w2 = Math.min(b, m - next);
@@ -133,7 +137,7 @@ export function fitPcaOnCodesDetailed(code: SparseCode, c: number, seed: number,
         const o = f * m;
         for (let j = 0; j < w2; j++) K[o + next + j] = CK[o + col + j]!;
       }
-      orthonormalizeBlock(K, D, m, next, w2, rng, P);
+      orthonormalizeBlock(K, D, m, next, w2, rng, P, S);
       col = next;
       w = w2;
     }
@@ -168,7 +172,7 @@ export function fitPcaOnCodesDetailed(code: SparseCode, c: number, seed: number,
     }
     // thick restart from the top-b Ritz vectors (orthonormal up to rounding; re-orthonormalise)
     for (let f = 0; f < D; f++) for (let j = 0; j < b; j++) K[f * m + j] = U[f * b + j]!;
-    orthonormalizeBlock(K, D, m, 0, b, rng, P);
+    orthonormalizeBlock(K, D, m, 0, b, rng, P, S);
   }
 }
 
@@ -196,7 +200,7 @@ function finish(D: number, c: number, b: number, mean: Float64Array, U: Float64A
 
 /**
  * CK[:, col:col+w] = C·K[:, col:col+w] = Xᵀ(X·B − 1·μᵀB)/n for the block B of K (both D×m,
- * feature-major), with Y (n×≥w), mq (≥w) and Qb (D×≥w) as scratch.
+ * feature-major), with Y (n×≥w), mq (≥w), init (≥w) and Qb, Z (D×≥w) as scratch.
  */
 function applyCovariance(
   code: SparseCode,
@@ -208,9 +212,11 @@ function applyCovariance(
   w: number,
   Y: Float64Array,
   mq: Float64Array,
+  init: Float64Array,
   Qb: Float64Array,
+  Z: Float64Array,
 ): void {
-  const { n, V, k, ids } = code;
+  const { V, k } = code;
   const D = V * k;
   // gather the block into contiguous D×w scratch (Qb) so the scattered row reads stay compact
   for (let f = 0; f < D; f++) {
@@ -225,196 +231,15 @@ function applyCovariance(
     const qo = f * w;
     for (let j = 0; j < w; j++) mq[j]! += mu * Qb[qo + j]!;
   }
-  for (let i = 0; i < n; i++) {
-    const base = i * V;
-    const yo = i * w;
-    for (let j = 0; j < w; j++) Y[yo + j] = -mq[j]!;
-    for (let v = 0; v < V; v++) {
-      const qo = (v * k + ids[base + v]!) * w;
-      for (let j = 0; j < w; j++) Y[yo + j]! += Qb[qo + j]!;
-    }
-  }
-  Qb.fill(0, 0, D * w);
-  for (let i = 0; i < n; i++) {
-    const base = i * V;
-    const yo = i * w;
-    for (let v = 0; v < V; v++) {
-      const zo = (v * k + ids[base + v]!) * w;
-      for (let j = 0; j < w; j++) Qb[zo + j]! += Y[yo + j]!;
-    }
-  }
-  const inv = 1 / n;
+  for (let j = 0; j < w; j++) init[j] = -mq[j]!;
+  Z.fill(0, 0, D * w);
+  codeGram(code, Qb, w, init, Z, Y);
+  const inv = 1 / code.n;
   for (let f = 0; f < D; f++) {
     const o = f * m + col;
     const qo = f * w;
-    for (let j = 0; j < w; j++) CK[o + j] = Qb[qo + j]! * inv;
+    for (let j = 0; j < w; j++) CK[o + j] = Z[qo + j]! * inv;
   }
-}
-
-/** T = AᵀB for D×b matrices A, B (row-major) */
-function gramAtB(A: Float64Array, B: Float64Array, D: number, b: number, T: Float64Array): void {
-  T.fill(0);
-  for (let f = 0; f < D; f++) {
-    const o = f * b;
-    for (let i = 0; i < b; i++) {
-      const a = A[o + i]!;
-      if (a === 0) continue;
-      const to = i * b;
-      for (let j = 0; j < b; j++) T[to + j]! += a * B[o + j]!;
-    }
-  }
-}
-
-/** A (D×b) · W (b×w) → D×w */
-function multiplyBy(A: Float64Array, D: number, b: number, W: Float64Array, w: number): Float64Array {
-  const out = new Float64Array(D * w);
-  for (let f = 0; f < D; f++) {
-    const ao = f * b;
-    const oo = f * w;
-    for (let i = 0; i < b; i++) {
-      const a = A[ao + i]!;
-      if (a === 0) continue;
-      const wo = i * w;
-      for (let j = 0; j < w; j++) out[oo + j]! += a * W[wo + j]!;
-    }
-  }
-  return out;
-}
-
-/**
- * Orthonormalises columns [from, from+w) of the D×stride matrix A in place against the
- * (orthonormal) columns [0, from) and each other: block classical Gram–Schmidt against the
- * earlier columns (row-wise passes, cache friendly) plus modified Gram–Schmidt inside the
- * block, all done twice ("twice is enough"). A column numerically in the span of the
- * earlier ones (rank deficiency, an exhausted Krylov space) is replaced by a fresh random
- * vector from `rng` and orthogonalised column by column. P (≥ from·w) is scratch.
- */
-export function orthonormalizeBlock(
-  A: Float64Array,
-  D: number,
-  stride: number,
-  from: number,
-  w: number,
-  rng: Rng,
-  P: Float64Array = new Float64Array(from * w),
-): void {
-  const norm0 = new Float64Array(w);
-  for (let j = 0; j < w; j++) norm0[j] = columnNorm(A, D, stride, from + j);
-  for (let pass = 0; pass < 2; pass++) {
-    if (from > 0) {
-      P.fill(0, 0, from * w);
-      for (let f = 0; f < D; f++) {
-        const o = f * stride;
-        for (let i = 0; i < from; i++) {
-          const a = A[o + i]!;
-          if (a === 0) continue;
-          const po = i * w;
-          for (let j = 0; j < w; j++) P[po + j]! += a * A[o + from + j]!;
-        }
-      }
-      for (let f = 0; f < D; f++) {
-        const o = f * stride;
-        for (let i = 0; i < from; i++) {
-          const a = A[o + i]!;
-          if (a === 0) continue;
-          const po = i * w;
-          for (let j = 0; j < w; j++) A[o + from + j]! -= a * P[po + j]!;
-        }
-      }
-    }
-    for (let j = 0; j < w; j++) {
-      const cj = from + j;
-      // columns from..cj−1 are already unit in this pass
-      for (let i = 0; i < j; i++) projectOut(A, D, stride, from + i, cj);
-      let norm = columnNorm(A, D, stride, cj);
-      for (let attempt = 0; !(norm0[j]! > 0 && norm > 1e-10 * norm0[j]!); attempt++) {
-        if (attempt > 50) throw new Error(`orthonormalizeBlock: cannot complete a basis of ${cj + 1} columns in dimension ${D}`);
-        for (let f = 0; f < D; f++) A[f * stride + cj] = 2 * rng.nextFloat() - 1;
-        norm0[j] = columnNorm(A, D, stride, cj);
-        for (let again = 0; again < 2; again++) for (let i = 0; i < cj; i++) projectOut(A, D, stride, i, cj);
-        norm = columnNorm(A, D, stride, cj);
-      }
-      const inv = 1 / norm;
-      for (let f = 0; f < D; f++) A[f * stride + cj] = A[f * stride + cj]! * inv;
-      norm0[j] = 1;
-    }
-  }
-}
-
-/** column t −= (column sᵀ column t)·column s (column s assumed unit or zero) */
-function projectOut(A: Float64Array, D: number, stride: number, s: number, t: number): void {
-  let dot = 0;
-  for (let f = 0; f < D; f++) dot += A[f * stride + s]! * A[f * stride + t]!;
-  if (dot === 0) return;
-  for (let f = 0; f < D; f++) A[f * stride + t]! -= dot * A[f * stride + s]!;
-}
-
-function columnNorm(A: Float64Array, D: number, stride: number, j: number): number {
-  let s = 0;
-  for (let f = 0; f < D; f++) s += A[f * stride + j]! * A[f * stride + j]!;
-  return Math.sqrt(s);
-}
-
-/**
- * Cyclic Jacobi eigen-decomposition of the symmetric m×m matrix A (row-major, destroyed).
- * Writes eigenvalues to `values` (unsorted) and eigenvectors as the columns of `vectors`.
- */
-export function jacobiEigen(A: Float64Array, m: number, values: Float64Array, vectors: Float64Array): void {
-  vectors.fill(0);
-  for (let i = 0; i < m; i++) vectors[i * m + i] = 1;
-  let total = 0;
-  for (let i = 0; i < m * m; i++) total += A[i]! * A[i]!;
-  for (let sweep = 0; sweep < 100; sweep++) {
-    let off = 0;
-    for (let p = 0; p < m; p++) for (let q = p + 1; q < m; q++) off += A[p * m + q]! * A[p * m + q]!;
-    if (off <= 1e-30 * total || off === 0) break;
-    for (let p = 0; p < m - 1; p++) {
-      for (let q = p + 1; q < m; q++) {
-        const apq = A[p * m + q]!;
-        if (apq === 0) continue;
-        const app = A[p * m + p]!;
-        const aqq = A[q * m + q]!;
-        // rotation angle that zeroes A[p][q] (Golub & Van Loan, sym.schur2)
-        const tau = (aqq - app) / (2 * apq);
-        const t = (tau >= 0 ? 1 : -1) / (Math.abs(tau) + Math.sqrt(1 + tau * tau));
-        const cs = 1 / Math.sqrt(1 + t * t);
-        const sn = t * cs;
-        for (let r = 0; r < m; r++) {
-          const arp = A[r * m + p]!;
-          const arq = A[r * m + q]!;
-          A[r * m + p] = cs * arp - sn * arq;
-          A[r * m + q] = sn * arp + cs * arq;
-        }
-        for (let r = 0; r < m; r++) {
-          const apr = A[p * m + r]!;
-          const aqr = A[q * m + r]!;
-          A[p * m + r] = cs * apr - sn * aqr;
-          A[q * m + r] = sn * apr + cs * aqr;
-        }
-        for (let r = 0; r < m; r++) {
-          const vrp = vectors[r * m + p]!;
-          const vrq = vectors[r * m + q]!;
-          vectors[r * m + p] = cs * vrp - sn * vrq;
-          vectors[r * m + q] = sn * vrp + cs * vrq;
-        }
-      }
-    }
-  }
-  for (let i = 0; i < m; i++) values[i] = A[i * m + i]!;
-}
-
-/** indices sorting `values` descending, ties by lower index */
-function sortDescending(values: Float64Array, order: Int32Array): void {
-  const idx = Array.from({ length: values.length }, (_, i) => i);
-  idx.sort((a, b) => values[b]! - values[a]! || a - b);
-  order.set(idx);
-}
-
-/** the first w columns of W (m×m) in the given order, as an m×w matrix */
-function permuteColumns(W: Float64Array, m: number, order: Int32Array, w: number): Float64Array {
-  const out = new Float64Array(m * w);
-  for (let r = 0; r < m; r++) for (let j = 0; j < w; j++) out[r * w + j] = W[r * m + order[j]!]!;
-  return out;
 }
 
 /**
