@@ -5,23 +5,17 @@
  * and every JSON answer against the contract both ways: @cmbn/api's zod schema (what the console
  * parses with) and the served OpenAPI document's JSON schema (what other clients read).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ZRunEmbedding, ZRunList, ZRunView, buildOpenApiDocument, documentValidator } from '@cmbn/api';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { trainMbn, type TrainResult } from '@cmbn/mbn';
 import { clusteringMetrics } from '@cmbn/metrics';
-import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
 import { confusionMatrix, project2d, projectRun } from './console-projection.ts';
-import { api, dropPrefix, spawnWorker, startTestCoordinator, stop, submit, tempArtifacts, uniquePrefix, upload, waitForRun, type Api } from './test-helpers.ts';
+import { stop, submit, upload, useTestCoordinator, waitForRun } from './test-helpers.ts';
 
 const N = 400;
 const PARAMS = { V: 8, clusters: 10, seed: 3 };
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
-let a: Api;
-const prefix = uniquePrefix();
+const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
 let local: TrainResult;
 let truth: Int32Array;
 let datasetId: string;
@@ -30,7 +24,7 @@ const contract = documentValidator(buildOpenApiDocument());
 
 /** A JSON answer, checked against the zod schema and the OpenAPI document. */
 async function checked(path: string, schema: { safeParse(v: unknown): { success: boolean; error?: unknown } }) {
-  const res = await a(path);
+  const res = await t.a(path);
   const body: unknown = await res.json();
   expect(res.status, path).toBe(200);
   expect(contract.check('GET', path.split('?')[0]!, res.status, res.headers.get('content-type'), body), path).toEqual([]);
@@ -41,21 +35,11 @@ async function checked(path: string, schema: { safeParse(v: unknown): { success:
 }
 
 beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
-  a = api(coordinator.url);
   const ds = await loadDataset('mnist-train', { limit: N });
   truth = ds.labels!;
   local = await trainMbn(ds.x, PARAMS, { threads: 1 });
-  datasetId = (await upload(a, encodeNpy(ds.x), 'name=mnist400')).body.id;
-  labelsId = (await upload(a, encodeNpy({ rows: N, cols: 1, dtype: 'int32', data: truth }), `name=labels400&labelsFor=${datasetId}`)).body.id;
-});
-
-afterAll(async () => {
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
+  datasetId = (await upload(t.a, encodeNpy(ds.x), 'name=mnist400')).body.id;
+  labelsId = (await upload(t.a, encodeNpy({ rows: N, cols: 1, dtype: 'int32', data: truth }), `name=labels400&labelsFor=${datasetId}`)).body.id;
 });
 
 describe('console data routes', () => {
@@ -63,16 +47,16 @@ describe('console data routes', () => {
   let unlabelled: string;
 
   it('a run without distillation stores its embedding and labels', async () => {
-    const w = await spawnWorker({ prefix, artifacts: artifacts.url });
+    const w = await t.spawnWorker();
     try {
-      runId = (await submit(a, { datasetId, labelsId, params: PARAMS })).body.id;
-      unlabelled = (await submit(a, { datasetId, params: PARAMS })).body.id;
-      const run = await waitForRun(a, runId, 90_000);
+      runId = (await submit(t.a, { datasetId, labelsId, params: PARAMS })).body.id;
+      unlabelled = (await submit(t.a, { datasetId, params: PARAMS })).body.id;
+      const run = await waitForRun(t.a, runId, 90_000);
       expect(run.status).toBe('SUCCEEDED');
       expect(run.modelHash).toBe(local.modelHash);
       expect(run.summary.mbnOutput).toMatchObject({ rows: N, c: local.model.pca.c });
       await checked(`/v1/runs/${runId}`, ZRunView);
-      expect((await waitForRun(a, unlabelled, 90_000)).status).toBe('SUCCEEDED');
+      expect((await waitForRun(t.a, unlabelled, 90_000)).status).toBe('SUCCEEDED');
     } finally {
       await stop(w);
     }
@@ -86,9 +70,9 @@ describe('console data routes', () => {
     expect(row.durationSeconds).toBeGreaterThan(0);
     // (jsonb in Postgres keeps about 15 significant digits)
     for (const [k, v] of Object.entries(clusteringMetrics(truth, local.labels))) expect(row.metrics[k], k).toBeCloseTo(v, 12);
-    expect((await a.json('/v1/runs?status=FAILED')).body.runs).toEqual([]);
-    expect((await a.json('/v1/runs?limit=1')).body.runs).toHaveLength(1);
-    for (const q of ['limit=0', 'limit=x', 'status=DONE', 'other=1']) expect((await a.json(`/v1/runs?${q}`)).status, q).toBe(400);
+    expect((await t.a.json('/v1/runs?status=FAILED')).body.runs).toEqual([]);
+    expect((await t.a.json('/v1/runs?limit=1')).body.runs).toHaveLength(1);
+    for (const q of ['limit=0', 'limit=x', 'status=DONE', 'other=1']) expect((await t.a.json(`/v1/runs?${q}`)).status, q).toBe(400);
   });
 
   it('serves the projection and the confusion matrix, equal to the local trainer\'s', async () => {
@@ -105,7 +89,7 @@ describe('console data routes', () => {
     expect(trace / N).toBeCloseTo(r.body.metrics.acc, 12);
     expect(r.body.clusterSizes.reduce((s: number, c: { count: number }) => s + c.count, 0)).toBe(N);
 
-    const bin = await a(`/v1/runs/${runId}/embedding/points`);
+    const bin = await t.a(`/v1/runs/${runId}/embedding/points`);
     expect(bin.status).toBe(200);
     expect(bin.headers.get('x-points')).toBe(String(N));
     const buf = new Uint8Array(await bin.arrayBuffer());
@@ -113,11 +97,11 @@ describe('console data routes', () => {
     const x = new Float32Array(buf.buffer, 0, N);
     const y = new Float32Array(buf.buffer, 4 * N, N);
     const clusters = new Int32Array(buf.buffer, 8 * N, N);
-    const t = new Int32Array(buf.buffer, 12 * N, N);
+    const truthColumn = new Int32Array(buf.buffer, 12 * N, N);
     expect(Array.from(x)).toEqual(Array.from(want.x));
     expect(Array.from(y)).toEqual(Array.from(want.y));
     expect(Array.from(clusters)).toEqual(Array.from(local.labels));
-    expect(Array.from(t)).toEqual(Array.from(truth));
+    expect(Array.from(truthColumn)).toEqual(Array.from(truth));
   });
 
   it('a run without labels has no confusion matrix and no truth column; concurrent first requests get the same answer', async () => {
@@ -125,17 +109,17 @@ describe('console data routes', () => {
     const [r, ...others] = await Promise.all([0, 1, 2].map(() => checked(`/v1/runs/${unlabelled}/embedding`, ZRunEmbedding)));
     for (const o of others) expect(o).toEqual(r);
     expect(r).toMatchObject({ hasTruth: false, confusion: null, metrics: null });
-    const bin = await a(`/v1/runs/${unlabelled}/embedding/points`);
+    const bin = await t.a(`/v1/runs/${unlabelled}/embedding/points`);
     expect(bin.headers.get('x-has-truth')).toBe('0');
     expect((await bin.arrayBuffer()).byteLength).toBe(N * 12);
   });
 
   it('a run that has not finished answers 409, an unknown run 404', async () => {
-    const pending = (await submit(a, { datasetId, params: PARAMS })).body.id; // no worker is running
-    const r = await a.json(`/v1/runs/${pending}/embedding`);
+    const pending = (await submit(t.a, { datasetId, params: PARAMS })).body.id; // no worker is running
+    const r = await t.a.json(`/v1/runs/${pending}/embedding`);
     expect(r.status).toBe(409);
     expect(r.body.error.message).toMatch(/has no stored embedding: it is (QUEUED|RUNNING)/);
-    expect((await a.json('/v1/runs/00000000-0000-0000-0000-000000000000/embedding/points')).status).toBe(404);
+    expect((await t.a.json('/v1/runs/00000000-0000-0000-0000-000000000000/embedding/points')).status).toBe(404);
   });
 });
 

@@ -1,65 +1,37 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { layerShape, parseParams, planLayerShards, trainMbn } from '@cmbn/mbn';
 import { clusteringMetrics, type ClusteringMetrics } from '@cmbn/metrics';
-import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
-import {
-  api,
-  dropPrefix,
-  spawnWorker,
-  stop,
-  submit,
-  tempArtifacts,
-  uniquePrefix,
-  upload,
-  waitForRun,
-  type Api,
-  startTestCoordinator,
-} from './test-helpers.ts';
+import { stop, submit, upload, useTestCoordinator, waitForRun } from './test-helpers.ts';
 
 const PARAMS = { V: 12, clusters: 10, seed: 7 };
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
-let a: Api;
-const prefix = uniquePrefix();
+const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
 let localHash: string;
 let localMetrics: ClusteringMetrics;
 let datasetId: string;
 let labelsId: string;
 
 beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
-  a = api(coordinator.url);
   const ds = await loadDataset('mnist-train', { limit: 500 });
   const local = await trainMbn(ds.x, PARAMS, { threads: 1 });
   localHash = local.modelHash;
   localMetrics = clusteringMetrics(ds.labels!, local.labels);
-  const up = await upload(a, encodeNpy(ds.x), 'name=mnist500');
+  const up = await upload(t.a, encodeNpy(ds.x), 'name=mnist500');
   expect(up.status).toBe(201);
   datasetId = up.body.id;
-  const lab = await upload(a, encodeNpy({ rows: 500, cols: 1, dtype: 'int32', data: ds.labels! }), `name=labels&labelsFor=${datasetId}`);
+  const lab = await upload(t.a, encodeNpy({ rows: 500, cols: 1, dtype: 'int32', data: ds.labels! }), `name=labels&labelsFor=${datasetId}`);
   expect(lab.status).toBe(201);
   labelsId = lab.body.id;
 });
 
-afterAll(async () => {
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
-});
-
 describe('distributed training', () => {
   it('gives the local modelHash with 1 worker, and serves the model bytes', async () => {
-    const w = await spawnWorker({ prefix, artifacts: artifacts.url });
+    const w = await t.spawnWorker();
     try {
-      const sub = await submit(a, { datasetId, labelsId, params: PARAMS });
+      const sub = await submit(t.a, { datasetId, labelsId, params: PARAMS });
       expect(sub.status).toBe(201);
-      const run = await waitForRun(a, sub.body.id, 60_000);
+      const run = await waitForRun(t.a, sub.body.id, 60_000);
       expect(run.error).toBeNull();
       expect(run.status).toBe('SUCCEEDED');
       expect(run.modelHash).toBe(localHash);
@@ -73,7 +45,7 @@ describe('distributed training', () => {
         expect(l.shardsDone).toBe(l.shardsTotal);
         expect(l.seconds).toBeGreaterThan(0);
       }
-      const model = await a(`/v1/runs/${run.id}/model`);
+      const model = await t.a(`/v1/runs/${run.id}/model`);
       expect(model.status).toBe(200);
       const bytes = new Uint8Array(await model.arrayBuffer());
       expect(createHash('sha256').update(bytes).digest('hex')).toBe(localHash);
@@ -84,15 +56,15 @@ describe('distributed training', () => {
   });
 
   it('gives the same modelHash with 3 workers', async () => {
-    const workers = await Promise.all([0, 1, 2].map(() => spawnWorker({ prefix, artifacts: artifacts.url })));
+    const workers = await Promise.all([0, 1, 2].map(() => t.spawnWorker()));
     try {
-      const sub = await submit(a, { datasetId, params: PARAMS, shardSize: 1 });
-      const run = await waitForRun(a, sub.body.id, 60_000);
+      const sub = await submit(t.a, { datasetId, params: PARAMS, shardSize: 1 });
+      const run = await waitForRun(t.a, sub.body.id, 60_000);
       expect(run.error).toBeNull();
       expect(run.modelHash).toBe(localHash);
       expect(run.shardSize).toBe(1);
       expect(run.layers.every((l: { shardsTotal: number }) => l.shardsTotal === PARAMS.V)).toBe(true);
-      const metrics = await (await a('/metrics')).text();
+      const metrics = await (await t.a('/metrics')).text();
       expect(metrics).toMatch(/cmbn_workers\{queue="shard"\} 3/);
       expect(metrics).toMatch(/cmbn_shards_completed_total \d+/);
     } finally {

@@ -1,50 +1,16 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset, sliceRows } from '@cmbn/data';
 import { trainMbn } from '@cmbn/mbn';
-import { createTestDatabase, listShards, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
-import {
-  api,
-  dropPrefix,
-  spawnWorker,
-  stop,
-  submit,
-  tempArtifacts,
-  uniquePrefix,
-  until,
-  upload,
-  waitForRun,
-  type Api,
-  type Child,
-  startTestCoordinator,
-} from './test-helpers.ts';
+import { listShards } from '@cmbn/registry';
+import { stop, submit, until, upload, useTestCoordinator, waitForRun } from './test-helpers.ts';
 
 // Two layers keep these runs short; the modelHash equality with 5 layers is distributed.int.test.ts's.
 const PARAMS = { V: 12, k: [80, 40], clusters: 10, seed: 11 };
 // Short locks so that a dead worker's shard is retried within seconds.
 const FAST_STALL = { lockDurationMs: 2_000, stalledIntervalMs: 500 };
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
-let a: Api;
-const prefix = uniquePrefix();
-const workers: Child[] = [];
-
-beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
-  a = api(coordinator.url);
-});
-
-afterAll(async () => {
-  await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
-});
+const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
 
 describe('failures', () => {
   it('retries the shard of a worker killed with SIGKILL mid-shard and keeps the modelHash', async () => {
@@ -54,11 +20,10 @@ describe('failures', () => {
     // started together under load, the rescuer once took every layer-1 shard first.)
     const [local, up, victim] = await Promise.all([
       trainMbn(ds.x, PARAMS, { threads: 1 }),
-      upload(a, encodeNpy(ds.x), 'name=mnist400'),
-      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 30_000, ...FAST_STALL }),
+      upload(t.a, encodeNpy(ds.x), 'name=mnist400'),
+      t.spawnWorker({ testDelayMs: 30_000, ...FAST_STALL }),
     ]);
-    workers.push(victim);
-    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    const sub = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     expect(sub.status).toBe(201);
     const runId: string = sub.body.id;
     const tag = `:${victim.proc.pid}:`;
@@ -68,12 +33,11 @@ describe('failures', () => {
       60_000,
       25,
     );
-    const rescuer = await spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL });
-    workers.push(rescuer);
+    await t.spawnWorker({ ...FAST_STALL }); // the rescuer
     expect((await listShards(runId, 1)).find((s) => s.index === running.index)!.status).toBe('RUNNING');
     victim.proc.kill('SIGKILL');
     await victim.exited;
-    const run = await waitForRun(a, runId, 60_000);
+    const run = await waitForRun(t.a, runId, 60_000);
     expect(run.error).toBeNull();
     expect(run.status).toBe('SUCCEEDED');
     expect(run.modelHash).toBe(local.modelHash);
@@ -86,45 +50,44 @@ describe('failures', () => {
   it('fails the run with a clear error when an input artifact is corrupt (no hang)', async () => {
     const ds = await loadDataset('mnist-train', { limit: 300 });
     const x = sliceRows(ds.x, 300);
-    const up = await upload(a, encodeNpy(x), 'name=mnist300');
+    const up = await upload(t.a, encodeNpy(x), 'name=mnist300');
     expect(up.status).toBe(201);
     const sha: string = up.body.sha256;
-    const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
+    const path = join(t.artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
     const bytes = await readFile(path);
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff; // flip one pixel: the content no longer matches its address
     await writeFile(path, bytes);
-    if (workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null).length === 0) {
-      workers.push(await spawnWorker({ prefix, artifacts: artifacts.url, ...FAST_STALL }));
+    if (t.workers.filter((w) => w.proc.exitCode === null && w.proc.signalCode === null).length === 0) {
+      await t.spawnWorker({ ...FAST_STALL });
     }
-    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    const sub = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     expect(sub.status).toBe(201);
-    const run = await waitForRun(a, sub.body.id, 30_000);
+    const run = await waitForRun(t.a, sub.body.id, 30_000);
     expect(run.status).toBe('FAILED');
     expect(run.error).toMatch(/shard \d+ of layer 1 .*failed permanently: .*artifact [0-9a-f]{64} is corrupt/);
     // Nothing of the failed run is left queued.
-    const metrics = await (await a('/metrics')).text();
+    const metrics = await (await t.a('/metrics')).text();
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
   });
 
   it('cancels a running run: queued shards are removed and the running shard is aborted on its worker', async () => {
     const ds = await loadDataset('mnist-train', { limit: 200 });
     const [up, slow] = await Promise.all([
-      upload(a, encodeNpy(ds.x), 'name=mnist200'),
-      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 10_000 }),
+      upload(t.a, encodeNpy(ds.x), 'name=mnist200'),
+      t.spawnWorker({ testDelayMs: 10_000 }),
     ]);
-    workers.push(slow);
     // Only the slow worker may take shards of this run.
-    await Promise.all(workers.filter((w) => w !== slow).map((w) => stop(w)));
-    const sub = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    await Promise.all(t.workers.filter((w) => w !== slow).map((w) => stop(w)));
+    const sub = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     const runId: string = sub.body.id;
     await until('a shard running', async () => (await listShards(runId, 1, { status: 'RUNNING' }))[0], 20_000, 25);
-    const cancel = await a.json(`/v1/runs/${runId}/cancel`, { method: 'POST' });
+    const cancel = await t.a.json(`/v1/runs/${runId}/cancel`, { method: 'POST' });
     expect(cancel.body.status).toBe('CANCELLED');
     // Aborted long before its 10 s delay is over.
     await slow.waitFor(/shard aborted: run .* was cancelled|was cancelled/, 5_000);
-    const run = await waitForRun(a, runId, 5_000);
+    const run = await waitForRun(t.a, runId, 5_000);
     expect(run.status).toBe('CANCELLED');
-    const metrics = await (await a('/metrics')).text();
+    const metrics = await (await t.a('/metrics')).text();
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
   });
 });

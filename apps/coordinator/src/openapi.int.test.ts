@@ -2,12 +2,10 @@
  * /openapi.json covers every route: the express app's router stack is walked (sub-routers
  * included) and each route must be in the served document, and each documented route must exist.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Express } from 'express';
 import { apiRoutes, openApiPath, type OpenApiDocument } from '@cmbn/api';
-import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
-import { dropPrefix, startTestCoordinator, tempArtifacts, uniquePrefix } from './test-helpers.ts';
+import { useTestCoordinator } from './test-helpers.ts';
 
 interface Layer {
   route?: { path: string | string[]; methods: Record<string, boolean> };
@@ -34,26 +32,11 @@ function expressRoutes(app: Express): string[] {
   return [...new Set(out)].sort();
 }
 
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
-const prefix = uniquePrefix();
-
-beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 1000 });
-});
-
-afterAll(async () => {
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
-});
+const t = useTestCoordinator({ maxUploadBytes: 1000 });
 
 describe('GET /openapi.json', () => {
   it('serves an OpenAPI 3.1 document without a token', async () => {
-    const res = await fetch(`${coordinator.url}/openapi.json`);
+    const res = await fetch(`${t.coordinator.url}/openapi.json`);
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^application\/json/);
     const doc = (await res.json()) as OpenApiDocument;
@@ -62,8 +45,8 @@ describe('GET /openapi.json', () => {
   });
 
   it('documents every route of the app, and documents no route the app lacks', async () => {
-    const doc = (await (await fetch(`${coordinator.url}/openapi.json`)).json()) as OpenApiDocument;
-    const routes = expressRoutes(coordinator.app);
+    const doc = (await (await fetch(`${t.coordinator.url}/openapi.json`)).json()) as OpenApiDocument;
+    const routes = expressRoutes(t.coordinator.app);
     // The walk itself must see the app: the known routes of every router are there.
     expect(routes).toEqual(expect.arrayContaining(['GET /healthz', 'GET /openapi.json', 'POST /v1/runs', 'GET /v1/models/:name/versions', 'POST /v1/models/:name/aliases/:alias/rollback']));
     const undocumented = routes.filter((r) => {

@@ -12,17 +12,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractCheckedApi, type ContractReport } from '@cmbn/api';
 import { encodeNpy } from '@cmbn/data';
 import { smallVWarning } from '@cmbn/mbn';
-import { createTestDatabase, getModel, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
-import { api, dropPrefix, runCli, spawnWorker, startTestCoordinator, stop, submit, tempArtifacts, uniquePrefix, upload, waitForRun, type Api, type Child } from './test-helpers.ts';
+import { getModel } from '@cmbn/registry';
+import { api, runCli, submit, upload, useTestCoordinator, waitForRun, type Api } from './test-helpers.ts';
 
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
+const t = useTestCoordinator({ maxUploadBytes: 50_000_000 });
 let a: Api;
 let out: string;
-let worker: Child;
-const prefix = uniquePrefix();
 /** Every answer in this file, checked against the served OpenAPI document. */
 const contract: ContractReport = { issues: [], checked: 0 };
 
@@ -36,19 +31,13 @@ function blobs(n: number): Uint8Array {
 const warningLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('cmbn: warning:'));
 
 beforeAll(async () => {
-  [db, artifacts, out] = await Promise.all([createTestDatabase(), tempArtifacts(), mkdtemp(join(tmpdir(), 'cmbn-remote-student-'))]);
-  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 50_000_000 });
-  a = await contractCheckedApi(api(coordinator.url), contract);
-  worker = await spawnWorker({ prefix, artifacts: artifacts.url, databaseUrl: db.url });
+  out = await mkdtemp(join(tmpdir(), 'cmbn-remote-student-'));
+  a = await contractCheckedApi(api(t.coordinator.url), contract);
+  await t.spawnWorker({ databaseUrl: t.db.url });
 });
 
 afterAll(async () => {
-  if (worker) await stop(worker, 'SIGKILL');
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
   await rm(out, { recursive: true, force: true });
-  await dropPrefix(prefix);
 });
 
 describe('POST /v1/runs warnings', () => {
@@ -92,7 +81,7 @@ describe('student specs the data cannot take', () => {
     const bytes = blobs(30);
     const file = join(out, 'blobs30.npy');
     await writeFile(file, bytes);
-    const r = await runCli(['train', '--dataset', file, '--V', '10', '--k', '8,4', '--distill', '--student-arch', 'conv', '--remote', coordinator.url, '--no-progress']);
+    const r = await runCli(['train', '--dataset', file, '--V', '10', '--k', '8,4', '--distill', '--student-arch', 'conv', '--remote', t.coordinator.url, '--no-progress']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/--student-arch: a conv student needs square single-channel images; rows of 5 columns are not a square/);
     expect((await a.json(`/v1/datasets/${createHash('sha256').update(bytes).digest('hex')}`)).status).toBe(404);
@@ -108,7 +97,7 @@ describe('cmbn train --remote with a conv student and a small V', () => {
         'train', ...mbn, '--out', modelDir,
         '--distill', '--register', 'conv-remote', '--student-arch', 'conv', '--student-conv', '4,5,3', '--student', '16',
         '--student-epochs', '2', '--student-augment', '0', '--eval-limit', '200',
-        '--remote', coordinator.url,
+        '--remote', t.coordinator.url,
       ],
       {},
       180_000,

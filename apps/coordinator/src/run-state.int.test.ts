@@ -4,47 +4,29 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { encodeNpy, loadDataset, sliceRows } from '@cmbn/data';
-import { createTestDatabase, listShards, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
-import { api, dropPrefix, spawnWorker, startTestCoordinator, stop, submit, tempArtifacts, uniquePrefix, until, upload, waitForRun, type Api, type Child } from './test-helpers.ts';
+import { listShards } from '@cmbn/registry';
+import { stop, submit, until, upload, useTestCoordinator, waitForRun } from './test-helpers.ts';
 
 const PARAMS = { V: 4, k: [20, 10], clusters: 5, seed: 2 };
 const EMPTY = { fixed: 0, overhead: 0, lastShardAt: 0, locks: 0 };
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
-let a: Api;
-const prefix = uniquePrefix();
-const workers: Child[] = [];
-
+const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
 beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  coordinator = await startTestCoordinator({ databaseUrl: db.url, artifactsUrl: artifacts.url, prefix, maxUploadBytes: 10_000_000 });
-  a = api(coordinator.url);
-  workers.push(await spawnWorker({ prefix, artifacts: artifacts.url }));
+  await t.spawnWorker();
 }, 120_000);
-
-afterAll(async () => {
-  await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
-});
 
 describe('per-run state', () => {
   it('is released when runs succeed, fail or are cancelled', async () => {
-    const o = coordinator.orchestrator;
+    const o = t.coordinator.orchestrator;
     const ds = await loadDataset('mnist-train', { limit: 200 });
-    const up = await upload(a, encodeNpy(ds.x), 'name=mnist200');
+    const up = await upload(t.a, encodeNpy(ds.x), 'name=mnist200');
     const heaps: number[] = [];
     for (let i = 0; i < 4; i++) {
-      const sub = await submit(a, { datasetId: up.body.id, params: { ...PARAMS, seed: i } });
+      const sub = await submit(t.a, { datasetId: up.body.id, params: { ...PARAMS, seed: i } });
       expect(sub.status).toBe(201);
       expect(o.stateSize().fixed).toBeGreaterThanOrEqual(1); // held while the run is active
-      const run = await waitForRun(a, sub.body.id, 60_000);
+      const run = await waitForRun(t.a, sub.body.id, 60_000);
       expect(run.status).toBe('SUCCEEDED');
       expect(run.summary.coordinatorSeconds).toBeGreaterThanOrEqual(0);
       // The layer job's lock is released right after the run's last step.
@@ -56,24 +38,24 @@ describe('per-run state', () => {
 
     // A failed run (corrupt input) and a cancelled one.
     const x = sliceRows(ds.x, 150);
-    const bad = await upload(a, encodeNpy(x), 'name=mnist150');
+    const bad = await upload(t.a, encodeNpy(x), 'name=mnist150');
     const sha: string = bad.body.sha256;
-    const path = join(artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
+    const path = join(t.artifacts.dir, 'sha256', sha.slice(0, 2), sha.slice(2));
     const bytes = await readFile(path);
     bytes[bytes.length - 1] = bytes[bytes.length - 1]! ^ 0xff;
     await writeFile(path, bytes);
-    const failed = await submit(a, { datasetId: bad.body.id, params: PARAMS });
-    expect((await waitForRun(a, failed.body.id, 60_000)).status).toBe('FAILED');
+    const failed = await submit(t.a, { datasetId: bad.body.id, params: PARAMS });
+    expect((await waitForRun(t.a, failed.body.id, 60_000)).status).toBe('FAILED');
     await until('state released after a failure', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), 5_000, 20);
 
-    await stop(workers.pop()!);
-    workers.push(await spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 5_000 }));
-    const cancelled = await submit(a, { datasetId: up.body.id, params: PARAMS });
+    await stop(t.workers[0]!); // the fast worker: only the slow one may take the cancelled run's shards
+    await t.spawnWorker({ testDelayMs: 5_000 });
+    const cancelled = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     await until('a shard running', async () => (await listShards(cancelled.body.id, 1, { status: 'RUNNING' }))[0], 20_000, 25);
-    expect((await a.json(`/v1/runs/${cancelled.body.id}/cancel`, { method: 'POST' })).body.status).toBe('CANCELLED');
+    expect((await t.a.json(`/v1/runs/${cancelled.body.id}/cancel`, { method: 'POST' })).body.status).toBe('CANCELLED');
     // Late events of the cancelled run (its aborted shard) must not bring it back.
     await until('state released after a cancel', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), 5_000, 20);
-    await coordinator.orchestrator.reconcileAll();
+    await t.coordinator.orchestrator.reconcileAll();
     expect(o.stateSize()).toEqual(EMPTY);
   }, 240_000);
 });

@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pino from 'pino';
-import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
+import { startCoordinator, type CoordinatorHandle, type StartCoordinatorOptions } from './coordinator.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -233,16 +235,77 @@ export async function waitForRun(a: Api, id: string, timeoutMs: number, want: st
   );
 }
 
-/** An in-process coordinator with the settings every integration test uses (quiet logs, fast reconcile). */
-export function startTestCoordinator(o: { databaseUrl: string; artifactsUrl: string; prefix: string; maxUploadBytes: number }): Promise<CoordinatorHandle> {
-  return startCoordinator({
-    databaseUrl: o.databaseUrl,
-    redisUrl: REDIS_URL,
-    artifacts: o.artifactsUrl,
-    prefix: o.prefix,
-    port: 0,
-    maxUploadBytes: o.maxUploadBytes,
-    reconcileIntervalMs: 1_000,
-    logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+/** What useTestCoordinator sets up for a test file; read it inside tests and hooks (after beforeAll). */
+export interface TestCoordinator {
+  readonly db: TestDatabase;
+  readonly artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+  readonly coordinator: CoordinatorHandle;
+  /** A client of the coordinator's API, without a token. */
+  readonly a: Api;
+  readonly prefix: string;
+  /** The workers spawnWorker started (alive or not). */
+  readonly workers: readonly Child[];
+  /** A worker process on this coordinator's queues and store, SIGKILLed after the file's tests. */
+  spawnWorker(o?: Omit<WorkerEnv, 'prefix' | 'artifacts'>): Promise<Child>;
+}
+
+/**
+ * The fixture of the coordinator's integration tests: a fresh Postgres database, a temporary
+ * file:// store, an in-process coordinator under a unique queue prefix (quiet logs, fast
+ * reconcile, `options` on top) created in beforeAll; the workers it spawned, the coordinator, the
+ * database, the store and the Redis keys removed in afterAll, whatever failed.
+ */
+export function useTestCoordinator(options: { maxUploadBytes: number } & Partial<Omit<StartCoordinatorOptions, 'databaseUrl' | 'artifacts' | 'prefix'>>): TestCoordinator {
+  const prefix = uniquePrefix();
+  const workers: Child[] = [];
+  let db: TestDatabase | undefined;
+  let artifacts: Awaited<ReturnType<typeof tempArtifacts>> | undefined;
+  let coordinator: CoordinatorHandle | undefined;
+  let a: Api | undefined;
+  const ready = <T>(v: T | undefined, what: string): T => {
+    if (v === undefined) throw new Error(`useTestCoordinator: ${what} is read before beforeAll made it`);
+    return v;
+  };
+  beforeAll(async () => {
+    [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+    coordinator = await startCoordinator({
+      redisUrl: REDIS_URL,
+      port: 0,
+      reconcileIntervalMs: 1_000,
+      logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+      ...options,
+      databaseUrl: db.url,
+      artifacts: artifacts.url,
+      prefix,
+    });
+    a = api(coordinator.url);
   });
+  afterAll(async () => {
+    await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
+    await coordinator?.close();
+    await db?.drop();
+    await artifacts?.remove();
+    await dropPrefix(prefix);
+  });
+  return {
+    get db() {
+      return ready(db, 'db');
+    },
+    get artifacts() {
+      return ready(artifacts, 'artifacts');
+    },
+    get coordinator() {
+      return ready(coordinator, 'coordinator');
+    },
+    get a() {
+      return ready(a, 'a');
+    },
+    prefix,
+    workers,
+    async spawnWorker(o = {}) {
+      const w = await spawnWorker({ ...o, prefix, artifacts: ready(artifacts, 'artifacts').url });
+      workers.push(w);
+      return w;
+    },
+  };
 }

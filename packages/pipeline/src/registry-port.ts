@@ -9,7 +9,7 @@
  * caller handles both identically.
  */
 import { createHash } from 'node:crypto';
-import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, type ArtifactStore } from '@cmbn/artifacts';
 import {
   aliasHistory,
   createModelVersion,
@@ -140,6 +140,9 @@ export async function readStoredArtifact(resolve: (ref: string) => Promise<Model
   try {
     bytes = await store.get(expected);
   } catch (err) {
+    if (err instanceof ArtifactQuarantinedError) {
+      throw new PipelineError('ARTIFACT_MISMATCH', `refusing to pull ${label}: its artifact ${expected} was found corrupt and quarantined by an earlier read (${store.url})`);
+    }
     if (err instanceof ArtifactCorruptError) throw mismatch(label, expected, err.actual);
     if (err instanceof ArtifactNotFoundError) {
       throw new PipelineError('ARTIFACT_MISMATCH', `refusing to pull ${label}: its artifact ${expected} is missing from ${store.url}`);

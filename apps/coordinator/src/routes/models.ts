@@ -19,7 +19,7 @@ import {
   type TModelDetail,
   type TModelList,
 } from '@cmbn/api';
-import { ArtifactCorruptError, ArtifactNotFoundError, type ArtifactStore } from '@cmbn/artifacts';
+import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, type ArtifactStore } from '@cmbn/artifacts';
 import {
   aliasHistory,
   deleteAlias,
@@ -157,6 +157,7 @@ export function modelsRouter(deps: { store: ArtifactStore; gc: GcService }): Rou
     try {
       bytes = await deps.store.get(sha);
     } catch (err) {
+      if (err instanceof ArtifactQuarantinedError) throw new AppError('ARTIFACT_CORRUPT', `refusing to serve ${label}: its artifact ${sha} was found corrupt and quarantined by an earlier read`);
       if (err instanceof ArtifactCorruptError) {
         throw new AppError('ARTIFACT_CORRUPT', `refusing to serve ${label}: its stored artifact does not match the registered sha256 ${sha} (the bytes hash to ${err.actual})`);
       }
