@@ -44,6 +44,8 @@ export const ZWorkerEnv = z.object({
   CMBN_STALLED_INTERVAL_MS: z.coerce.number().int().min(200).default(30_000),
   /** Dense backend: unset = the kernels' default ('blas' when built and CMBN_WORKER_THREADS is 1, else 'ort'); 'gpu' (tfjs-node-gpu, falls back to 'ort'), 'blas', 'ort', 'js' (reference). */
   CMBN_DENSE_BACKEND: z.enum(['gpu', 'blas', 'ort', 'js']).optional(),
+  /** Read by @cmbn/kernels itself (sparse-kernel.ts); checked here so a typo fails at start-up. */
+  CMBN_SPARSE_KERNEL: z.enum(['native', 'js']).optional(),
   /** TEST ONLY: sleep this long before each shard so a test can kill a worker mid-shard. */
   CMBN_WORKER_TEST_DELAY_MS: z.coerce.number().int().min(0).default(0),
   /** Lock of an active distill job. Student training runs on this process's event loop between batches, so it is longer than a shard's. */

@@ -1,4 +1,6 @@
 // OpenBLAS for the dense nearest-centre kernel, through plain N-API (node-addon-api is not installed).
+// The same addon carries the sparse layers' kernel (sparseGroupBuild, sparseGroupAssign: see
+// sparse-group.cc), which needs no BLAS, so that one build serves both.
 //
 // sgemm: cblas_sgemm in place on the caller's Float32Arrays, row-major.
 // topK / topKAsync: S = X·Ct − h in float32 (the same Sub rounding as the ORT graph), then the top K
@@ -18,6 +20,8 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include "napi-args.h"
+#include "sparse-group.h"
 
 extern "C" {
 void openblas_set_num_threads(int num_threads);
@@ -29,47 +33,7 @@ namespace {
 
 const int kMaxK = 64;
 
-bool check(napi_env env, napi_status status) {
-  if (status == napi_ok) return true;
-  const napi_extended_error_info *info = nullptr;
-  napi_get_last_error_info(env, &info);
-  // Copied first: the next N-API call overwrites the last-error record the pointer lives in.
-  const std::string message = info && info->error_message ? info->error_message : "N-API call failed";
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (!pending) napi_throw_error(env, nullptr, message.c_str());
-  return false;
-}
-
-template <typename T>
-bool typedArg(napi_env env, napi_value v, napi_typedarray_type want, const char *what, T **data, size_t *length) {
-  bool is = false;
-  if (!check(env, napi_is_typedarray(env, v, &is))) return false;
-  napi_typedarray_type type;
-  void *ptr = nullptr;
-  if (is && !check(env, napi_get_typedarray_info(env, v, &type, length, &ptr, nullptr, nullptr))) return false;
-  if (!is || type != want) {
-    napi_throw_type_error(env, nullptr, what);
-    return false;
-  }
-  *data = static_cast<T *>(ptr);
-  return true;
-}
-
-bool intArg(napi_env env, napi_value v, const char *what, int32_t min, int32_t *out) {
-  double d = 0;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= min) || d > 2147483647.0 || d != static_cast<double>(static_cast<int32_t>(d))) {
-    napi_throw_range_error(env, nullptr, what);
-    return false;
-  }
-  *out = static_cast<int32_t>(d);
-  return true;
-}
-
-bool rangeError(napi_env env, const char *what) {
-  napi_throw_range_error(env, nullptr, what);
-  return false;
-}
+using namespace cmbn_napi;
 
 // sgemm(transA, transB, m, n, k, alpha, A, B, beta, C): C = alpha·op(A)·op(B) + beta·C, row-major, tight strides.
 napi_value Sgemm(napi_env env, napi_callback_info info) {
@@ -285,7 +249,8 @@ NAPI_MODULE_INIT() {
   const struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"sgemm", Sgemm}, {"topK", TopKSync}, {"topKAsync", TopKAsync}, {"config", Config}, {"numThreads", NumThreads}};
+  } fns[] = {{"sgemm", Sgemm}, {"topK", TopKSync}, {"topKAsync", TopKAsync}, {"config", Config}, {"numThreads", NumThreads},
+               {"sparseGroupAssign", SparseGroupAssign}, {"sparseGroupBuild", SparseGroupBuild}};
   for (const auto &f : fns) {
     napi_value v;
     if (napi_create_function(env, f.name, NAPI_AUTO_LENGTH, f.fn, nullptr, &v) != napi_ok ||

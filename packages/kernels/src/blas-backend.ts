@@ -28,6 +28,25 @@ export interface BlasAddon {
    * pointers; references only keep the arrays alive). nearestCentresDense owns and awaits its arrays.
    */
   topKAsync(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): Promise<void>;
+  /**
+   * The sparse layers' merged index (see nearest-centres-sparse-group.ts), built in C++: the same
+   * offsets and slots as the JS build, the slots as a Uint16Array when G·k ≤ 65536.
+   */
+  sparseGroupBuild(Vp: number, kp: number, k: number, keptFeatures: Uint32Array[], centreCodes: Uint16Array[]): { offsets: Int32Array; slots: Uint16Array | Uint32Array };
+  /** assignSparseGroup's assignment in C++, on the calling thread; returns the score increments done. */
+  sparseGroupAssign(
+    offsets: Int32Array,
+    slots: Uint16Array | Uint32Array,
+    Vp: number,
+    kp: number,
+    k: number,
+    G: number,
+    codes: Uint16Array,
+    n: number,
+    out: Uint16Array,
+    outStride: number,
+    outOffset: number,
+  ): number;
   /** OpenBLAS's build string, e.g. 'OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'. */
   config(): string;
   numThreads(): number;

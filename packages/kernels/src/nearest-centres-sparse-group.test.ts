@@ -1,31 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { assignSparseGroup, buildSparseGroupIndex, sparseGroupSize } from './nearest-centres-sparse-group.ts';
-import { bruteForceSparse, rng } from './test-helpers.ts';
-
-interface Clustering {
-  keptFeatures: Uint32Array;
-  centreCodes: Uint16Array;
-}
-
-/** n points of Vp codes < kp and G clusterings of k centres drawn from the points (as in MBN). */
-function randomGroup(seed: number, n: number, Vp: number, kp: number, k: number, G: number, a: number) {
-  const r = rng(seed);
-  const codes = new Uint16Array(n * Vp);
-  for (let t = 0; t < codes.length; t++) codes[t] = Math.floor(r() * kp);
-  const clusterings: Clustering[] = [];
-  for (let g = 0; g < G; g++) {
-    const centreCodes = new Uint16Array(k * Vp);
-    for (let j = 0; j < k; j++) {
-      const p = Math.floor(r() * n);
-      centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
-    }
-    const kept: number[] = [];
-    for (let f = 0; f < Vp * kp; f++) if (r() < a) kept.push(f);
-    clusterings.push({ keptFeatures: Uint32Array.from(kept), centreCodes });
-  }
-  return { codes, clusterings };
-}
+// The JS implementation; sparse-group-native.test.ts holds the C++ one to it.
+import { assignSparseGroupJs as assignSparseGroup, buildSparseGroupIndexJs as buildSparseGroupIndex, sparseGroupSize } from './nearest-centres-sparse-group.ts';
+import { bruteForceSparse, randomSparseGroup as randomGroup } from './test-helpers.ts';
 
 /** Column g of a group's output must equal brute force for clustering g alone. */
 function expectGroupMatchesBruteForce(seed: number, n: number, Vp: number, kp: number, k: number, G: number, a: number): void {

@@ -13,12 +13,21 @@
  *
  * The answer is the same as nearestCentresSparse's for each clustering: max shared kept features,
  * ties → lowest centre index, centre 0 when nothing matches.
+ *
+ * buildSparseGroupIndex and assignSparseGroup run in C++ (native/sparse-group.cc) when the addon
+ * is built, else the JS below; sparse-kernel.ts decides (CMBN_SPARSE_KERNEL). The ids are the same.
  */
+import { sparseKernelAddon } from './sparse-kernel.ts';
+
 export interface SparseGroupIndex {
   /** Vp*kp + 1 entries */
   offsets: Int32Array;
-  /** slots g*k + j, grouped by feature; within a feature ascending */
-  slots: Uint32Array;
+  /**
+   * slots g*k + j, grouped by feature; within a feature ascending. The native build stores them in
+   * two bytes when G·k ≤ 65536 (always, for groups of sparseGroupSize): the assignment streams
+   * them, and memory bandwidth is what bounds it.
+   */
+  slots: Uint16Array | Uint32Array;
   Vp: number;
   kp: number;
   k: number;
@@ -42,6 +51,36 @@ export function sparseGroupSize(k: number, width: number): number {
 }
 
 export function buildSparseGroupIndex(
+  Vp: number,
+  kp: number,
+  clusterings: ReadonlyArray<{ keptFeatures: Uint32Array; centreCodes: Uint16Array }>,
+  k: number,
+): SparseGroupIndex {
+  const addon = sparseKernelAddon();
+  if (!addon) return buildSparseGroupIndexJs(Vp, kp, clusterings, k);
+  const { offsets, slots } = addon.sparseGroupBuild(
+    Vp,
+    kp,
+    k,
+    clusterings.map((c) => c.keptFeatures),
+    clusterings.map((c) => c.centreCodes),
+  );
+  return { offsets, slots, Vp, kp, k, G: clusterings.length };
+}
+
+/**
+ * Assigns every row to its nearest centre in each of the index's G clusterings: clustering g's
+ * answer for row i goes to out[i*outStride + outOffset + g]. Returns the score increments done.
+ */
+export function assignSparseGroup(index: SparseGroupIndex, codes: Uint16Array, n: number, out: Uint16Array, outStride: number, outOffset: number): number {
+  const addon = sparseKernelAddon();
+  if (!addon) return assignSparseGroupJs(index, codes, n, out, outStride, outOffset);
+  const { offsets, slots, Vp, kp, k, G } = index;
+  return addon.sparseGroupAssign(offsets, slots, Vp, kp, k, G, codes, n, out, outStride, outOffset);
+}
+
+/** The JS build: buildSparseGroupIndex without the addon. */
+export function buildSparseGroupIndexJs(
   Vp: number,
   kp: number,
   clusterings: ReadonlyArray<{ keptFeatures: Uint32Array; centreCodes: Uint16Array }>,
@@ -91,11 +130,8 @@ export function buildSparseGroupIndex(
   return { offsets, slots, Vp, kp, k, G };
 }
 
-/**
- * Assigns every row to its nearest centre in each of the index's G clusterings: clustering g's
- * answer for row i goes to out[i*outStride + outOffset + g]. Returns the score increments done.
- */
-export function assignSparseGroup(
+/** The JS assignment: assignSparseGroup without the addon. */
+export function assignSparseGroupJs(
   index: SparseGroupIndex,
   codes: Uint16Array,
   n: number,

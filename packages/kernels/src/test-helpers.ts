@@ -95,3 +95,27 @@ export function bruteForceSparse(
   }
   return out;
 }
+
+export interface SparseClustering {
+  keptFeatures: Uint32Array;
+  centreCodes: Uint16Array;
+}
+
+/** n points of Vp codes < kp and G clusterings of k centres drawn from the points (as in MBN). */
+export function randomSparseGroup(seed: number, n: number, Vp: number, kp: number, k: number, G: number, a: number) {
+  const r = rng(seed);
+  const codes = new Uint16Array(n * Vp);
+  for (let t = 0; t < codes.length; t++) codes[t] = Math.floor(r() * kp);
+  const clusterings: SparseClustering[] = [];
+  for (let g = 0; g < G; g++) {
+    const centreCodes = new Uint16Array(k * Vp);
+    for (let j = 0; j < k; j++) {
+      const p = Math.floor(r() * n);
+      centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
+    }
+    const kept: number[] = [];
+    for (let f = 0; f < Vp * kp; f++) if (r() < a) kept.push(f);
+    clusterings.push({ keptFeatures: Uint32Array.from(kept), centreCodes });
+  }
+  return { codes, clusterings };
+}

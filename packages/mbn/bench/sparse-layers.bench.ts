@@ -4,8 +4,11 @@
  * kernel), and on each upper layer also times, on one thread, its first --ref clusterings with
  * the one-clustering-at-a-time kernel (nearestCentresSparse, what computeShard did before) and
  * with computeShard, checks their ids are identical, and prints seconds per clustering and the
- * ratio. Defaults: 20,000 digits (the per-layer behaviour of 70k at a third of the cost), V=400,
- * the k schedule of MNIST-70k's defaults.
+ * ratio. computeShard runs twice, with the JS sparse kernel (CMBN_SPARSE_KERNEL=js) and with the
+ * C++ one of the addon (native; the JS one again when the addon is not built), ids checked equal,
+ * ratio printed. The layer timings run the default (native when built). Defaults: 20,000 digits
+ * (the per-layer behaviour of 70k at a third of the cost), V=400, the k schedule of MNIST-70k's
+ * defaults.
  *
  *   npm run bench:sparse-layers -- [--n 20000] [--V 400] [--k 1428,714,...] [--ref 16] [--json]
  */
@@ -48,7 +51,32 @@ function oneAtATime(input: CodeInput, spec: ShardSpec, stats: { accumulations: n
 
 const pool = new ShardThreadPool(2);
 const backend = await createDenseBackend({ threads: 1 });
-const rows: { layer: number; k: number; layerSeconds: number; incrementsPerPointClustering?: number; oldPerClustering?: number; newPerClustering?: number; speedup?: number; identical?: boolean }[] = [];
+const rows: {
+  layer: number;
+  k: number;
+  layerSeconds: number;
+  incrementsPerPointClustering?: number;
+  oldPerClustering?: number;
+  newPerClustering?: number;
+  nativePerClustering?: number;
+  speedup?: number;
+  nativeSpeedup?: number;
+  identical?: boolean;
+}[] = [];
+
+/** computeShard with CMBN_SPARSE_KERNEL set to `kernel` for the call (read on each kernel call). */
+async function shardWith(kernel: 'js' | 'native', input: CodeInput, spec: ShardSpec): Promise<{ out: Uint16Array; seconds: number }> {
+  const saved = process.env['CMBN_SPARSE_KERNEL'];
+  process.env['CMBN_SPARSE_KERNEL'] = kernel;
+  try {
+    const t0 = performance.now();
+    const out = await computeShard(input, spec, backend);
+    return { out, seconds: (performance.now() - t0) / 1000 };
+  } finally {
+    if (saved === undefined) delete process.env['CMBN_SPARSE_KERNEL'];
+    else process.env['CMBN_SPARSE_KERNEL'] = saved;
+  }
+}
 try {
   let input: LayerInput = denseInput(ds.x);
   for (let l = 0; l < ks.length; l++) {
@@ -57,17 +85,19 @@ try {
     const row: (typeof rows)[number] = { layer: l + 1, k, layerSeconds: 0 };
     if (input.kind === 'code') {
       const spec: ShardSpec = { ...specs[0]!, v0: 0, v1: ref };
-      let t0 = performance.now();
+      const t0 = performance.now();
       const stats = { accumulations: 0 };
       const a = oneAtATime(input, spec, stats);
       // The real integer work: score increments per (point, clustering).
       row.incrementsPerPointClustering = stats.accumulations / n / ref;
       row.oldPerClustering = (performance.now() - t0) / 1000 / ref;
-      t0 = performance.now();
-      const b = await computeShard(input, spec, backend);
-      row.newPerClustering = (performance.now() - t0) / 1000 / ref;
+      const js = await shardWith('js', input, spec);
+      const nat = await shardWith('native', input, spec);
+      row.newPerClustering = js.seconds / ref;
+      row.nativePerClustering = nat.seconds / ref;
       row.speedup = row.oldPerClustering / row.newPerClustering;
-      row.identical = a.length === b.length && a.every((x, i) => x === b[i]);
+      row.nativeSpeedup = js.seconds / nat.seconds;
+      row.identical = a.length === js.out.length && a.every((x, i) => x === js.out[i] && x === nat.out[i]);
     }
     pool.setInput(input);
     const t0 = performance.now();
@@ -77,7 +107,10 @@ try {
     rows.push(row);
     log(
       `layer ${l + 1} k=${k}: ${row.layerSeconds.toFixed(1)} s on 2 threads` +
-        (row.speedup === undefined ? '' : `; ${row.incrementsPerPointClustering!.toFixed(0)} increments/point/clustering; 1 thread, ${ref} clusterings: one-at-a-time ${(row.oldPerClustering! * 1000).toFixed(0)} ms/clustering, grouped ${(row.newPerClustering! * 1000).toFixed(0)} ms → ${row.speedup.toFixed(2)}×, identical ${row.identical}`),
+        (row.speedup === undefined
+          ? ''
+          : `; ${row.incrementsPerPointClustering!.toFixed(0)} increments/point/clustering; 1 thread, ${ref} clusterings: one-at-a-time ${(row.oldPerClustering! * 1000).toFixed(0)} ms/clustering, ` +
+            `grouped JS ${(row.newPerClustering! * 1000).toFixed(0)} ms → ${row.speedup.toFixed(2)}×, grouped native ${(row.nativePerClustering! * 1000).toFixed(1)} ms → ${row.nativeSpeedup!.toFixed(2)}× JS grouped, identical ${row.identical}`),
     );
   }
 } finally {
