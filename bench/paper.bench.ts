@@ -2,7 +2,8 @@
  * Paper scale (issue 10): MBN on all 70,000 MNIST digits (60k train + 10k test) with the toolbox
  * defaults (V=400, a=0.5, delta=0.5, c=10, k1=min(N/2, 1e8/N)), seeds 1, 2, 3.
  *
- *   npm run bench:paper -- [--json] [--seeds 1,2,3] [--n 70000] [--starts 20] [--remote] [--workers 2] [--out FILE]
+ *   npm run bench:paper -- [--json] [--seeds 1,2,3] [--n 70000] [--starts 20] [--remote | --remote-only] [--workers 2]
+ *                          [--mem-log DIR] [--out FILE]
  *
  * Per seed: ACC/NMI/ARI of the default output step and of every output step on the same top code
  * (the variants differ only in that last step), a kNN probe and single-start k-means runs on each
@@ -13,12 +14,16 @@
  * per stage goes to stderr.
  * --remote: then starts its own coordinator process (a fresh database, queue prefix and artifact
  * directory) and --workers worker processes, runs the same seeds through them and checks each
- * modelHash equals the local one; reports the coordinator's and the workers' peak RSS (VmHWM).
+ * modelHash equals the local one; reports the coordinator's and the workers' peak RSS (VmHWM), and
+ * the coordinator's peak RSS in each phase of a run (upload, layer l, finish), sampled from
+ * /proc every 200 ms. --remote-only: the remote runs alone (no local seeds, so no hash check).
+ * --mem-log DIR: the coordinator and the workers also write their process.memoryUsage() every
+ * 250 ms to DIR/<role>.jsonl (bench/mem-sampler.mjs), to tell heap from ArrayBuffers.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,6 +42,8 @@ const { values: args } = parseArgs({
     starts: { type: 'string', default: '20' },
     remote: { type: 'boolean', default: false },
     workers: { type: 'string', default: '2' },
+    'remote-only': { type: 'boolean', default: false },
+    'mem-log': { type: 'string' },
     /** append each seed's result as one JSON line as soon as it is done */
     out: { type: 'string' },
   },
@@ -122,7 +129,8 @@ interface SeedRun {
 
 const runs: SeedRun[] = [];
 const floorRates: number[] = [];
-for (const seed of seeds) {
+const remote = args.remote || args['remote-only'];
+for (const seed of args['remote-only'] ? [] : seeds) {
   const t0 = performance.now();
   progress(`seed ${seed}: measuring the sgemm floor (${8192}×${m1}·${m1}×${ks[0]})`);
   const before = sgemmGflops(m1, ks[0]!);
@@ -229,19 +237,53 @@ const summary = {
     return { step, seeds: vs.length, acc: r4(mean(vs.map((v) => v.acc))), nmi: r4(mean(vs.map((v) => v.nmi))), knnAcc: r4(mean(vs.map((v) => v.knnAcc))) };
   }),
   targets: { meanAcc: 0.966, mbnOverFloor: 1.8, modelBytes: 180e6 },
-  remote: args.remote ? await remoteRuns() : undefined,
+  remote: remote ? await remoteRuns() : undefined,
 };
 progress(`mean acc ${summary.meanAcc} nmi ${summary.meanNmi} ari ${summary.meanAri}; MBN/floor ${runs.map((r) => r.mbnOverFloor).join(', ')}`);
 if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
 
-/** Peak RSS of a process (VmHWM), in bytes. */
-function peakRss(pid: number): number | null {
+/** Peak (VmHWM) or current (VmRSS) RSS of a process, in bytes. */
+function procRss(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number | null {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) * 1024 : null;
   } catch {
     return null;
   }
+}
+function peakRss(pid: number): number | null {
+  return procRss(pid, 'VmHWM');
+}
+
+/** Samples a process's RSS every 200 ms and keeps the peak of each phase the caller names. */
+function phaseSampler(pid: number) {
+  const peaks = new Map<string, number>();
+  let phase = 'start';
+  const sample = () => {
+    const rss = procRss(pid, 'VmRSS');
+    if (rss !== null) peaks.set(phase, Math.max(peaks.get(phase) ?? 0, rss));
+  };
+  const timer = setInterval(sample, 200);
+  return {
+    set(p: string) {
+      sample();
+      phase = p;
+    },
+    stop(): Record<string, number> {
+      sample();
+      clearInterval(timer);
+      return Object.fromEntries(peaks);
+    },
+  };
+}
+
+/** A run's phase from GET /v1/runs/:id: its status, the first layer not yet assembled, or 'finish' (PCA, k-means, model). */
+function runPhase(run: Record<string, unknown>, layers: number): string {
+  if (run.status !== 'RUNNING') return String(run.status).toLowerCase();
+  const rows = (run.layers as { layer: number; status: string }[] | undefined) ?? [];
+  const open = rows.find((l) => l.status !== 'DONE');
+  if (open) return `layer ${open.layer}`;
+  return rows.length >= layers ? 'finish' : `layer ${rows.length + 1}`;
 }
 
 async function freePort(): Promise<number> {
@@ -255,8 +297,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-function startProcess(main: string, env: Record<string, string>, ready: string): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', main], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+function startProcess(main: string, env: Record<string, string>, ready: string, memLog?: string): Promise<ChildProcess> {
+  const sampler = memLog ? ['--import', fileURLToPath(new URL('./mem-sampler.mjs', import.meta.url))] : [];
+  const proc = spawn(process.execPath, [...sampler, '--import', 'tsx', main], {
+    env: { ...process.env, ...env, ...(memLog ? { CMBN_MEM_LOG: memLog } : {}) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolve, reject) => {
     const onData = (b: Buffer) => {
@@ -280,10 +326,17 @@ async function remoteRuns() {
   const procs: ChildProcess[] = [];
   try {
     progress(`remote: coordinator on port ${port} and ${args.workers} worker process(es)`);
-    const coord = await startProcess(join(root, 'apps/coordinator/src/main.ts'), { ...common, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1' }, 'listening on port');
+    if (args['mem-log']) await mkdir(args['mem-log'], { recursive: true });
+    const memLog = (role: string) => (args['mem-log'] ? join(args['mem-log'], `${role}.jsonl`) : undefined);
+    const coord = await startProcess(join(root, 'apps/coordinator/src/main.ts'), { ...common, DATABASE_URL: db.url, PORT: String(port), HOST: '127.0.0.1' }, 'listening on port', memLog('coordinator'));
     procs.push(coord);
-    const workers = await Promise.all(Array.from({ length: Number(args.workers) }, () => startProcess(join(root, 'apps/worker/src/main.ts'), common, 'worker ready')));
+    const workers = await Promise.all(
+      Array.from({ length: Number(args.workers) }, (_, i) => startProcess(join(root, 'apps/worker/src/main.ts'), common, 'worker ready', memLog(`worker-${i + 1}`))),
+    );
     procs.push(...workers);
+    const coordinatorIdleRssBytes = procRss(coord.pid!, 'VmRSS');
+    const phases = phaseSampler(coord.pid!);
+    phases.set('upload');
     const url = `http://127.0.0.1:${port}`;
     const call = async (path: string, init?: RequestInit) => {
       const res = await fetch(`${url}${path}`, init);
@@ -295,23 +348,38 @@ async function remoteRuns() {
     const out = [];
     for (const seed of seeds) {
       const t0 = performance.now();
+      phases.set(`seed ${seed} queued`);
       const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params: { seed } }) });
       progress(`remote seed ${seed}: run ${String(sub.id)}`);
       let run: Record<string, unknown>;
       let last = '';
       for (;;) {
         run = await call(`/v1/runs/${String(sub.id)}`);
+        phases.set(`seed ${seed} ${runPhase(run, ks.length)}`);
         if (['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(String(run.status))) break;
         const state = JSON.stringify((run.layers as { layer: number; shardsDone?: number }[] | undefined)?.filter((l) => l.shardsDone).length ?? 0);
         if (state !== last) progress(`remote seed ${seed}: ${String(run.status)}, layers started ${state}`);
         last = state;
-        await new Promise((res) => setTimeout(res, 2000));
+        await new Promise((res) => setTimeout(res, 500));
       }
-      const local = runs.find((r) => r.seed === seed)!;
-      out.push({ seed, status: run.status, error: run.error, wallSeconds: r2((performance.now() - t0) / 1000), modelHash: run.modelHash, sameModelHash: run.modelHash === local.modelHash });
-      progress(`remote seed ${seed}: ${String(run.status)} in ${((performance.now() - t0) / 1000).toFixed(0)} s, same modelHash as local: ${run.modelHash === local.modelHash}`);
+      const local = runs.find((r) => r.seed === seed);
+      const same = local ? run.modelHash === local.modelHash : null;
+      out.push({ seed, status: run.status, error: run.error, wallSeconds: r2((performance.now() - t0) / 1000), modelHash: run.modelHash, sameModelHash: same });
+      progress(`remote seed ${seed}: ${String(run.status)} in ${((performance.now() - t0) / 1000).toFixed(0)} s, same modelHash as local: ${same ?? 'n/a (no local run)'}`);
     }
-    return { workers: Number(args.workers), runs: out, coordinatorPeakRssBytes: peakRss(coord.pid!), workerPeakRssBytes: workers.map((w) => peakRss(w.pid!)) };
+    const coordinatorPhasePeakRssBytes = phases.stop();
+    const gib = (b: number | null) => (b === null ? '?' : (b / 2 ** 30).toFixed(2));
+    const result = {
+      workers: Number(args.workers),
+      runs: out,
+      coordinatorIdleRssBytes,
+      coordinatorPeakRssBytes: peakRss(coord.pid!),
+      coordinatorPhasePeakRssBytes,
+      workerPeakRssBytes: workers.map((w) => peakRss(w.pid!)),
+    };
+    progress(`remote: coordinator peak RSS ${gib(result.coordinatorPeakRssBytes)} GiB (idle ${gib(coordinatorIdleRssBytes)}), workers ${result.workerPeakRssBytes.map(gib).join(', ')} GiB`);
+    progress(`remote: coordinator peak RSS by phase: ${Object.entries(coordinatorPhasePeakRssBytes).map(([p, b]) => `${p} ${gib(b)}`).join('; ')}`);
+    return result;
   } finally {
     await Promise.all(procs.map((p) => new Promise<void>((res) => (p.exitCode !== null ? res() : (p.once('exit', () => res()), p.kill('SIGTERM'))))));
     await db.drop();

@@ -23,21 +23,22 @@ export interface FinishRunInput {
 
 /**
  * After the top layer: PCA and k-means on the top code, and the model, through the same
- * `finishTraining` as the local trainer (on a worker thread, so the API stays responsive), from the
- * same layer inputs, so the model bytes (and modelHash) are identical to `trainMbn`'s for the same
- * data, params and seed.
+ * `fitHead` and `completeModel` as the local trainer (on a worker thread, so the API stays
+ * responsive), from the same layer inputs, so the model bytes (and modelHash) are identical to
+ * `trainMbn`'s for the same data, params and seed.
+ *
+ * Memory: the inputs are read from the store only when the thread asks for them, one layer at a
+ * time, and transferred to it, so this process never holds the data and every layer's code at once
+ * (at MNIST 70k with V=400 that was ~450 MB, and as much again as the thread's copy).
  */
 export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED' | 'DISTILLING'; modelHash: string }> {
   const t0 = performance.now();
   const { store, runId, params, ks, dataset } = f;
   const n = dataset.rows;
-  const x = await loadDatasetMatrix(store, dataset.sha256, dataset.name);
-  const inputs: LayerInput[] = [denseInput(x)];
-  for (let l = 1; l < ks.length; l++) {
-    inputs.push(await loadCode(store, (await getLayer(runId, l)).outputSha256!, n, params.V, ks[l - 1]!));
-  }
-  const top = await loadCode(store, (await getLayer(runId, ks.length)).outputSha256!, n, params.V, ks[ks.length - 1]!);
-  const res = await finishTrainingInThread(inputs, top, params, ks, f.onProgress);
+  const code = async (l: number) => loadCode(store, (await getLayer(runId, l)).outputSha256!, n, params.V, ks[l - 1]!);
+  // Layer l's input: the uploaded data for layer 1, else layer l − 1's code.
+  const input = async (l: number): Promise<LayerInput> => (l === 1 ? denseInput(await loadDatasetMatrix(store, dataset.sha256, dataset.name)) : code(l - 1));
+  const res = await finishTrainingInThread({ top: await code(ks.length), input }, params, ks, f.onProgress);
   const put = await store.put(res.modelBytes);
   let metrics: JsonObject | null = null;
   if (f.labelsId !== null) {
@@ -57,7 +58,7 @@ export async function finishRun(f: FinishRunInput): Promise<{ status: 'SUCCEEDED
   };
   // MBN's labels and embedding of the training points, for every run: the console's projector reads
   // them (GET /v1/runs/:id/embedding), and a distil job need not predict them again.
-  const c = res.model.pca.c;
+  const c = res.c;
   const [labelsPut, embeddingPut] = await Promise.all([store.put(encodeTeacherLabels(res.labels)), store.put(encodeTeacherEmbedding(res.embedding, n, c))]);
   const teacher: TTeacherRef = { labelsSha256: labelsPut.sha256, embeddingSha256: embeddingPut.sha256, rows: n, c };
   summary.mbnOutput = teacher as unknown as JsonObject;

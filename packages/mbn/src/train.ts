@@ -1,10 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { CodeInput, DenseInput, LayerInput } from './layer.ts';
-import { buildModelLayer, serializeModel, sha256Hex, type MbnModel } from './model.ts';
+import { buildModelLayer, serializeModel, sha256Hex, type MbnModel, type ModelLayer } from './model.ts';
 import { parseParams, resolveKs, smallVWarning, type TMbnParams, type TMbnParamsInput } from './params.ts';
-import { projectCodes } from './pca.ts';
+import { projectCodes, type PcaModel } from './pca.ts';
 import { fitOutputStep } from './pca-toolbox.ts';
-import { fitApplication } from './application.ts';
+import { fitApplication, type FittedApplication } from './application.ts';
 import { applyHead } from './predict.ts';
 import { placeShard, planShards, type ShardSpec } from './shard.ts';
 import { ShardThreadPool } from './thread-pool.ts';
@@ -78,9 +78,55 @@ export interface FinishResult {
   embedding: Float64Array;
 }
 
+/** The output step and the application fitted on the top code, and their output on the training points. */
+export interface FinishHead {
+  pca: PcaModel;
+  application: FittedApplication;
+  labels: Int32Array;
+  embedding: Float64Array;
+}
+
+/**
+ * The first half of finishTraining: PCA (the output step) and the application on the top code.
+ * It needs no layer input, so a caller can let the top code go before it builds the layers' model
+ * sections (finish-thread.ts does).
+ */
+export function fitHead(top: CodeInput, params: TMbnParams, layers: number, onProgress?: (p: TrainProgress) => void): FinishHead {
+  onProgress?.({ stage: 'pca', layers });
+  const pca = fitOutputStep(top, params.outputStep, params.clusters, params.seed);
+  // The stage keeps its name 'kmeans' (progress listeners match on it) whatever the application is.
+  onProgress?.({ stage: 'kmeans', layers });
+  const application = fitApplication(projectCodes(top, pca), top.n, pca.c, params, params.seed);
+  // Labels come from the same head that predict() uses, so predict on training points reproduces them.
+  const { labels, embedding } = applyHead({ pca, application }, top);
+  return { pca, application, labels, embedding };
+}
+
+/**
+ * The second half: the model from the head and each layer's section (`buildModelLayer` of layer l's
+ * input, l = 1..L in order), serialised and hashed. Each section needs only its own layer's input,
+ * so a caller may build them one at a time and drop each input before it has the next.
+ */
+export function completeModel(params: TMbnParams, ks: number[], first: Pick<DenseInput, 'n' | 'd' | 'dtype'>, layers: ModelLayer[], head: FinishHead): FinishResult {
+  if (layers.length !== ks.length) throw new Error(`the model needs ${ks.length} layer sections, got ${layers.length}`);
+  const model: MbnModel = {
+    params,
+    ks,
+    trainPoints: first.n,
+    inputDims: first.d,
+    inputDType: first.dtype,
+    layers,
+    pca: head.pca,
+    application: head.application,
+  };
+  const modelBytes = serializeModel(model);
+  return { model, modelBytes, modelHash: sha256Hex(modelBytes), labels: head.labels, embedding: head.embedding };
+}
+
 /**
  * The application and the model, from the layer inputs (layer 1's raw data, then each layer's
- * code) and the top code. Shared by the in-process and the distributed trainer.
+ * code) and the top code: fitHead, then completeModel. Shared by the in-process and the
+ * distributed trainer (finishTrainingInThread runs the same two halves), so both give the same bytes.
  */
 export function finishTraining(
   inputs: LayerInput[],
@@ -89,29 +135,11 @@ export function finishTraining(
   ks: number[],
   onProgress?: (p: TrainProgress) => void,
 ): FinishResult {
-  const layers = ks.length;
-  onProgress?.({ stage: 'pca', layers });
-  const pca = fitOutputStep(top, params.outputStep, params.clusters, params.seed);
-  // The stage keeps its name 'kmeans' (progress listeners match on it) whatever the application is.
-  onProgress?.({ stage: 'kmeans', layers });
-  const application = fitApplication(projectCodes(top, pca), top.n, pca.c, params, params.seed);
-  onProgress?.({ stage: 'model', layers });
+  const head = fitHead(top, params, ks.length, onProgress);
+  onProgress?.({ stage: 'model', layers: ks.length });
   const first = inputs[0]!;
   if (first.kind !== 'dense') throw new Error('layer 1 input must be dense');
-  const model: MbnModel = {
-    params,
-    ks,
-    trainPoints: first.n,
-    inputDims: first.d,
-    inputDType: first.dtype,
-    layers: inputs.map((input, i) => buildModelLayer(input, i + 1, ks[i]!, params)),
-    pca,
-    application,
-  };
-  // Labels come from the same head that predict() uses, so predict on training points reproduces them.
-  const { labels, embedding } = applyHead(model, top);
-  const modelBytes = serializeModel(model);
-  return { model, modelBytes, modelHash: sha256Hex(modelBytes), labels, embedding };
+  return completeModel(params, ks, first, inputs.map((input, i) => buildModelLayer(input, i + 1, ks[i]!, params)), head);
 }
 
 const warned = new Set<string>();
@@ -134,8 +162,9 @@ export async function trainWith(
   const ks = resolveKs(x.rows, params);
   warnOnce(smallVWarning(params.V, ks.length));
   const t0 = performance.now();
-  const inputs: LayerInput[] = [denseInput(x)];
+  let input: LayerInput = denseInput(x);
   const layerSeconds: number[] = [];
+  const sections: ModelLayer[] = [];
   let top: CodeInput | undefined;
   for (let l = 0; l < ks.length; l++) {
     const k = ks[l]!;
@@ -144,15 +173,21 @@ export async function trainWith(
     const report = () => opts.onProgress?.({ stage: 'layer', layer: l + 1, layers: ks.length, k, done, total: params.V, unit: 'clusterings' });
     report();
     const tl = performance.now();
-    const blocks = await runLayer(inputs[l]!, specs, (spec) => {
+    const blocks = await runLayer(input, specs, (spec) => {
       done += spec.v1 - spec.v0;
       report();
     });
     layerSeconds.push((performance.now() - tl) / 1000);
+    // A layer's model section needs only that layer's input, which nothing needs afterwards: build
+    // it now, so training holds one n×V code at a time rather than every layer's (finishTraining's
+    // bytes, since the sections are the same pure function of the same inputs).
+    sections.push(buildModelLayer(input, l + 1, k, params));
     top = assembleLayer(x.rows, params.V, k, specs, blocks);
-    if (l + 1 < ks.length) inputs.push(top);
+    input = top;
   }
-  const finished = finishTraining(inputs, top!, params, ks, opts.onProgress);
+  const head = fitHead(top!, params, ks.length, opts.onProgress);
+  opts.onProgress?.({ stage: 'model', layers: ks.length });
+  const finished = completeModel(params, ks, { n: x.rows, d: x.cols, dtype: x.dtype }, sections, head);
   return { params, ks, ...finished, topCode: top!, mbnSeconds: (performance.now() - t0) / 1000, layerSeconds };
 }
 
