@@ -13,6 +13,7 @@
  *                                    (npm run bench:datasets -- --out DIR writes MNIST-14×14 and 50-d blobs files)
  *   options: --student 256,256  --student-arch mlp|conv  --student-target labels|embedding  --precision fp32|int8
  *            --student-augment N (teacher-labelled distorted copies; default DEFAULT_AUGMENT_PER_POINT per training digit)
+ *            --transfer N (teacher-label the N rows after the first --limit ones, which MBN does not train on, for the student)
  *            --clusters N  --eval-limit N  --threads N  --seed N
  *            --trainer tfjs|ort (the student's trainer: tfjs-wasm, the default, or onnxruntime on --threads threads)
  *
@@ -27,7 +28,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadDataset } from '@cmbn/data';
+import { loadDataset, sliceRows, type Matrix } from '@cmbn/data';
 import { DEFAULT_CONV, DEFAULT_STUDENT_SPEC, saveStudent, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import { createDenseBackend } from '@cmbn/kernels';
 import { loadModel, predict, saveModel, trainMbn, type MbnModel } from '@cmbn/mbn';
@@ -53,6 +54,7 @@ const { values: a } = parseArgs({
     'student-target': { type: 'string' },
     precision: { type: 'string' },
     'student-augment': { type: 'string' },
+    transfer: { type: 'string' },
     'eval-limit': { type: 'string' },
     threads: { type: 'string' },
     trainer: { type: 'string', default: 'tfjs' },
@@ -74,7 +76,13 @@ const seed = Number(a.seed);
 const threads = a.threads ? Number(a.threads) : availableParallelism();
 const log = (s: string): void => void process.stderr.write(`${s}\n`);
 
-const train = await loadDataset(a.dataset ?? 'mnist-train', { limit, ...(a.labels ? { labels: a.labels } : {}) });
+const transferRows = a.transfer !== undefined ? Number(a.transfer) : 0;
+if (!Number.isInteger(transferRows) || transferRows < 0) throw new Error(`--transfer must be a non-negative integer; got '${a.transfer}'`);
+const source = await loadDataset(a.dataset ?? 'mnist-train', { limit: limit + transferRows, ...(a.labels ? { labels: a.labels } : {}) });
+if (source.x.rows < limit + transferRows) throw new Error(`--transfer ${transferRows}: ${source.name} has ${source.x.rows} rows, fewer than --limit ${limit} + ${transferRows}`);
+const train = { ...source, x: sliceRows(source.x, limit), ...(source.labels ? { labels: source.labels.subarray(0, limit) } : {}) };
+// The transfer set: the rows after the ones MBN trains on, labelled by MBN's predict for the student only.
+const transfer = transferRows > 0 ? { ...source.x, rows: transferRows, data: source.x.data.subarray(limit * source.x.cols, (limit + transferRows) * source.x.cols) } : undefined;
 if (a.dataset && !a['eval-dataset']) throw new Error('--dataset needs --eval-dataset (the held-out points of the comparison)');
 const test = await loadDataset(a['eval-dataset'] ?? 'mnist-test', {
   ...(a['eval-limit'] ? { limit: Number(a['eval-limit']) } : {}),
@@ -141,7 +149,8 @@ const res = await distillStudent({
   trainer,
   ...(a.precision ? { precision: a.precision as StudentPrecision } : {}),
   ...(augment !== undefined ? { augment } : {}),
-  onAugment: (done, total) => log(` MBN labelled ${done}/${total} augmented points`),
+  ...(transfer ? { transfer: transfer as Matrix } : {}),
+  onAugment: (done, total) => log(` MBN labelled ${done}/${total} teacher-labelled points`),
   onEpoch: (e) => {
     epochSeconds.push(e.seconds);
     log(` epoch ${e.epoch}: loss ${e.loss.toFixed(4)} val ${e.valLoss.toFixed(4)} ${e.valAcc?.toFixed(4) ?? ''} ${e.seconds.toFixed(1)}s`);
@@ -154,7 +163,7 @@ const studentBytes = await directoryBytes(studentDir);
 await rm(studentDir, { recursive: true, force: true });
 const ev = res.evaluation;
 log('measuring training speed against this machine\'s sgemm…');
-const speed = await measureTrainingSpeed(res.student, res.augmented + train.x.rows, epochSeconds, threads);
+const speed = await measureTrainingSpeed(res.student, res.augmented + res.transferred + train.x.rows, epochSeconds, threads);
 const mbnTrainAcc = train.labels ? clusteringMetrics(train.labels, mbn.labels).acc : undefined;
 const r4 = (x: number | undefined): number | undefined => (x === undefined ? undefined : Number(x.toFixed(4)));
 const summary = {
@@ -178,6 +187,7 @@ const summary = {
   precision: res.precision,
   trainer,
   studentAugmented: res.augmented,
+  studentTransferred: res.transferred,
   studentEpochs: res.student.epochs,
   studentTrainSeconds: Number(res.student.seconds.toFixed(1)),
   training: speed,
@@ -196,7 +206,7 @@ const summary = {
   // Issue 11's targets for this scale (defined for MNIST with seed 1; other data report them too).
   targets: {
     agreement: { atLeast: scale.agreement, met: ev.agreement >= scale.agreement },
-    ...(scale.teacherLabelledAtMost !== undefined ? { teacherLabelled: { atMost: scale.teacherLabelledAtMost, met: res.augmented <= scale.teacherLabelledAtMost } } : {}),
+    ...(scale.teacherLabelledAtMost !== undefined ? { teacherLabelled: { atMost: scale.teacherLabelledAtMost, met: res.augmented + res.transferred <= scale.teacherLabelledAtMost } } : {}),
     accWithinHalfPoint: ev.acc !== undefined && ev.mbnAcc !== undefined ? Math.abs(ev.acc - ev.mbnAcc) <= 0.005 : undefined,
     speedup: { atLeast: scale.speedup, met: ev.speedup >= scale.speedup },
   },

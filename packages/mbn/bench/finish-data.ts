@@ -10,9 +10,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset } from '@cmbn/data';
 import type { CodeInput, LayerInput } from '../src/layer.ts';
-import type { TMbnParams, TMbnParamsInput } from '../src/params.ts';
+import { parseParams, type TMbnParams, type TMbnParamsInput } from '../src/params.ts';
 import { ShardThreadPool } from '../src/thread-pool.ts';
-import { trainWith, type LayerRunner } from '../src/train.ts';
+import { defaultShardSize, poolLayerRunner, trainWith, type LayerRunner } from '../src/train.ts';
 
 export interface FinishInputs {
   params: TMbnParams;
@@ -76,18 +76,13 @@ export async function makeFinishInputs(dir: string, limit: number, paramsInput: 
   const inputs: LayerInput[] = [];
   let result;
   try {
-    const runLayer: LayerRunner = async (input, specs, onShardDone) => {
+    const onPool = poolLayerRunner(pool);
+    // trainMbn's runner, keeping each layer's input on the way.
+    const runLayer: LayerRunner = (input, specs, onShardDone) => {
       inputs.push(input);
-      pool.setInput(input);
-      return Promise.all(
-        specs.map(async (s) => {
-          const block = await pool.run(s);
-          onShardDone(s);
-          return block;
-        }),
-      );
+      return onPool(input, specs, onShardDone);
     };
-    const shardSize = Math.max(1, Math.floor((paramsInput.V ?? 400) / (threads * 8)));
+    const shardSize = defaultShardSize(parseParams(paramsInput).V, threads);
     let lastLayer = 0;
     result = await trainWith(x, paramsInput, runLayer, {
       shardSize,

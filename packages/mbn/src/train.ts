@@ -191,25 +191,34 @@ export async function trainWith(
   return { params, ks, ...finished, topCode: top!, mbnSeconds: (performance.now() - t0) / 1000, layerSeconds };
 }
 
+/** About 8 shards per thread: enough for the pool to balance a layer's uneven shards, few enough to keep per-shard set-up small. */
+export function defaultShardSize(V: number, threads: number): number {
+  return Math.max(1, Math.floor(V / (threads * 8)));
+}
+
+/** A LayerRunner on a ShardThreadPool: the layer's input goes to every thread, then its shards run in parallel. */
+export function poolLayerRunner(pool: ShardThreadPool): LayerRunner {
+  return async (input, specs, onShardDone) => {
+    pool.setInput(input);
+    return Promise.all(
+      specs.map(async (s) => {
+        const block = await pool.run(s);
+        onShardDone(s);
+        return block;
+      }),
+    );
+  };
+}
+
 /** In-process training on every core (worker threads), the CLI's embedded default. */
 export async function trainMbn(x: TrainMatrix, paramsInput: TMbnParamsInput, opts: TrainOptions = {}): Promise<TrainResult> {
   const threads = Math.max(1, opts.threads ?? availableParallelism());
   const params = parseParams(paramsInput);
   resolveKs(x.rows, params); // fail on impossible params before starting threads
-  const shardSize = opts.shardSize ?? Math.max(1, Math.floor(params.V / (threads * 8)));
+  const shardSize = opts.shardSize ?? defaultShardSize(params.V, threads);
   const pool = new ShardThreadPool(threads, opts.backend);
   try {
-    const runLayer: LayerRunner = async (input, specs, onShardDone) => {
-      pool.setInput(input);
-      return Promise.all(
-        specs.map(async (s) => {
-          const block = await pool.run(s);
-          onShardDone(s);
-          return block;
-        }),
-      );
-    };
-    return await trainWith(x, params, runLayer, { shardSize, onProgress: opts.onProgress });
+    return await trainWith(x, params, poolLayerRunner(pool), { shardSize, onProgress: opts.onProgress });
   } finally {
     await pool.close();
   }

@@ -58,7 +58,7 @@ export interface DistillInput {
   trainTrueLabels?: Int32Array;
   onEpoch?: (e: EpochReport) => void;
   onStage?: (stage: 'augment' | 'train' | 'mbn-predict' | 'student-predict') => void;
-  /** Progress of labelling the augmented points with MBN's predict. */
+  /** Progress of labelling the teacher-labelled points (the transfer set, then the augmented ones) with MBN's predict. */
   onAugment?: (done: number, total: number) => void;
   /**
    * Distorted copies of the training points (augment.ts) labelled by MBN's own predict, added to
@@ -67,6 +67,13 @@ export interface DistillInput {
    */
   augment?: number;
   augmentSeed?: number;
+  /**
+   * A transfer set: more points from the same source that MBN did not train on (for example the rows
+   * after the ones it did), labelled by MBN's own predict and added to the student's training set.
+   * MBN's training cost grows with N² (k1 = N/2) while labelling grows with N, so a user can train MBN
+   * on a part of the data and distil the student from all of it. Same columns and dtype as x.
+   */
+  transfer?: Matrix;
   /** Threads for both predictors; default every core. */
   threads?: number;
   /** Without an eval set, MBN's throughput is timed on the first this-many training points. Default 2000. */
@@ -97,6 +104,8 @@ export interface DistillResult {
   precision: StudentPrecision;
   /** Teacher-labelled augmented points the student was trained on besides x. */
   augmented: number;
+  /** Teacher-labelled transfer-set points the student was trained on besides x (DistillInput.transfer). */
+  transferred: number;
   evaluation: StudentEvaluation;
 }
 
@@ -146,8 +155,13 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   const c = mbnModel.pca.c;
   const nAug = input.augment ?? (isSquareImage(x) ? DEFAULT_AUGMENT_PER_POINT * x.rows : 0);
   if (nAug > 0 && !isSquareImage(x)) throw new RangeError(`augment needs square-image rows; ${x.cols} columns is not a square`);
-  if (nAug > 0 && spec.target === 'labels' && !input.mbnEmbedding) throw new TypeError('augment needs mbnEmbedding (for the soft targets)');
-  const train = nAug > 0 ? await withTeacherAugmentation(input, nAug, threads) : { x, labels: mbnLabels, embedding: input.mbnEmbedding };
+  const transfer = input.transfer;
+  if (transfer && (transfer.cols !== x.cols || transfer.dtype !== x.dtype)) {
+    throw new RangeError(`the transfer set has ${transfer.cols} ${transfer.dtype} columns; the training points have ${x.cols} ${x.dtype}`);
+  }
+  const nTransfer = transfer?.rows ?? 0;
+  if (nAug + nTransfer > 0 && spec.target === 'labels' && !input.mbnEmbedding) throw new TypeError('teacher-labelled points need mbnEmbedding (for the soft targets)');
+  const train = nAug + nTransfer > 0 ? await withTeacherLabelled(input, teacherInputs(input, nAug, transfer), threads) : { x, labels: mbnLabels, embedding: input.mbnEmbedding };
   let target: StudentTargetData;
   let head: CentroidHead | undefined;
   if (spec.target === 'labels') {
@@ -185,7 +199,7 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
       const truth = input.evalSet.trueLabels;
       const sm = truth ? clusteringMetrics(truth, st.labels) : undefined;
       const mm = truth ? clusteringMetrics(truth, mbn.labels) : undefined;
-      return { student, precision, augmented: nAug, ...(head ? { head } : {}), evaluation: summarise('eval', ex.rows, ex.rows, st, mbn, sm, mm, input.evalSet.name) };
+      return { student, precision, augmented: nAug, transferred: nTransfer, ...(head ? { head } : {}), evaluation: summarise('eval', ex.rows, ex.rows, st, mbn, sm, mm, input.evalSet.name) };
     }
     // No held-out points: agreement and metrics on the training points, timing on a prefix of them.
     const timing = firstRows(x, input.timingPoints ?? 2000);
@@ -199,31 +213,39 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
     const mm = truth ? clusteringMetrics(truth, mbnLabels) : undefined;
     const ev = summarise('train', x.rows, timing.rows, st, mbn, sm, mm);
     ev.agreement = agreementOf(all, mbnLabels);
-    return { student, precision, augmented: nAug, ...(head ? { head } : {}), evaluation: ev };
+    return { student, precision, augmented: nAug, transferred: nTransfer, ...(head ? { head } : {}), evaluation: ev };
   } finally {
     await labeler.dispose();
   }
 }
 
-/** x followed by nAug distorted copies of it, with MBN's labels and embedding of all of them. */
-async function withTeacherAugmentation(
+/** The points MBN labels for the student: the transfer set, then nAug distorted copies of x (deterministic from the seed). */
+function teacherInputs(input: DistillInput, nAug: number, transfer: Matrix | undefined): Matrix {
+  const { x } = input;
+  const d = x.cols;
+  input.onStage?.('augment');
+  const parts: Matrix[] = transfer ? [transfer] : [];
+  if (nAug > 0) {
+    const seed = input.augmentSeed ?? input.spec.seed;
+    const nStrong = Math.round(nAug * STRONG_AUGMENT_FRACTION);
+    parts.push(augmentImages(x, nStrong, seed), augmentImages(x, nAug - nStrong, seed, { ...MILD_AUGMENT, firstCopy: nStrong }));
+  }
+  const rows = parts.reduce((n, p) => n + p.rows, 0);
+  return { rows, cols: d, dtype: x.dtype, data: concatRows(parts.map((p) => p.data.subarray(0, p.rows * d))) } as Matrix;
+}
+
+/** x followed by `extra`, with MBN's labels and embedding of all of them (x's from training, extra's from MBN's predict). */
+async function withTeacherLabelled(
   input: DistillInput,
-  nAug: number,
+  extra: Matrix,
   threads: number,
 ): Promise<{ x: Matrix; labels: Int32Array; embedding: Float64Array | undefined }> {
   const { x, mbnModel } = input;
   const c = mbnModel.pca.c;
-  input.onStage?.('augment');
-  const seed = input.augmentSeed ?? input.spec.seed;
-  const nStrong = Math.round(nAug * STRONG_AUGMENT_FRACTION);
-  const strong = augmentImages(x, nStrong, seed);
-  const mild = augmentImages(x, nAug - nStrong, seed, { ...MILD_AUGMENT, firstCopy: nStrong });
-  const aug = { ...strong, rows: nAug, data: concatRows(strong.data, mild.data) } as Matrix;
-  const n = x.rows + nAug;
+  const m = extra.rows;
+  const n = x.rows + m;
   const d = x.cols;
-  const data = x.dtype === 'uint8' ? new Uint8Array(n * d) : new Float32Array(n * d);
-  data.set(x.data.subarray(0, x.rows * d));
-  data.set(aug.data, x.rows * d);
+  const data = concatRows([x.data.subarray(0, x.rows * d), extra.data.subarray(0, m * d)]);
   const labels = new Int32Array(n);
   labels.set(input.mbnLabels);
   const embedding = input.mbnEmbedding ? new Float64Array(n * c) : undefined;
@@ -231,14 +253,14 @@ async function withTeacherAugmentation(
   // One predictor for every chunk: its threads keep the prepared centres from chunk to chunk.
   const predictor = createMbnPredictor(mbnModel, { threads, backend: 'ort' });
   try {
-    for (let s = 0; s < nAug; s += AUGMENT_CHUNK) {
+    for (let s = 0; s < m; s += AUGMENT_CHUNK) {
       input.signal?.throwIfAborted();
-      const m = Math.min(AUGMENT_CHUNK, nAug - s);
-      const chunk = { ...aug, rows: m, data: aug.data.subarray(s * d, (s + m) * d) } as Matrix;
+      const rows = Math.min(AUGMENT_CHUNK, m - s);
+      const chunk = { ...extra, rows, data: extra.data.subarray(s * d, (s + rows) * d) } as Matrix;
       const p = await predictor.predict(chunk);
       labels.set(p.labels, x.rows + s);
       embedding?.set(p.embedding, (x.rows + s) * c);
-      input.onAugment?.(s + m, nAug);
+      input.onAugment?.(s + rows, m);
     }
   } finally {
     await predictor.dispose();
@@ -246,10 +268,13 @@ async function withTeacherAugmentation(
   return { x: { rows: n, cols: d, dtype: x.dtype, data } as Matrix, labels, embedding };
 }
 
-function concatRows<T extends Uint8Array | Float32Array>(a: T, b: T): T {
-  const out = new (a.constructor as new (n: number) => T)(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
+function concatRows<T extends Uint8Array | Float32Array>(parts: T[]): T {
+  const out = new (parts[0]!.constructor as new (n: number) => T)(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
