@@ -1,4 +1,4 @@
-import { sampleDistinct, sortedU32, streamFor } from './rng.ts';
+import { sampleDistinct, sortedDistinctBelow, streamFor } from './rng.ts';
 import { keptCount } from './params.ts';
 
 /** The bottom layer's input: the raw data, row-major. uint8 stays uint8 so centres are stored compactly. */
@@ -48,7 +48,7 @@ export function drawClustering(
   k: number,
 ): ClusteringDraw {
   const draw = drawClusteringUnsorted(seed, layer, v, nFeatures, nPoints, a, k);
-  return { features: sortedU32(draw.features), centres: draw.centres };
+  return { features: sortedDistinctBelow(draw.features, nFeatures), centres: draw.centres };
 }
 
 /**

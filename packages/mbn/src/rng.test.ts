@@ -5,8 +5,10 @@ import {
   sampleDistinct,
   sampleDistinctDense,
   sampleDistinctSparse,
+  sortedDistinctBelow,
   sortedU32,
   streamFor,
+  type Rng,
   xoshiro128ss,
 } from './rng.ts';
 
@@ -142,6 +144,29 @@ describe('sampleDistinct', () => {
     for (let t = 0; t < trials; t++) for (const v of sampleDistinct(r, n, m)) counts[v]! += 1;
     const e = (trials * m) / n;
     for (const c of counts) expect(Math.abs(c - e) / e).toBeLessThan(0.05);
+  });
+
+  it("the dense shuffle's inlined generator draws exactly what nextInt draws, and leaves the stream where nextInt would", () => {
+    // A wrapper is not the generator class, so sampleDistinctDense takes its generic nextInt loop on it.
+    const generic = (r: Rng): Rng => ({ nextU32: () => r.nextU32(), nextFloat: () => r.nextFloat(), nextInt: (n) => r.nextInt(n) });
+    for (const [n, m, seed] of [[571_200, 285_600, 1], [100_003, 99_000, 7], [64, 64, 3]] as const) {
+      const a = streamFor(seed, 2, 5);
+      const b = generic(streamFor(seed, 2, 5));
+      expect(sampleDistinctDense(a, n, m)).toEqual(sampleDistinctDense(b, n, m));
+      expect(take(4, () => a.nextU32())).toEqual(take(4, () => b.nextU32()));
+    }
+  });
+
+  it('sortedDistinctBelow equals sortedU32 on distinct values below n, and refuses anything else', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 2000 }), fc.nat(), fc.integer({ min: 0, max: 1000 }), (n, mRaw, seed) => {
+        const s = sampleDistinct(streamFor(seed, 4), n, mRaw % (n + 1));
+        expect(sortedDistinctBelow(s, n)).toEqual(sortedU32(s));
+      }),
+      { numRuns: 300 },
+    );
+    expect(() => sortedDistinctBelow(Uint32Array.from([3, 1, 3, 0]), 8)).toThrow(/not distinct values below 8/);
+    expect(() => sortedDistinctBelow(Uint32Array.from([3, 1, 9, 0]), 8)).toThrow(/not distinct values below 8/);
   });
 
   it('sortedU32 copies and sorts numerically', () => {

@@ -77,6 +77,43 @@ class Xoshiro128ss implements Rng {
     }
   }
 
+  /**
+   * Steps i = 0..m−1 of the partial Fisher–Yates shuffle of sampleDistinctDense with the generator
+   * inlined: the same draws as nextInt(n − i) (rejection, then modulo) in the same order, the state
+   * written back at the end, so the stream continues exactly as if nextInt had been called m times.
+   * The hot loop of drawClustering at the sparse layers (~285k draws per clustering at MNIST-70k).
+   */
+  shuffleInto(perm: Uint32Array, out: Uint32Array, n: number, m: number): void {
+    let s0 = this.s0;
+    let s1 = this.s1;
+    let s2 = this.s2;
+    let s3 = this.s3;
+    for (let i = 0; i < m; i++) {
+      const range = n - i;
+      const limit = 4294967296 - (4294967296 % range);
+      let x: number;
+      do {
+        x = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
+        const t = s1 << 9;
+        s2 ^= s0;
+        s3 ^= s1;
+        s1 ^= s2;
+        s0 ^= s3;
+        s2 ^= t;
+        s3 = rotl(s3, 11);
+      } while (x >= limit);
+      const j = i + (x % range);
+      const pj = perm[j]!;
+      perm[j] = perm[i]!;
+      perm[i] = pj;
+      out[i] = pj;
+    }
+    this.s0 = s0;
+    this.s1 = s1;
+    this.s2 = s2;
+    this.s3 = s3;
+  }
+
   stateWords(): Int32Array {
     return Int32Array.of(this.s0, this.s1, this.s2, this.s3);
   }
@@ -146,6 +183,10 @@ export function sampleDistinctDense(rng: Rng, n: number, m: number): Uint32Array
   const perm = new Uint32Array(n);
   for (let i = 0; i < n; i++) perm[i] = i;
   const out = new Uint32Array(m);
+  if (rng instanceof Xoshiro128ss) {
+    rng.shuffleInto(perm, out, n, m);
+    return out;
+  }
   for (let i = 0; i < m; i++) {
     const j = i + rng.nextInt(n - i);
     const pj = perm[j]!;
@@ -176,4 +217,20 @@ export function sampleDistinctSparse(rng: Rng, n: number, m: number): Uint32Arra
 /** a sorted (ascending) copy */
 export function sortedU32(a: Uint32Array): Uint32Array {
   return Uint32Array.from(a).sort();
+}
+
+/**
+ * sortedU32 of distinct values that are all below n, in O(n) when they are a sizeable share of 0..n−1
+ * (a flag per value, then one scan: ~4× faster than the comparison sort for drawClustering's kept
+ * features, half of 0..n−1). Throws if the values were not distinct and below n.
+ */
+export function sortedDistinctBelow(a: Uint32Array, n: number): Uint32Array {
+  if (a.length * 16 < n) return sortedU32(a);
+  const flags = new Uint8Array(n);
+  for (let i = 0; i < a.length; i++) flags[a[i]!] = 1;
+  const out = new Uint32Array(a.length);
+  let o = 0;
+  for (let v = 0; v < n && o < a.length; v++) if (flags[v] === 1) out[o++] = v;
+  if (o !== a.length) throw new RangeError(`sortedDistinctBelow: ${a.length} values are not distinct values below ${n}`);
+  return out;
 }
