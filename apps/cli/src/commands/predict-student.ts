@@ -1,10 +1,8 @@
 /** `cmbn predict --model DIR` where DIR holds a student (saved by `train --distill` or pulled). */
 import { loadDataset } from '@cmbn/data';
 import { DEFAULT_PREDICT_PRECISION, loadStudent, readStudentMeta } from '@cmbn/distill';
-import { clusteringMetrics } from '@cmbn/metrics';
 import { createStudentLabeler, isCentroidHead } from '@cmbn/pipeline';
-import { printJson } from '../output.ts';
-import { writePredictions, type PredictCliOptions } from './predict.ts';
+import { reportPrediction, writePredictions, type PredictCliOptions } from './predict.ts';
 
 export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
   const student = await loadStudent(o.model);
@@ -42,17 +40,5 @@ export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
     target: student.signature.output.kind,
   };
   if (typeof meta.mbnModelHash === 'string') summary.mbnModelHash = meta.mbnModelHash;
-  if (ds.labels) {
-    const m = clusteringMetrics(ds.labels, result.labels);
-    Object.assign(summary, { acc: m.acc, nmi: m.nmi, ari: m.ari });
-  }
-  if (o.out) summary.out = o.out;
-  if (o.json) printJson(summary);
-  else {
-    process.stderr.write(
-      `student predicted ${ds.x.rows} points in ${summary.seconds}s (${summary.pointsPerSecond} points/s, onnxruntime)\n` +
-        (ds.labels ? `acc ${(summary.acc as number).toFixed(4)}  nmi ${(summary.nmi as number).toFixed(4)}\n` : '') +
-        (o.out ? `wrote ${o.out}\n` : ''),
-    );
-  }
+  reportPrediction(o, ds, result.labels, summary, `student predicted ${ds.x.rows} points in ${String(summary.seconds)}s (${String(summary.pointsPerSecond)} points/s, onnxruntime)`);
 }

@@ -1,5 +1,5 @@
 import { extname } from 'node:path';
-import { loadDataset, writeMatrix } from '@cmbn/data';
+import { loadDataset, writeMatrix, type Dataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
 import { createMbnPredictor, loadModel } from '@cmbn/mbn';
 import { isStudentDir } from '@cmbn/distill';
@@ -63,17 +63,23 @@ export async function runPredict(o: PredictCliOptions): Promise<void> {
     backend: predictor.backend ?? 'unknown',
     threads: predictor.threads,
   };
+  reportPrediction(o, ds, result.labels, summary, `predicted ${ds.x.rows} points in ${String(summary.seconds)}s (${String(summary.pointsPerSecond)} points/s, ${predictor.threads} threads, ${String(summary.backend)})`);
+}
+
+/**
+ * Both predict commands' ending: ACC/NMI/ARI when the data carry labels, then the summary as one JSON
+ * object (--json) or as lines on stderr, `headline` first.
+ */
+export function reportPrediction(o: Pick<PredictCliOptions, 'out' | 'json'>, ds: Dataset, labels: Int32Array, summary: Record<string, unknown>, headline: string): void {
   if (ds.labels) {
-    const m = clusteringMetrics(ds.labels, result.labels);
+    const m = clusteringMetrics(ds.labels, labels);
     Object.assign(summary, { acc: m.acc, nmi: m.nmi, ari: m.ari });
   }
   if (o.out) summary.out = o.out;
-  if (o.json) printJson(summary);
-  else {
-    process.stderr.write(
-      `predicted ${ds.x.rows} points in ${summary.seconds}s (${summary.pointsPerSecond} points/s, ${predictor.threads} threads, ${String(summary.backend)})\n` +
-        (ds.labels ? `acc ${(summary.acc as number).toFixed(4)}  nmi ${(summary.nmi as number).toFixed(4)}\n` : '') +
-        (o.out ? `wrote ${o.out}\n` : ''),
-    );
-  }
+  if (o.json) return printJson(summary);
+  process.stderr.write(
+    `${headline}\n` +
+      (ds.labels ? `acc ${(summary.acc as number).toFixed(4)}  nmi ${(summary.nmi as number).toFixed(4)}\n` : '') +
+      (o.out ? `wrote ${o.out}\n` : ''),
+  );
 }
