@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeNpy, loadDataset, type Matrix } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, loadStudent, readStudentMeta, saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { DEFAULT_STUDENT_SPEC, handSetStudent, loadStudent, readStudentMeta, saveStudent, type TrainedStudent } from '@cmbn/distill';
 import { createStudentLabeler, isCentroidHead } from '@cmbn/pipeline';
 
 const { values: a } = parseArgs({
@@ -62,20 +62,15 @@ const cannon = (o: Record<string, unknown>) => new Promise<CannonResult>((ok, fa
 /** A uint8 784 → hidden (ReLU) → 10 labels MLP with seeded weights of mixed sign. */
 function seededStudent(hidden: number[]): TrainedStudent {
   const dims = [784, ...hidden, 10];
-  return {
-    signature: { inputDims: 784, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 10 } },
-    backend: 'wasm',
-    seconds: 0,
-    epochs: 1,
-    history: { loss: [1], valLoss: [1] },
-    layers: dims.slice(1).map((d, l) => ({
+  return handSetStudent(
+    dims.slice(1).map((d, l) => ({
       weight: Float32Array.from({ length: dims[l]! * d }, (_, i) => (Math.sin(l * 12.9898 + i * 78.233) * 2) / Math.sqrt(dims[l]!)),
       bias: new Float32Array(d),
       inDim: dims[l]!,
       outDim: d,
       activation: l === dims.length - 2 ? 'softmax' : 'relu',
     })),
-  };
+  );
 }
 
 const rowsOf = (m: Matrix, n: number) => ({ ...m, rows: n, data: m.data.subarray(0, n * m.cols) }) as Matrix;

@@ -16,7 +16,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMnist } from './mnist-fixture.ts';
 import { createStudentPredictor } from './predictor.ts';
 import { loadStudent, saveStudent } from './student-files.ts';
-import type { StudentLayer, TrainedStudent } from './types.ts';
+import { handSetStudent } from './tiny-student.ts';
+import type { TrainedStudent } from './types.ts';
 
 const CHROMIUM = process.env.CMBN_CHROMIUM ?? '/usr/bin/chromium';
 const DOC = fileURLToPath(new URL('../../../docs/STUDENTS.md', import.meta.url));
@@ -33,18 +34,10 @@ let pixels: Uint8Array;
 /** A 784 → 32 → 10 labels student with fixed weights: MNIST-shaped, no training needed. */
 function student(): TrainedStudent {
   const w = (n: number, s: number, scale: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(s * 13 + i * 2.3) * scale);
-  const layers: StudentLayer[] = [
+  return handSetStudent([
     { weight: w(784 * 32, 1, 0.1), bias: w(32, 2, 0.1), inDim: 784, outDim: 32, activation: 'relu' },
     { weight: w(32 * 10, 3, 0.5), bias: w(10, 4, 0.1), inDim: 32, outDim: 10, activation: 'softmax' },
-  ];
-  return {
-    signature: { inputDims: 784, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 10 } },
-    backend: 'wasm',
-    seconds: 0,
-    epochs: 1,
-    history: { loss: [1], valLoss: [1] },
-    layers,
-  };
+  ]);
 }
 
 /** The doc's ```js block under "## Browser (onnxruntime-web)". */

@@ -1,4 +1,20 @@
-import type { TrainedStudent } from './types.ts';
+import type { StudentLayer, TrainedStudent } from './types.ts';
+
+/**
+ * A labels student (uint8 input scaled by 1/255, softmax over the last layer's width) from hand-set
+ * layers: what tests and benches wrap around weights they choose, with no training.
+ */
+export function handSetStudent(layers: StudentLayer[]): TrainedStudent {
+  const inputDims = layers[0]!.inDim;
+  return {
+    signature: { inputDims, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: layers.at(-1)!.outDim } },
+    backend: 'wasm',
+    seconds: 0,
+    epochs: 1,
+    history: { loss: [1], valLoss: [1] },
+    layers,
+  };
+}
 
 /**
  * A deterministic 6→4→3 labels student with hand-set weights (sin-shaped, scaled by `weightScale`),
@@ -7,15 +23,8 @@ import type { TrainedStudent } from './types.ts';
  */
 export function tinyStudent(seed: number, weightScale = 0.5): TrainedStudent {
   const w = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(seed * 7 + i) * weightScale);
-  return {
-    signature: { inputDims: 6, inputDType: 'uint8', normalisation: { kind: 'scale', scale: 1 / 255 }, output: { kind: 'labels', size: 3 } },
-    backend: 'wasm',
-    seconds: 0,
-    epochs: 1,
-    history: { loss: [1], valLoss: [1] },
-    layers: [
-      { weight: w(6 * 4), bias: w(4), inDim: 6, outDim: 4, activation: 'relu' },
-      { weight: w(4 * 3), bias: w(3), inDim: 4, outDim: 3, activation: 'softmax' },
-    ],
-  };
+  return handSetStudent([
+    { weight: w(6 * 4), bias: w(4), inDim: 6, outDim: 4, activation: 'relu' },
+    { weight: w(4 * 3), bias: w(3), inDim: 4, outDim: 3, activation: 'softmax' },
+  ]);
 }
