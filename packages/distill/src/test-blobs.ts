@@ -1,4 +1,4 @@
-/** Well-separated Gaussian blobs with a known answer, for this package's tests (not exported). */
+/** Test fixtures of this package (not exported): blobs with a known answer, and the event-loop probe of the trainers. */
 import { Rng } from './rng.ts';
 import type { StudentInput } from './types.ts';
 
@@ -18,4 +18,27 @@ export function blobs(n: number, dims: number, classes: number, seed: number, sp
     }
   }
   return { x: { rows: n, cols: dims, dtype: 'float32', data }, labels, centres };
+}
+
+/**
+ * Runs `train` with an onBatch hook that arms a setImmediate before each batch and counts the batches
+ * at which the previous one had not fired yet: a trainer that holds the event loop across batches (and
+ * so starves timers such as a BullMQ lock renewal) shows starved > 0. Counts turns, not time.
+ */
+export async function eventLoopTurns(train: (onBatch: () => void) => Promise<unknown>): Promise<{ batches: number; starved: number; fired: number }> {
+  let fired = 0;
+  let armed = 0;
+  let batches = 0;
+  let starved = 0;
+  const arm = () => {
+    armed++;
+    setImmediate(() => fired++);
+  };
+  arm();
+  await train(() => {
+    batches++;
+    if (fired < armed - 1) starved++;
+    arm();
+  });
+  return { batches, starved, fired };
 }

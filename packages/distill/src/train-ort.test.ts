@@ -9,7 +9,7 @@ import { createStudentPredictor } from './predictor.ts';
 import { Rng } from './rng.ts';
 import { loadStudent, saveStudent } from './student-files.ts';
 import type { StudentSpec } from './spec.ts';
-import { blobs } from './test-blobs.ts';
+import { blobs, eventLoopTurns } from './test-blobs.ts';
 import { buildMlpTrainGraph, createTrainSession, trainStudentOrt, type OrtLoss } from './train-ort.ts';
 import { trainStudent } from './train.ts';
 
@@ -160,22 +160,7 @@ describe('trainStudentOrt', () => {
 
   it('gives the event loop a turn after every batch', async () => {
     const data = blobs(640, 8, 3, 2);
-    let fired = 0;
-    let armed = 0;
-    let batches = 0;
-    let starved = 0;
-    const arm = () => {
-      armed++;
-      setImmediate(() => fired++);
-    };
-    arm();
-    await trainStudentOrt(data.x, { kind: 'labels', labels: data.labels, classes: 3 }, { ...spec, epochs: 2 }, {
-      onBatch: () => {
-        batches++;
-        if (fired < armed - 1) starved++;
-        arm();
-      },
-    });
+    const { batches, starved } = await eventLoopTurns((onBatch) => trainStudentOrt(data.x, { kind: 'labels', labels: data.labels, classes: 3 }, { ...spec, epochs: 2 }, { onBatch }));
     expect(batches).toBe(2 * Math.ceil(512 / 32));
     expect(starved).toBe(0);
   });

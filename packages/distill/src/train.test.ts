@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadTf } from './backend.ts';
 import { createStudentPredictor } from './predictor.ts';
 import type { StudentSpec } from './spec.ts';
-import { blobs } from './test-blobs.ts';
+import { blobs, eventLoopTurns } from './test-blobs.ts';
 import { trainStudent } from './train.ts';
 
 const spec: StudentSpec = { hidden: [32], target: 'labels', epochs: 20, batchSize: 32, learningRate: 5e-3, validationSplit: 0.2, patience: 3, seed: 7 };
@@ -111,22 +111,7 @@ describe('trainStudent', () => {
     const target = { kind: 'labels' as const, labels: data.labels, classes: 3 };
     // A timer armed before each batch must have fired by the next batch: no batch-to-batch stretch
     // of the event loop is held by training. (Counts turns, not time.)
-    let fired = 0;
-    let armed = 0;
-    let batches = 0;
-    let starved = 0;
-    const arm = () => {
-      armed++;
-      setImmediate(() => fired++);
-    };
-    arm();
-    await trainStudent(data.x, target, { ...spec, epochs: 2, batchSize: 32, validationSplit: 0.2 }, {
-      onBatch: () => {
-        batches++;
-        if (fired < armed - 1) starved++;
-        arm();
-      },
-    });
+    const { batches, starved, fired } = await eventLoopTurns((onBatch) => trainStudent(data.x, target, { ...spec, epochs: 2, batchSize: 32, validationSplit: 0.2 }, { onBatch }));
     expect(batches).toBe(2 * Math.ceil(512 / 32));
     expect(starved).toBe(0);
     expect(fired).toBeGreaterThanOrEqual(batches);
