@@ -1,55 +1,29 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, markShardDone, markShardRunning, type TestDatabase } from '@cmbn/registry';
-import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { markShardDone, markShardRunning } from '@cmbn/registry';
 import { contractCheckedApi } from '@cmbn/api';
-import { REDIS_URL, api, dropPrefix, submit, tempArtifacts, uniquePrefix, upload, type Api } from './test-helpers.ts';
+import { api, storedObjects, submit, upload, useTestCoordinator, type Api } from './test-helpers.ts';
 
 const TOKEN = 'test-token-123';
 const MAX = 20_000;
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let coordinator: CoordinatorHandle;
-let a: Api;
-const prefix = uniquePrefix();
 const logLines: string[] = [];
 /** Every answer of the API in this file, checked against GET /openapi.json (asserted at the end). */
 const contract = { issues: [] as string[], checked: 0 };
+const t = useTestCoordinator({
+  apiToken: TOKEN,
+  maxUploadBytes: MAX,
+  reconcileIntervalMs: 60_000,
+  logger: pino({ level: 'debug', redact: { paths: ['req.headers.authorization', 'token'], censor: '[redacted]' } }, { write: (s: string) => logLines.push(s) }),
+});
+let a: Api;
 
 /** 40 points of 3 columns in two well-separated groups, as CSV with a header. */
 const CSV = `x,y,z\n${Array.from({ length: 40 }, (_, i) => [i % 2 ? 100 + i : i, i % 7, (i * 3) % 5].join(',')).join('\n')}\n`;
 
-async function storedObjects(): Promise<string[]> {
-  const root = join(artifacts.dir, 'sha256');
-  const out: string[] = [];
-  for (const d of await readdir(root).catch(() => [])) for (const f of await readdir(join(root, d))) out.push(d + f);
-  return out.sort();
-}
-
 beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  const dest = { write: (s: string) => logLines.push(s) };
-  coordinator = await startCoordinator({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    artifacts: artifacts.url,
-    prefix,
-    port: 0,
-    apiToken: TOKEN,
-    maxUploadBytes: MAX,
-    reconcileIntervalMs: 60_000,
-    logger: pino({ level: 'debug', redact: { paths: ['req.headers.authorization', 'token'], censor: '[redacted]' } }, dest),
-  });
-  a = await contractCheckedApi(api(coordinator.url, TOKEN), contract);
-});
-
-afterAll(async () => {
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
+  a = await contractCheckedApi(api(t.coordinator.url, TOKEN), contract);
 });
 
 describe('API', () => {
@@ -57,11 +31,11 @@ describe('API', () => {
   let sha: string;
 
   it('requires the token on /v1 but not on /healthz and /metrics', async () => {
-    const anon = api(coordinator.url);
+    const anon = api(t.coordinator.url);
     const r = await anon.json('/v1/runs/x');
     expect(r.status).toBe(401);
     expect(r.body.error.code).toBe('UNAUTHORIZED');
-    expect((await api(coordinator.url, 'wrong').json('/v1/runs/x')).status).toBe(401);
+    expect((await api(t.coordinator.url, 'wrong').json('/v1/runs/x')).status).toBe(401);
     expect((await anon.json('/healthz')).body).toEqual({ status: 'ok', redis: 'ok', db: 'ok', store: 'ok' });
     expect((await anon('/metrics')).status).toBe(200);
     expect(logLines.join('')).not.toContain(TOKEN);
@@ -77,7 +51,7 @@ describe('API', () => {
     const again = await upload(a, bytes, 'name=other-name');
     expect(again.status).toBe(200);
     expect(again.body.id).toBe(datasetId);
-    expect(await storedObjects()).toEqual([sha]);
+    expect(await storedObjects(t.artifacts.dir)).toEqual([sha]);
   });
 
   it('rejects bad uploads with a 4xx naming the problem and stores nothing', async () => {
@@ -97,8 +71,8 @@ describe('API', () => {
     expect(labels.status).toBe(400);
     expect(labels.body.error.message).toMatch(/2 labels but dataset .* has 40 rows/);
     // The earlier dataset is untouched and nothing else was written.
-    expect(await storedObjects()).toEqual([sha]);
-    expect(await readdir(join(artifacts.dir, 'tmp')).catch(() => [])).toEqual([]);
+    expect(await storedObjects(t.artifacts.dir)).toEqual([sha]);
+    expect(await readdir(join(t.artifacts.dir, 'tmp')).catch(() => [])).toEqual([]);
     expect((await a.json(`/v1/datasets/${datasetId}`)).body).toMatchObject({ id: datasetId, rows: 40 });
   });
 

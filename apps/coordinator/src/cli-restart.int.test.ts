@@ -5,63 +5,24 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDataset } from '@cmbn/data';
-import { trainMbn } from '@cmbn/mbn';
-import { createTestDatabase, getDb, listRuns, type TestDatabase } from '@cmbn/registry';
-import { REPO_ROOT, api, dropPrefix, spawnCoordinator, spawnWorker, stop, tempArtifacts, until, uniquePrefix, type Child } from './test-helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { getDb, listRuns } from '@cmbn/registry';
+import { REPO_ROOT, api, freePort, spawnCoordinator, until, useRestartTest } from './test-helpers.ts';
 
 const PARAMS = { V: 12, k: [80, 40], clusters: 10, seed: 5 };
 const FLAGS = ['--dataset', 'mnist-train', '--limit', '400', '--V', '12', '--k', '80,40', '--clusters', '10', '--seed', '5', '--shard-size', '1'];
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-const prefix = uniquePrefix();
-const children: Child[] = [];
+const t = useRestartTest();
 
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  getDb(db.url);
-});
-
-afterAll(async () => {
-  await Promise.all(children.map((c) => stop(c, 'SIGKILL')));
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
+beforeAll(() => {
+  getDb(t.db.url);
 });
 
 describe('cmbn train --remote across a coordinator restart', () => {
   it('reconnects, keeps following the run and exits 0 with the local modelHash', async () => {
     const port = await freePort();
-    const env = {
-      DATABASE_URL: db.url,
-      CMBN_ARTIFACTS: artifacts.url,
-      CMBN_QUEUE_PREFIX: prefix,
-      PORT: String(port),
-      CMBN_RECONCILE_INTERVAL_MS: '500',
-      CMBN_LOCK_DURATION_MS: '3000',
-      CMBN_STALLED_INTERVAL_MS: '1000',
-      LOG_LEVEL: 'warn',
-    };
-    const ds = await loadDataset('mnist-train', { limit: 400 });
-    const [local, first, worker] = await Promise.all([
-      trainMbn(ds.x, PARAMS, { threads: 1 }),
-      spawnCoordinator(env),
-      // 250 ms per shard: the run is still going when the coordinator dies.
-      spawnWorker({ prefix, artifacts: artifacts.url, testDelayMs: 250 }),
-    ]);
-    children.push(first, worker);
+    const { env, local, first } = await t.startSlowRun(PARAMS, { PORT: String(port) });
     const url = `http://127.0.0.1:${port}`;
     const out = await mkdtemp(join(tmpdir(), 'cmbn-cli-out-'));
     expect(first.url).toBe(url);
@@ -87,7 +48,7 @@ describe('cmbn train --remote across a coordinator restart', () => {
       expect(cli.exitCode).toBeNull();
 
       const second = await spawnCoordinator(env);
-      children.push(second);
+      t.children.push(second);
       expect(second.url).toBe(url);
 
       const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 180_000))]);

@@ -7,31 +7,21 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FileArtifactStore } from '@cmbn/artifacts';
-import {
-  RegistryError,
-  createModelVersion,
-  createRun,
-  createTestDatabase,
-  deleteVersion,
-  markVersionReady,
-  setAlias,
-  setRunStatus,
-  type TestDatabase,
-} from '@cmbn/registry';
-import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
+import { RegistryError, createModelVersion, createRun, deleteVersion, markVersionReady, setAlias, setRunStatus } from '@cmbn/registry';
 import { toErrorResponse } from './errors.ts';
 import { contractCheckedApi } from '@cmbn/api';
-import { REDIS_URL, api, dropPrefix, submit, tempArtifacts, uniquePrefix, upload, type Api } from './test-helpers.ts';
+import { api, submit, upload, useTestCoordinator, type Api } from './test-helpers.ts';
 
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let store: FileArtifactStore;
-let coordinator: CoordinatorHandle;
-let a: Api;
-const prefix = uniquePrefix();
 const logLines: string[] = [];
+const t = useTestCoordinator({
+  maxUploadBytes: 1_000_000,
+  reconcileIntervalMs: 60_000,
+  logger: pino({ level: 'info' }, { write: (s: string) => logLines.push(s) }),
+});
+let store: FileArtifactStore;
+let a: Api;
 /** Every answer of the API in this file, checked against GET /openapi.json (asserted empty at the end). */
 const contract = { issues: [] as string[], checked: 0 };
 const CSV = `x,y\n${Array.from({ length: 20 }, (_, i) => `${i},${i % 3}`).join('\n')}\n`;
@@ -41,7 +31,7 @@ let datasetId: string;
 function expectNoInternals(body: unknown) {
   const text = JSON.stringify(body);
   expect(text).not.toMatch(/\/work\/|\/tmp\/|node_modules|\.ts:\d+|invocation|prisma|Invalid `/i);
-  expect(text).not.toContain(artifacts.dir);
+  expect(text).not.toContain(t.artifacts.dir);
 }
 
 function expectInternal500(r: { status: number; body: { error: { code: string; message: string; errorId?: string } } }) {
@@ -81,29 +71,11 @@ async function flipByte(path: string, at: number) {
 }
 
 beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  store = new FileArtifactStore(artifacts.dir);
-  coordinator = await startCoordinator({
-    databaseUrl: db.url,
-    redisUrl: REDIS_URL,
-    artifacts: artifacts.url,
-    prefix,
-    port: 0,
-    maxUploadBytes: 1_000_000,
-    reconcileIntervalMs: 60_000,
-    logger: pino({ level: 'info' }, { write: (s: string) => logLines.push(s) }),
-  });
-  a = await contractCheckedApi(api(coordinator.url), contract);
+  store = new FileArtifactStore(t.artifacts.dir);
+  a = await contractCheckedApi(api(t.coordinator.url), contract);
   const up = await upload(a, new TextEncoder().encode(CSV), 'name=edge');
   expect(up.status).toBe(201);
   datasetId = up.body.id;
-});
-
-afterAll(async () => {
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
 });
 
 describe('validation at the edge', () => {
@@ -175,14 +147,14 @@ describe('validation at the edge', () => {
 describe('500s and races', () => {
   it('answers an unexpected failure with INTERNAL, a logged errorId and no internal text', async () => {
     // The store's temp directory turned into a file: put() fails with ENOTDIR naming the path.
-    const tmp = join(artifacts.dir, 'tmp');
+    const tmp = join(t.artifacts.dir, 'tmp');
     await rm(tmp, { recursive: true, force: true });
     await writeFile(tmp, 'not a directory');
     try {
       const r = await upload(a, new TextEncoder().encode(`u,v\n${Math.random()},1\n`), 'name=fails');
       const logged = expectInternal500(r);
       expectNoInternals(r.body);
-      expect(JSON.stringify(logged.err)).toContain(artifacts.dir);
+      expect(JSON.stringify(logged.err)).toContain(t.artifacts.dir);
     } finally {
       await rm(tmp, { force: true });
       await mkdir(tmp, { recursive: true });
@@ -303,7 +275,7 @@ describe('/healthz', () => {
     const ok = await a.json('/healthz');
     expect(ok).toEqual({ status: 200, body: { status: 'ok', redis: 'ok', db: 'ok', store: 'ok' } });
     // The store's object tree replaced by a file: every read of it fails (ENOTDIR).
-    const tree = join(artifacts.dir, 'sha256');
+    const tree = join(t.artifacts.dir, 'sha256');
     await rename(tree, `${tree}.away`);
     await writeFile(tree, 'x');
     try {

@@ -3,41 +3,36 @@
  * with named tokens (CMBN_API_TOKENS; CMBN_API_TOKEN is `default`, the local CLI is `local`),
  * rollback, deletion with its artifacts, and gc. Every answer is checked against /openapi.json.
  */
-import { readdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractCheckedApi, type CheckedApi } from '@cmbn/api';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { distillIdempotencyKey, distillJobId } from '@cmbn/jobs';
-import { aliasHistory, createModelVersion, createRun, createTestDatabase, markVersionReady, registerDataset, setRunStatus, type TestDatabase } from '@cmbn/registry';
-import type { CoordinatorHandle } from './coordinator.ts';
-import { startCoordinator } from './coordinator.ts';
+import { aliasHistory, createModelVersion, createRun, markVersionReady, registerDataset, setRunStatus } from '@cmbn/registry';
 import { toErrorResponse } from './errors.ts';
 import { producerJobId } from './pending-reconciler.ts';
 import type { GcService } from './gc-service.ts';
 import { modelsRouter } from './routes/models.ts';
-import { REDIS_URL, api, dropPrefix, runCli, tempArtifacts, uniquePrefix } from './test-helpers.ts';
-import pino from 'pino';
+import { api, runCli, storedObjects, useTestCoordinator } from './test-helpers.ts';
 
-let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
-let store: FileArtifactStore;
-let coordinator: CoordinatorHandle;
-const prefix = uniquePrefix();
 const contract = { issues: [] as string[], checked: 0 };
 const as: Record<'alice' | 'bob' | 'default' | 'nobody', CheckedApi> = {} as never;
 const TOKENS = { alice: 'tok-alice-1', bob: 'tok-bob-2', default: 'tok-default-3' };
 const json = { 'content-type': 'application/json' };
 const savedEnv = process.env.CMBN_API_TOKENS;
 
-async function storedObjects(): Promise<string[]> {
-  const root = join(artifacts.dir, 'sha256');
-  const out: string[] = [];
-  for (const d of await readdir(root).catch(() => [])) for (const f of await readdir(join(root, d))) out.push(d + f);
-  return out.sort();
-}
+// The named tokens are read when the coordinator starts, in useTestCoordinator's beforeAll, which
+// runs after this one; this afterAll runs after its teardown.
+beforeAll(() => {
+  process.env.CMBN_API_TOKENS = `alice:${TOKENS.alice},bob:${TOKENS.bob}`;
+});
+afterAll(() => {
+  if (savedEnv === undefined) delete process.env.CMBN_API_TOKENS;
+  else process.env.CMBN_API_TOKENS = savedEnv;
+});
+const t = useTestCoordinator({ apiToken: TOKENS.default, maxUploadBytes: 1000, reconcileIntervalMs: 60_000 });
+let store: FileArtifactStore;
 
 async function publish(name: string, i: number, tags: Record<string, string>, agreement: number) {
   const v = await createModelVersion({ name, metrics: { agreement }, signature: {}, datasetSha256: 'd'.repeat(64), mbnModelHash: 'e'.repeat(64), params: {}, backend: 'test', tags });
@@ -61,24 +56,9 @@ async function sweep(body: Record<string, unknown>) {
 }
 
 beforeAll(async () => {
-  [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
-  store = new FileArtifactStore(artifacts.dir);
-  process.env.CMBN_API_TOKENS = `alice:${TOKENS.alice},bob:${TOKENS.bob}`;
-  coordinator = await startCoordinator({
-    databaseUrl: db.url, redisUrl: REDIS_URL, artifacts: artifacts.url, prefix, port: 0, apiToken: TOKENS.default, maxUploadBytes: 1000,
-    reconcileIntervalMs: 60_000, logger: pino({ level: 'silent' }),
-  });
-  for (const who of ['alice', 'bob', 'default'] as const) as[who] = await contractCheckedApi(api(coordinator.url, TOKENS[who]), contract);
-  as.nobody = await contractCheckedApi(api(coordinator.url), contract);
-});
-
-afterAll(async () => {
-  if (savedEnv === undefined) delete process.env.CMBN_API_TOKENS;
-  else process.env.CMBN_API_TOKENS = savedEnv;
-  await coordinator?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
+  store = new FileArtifactStore(t.artifacts.dir);
+  for (const who of ['alice', 'bob', 'default'] as const) as[who] = await contractCheckedApi(api(t.coordinator.url, TOKENS[who]), contract);
+  as.nobody = await contractCheckedApi(api(t.coordinator.url), contract);
 });
 
 describe('registry API', () => {
@@ -109,7 +89,7 @@ describe('registry API', () => {
     const rest = await as.alice.json(`/v1/models/digits/versions?page_token=${two.body.nextPageToken}`);
     expect(rest.body.versions.map((v: { version: number }) => v.version)).toEqual([3, 2, 1]);
     for (const bad of ['versions=0', 'versions=1001', 'versions=x', 'bogus=1']) expect((await as.alice.json(`/v1/models/digits?${bad}`)).status, bad).toBe(400);
-    const cli = await runCli(['models', 'show', 'digits', '--versions', '2', '--remote', coordinator.url, '--token', TOKENS.alice]);
+    const cli = await runCli(['models', 'show', 'digits', '--versions', '2', '--remote', t.coordinator.url, '--token', TOKENS.alice]);
     expect(cli.code, cli.stderr).toBe(0);
     expect(cli.stdout).toContain(`(the newest 2 of 5 versions; older: cmbn models search digits --page-token ${two.body.nextPageToken}, or --all)`);
     expect(cli.stdout.trim().split('\n').filter((l) => /^ {2}\d/.test(l)).map((l) => Number(l.trim().split('\t')[0]))).toEqual([4, 5]);
@@ -135,14 +115,14 @@ describe('registry API', () => {
   });
 
   it('cmbn models search / alias --rollback / history --remote, and a local move recorded as `local`', async () => {
-    const remote = ['--remote', coordinator.url, '--token', TOKENS.bob];
+    const remote = ['--remote', t.coordinator.url, '--token', TOKENS.bob];
     const s = await runCli(['models', 'search', 'digits', '--tag', 'team=vision', '--min-agreement', '0.92', '--json', ...remote]);
     expect(s.code, s.stderr).toBe(0);
     expect((JSON.parse(s.stdout) as { versions: { version: number }[] }).versions.map((v) => v.version)).toEqual([5, 3]);
     const rb = await runCli(['models', 'alias', 'digits', 'prod', '--rollback', '--json', ...remote]);
     expect(rb.code, rb.stderr).toBe(0);
     expect(JSON.parse(rb.stdout)).toMatchObject({ version: 3, previousVersion: 2, event: { principal: 'bob', action: 'rollback' } });
-    const local = await runCli(['models', 'alias', 'digits', 'prod', '4'], { DATABASE_URL: db.url, CMBN_ARTIFACTS: artifacts.url });
+    const local = await runCli(['models', 'alias', 'digits', 'prod', '4'], { DATABASE_URL: t.db.url, CMBN_ARTIFACTS: t.artifacts.url });
     expect(local.code, local.stderr).toBe(0);
     expect(local.stdout).toContain('digits@prod → 4 (was 3)');
     const h = await runCli(['models', 'history', 'digits', 'prod', ...remote]);
@@ -158,7 +138,7 @@ describe('registry API', () => {
 
   it('deletes a version with its artifact, refuses an aliased one, removes an alias, and sweeps orphans', async () => {
     const v = await publish('deleting', 1, {}, 0.5);
-    expect(await storedObjects()).toContain(v.sha256);
+    expect(await storedObjects(t.artifacts.dir)).toContain(v.sha256);
     await as.alice.json('/v1/models/deleting/aliases/prod', { method: 'PUT', headers: json, body: JSON.stringify({ version: 1 }) });
     const refused = await as.alice.json('/v1/models/deleting/versions/1', { method: 'DELETE' });
     expect(refused.status).toBe(409);
@@ -169,7 +149,7 @@ describe('registry API', () => {
     expect(del.status).toBe(200);
     // The archive was written just now: inside the grace period, so its deletion is recorded and deferred.
     expect(del.body).toMatchObject({ deleted: true, orphaned: [v.sha256], artifacts: { deleted: [], deferred: 1 } });
-    expect(await storedObjects()).toContain(v.sha256);
+    expect(await storedObjects(t.artifacts.dir)).toContain(v.sha256);
 
     const { sha256: orphan } = await store.put(new TextEncoder().encode('an orphan'));
     const dry = await sweep({ graceSeconds: 0, dryRun: true });
@@ -185,20 +165,20 @@ describe('registry API', () => {
     const busy = await as.alice.json('/v1/gc', { method: 'POST', headers: json, body: JSON.stringify({ graceSeconds: 0 }) });
     expect(busy.status).toBe(409);
     expect(busy.body.error).toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/below 300 s/) });
-    expect(await storedObjects()).toEqual(expect.arrayContaining([orphan, v.sha256]));
+    expect(await storedObjects(t.artifacts.dir)).toEqual(expect.arrayContaining([orphan, v.sha256]));
     await setRunStatus(run.id, 'FAILED', { error: 'test' });
 
     const gc = await sweep({ graceSeconds: 0 });
     expect(gc.result).toMatchObject({ deleted: [orphan, v.sha256].sort(), deferred: 0 });
-    expect(await storedObjects()).not.toContain(orphan);
-    expect(await storedObjects()).not.toContain(v.sha256);
+    expect(await storedObjects(t.artifacts.dir)).not.toContain(orphan);
+    expect(await storedObjects(t.artifacts.dir)).not.toContain(v.sha256);
     // The ended sweep stays readable, by anyone authenticated; unknown ids are a 404, junk a 400.
     expect((await as.bob.json(`/v1/gc/${gc.id}`)).body).toMatchObject({ id: gc.id, status: 'succeeded', principal: 'alice' });
     expect((await as.alice.json('/v1/gc/gc-00000000-0000-0000-0000-000000000000')).status).toBe(404);
     expect((await as.alice.json('/v1/gc/x%00y')).status).toBe(400);
     expect((await as.nobody.json(`/v1/gc/${gc.id}`)).status).toBe(401);
     // `cmbn models gc --remote` starts the job, shows its status on stderr and prints its result.
-    const cli = await runCli(['models', 'gc', '--dry-run', '--grace', '0', '--json', '--remote', coordinator.url, '--token', TOKENS.bob]);
+    const cli = await runCli(['models', 'gc', '--dry-run', '--grace', '0', '--json', '--remote', t.coordinator.url, '--token', TOKENS.bob]);
     expect(cli.code, cli.stderr).toBe(0);
     expect(JSON.parse(cli.stdout)).toMatchObject({ dryRun: true, deleted: [], store: store.url });
     expect(cli.stderr).toMatch(/^gc: sweep gc-[0-9a-f-]{36} succeeded$/m);

@@ -15,10 +15,10 @@ import { distillIdempotencyKey, distillJobId, queueName } from '@cmbn/jobs';
 import { createModelVersion, createTestDatabase, getDb, getVersion, type CreateModelVersionInput, type TestDatabase } from '@cmbn/registry';
 import { PendingReconciler } from './pending-reconciler.ts';
 import { openQueues, type Queues } from './queues.ts';
-import { REDIS_URL, dropPrefix, tempArtifacts, uniquePrefix, until } from './test-helpers.ts';
+import { REDIS_URL, tearDown, tempArtifacts, uniquePrefix, until, type TempArtifacts } from './test-helpers.ts';
 
 let db: TestDatabase;
-let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+let artifacts: TempArtifacts;
 let queues: Queues;
 const prefix = uniquePrefix();
 let reconciler: PendingReconciler;
@@ -36,9 +36,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await queues?.close();
-  await db?.drop();
-  await artifacts?.remove();
-  await dropPrefix(prefix);
+  await tearDown({ db, artifacts, prefix });
 });
 
 describe('pending reconciler', () => {

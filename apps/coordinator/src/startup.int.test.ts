@@ -5,13 +5,12 @@
  * (CMBN_WORKER_JOBS=shard, no reachable Postgres: the machine-B worker of docs/DEPLOY.md) trains a
  * run through the same bucket to the local modelHash.
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3RVER_CREDENTIALS, s3StoreForTest, startS3Server, type S3TestServer, type S3TestStore } from '@cmbn/artifacts';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { trainMbn } from '@cmbn/mbn';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
-import { api, dropPrefix, runCli, spawnCoordinator, spawnWorker, stop, submit, uniquePrefix, upload, waitForRun } from './test-helpers.ts';
+import { api, freePort, runCli, spawnCoordinator, spawnWorker, stop, submit, tearDown, uniquePrefix, upload, waitForRun } from './test-helpers.ts';
 
 /** Not a timing claim: check() gives up after 10 s, so a coordinator still running after this hangs. */
 const EXIT_DEADLINE_MS = 60_000;
@@ -55,8 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bucket?.cleanup();
   await s3?.stop();
-  await db?.drop();
-  await dropPrefix(prefix);
+  await tearDown({ db, prefix });
 });
 
 describe('cmbn coordinator start-up probe of the artifact store', () => {
@@ -68,12 +66,7 @@ describe('cmbn coordinator start-up probe of the artifact store', () => {
   });
 
   it('exits 1 with one line when nothing listens at the endpoint', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const srv = createServer().listen(0, '127.0.0.1', () => {
-        const p = (srv.address() as { port: number }).port;
-        srv.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const line = await failingStart(s3Env({ AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}` }));
     expect(line).toMatch(new RegExp(`^cmbn: artifact store s3://${bucket.bucket}/artifacts: cannot reach http://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\); set AWS_ENDPOINT_URL_S3`));
   });

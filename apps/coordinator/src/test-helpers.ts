@@ -4,13 +4,16 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
+import { loadDataset } from '@cmbn/data';
+import { trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import { startCoordinator, type CoordinatorHandle, type StartCoordinatorOptions } from './coordinator.ts';
 
@@ -23,9 +26,32 @@ export function uniquePrefix(): string {
   return `cmbntest-${randomBytes(5).toString('hex')}`;
 }
 
-export async function tempArtifacts(): Promise<{ dir: string; url: string; remove(): Promise<void> }> {
+export interface TempArtifacts {
+  dir: string;
+  url: string;
+  remove(): Promise<void>;
+}
+
+export async function tempArtifacts(): Promise<TempArtifacts> {
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-artifacts-'));
   return { dir, url: pathToFileURL(dir).href, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** The sha256 of every object in a file:// store's tree, sorted. */
+export async function storedObjects(dir: string): Promise<string[]> {
+  const root = join(dir, 'sha256');
+  const out: string[] = [];
+  for (const d of await readdir(root).catch(() => [])) for (const f of await readdir(join(root, d))) out.push(d + f);
+  return out.sort();
+}
+
+/** A TCP port on 127.0.0.1 that nothing listened on a moment ago. */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }
 
 /** Deletes every Redis key under the test's prefix. */
@@ -41,6 +67,17 @@ export async function dropPrefix(prefix: string): Promise<void> {
   } finally {
     r.disconnect();
   }
+}
+
+/**
+ * Removes what a test file made, in this order: its in-process coordinator, its database, its
+ * store, then its Redis keys. What it never made (a beforeAll that failed first) is skipped.
+ */
+export async function tearDown(made: { coordinator?: { close(): Promise<void> }; db?: TestDatabase; artifacts?: TempArtifacts; prefix: string }): Promise<void> {
+  await made.coordinator?.close();
+  await made.db?.drop();
+  await made.artifacts?.remove();
+  await dropPrefix(made.prefix);
 }
 
 export async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs: number, everyMs = 100): Promise<T> {
@@ -235,10 +272,16 @@ export async function waitForRun(a: Api, id: string, timeoutMs: number, want: st
   );
 }
 
+/** What a fixture's beforeAll made, or an error naming it when a test reads it too early. */
+function madeBy<T>(fixture: string, v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`${fixture}: ${what} is read before beforeAll made it`);
+  return v;
+}
+
 /** What useTestCoordinator sets up for a test file; read it inside tests and hooks (after beforeAll). */
 export interface TestCoordinator {
   readonly db: TestDatabase;
-  readonly artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
+  readonly artifacts: TempArtifacts;
   readonly coordinator: CoordinatorHandle;
   /** A client of the coordinator's API, without a token. */
   readonly a: Api;
@@ -259,13 +302,10 @@ export function useTestCoordinator(options: { maxUploadBytes: number } & Partial
   const prefix = uniquePrefix();
   const workers: Child[] = [];
   let db: TestDatabase | undefined;
-  let artifacts: Awaited<ReturnType<typeof tempArtifacts>> | undefined;
+  let artifacts: TempArtifacts | undefined;
   let coordinator: CoordinatorHandle | undefined;
   let a: Api | undefined;
-  const ready = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`useTestCoordinator: ${what} is read before beforeAll made it`);
-    return v;
-  };
+  const ready = <T>(v: T | undefined, what: string): T => madeBy('useTestCoordinator', v, what);
   beforeAll(async () => {
     [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
     coordinator = await startCoordinator({
@@ -282,10 +322,7 @@ export function useTestCoordinator(options: { maxUploadBytes: number } & Partial
   });
   afterAll(async () => {
     await Promise.all(workers.map((w) => stop(w, 'SIGKILL')));
-    await coordinator?.close();
-    await db?.drop();
-    await artifacts?.remove();
-    await dropPrefix(prefix);
+    await tearDown({ coordinator, db, artifacts, prefix });
   });
   return {
     get db() {
@@ -306,6 +343,74 @@ export function useTestCoordinator(options: { maxUploadBytes: number } & Partial
       const w = await spawnWorker({ ...o, prefix, artifacts: ready(artifacts, 'artifacts').url });
       workers.push(w);
       return w;
+    },
+  };
+}
+
+/** What useRestartTest sets up for a test file; read it inside tests (after beforeAll). */
+export interface RestartTest {
+  readonly db: TestDatabase;
+  readonly prefix: string;
+  /** The processes the tests started (alive or not), SIGKILLed after the file's tests. */
+  readonly children: Child[];
+  /**
+   * A run to kill the coordinator under: MNIST's first 400 training images, the model trainMbn
+   * makes of them in-process with `params` (whose modelHash the run must end with), a coordinator
+   * process on this file's database, store and queues (reconciling every 500 ms, 3 s job locks, so
+   * that a restart is noticed within seconds; `env` on top) and a worker that waits 250 ms per
+   * shard, so that the run is still going when the coordinator dies. Both are in `children`;
+   * `env` is the coordinator's, to start the next one with.
+   */
+  startSlowRun(
+    params: TMbnParamsInput,
+    env?: Record<string, string>,
+  ): Promise<{ env: Record<string, string>; ds: Awaited<ReturnType<typeof loadDataset>>; local: Awaited<ReturnType<typeof trainMbn>>; first: Child & { url: string } }>;
+}
+
+/**
+ * The fixture of the tests that restart a coordinator process: a fresh Postgres database, a
+ * temporary file:// store and a unique queue prefix made in beforeAll; the processes the tests
+ * started, the database, the store and the Redis keys removed in afterAll, whatever failed.
+ */
+export function useRestartTest(): RestartTest {
+  const prefix = uniquePrefix();
+  const children: Child[] = [];
+  let db: TestDatabase | undefined;
+  let artifacts: TempArtifacts | undefined;
+  const ready = <T>(v: T | undefined, what: string): T => madeBy('useRestartTest', v, what);
+  beforeAll(async () => {
+    [db, artifacts] = await Promise.all([createTestDatabase(), tempArtifacts()]);
+  });
+  afterAll(async () => {
+    await Promise.all(children.map((c) => stop(c, 'SIGKILL')));
+    await tearDown({ db, artifacts, prefix });
+  });
+  return {
+    get db() {
+      return ready(db, 'db');
+    },
+    prefix,
+    children,
+    async startSlowRun(params, extra = {}) {
+      const store = ready(artifacts, 'artifacts');
+      const env = {
+        DATABASE_URL: ready(db, 'db').url,
+        CMBN_ARTIFACTS: store.url,
+        CMBN_QUEUE_PREFIX: prefix,
+        CMBN_RECONCILE_INTERVAL_MS: '500',
+        CMBN_LOCK_DURATION_MS: '3000',
+        CMBN_STALLED_INTERVAL_MS: '1000',
+        LOG_LEVEL: 'warn',
+        ...extra,
+      };
+      const ds = await loadDataset('mnist-train', { limit: 400 });
+      const [local, first, worker] = await Promise.all([
+        trainMbn(ds.x, params, { threads: 1 }),
+        spawnCoordinator(env),
+        spawnWorker({ prefix, artifacts: store.url, testDelayMs: 250 }),
+      ]);
+      children.push(first, worker);
+      return { env, ds, local, first };
     },
   };
 }

@@ -82,13 +82,24 @@ export const ZClusteringMetrics = z
   .meta({ id: 'ClusteringMetrics' });
 export type TClusteringMetrics = z.infer<typeof ZClusteringMetrics>;
 
+/** The fields that open both a run's view and its list row, in this order. */
+const runHead = {
+  id: z.string(),
+  status: ZRunStatus,
+  datasetId: z.string(),
+  labelsId: z.string().nullable(),
+  params: z.record(z.string(), z.unknown()),
+};
+/** When a run was created, started and finished: in both a run's view and its list row. */
+const runTimes = {
+  createdAt: ZTimestamp,
+  startedAt: ZTimestamp.nullable(),
+  finishedAt: ZTimestamp.nullable(),
+};
+
 export const ZRunView = z
   .object({
-    id: z.string(),
-    status: ZRunStatus,
-    datasetId: z.string(),
-    labelsId: z.string().nullable(),
-    params: z.record(z.string(), z.unknown()),
+    ...runHead,
     distill: z.record(z.string(), z.unknown()).nullable(),
     ks: z.array(z.number().int()),
     /** null: each layer's shards are sized from its estimated cost. */
@@ -107,9 +118,7 @@ export const ZRunView = z
     student: z.record(z.string(), z.unknown()).nullable(),
     mbnSeconds: z.number().nullable(),
     error: z.string().nullable(),
-    createdAt: ZTimestamp,
-    startedAt: ZTimestamp.nullable(),
-    finishedAt: ZTimestamp.nullable(),
+    ...runTimes,
   })
   .meta({ id: 'Run' });
 export type TRunView = z.infer<typeof ZRunView>;
@@ -120,20 +129,14 @@ export type TCancelledRun = z.infer<typeof ZCancelledRun>;
 /** One row of `GET /v1/runs` (the console's list). */
 export const ZRunListItem = z
   .object({
-    id: z.string(),
-    status: ZRunStatus,
-    datasetId: z.string(),
-    labelsId: z.string().nullable(),
-    params: z.record(z.string(), z.unknown()),
+    ...runHead,
     distill: z.boolean(),
     ks: z.array(z.number().int()),
     currentLayer: z.number().int(),
     metrics: ZClusteringMetrics.nullable(),
     modelHash: z.string().nullable(),
     error: z.string().nullable(),
-    createdAt: ZTimestamp,
-    startedAt: ZTimestamp.nullable(),
-    finishedAt: ZTimestamp.nullable(),
+    ...runTimes,
     /** Wall time from start to finish (or to now while it runs); null before it started. */
     durationSeconds: z.number().min(0).nullable(),
   })

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseCsv } from './csv.ts';
-import { DataError } from './data-error.ts';
-
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).message).not.toContain('\n');
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
-}
+import { dataError } from './test-helpers.ts';
 
 describe('parseCsv', () => {
   it('parses numeric CSV as float32 with optional whitespace and a trailing blank line', () => {

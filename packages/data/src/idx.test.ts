@@ -2,8 +2,8 @@ import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DataError } from './data-error.ts';
 import { parseIdx } from './idx.ts';
+import { dataError } from './test-helpers.ts';
 
 function idxBytes(type: number, dims: number[], body: Uint8Array): Uint8Array {
   const out = new Uint8Array(4 + 4 * dims.length + body.length);
@@ -13,17 +13,6 @@ function idxBytes(type: number, dims: number[], body: Uint8Array): Uint8Array {
   dims.forEach((d, i) => dv.setUint32(4 + 4 * i, d, false));
   out.set(body, 4 + 4 * dims.length);
   return out;
-}
-
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).message).not.toContain('\n');
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
 }
 
 describe('parseIdx', () => {

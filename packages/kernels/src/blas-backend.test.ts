@@ -1,24 +1,18 @@
 // The OpenBLAS backend. These tests need the addon: CI builds it (`npm run build:blas` in .ci/run),
 // so a missing build fails here loudly instead of skipping.
 import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlasDenseBackend, DEFAULT_BLAS_ADDON_PATH, loadBlasAddon } from './blas-backend.ts';
 import { createDenseBackend } from './create-dense-backend.ts';
-import type { DenseBackend } from './dense-backend.ts';
 import { JsReferenceDenseBackend } from './js-reference-backend.ts';
-import { createDenseStats, nearestCentresDense, type DenseKernel } from './nearest-centres-dense.ts';
+import { createDenseStats, nearestCentresDense } from './nearest-centres-dense.ts';
 import { OrtDenseBackend } from './ort-backend.ts';
-import { bruteForceDense, randomFloats, readMnistImages } from './test-helpers.ts';
+import { TSX_ESM_API, assignDense, bruteForceDense, mnistDenseCase, randomFloats, readMnistImages, runInWorkerThread } from './test-helpers.ts';
 
 if (!existsSync(DEFAULT_BLAS_ADDON_PATH)) {
   throw new Error(`the OpenBLAS addon is not built (${DEFAULT_BLAS_ADDON_PATH}): run \`npm run build:blas\` first (needs libopenblas-dev)`);
 }
 
-const require = createRequire(import.meta.url);
 let blas1: BlasDenseBackend;
 let blas2: BlasDenseBackend;
 let ort: OrtDenseBackend;
@@ -35,11 +29,6 @@ afterAll(async () => {
   await ort.dispose();
 });
 
-async function assign(b: DenseBackend, x: Float32Array, n: number, d: number, c: Float32Array, k: number, kernel: DenseKernel, blockRows?: number): Promise<Uint16Array> {
-  const out = new Uint16Array(n);
-  await nearestCentresDense(b, x, n, d, c, k, kernel, out, 1, 0, blockRows === undefined ? {} : { blockRows });
-  return out;
-}
 
 function transpose(c: Float32Array, k: number, d: number): Float32Array {
   const ct = new Float32Array(d * k);
@@ -129,9 +118,9 @@ describe('nearestCentresDense through BlasDenseBackend', () => {
           const x = randomFloats(n * d, n + d, integer ? 256 : 3, integer);
           const c = randomFloats(k * d, k + d, integer ? 256 : 3, integer);
           const expected = bruteForceDense(x, n, d, c, k, kernel);
-          expect(await assign(blas1, x, n, d, c, k, kernel)).toEqual(expected);
-          expect(await assign(blas2, x, n, d, c, k, kernel, 200)).toEqual(expected);
-          expect(await assign(js, x, n, d, c, k, kernel, 100)).toEqual(expected);
+          expect(await assignDense(blas1, x, n, d, c, k, kernel)).toEqual(expected);
+          expect(await assignDense(blas2, x, n, d, c, k, kernel, 200)).toEqual(expected);
+          expect(await assignDense(js, x, n, d, c, k, kernel, 100)).toEqual(expected);
         }
       });
     }
@@ -153,7 +142,7 @@ describe('nearestCentresDense through BlasDenseBackend', () => {
     expect(Array.from(out)).toEqual([2, 1, 2]);
     expect(stats.rescoredRows).toBe(3);
     // Linear kernel, all-zero points: every score is 0, so centre 0 wins.
-    expect(Array.from(await assign(blas2, new Float32Array(300 * d), 300, d, c, k, 'linear'))).toEqual(new Array(300).fill(0));
+    expect(Array.from(await assignDense(blas2, new Float32Array(300 * d), 300, d, c, k, 'linear'))).toEqual(new Array(300).fill(0));
   });
 
   it('answers exactly where float32 rounding alone picks the wrong centre', async () => {
@@ -161,23 +150,20 @@ describe('nearestCentresDense through BlasDenseBackend', () => {
     const c = new Float32Array([1, 0, 1, 1]);
     const raw = await blas1.topK(x, 1, 2, transpose(c, 2, 2), new Float32Array(2), 2);
     expect(raw.values[0]).toBe(raw.values[1]);
-    expect((await assign(blas1, x, 1, 2, c, 2, 'linear'))[0]).toBe(1);
+    expect((await assignDense(blas1, x, 1, 2, c, 2, 'linear'))[0]).toBe(1);
   });
 
   describe('on MNIST', () => {
-    const n = 1500, d = 784, k = 120;
-    const x = readMnistImages(n, 0);
-    const c = readMnistImages(k, 10_000);
+    const { n, d, k, x, c } = mnistDenseCase();
     for (const kernel of ['euclidean', 'linear'] as const) {
       it(`${kernel}: blas (1 and 2 threads) == ORT == js-reference == brute force`, async () => {
         const expected = bruteForceDense(x, n, d, c, k, kernel);
         const stats = createDenseStats();
-        const a = new Uint16Array(n);
-        await nearestCentresDense(blas2, x, n, d, c, k, kernel, a, 1, 0, { stats, blockRows: 512 });
+        const a = await assignDense(blas2, x, n, d, c, k, kernel, 512, stats);
         expect(a).toEqual(expected);
-        expect(await assign(blas1, x, n, d, c, k, kernel)).toEqual(expected);
-        expect(await assign(ort, x, n, d, c, k, kernel)).toEqual(expected);
-        expect(await assign(js, x.subarray(0, 300 * d), 300, d, c, k, kernel)).toEqual(expected.subarray(0, 300));
+        expect(await assignDense(blas1, x, n, d, c, k, kernel)).toEqual(expected);
+        expect(await assignDense(ort, x, n, d, c, k, kernel)).toEqual(expected);
+        expect(await assignDense(js, x.subarray(0, 300 * d), 300, d, c, k, kernel)).toEqual(expected.subarray(0, 300));
         expect(stats.rows).toBe(n);
       });
     }
@@ -188,8 +174,8 @@ describe('nearestCentresDense through BlasDenseBackend', () => {
       const cs = new Float32Array(k * dh);
       for (let i = 0; i < n; i++) for (let l = 0; l < dh; l++) xs[i * dh + l] = x[i * d + 2 * l]!;
       for (let j = 0; j < k; j++) for (let l = 0; l < dh; l++) cs[j * dh + l] = c[j * d + 2 * l]!;
-      expect(await assign(blas2, xs, n, dh, cs, k, 'euclidean')).toEqual(await assign(ort, xs, n, dh, cs, k, 'euclidean'));
-      expect(Array.from(await assign(blas1, xs, 40, dh, cs, 1, 'euclidean'))).toEqual(new Array(40).fill(0));
+      expect(await assignDense(blas2, xs, n, dh, cs, k, 'euclidean')).toEqual(await assignDense(ort, xs, n, dh, cs, k, 'euclidean'));
+      expect(Array.from(await assignDense(blas1, xs, 40, dh, cs, 1, 'euclidean'))).toEqual(new Array(40).fill(0));
     });
   });
 });
@@ -197,10 +183,9 @@ describe('nearestCentresDense through BlasDenseBackend', () => {
 function runInWorker(data: { x: Float32Array; n: number; d: number; centres: Float32Array; k: number; reps: number }): Promise<{ backend: string; out: Uint16Array }> {
   // As worker-threads.test.ts: the worker boots through tsx's ESM tsImport API from an eval stub.
   // The whole worker body is inline here, so it runs createDenseBackend exactly as a trainer thread does.
-  const tsxApi = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;
   const entry = new URL('./index.ts', import.meta.url).href;
   const boot = `
-    Promise.all([import('node:worker_threads'), import(${JSON.stringify(tsxApi)})]).then(async ([wt, tsx]) => {
+    Promise.all([import('node:worker_threads'), import(${JSON.stringify(TSX_ESM_API)})]).then(async ([wt, tsx]) => {
       const k = await tsx.tsImport(${JSON.stringify(entry)}, ${JSON.stringify(import.meta.url)});
       const { x, n, d, centres, k: kc, reps } = wt.workerData;
       const backend = await k.createDenseBackend({ threads: 1 });
@@ -209,13 +194,7 @@ function runInWorker(data: { x: Float32Array; n: number; d: number; centres: Flo
       await backend.dispose();
       wt.parentPort.postMessage({ backend: backend.name, out });
     });`;
-  return new Promise((resolve, reject) => {
-    const w = new Worker(boot, { eval: true, workerData: data });
-    let result: { backend: string; out: Uint16Array } | undefined;
-    w.once('message', (m: { backend: string; out: Uint16Array }) => (result = m));
-    w.once('error', reject);
-    w.once('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker exited ${code} without a result`))));
-  });
+  return runInWorkerThread(boot, data);
 }
 
 describe('concurrency', () => {

@@ -4,7 +4,7 @@ import { createDenseBackend } from './create-dense-backend.ts';
 import { JsReferenceDenseBackend } from './js-reference-backend.ts';
 import { createDenseStats, gatherDenseCentres, nearestCentresDense, nearestCentresDensePrepared, prepareDenseCentres, type DenseKernel } from './nearest-centres-dense.ts';
 import { OrtDenseBackend } from './ort-backend.ts';
-import { bruteForceDense, randomFloats, readMnistImages } from './test-helpers.ts';
+import { assignDense, bruteForceDense, mnistDenseCase, randomFloats, readMnistImages } from './test-helpers.ts';
 
 let ort: DenseBackend;
 let ort1: DenseBackend;
@@ -18,21 +18,6 @@ afterAll(async () => {
   await ort.dispose();
   await ort1.dispose();
 });
-
-async function assign(
-  b: DenseBackend,
-  x: Float32Array,
-  n: number,
-  d: number,
-  c: Float32Array,
-  k: number,
-  kernel: DenseKernel,
-  blockRows?: number,
-): Promise<Uint16Array> {
-  const out = new Uint16Array(n);
-  await nearestCentresDense(b, x, n, d, c, k, kernel, out, 1, 0, blockRows === undefined ? {} : { blockRows });
-  return out;
-}
 
 describe('createDenseBackend', () => {
   it('loads onnxruntime-node here with prefer: ort and honours prefer: js', async () => {
@@ -76,9 +61,9 @@ describe('nearestCentresDense on random data', () => {
           const x = randomFloats(n * d, seed, integer ? 256 : 3, integer);
           const c = randomFloats(k * d, seed + 1, integer ? 256 : 3, integer);
           const expected = bruteForceDense(x, n, d, c, k, kernel);
-          expect(await assign(ort, x, n, d, c, k, kernel, 64)).toEqual(expected); // n not a multiple of 64
-          expect(await assign(js, x, n, d, c, k, kernel, 100)).toEqual(expected);
-          expect(await assign(ort, x, n, d, c, k, kernel)).toEqual(expected);
+          expect(await assignDense(ort, x, n, d, c, k, kernel, 64)).toEqual(expected); // n not a multiple of 64
+          expect(await assignDense(js, x, n, d, c, k, kernel, 100)).toEqual(expected);
+          expect(await assignDense(ort, x, n, d, c, k, kernel)).toEqual(expected);
         }
       });
     }
@@ -138,7 +123,7 @@ describe('nearestCentresDense exactness', () => {
     const ct = new Float32Array([1, 1, 0, 1]);
     const raw = await ort.topK(x, 1, 2, ct, new Float32Array(2), 2);
     expect(raw.values[0]).toBe(raw.values[1]); // the GEMM cannot tell them apart
-    for (const b of [ort, js, ort1]) expect((await assign(b, x, 1, 2, c, 2, 'linear'))[0]).toBe(1);
+    for (const b of [ort, js, ort1]) expect((await assignDense(b, x, 1, 2, c, 2, 'linear'))[0]).toBe(1);
 
     // Same trap with 10 centres all tied in float32: the answer lies outside any top 4 ordering,
     // so the whole row must be rescored.
@@ -185,25 +170,22 @@ describe('nearestCentresDense exactness', () => {
 });
 
 describe('nearestCentresDense on MNIST', () => {
-  const n = 1500, d = 784, k = 120;
-  const x = readMnistImages(n, 0);
-  const c = readMnistImages(k, 10_000);
+  const { n, d, k, x, c } = mnistDenseCase();
 
   for (const kernel of ['euclidean', 'linear'] as const) {
     it(`${kernel}: ORT (2 threads) == ORT (1 thread) == js-reference == brute force`, async () => {
       const expected = bruteForceDense(x, n, d, c, k, kernel);
       const stats = createDenseStats();
-      const a = new Uint16Array(n);
-      await nearestCentresDense(ort, x, n, d, c, k, kernel, a, 1, 0, { stats, blockRows: 512 });
+      const a = await assignDense(ort, x, n, d, c, k, kernel, 512, stats);
       expect(a).toEqual(expected);
-      expect(await assign(ort1, x, n, d, c, k, kernel)).toEqual(a);
-      expect(await assign(js, x, n, d, c, k, kernel, 700)).toEqual(a);
+      expect(await assignDense(ort1, x, n, d, c, k, kernel)).toEqual(a);
+      expect(await assignDense(js, x, n, d, c, k, kernel, 700)).toEqual(a);
       expect(stats.rows).toBe(n);
     });
   }
 
   it('a point that is one of the centres gets that centre', async () => {
-    const out = await assign(ort, c, k, d, c, k, 'euclidean');
+    const out = await assignDense(ort, c, k, d, c, k, 'euclidean');
     const firstCopy = new Uint16Array(k);
     for (let j = 0; j < k; j++) {
       let f = j;
@@ -239,7 +221,7 @@ describe('prepared centres (reused across calls)', () => {
       const xs = new Float32Array(n * m);
       for (let i = 0; i < n; i++) for (let l = 0; l < m; l++) xs[i * m + l] = x[i * d + features[l]!]!;
       const expected = bruteForceDense(xs, n, m, gathered, k, kernel);
-      const plain = await assign(ort, xs, n, m, gathered, k, kernel);
+      const plain = await assignDense(ort, xs, n, m, gathered, k, kernel);
       expect(plain).toEqual(expected);
       // Twice with the same prepared centres: nothing in them is consumed by a call.
       for (let rep = 0; rep < 2; rep++) {

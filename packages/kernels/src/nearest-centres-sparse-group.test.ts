@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 // The JS implementation; sparse-group-native.test.ts holds the C++ one to it.
 import { assignSparseGroupJs as assignSparseGroup, buildSparseGroupIndexJs as buildSparseGroupIndex, sparseGroupSize } from './nearest-centres-sparse-group.ts';
-import { bruteForceSparse, randomSparseGroup as randomGroup } from './test-helpers.ts';
+import { SPARSE_CASE as S, bruteForceSparse, randomSparseGroup as randomGroup, sparseTieGroup, sparseTies } from './test-helpers.ts';
 
 /** Column g of a group's output must equal brute force for clustering g alone. */
 function expectGroupMatchesBruteForce(seed: number, n: number, Vp: number, kp: number, k: number, G: number, a: number): void {
@@ -42,12 +42,8 @@ describe('assignSparseGroup', () => {
   it('breaks ties to the lowest centre in each clustering of the group', () => {
     // Point codes (1, 2, 3). Clustering 0: centres 0..2 share one feature each → 0 wins.
     // Clustering 1: centre 2 shares two → 2 wins; clustering 2: nothing kept → 0.
-    const Vp = 3, kp = 4;
-    const all = Uint32Array.from({ length: 12 }, (_, i) => i);
-    const point = Uint16Array.from([1, 2, 3]);
-    const c0 = Uint16Array.from([1, 0, 0, 0, 2, 0, 0, 0, 3]);
-    const c1 = Uint16Array.from([1, 0, 0, 0, 0, 3, 0, 2, 3]);
-    const idx = buildSparseGroupIndex(Vp, kp, [{ keptFeatures: all, centreCodes: c0 }, { keptFeatures: all, centreCodes: c1 }, { keptFeatures: new Uint32Array(0), centreCodes: c1 }], 3);
+    const { Vp, kp, point } = sparseTies();
+    const idx = buildSparseGroupIndex(Vp, kp, sparseTieGroup(), 3);
     const out = new Uint16Array(3);
     assignSparseGroup(idx, point, 1, out, 3, 0);
     expect(Array.from(out)).toEqual([0, 2, 0]);
@@ -73,13 +69,7 @@ describe('assignSparseGroup', () => {
   it('property: every column equals brute force', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 12 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 1, max: 30 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
+        S.seed, S.n, S.Vp, S.kp, S.k, S.G, S.a,
         (seed, n, Vp, kp, k, G, a) => expectGroupMatchesBruteForce(seed, n, Vp, kp, k, G, a),
       ),
       { numRuns: 200 },

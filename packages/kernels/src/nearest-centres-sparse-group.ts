@@ -17,7 +17,9 @@
  * buildSparseGroupIndex and assignSparseGroup run in C++ (native/sparse-group.cc) when the addon
  * is built, else the JS below; sparse-kernel.ts decides (CMBN_SPARSE_KERNEL). The ids are the same.
  */
-import { sparseKernelAddon } from './sparse-kernel.ts';
+import { argmaxClearing } from './nearest-centres-sparse.ts';
+import { buildInvertedLists, type SparseClusteringCodes } from './sparse-centre-index.ts';
+import { sparseKernelAddon, type SparseKernelAddon } from './sparse-kernel.ts';
 
 export interface SparseGroupIndex {
   /** Vp*kp + 1 entries */
@@ -53,10 +55,20 @@ export function sparseGroupSize(k: number, width: number): number {
 export function buildSparseGroupIndex(
   Vp: number,
   kp: number,
-  clusterings: ReadonlyArray<{ keptFeatures: Uint32Array; centreCodes: Uint16Array }>,
+  clusterings: ReadonlyArray<SparseClusteringCodes>,
   k: number,
 ): SparseGroupIndex {
-  const addon = sparseKernelAddon();
+  return buildSparseGroupIndexWith(sparseKernelAddon(), Vp, kp, clusterings, k);
+}
+
+/** buildSparseGroupIndex on the given addon's kernel, or the JS one for null, whatever CMBN_SPARSE_KERNEL says. */
+export function buildSparseGroupIndexWith(
+  addon: SparseKernelAddon | null,
+  Vp: number,
+  kp: number,
+  clusterings: ReadonlyArray<SparseClusteringCodes>,
+  k: number,
+): SparseGroupIndex {
   if (!addon) return buildSparseGroupIndexJs(Vp, kp, clusterings, k);
   const { offsets, slots } = addon.sparseGroupBuild(
     Vp,
@@ -73,7 +85,19 @@ export function buildSparseGroupIndex(
  * answer for row i goes to out[i*outStride + outOffset + g]. Returns the score increments done.
  */
 export function assignSparseGroup(index: SparseGroupIndex, codes: Uint16Array, n: number, out: Uint16Array, outStride: number, outOffset: number): number {
-  const addon = sparseKernelAddon();
+  return assignSparseGroupWith(sparseKernelAddon(), index, codes, n, out, outStride, outOffset);
+}
+
+/** assignSparseGroup on the given addon's kernel, or the JS one for null, whatever CMBN_SPARSE_KERNEL says. */
+export function assignSparseGroupWith(
+  addon: SparseKernelAddon | null,
+  index: SparseGroupIndex,
+  codes: Uint16Array,
+  n: number,
+  out: Uint16Array,
+  outStride: number,
+  outOffset: number,
+): number {
   if (!addon) return assignSparseGroupJs(index, codes, n, out, outStride, outOffset);
   const { offsets, slots, Vp, kp, k, G } = index;
   return addon.sparseGroupAssign(offsets, slots, Vp, kp, k, G, codes, n, out, outStride, outOffset);
@@ -83,51 +107,11 @@ export function assignSparseGroup(index: SparseGroupIndex, codes: Uint16Array, n
 export function buildSparseGroupIndexJs(
   Vp: number,
   kp: number,
-  clusterings: ReadonlyArray<{ keptFeatures: Uint32Array; centreCodes: Uint16Array }>,
+  clusterings: ReadonlyArray<SparseClusteringCodes>,
   k: number,
 ): SparseGroupIndex {
-  if (!Number.isInteger(Vp) || Vp < 1) throw new RangeError(`Vp must be a positive integer, got ${Vp}`);
-  if (!Number.isInteger(kp) || kp < 1) throw new RangeError(`kp must be a positive integer, got ${kp}`);
-  if (!Number.isInteger(k) || k < 1 || k > 65536) throw new RangeError(`k must be in 1..65536, got ${k}`);
-  const G = clusterings.length;
-  if (G < 1) throw new RangeError('need at least one clustering');
-  const nf = Vp * kp;
-  const kept = new Uint8Array(nf);
-  const offsets = new Int32Array(nf + 1);
-  // Pass 0 counts, pass 1 fills; g then j ascending keeps every list sorted by slot.
-  let slots = new Uint32Array(0);
-  let cursor = offsets;
-  for (let pass = 0; pass < 2; pass++) {
-    for (let g = 0; g < G; g++) {
-      const { keptFeatures, centreCodes } = clusterings[g]!;
-      if (centreCodes.length < k * Vp) throw new RangeError(`centreCodes has ${centreCodes.length} values, need k*Vp = ${k * Vp}`);
-      for (let t = 0; t < keptFeatures.length; t++) {
-        const f = keptFeatures[t]!;
-        if (f >= nf) throw new RangeError(`kept feature ${f} out of range 0..${nf - 1}`);
-        kept[f] = 1;
-      }
-      const base = g * k;
-      for (let j = 0; j < k; j++) {
-        const co = j * Vp;
-        for (let u = 0; u < Vp; u++) {
-          const id = centreCodes[co + u]!;
-          if (id >= kp) throw new RangeError(`centreCodes[${co + u}] = ${id} is not < kp = ${kp}`);
-          const f = u * kp + id;
-          if (kept[f]) {
-            if (pass === 0) offsets[f + 1]!++;
-            else slots[cursor[f]!++] = base + j;
-          }
-        }
-      }
-      for (let t = 0; t < keptFeatures.length; t++) kept[keptFeatures[t]!] = 0;
-    }
-    if (pass === 0) {
-      for (let f = 0; f < nf; f++) offsets[f + 1]! += offsets[f]!;
-      slots = new Uint32Array(offsets[nf]!);
-      cursor = offsets.slice(0, nf);
-    }
-  }
-  return { offsets, slots, Vp, kp, k, G };
+  const { offsets, entries } = buildInvertedLists(Vp, kp, clusterings, k, Uint32Array);
+  return { offsets, slots: entries, Vp, kp, k, G: clusterings.length };
 }
 
 /** The JS assignment: assignSparseGroup without the addon. */
@@ -156,7 +140,7 @@ export function assignSparseGroupJs(
   for (let i0 = 0; i0 < n; i0 += B) {
     const nb = Math.min(B, n - i0);
     // u outer, rows inner: the offsets and lists of one u are a small contiguous region, so they
-    // stay in cache for the whole block.
+    // stay in cache for the whole block. (assignSparse walks alike, apart for the reason it gives.)
     for (let u = 0; u < Vp; u++) {
       const fu = u * kp;
       for (let b = 0; b < nb; b++) {
@@ -202,22 +186,8 @@ export function assignSparseGroupJs(
         }
         for (let g = 0; g < G; g++) out[row + g] = bestSlot[g]! - g * k;
       } else {
-        // Ascending scan with strict '>' (ties → lowest j), zeroing as it goes.
-        for (let g = 0; g < G; g++) {
-          const go = so + g * k;
-          let bj = 0;
-          let bs = scores[go]!;
-          scores[go] = 0;
-          for (let j = 1; j < k; j++) {
-            const s = scores[go + j]!;
-            if (s > bs) {
-              bs = s;
-              bj = j;
-            }
-            scores[go + j] = 0;
-          }
-          out[row + g] = bj;
-        }
+        // The same ascending scan as one clustering's, per clustering of the group.
+        for (let g = 0; g < G; g++) out[row + g] = argmaxClearing(scores, so + g * k, k);
       }
     }
   }

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { assignSparse, nearestCentresSparse, type SparseStats } from './nearest-centres-sparse.ts';
 import { buildSparseCentreIndex } from './sparse-centre-index.ts';
-import { bruteForceSparse, rng } from './test-helpers.ts';
+import { SPARSE_CASE as S, bruteForceSparse, randomSparseGroup, sparseTies } from './test-helpers.ts';
 
 interface Case {
   n: number;
@@ -16,17 +16,9 @@ interface Case {
 
 /** Random case; small kp makes many matches and many ties, centres are drawn from the points as in MBN. */
 function randomCase(seed: number, n: number, Vp: number, kp: number, k: number, a: number): Case {
-  const r = rng(seed);
-  const codes = new Uint16Array(n * Vp);
-  for (let t = 0; t < codes.length; t++) codes[t] = Math.floor(r() * kp);
-  const centreCodes = new Uint16Array(k * Vp);
-  for (let j = 0; j < k; j++) {
-    const p = Math.floor(r() * n);
-    centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
-  }
-  const keptList: number[] = [];
-  for (let f = 0; f < Vp * kp; f++) if (r() < a) keptList.push(f);
-  return { n, Vp, kp, k, codes, centreCodes, kept: Uint32Array.from(keptList) };
+  const { codes, clusterings } = randomSparseGroup(seed, n, Vp, kp, k, 1, a);
+  const { centreCodes, keptFeatures } = clusterings[0]!;
+  return { n, Vp, kp, k, codes, centreCodes, kept: keptFeatures };
 }
 
 function run(c: Case, stats?: SparseStats): Uint16Array {
@@ -74,10 +66,8 @@ describe('nearestCentresSparse', () => {
 
   it('ties go to the lowest centre index', () => {
     // Centres 0..2 share one kept feature each with the point; 3 duplicates 1; 4 shares two.
-    const Vp = 3, kp = 4;
-    const kept = Uint32Array.from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
-    const point = Uint16Array.from([1, 2, 3]);
-    const centreCodes = Uint16Array.from([1, 0, 0, /**/ 0, 2, 0, /**/ 0, 0, 3, /**/ 0, 2, 0]);
+    const { Vp, kp, all: kept, point, oneEach } = sparseTies();
+    const centreCodes = Uint16Array.from([...oneEach, /**/ 0, 2, 0]);
     const out = new Uint16Array(1);
     nearestCentresSparse(point, 1, Vp, kp, kept, centreCodes, 4, out, 1, 0);
     expect(out[0]).toBe(0);
@@ -105,12 +95,7 @@ describe('nearestCentresSparse', () => {
   it('property: equals brute force, and a point that is a centre scores its full kept overlap', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 12 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 1, max: 30 }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
+        S.seed, S.n, S.Vp, S.kp, S.k, S.a,
         (seed, n, Vp, kp, k, a) => {
           const c = randomCase(seed, n, Vp, kp, k, a);
           const got = run(c);

@@ -8,12 +8,14 @@ import { DEFAULT_BLAS_ADDON_PATH, loadBlasAddon } from './blas-backend.ts';
 import {
   assignSparseGroup,
   assignSparseGroupJs,
+  assignSparseGroupWith,
   buildSparseGroupIndex,
   buildSparseGroupIndexJs,
+  buildSparseGroupIndexWith,
   type SparseGroupIndex,
 } from './nearest-centres-sparse-group.ts';
 import { sparseKernelAddon } from './sparse-kernel.ts';
-import { bruteForceSparse, randomSparseGroup, type SparseClustering } from './test-helpers.ts';
+import { SPARSE_CASE as S, bruteForceSparse, randomSparseGroup, sparseTieGroup, sparseTies } from './test-helpers.ts';
 
 if (!existsSync(DEFAULT_BLAS_ADDON_PATH)) {
   throw new Error(`the OpenBLAS addon is not built (${DEFAULT_BLAS_ADDON_PATH}): run \`npm run build:blas\` first (needs libopenblas-dev)`);
@@ -22,21 +24,6 @@ if (!existsSync(DEFAULT_BLAS_ADDON_PATH)) {
 const addon = loadBlasAddon(DEFAULT_BLAS_ADDON_PATH);
 /** Mirrors kReplayRatio in native/sparse-group-core.h: a point replays when its entries × this < G·k. */
 const NATIVE_REPLAY_RATIO = 16;
-
-function nativeIndex(Vp: number, kp: number, clusterings: SparseClustering[], k: number): SparseGroupIndex {
-  const { offsets, slots } = addon.sparseGroupBuild(
-    Vp,
-    kp,
-    k,
-    clusterings.map((c) => c.keptFeatures),
-    clusterings.map((c) => c.centreCodes),
-  );
-  return { offsets, slots, Vp, kp, k, G: clusterings.length };
-}
-
-function nativeAssign(idx: SparseGroupIndex, codes: Uint16Array, n: number, out: Uint16Array, stride: number, offset: number): number {
-  return addon.sparseGroupAssign(idx.offsets, idx.slots, idx.Vp, idx.kp, idx.k, idx.G, codes, n, out, stride, offset);
-}
 
 /** How many points the native assignment replays (the rest it scans). */
 function replayed(idx: SparseGroupIndex, codes: Uint16Array, n: number): number {
@@ -59,7 +46,7 @@ function replayed(idx: SparseGroupIndex, codes: Uint16Array, n: number): number 
 function expectNativeMatches(seed: number, n: number, Vp: number, kp: number, k: number, G: number, a: number, stride = G + 3, offset = 1): { replayed: number } {
   const { codes, clusterings } = randomSparseGroup(seed, n, Vp, kp, k, G, a);
   const js = buildSparseGroupIndexJs(Vp, kp, clusterings, k);
-  const nat = nativeIndex(Vp, kp, clusterings, k);
+  const nat = buildSparseGroupIndexWith(addon, Vp, kp, clusterings, k);
   expect(nat.slots).toBeInstanceOf(G * k <= 65536 ? Uint16Array : Uint32Array);
   expect(Array.from(nat.offsets)).toEqual(Array.from(js.offsets));
   expect(Array.from(nat.slots)).toEqual(Array.from(js.slots));
@@ -68,7 +55,7 @@ function expectNativeMatches(seed: number, n: number, Vp: number, kp: number, k:
   const wantAcc = assignSparseGroupJs(js, codes, n, want, stride, offset);
   for (const idx of [nat, js]) {
     const got = new Uint16Array(len).fill(9999);
-    expect(nativeAssign(idx, codes, n, got, stride, offset)).toBe(wantAcc);
+    expect(assignSparseGroupWith(addon, idx, codes, n, got, stride, offset)).toBe(wantAcc);
     expect(got).toEqual(want);
   }
   // Overlapping rows (stride < G) keep only the later row's answers, so brute force applies only without.
@@ -116,25 +103,17 @@ describe('the native sparse-group kernel', () => {
   it('breaks ties to the lowest centre in each clustering of the group', () => {
     // Point codes (1, 2, 3). Clustering 0: centres 0..2 share one feature each → 0 wins.
     // Clustering 1: centre 2 shares two → 2 wins; clustering 2: nothing kept → 0.
-    const all = Uint32Array.from({ length: 12 }, (_, i) => i);
-    const c0 = Uint16Array.from([1, 0, 0, 0, 2, 0, 0, 0, 3]);
-    const c1 = Uint16Array.from([1, 0, 0, 0, 0, 3, 0, 2, 3]);
-    const idx = nativeIndex(3, 4, [{ keptFeatures: all, centreCodes: c0 }, { keptFeatures: all, centreCodes: c1 }, { keptFeatures: new Uint32Array(0), centreCodes: c1 }], 3);
+    const { Vp, kp, point } = sparseTies();
+    const idx = buildSparseGroupIndexWith(addon, Vp, kp, sparseTieGroup(), 3);
     const out = new Uint16Array(3);
-    nativeAssign(idx, Uint16Array.from([1, 2, 3]), 1, out, 3, 0);
+    assignSparseGroupWith(addon, idx, point, 1, out, 3, 0);
     expect(Array.from(out)).toEqual([0, 2, 0]);
   });
 
   it('property: native == JS == brute force', () => {
     fc.assert(
       fc.property(
-        fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-        fc.integer({ min: 1, max: 40 }),
-        fc.integer({ min: 1, max: 12 }),
-        fc.integer({ min: 1, max: 8 }),
-        fc.integer({ min: 1, max: 30 }),
-        fc.integer({ min: 1, max: 6 }),
-        fc.double({ min: 0, max: 1, noNaN: true }),
+        S.seed, S.n, S.Vp, S.kp, S.k, S.G, S.a,
         (seed, n, Vp, kp, k, G, a) => {
           expectNativeMatches(seed, n, Vp, kp, k, G, a);
         },
@@ -145,7 +124,7 @@ describe('the native sparse-group kernel', () => {
 
   describe('rejects bad arguments instead of reading or writing past them', () => {
     const { codes, clusterings } = randomSparseGroup(9, 10, 4, 5, 3, 2, 0.5);
-    const idx = nativeIndex(4, 5, clusterings, 3);
+    const idx = buildSparseGroupIndexWith(addon, 4, 5, clusterings, 3);
     const assign = (over: Partial<{ offsets: Int32Array; slots: Uint16Array | Uint32Array; codes: Uint16Array; n: number; out: Uint16Array; stride: number; offset: number; G: number }>) => () =>
       addon.sparseGroupAssign(over.offsets ?? idx.offsets, over.slots ?? idx.slots, 4, 5, 3, over.G ?? 2, over.codes ?? codes, over.n ?? 10, over.out ?? new Uint16Array(20), over.stride ?? 2, over.offset ?? 0);
 

@@ -1,7 +1,14 @@
-// Test-only helpers (not exported from index.ts): tiny MNIST reader, seeded data, float64 oracle.
+// Test-only helpers (not exported from index.ts): tiny MNIST reader, seeded data, float64 oracle,
+// worker threads booted through tsx.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
+import type { DenseBackend } from './dense-backend.ts';
+import { nearestCentresDense, type DenseKernel, type DenseStats } from './nearest-centres-dense.ts';
+import type { SparseClusteringCodes } from './sparse-centre-index.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -96,9 +103,18 @@ export function bruteForceSparse(
   return out;
 }
 
-export interface SparseClustering {
-  keptFeatures: Uint32Array;
-  centreCodes: Uint16Array;
+export type SparseClustering = SparseClusteringCodes;
+
+/** A clustering of k centres drawn from the n points' codes, each feature kept with probability a (as in MBN). */
+export function drawSparseClustering(r: () => number, codes: Uint16Array, n: number, Vp: number, kp: number, k: number, a: number): SparseClustering {
+  const centreCodes = new Uint16Array(k * Vp);
+  for (let j = 0; j < k; j++) {
+    const p = Math.floor(r() * n);
+    centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
+  }
+  const kept: number[] = [];
+  for (let f = 0; f < Vp * kp; f++) if (r() < a) kept.push(f);
+  return { keptFeatures: Uint32Array.from(kept), centreCodes };
 }
 
 /** n points of Vp codes < kp and G clusterings of k centres drawn from the points (as in MBN). */
@@ -107,15 +123,85 @@ export function randomSparseGroup(seed: number, n: number, Vp: number, kp: numbe
   const codes = new Uint16Array(n * Vp);
   for (let t = 0; t < codes.length; t++) codes[t] = Math.floor(r() * kp);
   const clusterings: SparseClustering[] = [];
-  for (let g = 0; g < G; g++) {
-    const centreCodes = new Uint16Array(k * Vp);
-    for (let j = 0; j < k; j++) {
-      const p = Math.floor(r() * n);
-      centreCodes.set(codes.subarray(p * Vp, p * Vp + Vp), j * Vp);
-    }
-    const kept: number[] = [];
-    for (let f = 0; f < Vp * kp; f++) if (r() < a) kept.push(f);
-    clusterings.push({ keptFeatures: Uint32Array.from(kept), centreCodes });
-  }
+  for (let g = 0; g < G; g++) clusterings.push(drawSparseClustering(r, codes, n, Vp, kp, k, a));
   return { codes, clusterings };
 }
+
+/**
+ * fast-check arbitraries of the sparse kernels' property tests, the arguments of randomSparseGroup:
+ * up to 40 points of up to 12 codes < kp ≤ 8 (many matches and ties), k ≤ 30 centres, G ≤ 6
+ * clusterings, and a, the share of features kept.
+ */
+export const SPARSE_CASE = {
+  seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  n: fc.integer({ min: 1, max: 40 }),
+  Vp: fc.integer({ min: 1, max: 12 }),
+  kp: fc.integer({ min: 1, max: 8 }),
+  k: fc.integer({ min: 1, max: 30 }),
+  G: fc.integer({ min: 1, max: 6 }),
+  a: fc.double({ min: 0, max: 1, noNaN: true }),
+};
+
+/**
+ * Ties for the sparse kernels: Vp = 3, kp = 4, one point with codes (1, 2, 3) and every feature
+ * kept. The centres of `oneEach` share one feature each with the point (a three-way tie: centre 0
+ * wins); in `twoAtLast` centre 2 shares two (it wins).
+ */
+export function sparseTies() {
+  return {
+    Vp: 3,
+    kp: 4,
+    point: Uint16Array.from([1, 2, 3]),
+    all: Uint32Array.from({ length: 12 }, (_, i) => i),
+    oneEach: Uint16Array.from([1, 0, 0, 0, 2, 0, 0, 0, 3]),
+    twoAtLast: Uint16Array.from([1, 0, 0, 0, 0, 3, 0, 2, 3]),
+  };
+}
+
+/** sparseTies as a group of 3 clusterings of 3 centres: oneEach, twoAtLast, and twoAtLast with nothing kept (centre 0). */
+export function sparseTieGroup(): SparseClustering[] {
+  const { all, oneEach, twoAtLast } = sparseTies();
+  return [{ keptFeatures: all, centreCodes: oneEach }, { keptFeatures: all, centreCodes: twoAtLast }, { keptFeatures: new Uint32Array(0), centreCodes: twoAtLast }];
+}
+
+/** nearestCentresDense of n rows into a fresh array (stride 1, offset 0). */
+export async function assignDense(
+  b: DenseBackend,
+  x: Float32Array,
+  n: number,
+  d: number,
+  c: Float32Array,
+  k: number,
+  kernel: DenseKernel,
+  blockRows?: number,
+  stats?: DenseStats,
+): Promise<Uint16Array> {
+  const out = new Uint16Array(n);
+  await nearestCentresDense(b, x, n, d, c, k, kernel, out, 1, 0, { ...(blockRows === undefined ? {} : { blockRows }), ...(stats === undefined ? {} : { stats }) });
+  return out;
+}
+
+/** The dense kernels' real-data case: 1500 MNIST training images against 120 others (from 10 000 on) as centres. */
+export function mnistDenseCase() {
+  const n = 1500, d = 784, k = 120;
+  return { n, d, k, x: readMnistImages(n, 0), c: readMnistImages(k, 10_000) };
+}
+
+/**
+ * Runs `boot`, an ES module source, in a worker thread with `data` as its workerData, and resolves
+ * with the message it posts once it exits 0. Node 20 does not pass tsx's loader on to workers
+ * (execArgv '--import tsx' fails with ERR_UNKNOWN_FILE_EXTENSION), so `boot` imports TypeScript
+ * through tsx's API at TSX_ESM_API (tsx.tsImport(url, parentURL)).
+ */
+export function runInWorkerThread<T>(boot: string, data: unknown): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const w = new Worker(boot, { eval: true, workerData: data });
+    let result: T | undefined;
+    w.once('message', (m: T) => (result = m));
+    w.once('error', reject);
+    w.once('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker exited ${code} without a result`))));
+  });
+}
+
+/** The ESM build of tsx's API (require.resolve would pick the CJS one, which cannot tsImport here). */
+export const TSX_ESM_API = pathToFileURL(path.join(path.dirname(require.resolve('tsx/package.json')), 'dist/esm/api/index.mjs')).href;

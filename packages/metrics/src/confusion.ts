@@ -1,5 +1,5 @@
+import { bestMatch } from './accuracy.ts';
 import { contingency } from './contingency.ts';
-import { hungarian } from './hungarian.ts';
 
 /**
  * The confusion matrix of a clustering after ACC's best one-to-one map (Hungarian): row r is
@@ -18,11 +18,7 @@ export interface ConfusionMatrix {
 
 export function confusionMatrix(truth: Int32Array, pred: Int32Array): ConfusionMatrix {
   const t = contingency(truth, pred);
-  let max = 0;
-  for (let i = 0; i < t.counts.length; i++) if (t.counts[i]! > max) max = t.counts[i]!;
-  const cost = new Float64Array(t.counts.length);
-  for (let i = 0; i < cost.length; i++) cost[i] = max - t.counts[i]!;
-  const match = hungarian(cost, t.rows, t.cols);
+  const match = bestMatch(t);
   const order: number[] = [];
   const used = new Uint8Array(t.cols);
   for (let r = 0; r < t.rows; r++) {

@@ -1,28 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   RegistryError,
   aliasHistory,
   createModelVersion,
-  createTestDatabase,
   deleteAlias,
   deleteVersion,
-  getDb,
   markVersionReady,
   resolveModelRef,
   rollbackAlias,
   searchVersions,
   setAlias,
 } from './index.ts';
-import type { CreateModelVersionInput, TestDatabase } from './index.ts';
+import type { CreateModelVersionInput } from './index.ts';
+import { useTestDatabase } from './test-helpers.ts';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  getDb(db.url);
-});
-afterAll(async () => {
-  await db?.drop();
-});
+useTestDatabase();
 
 const SHA = (i: number): string => i.toString(16).padStart(64, '0');
 

@@ -17,13 +17,7 @@ export interface DatasetRecord {
   createdAt: Date;
 }
 
-export interface RegisterDatasetInput {
-  sha256: string;
-  name: string;
-  format: string;
-  rows: number;
-  cols: number;
-  dtype: string;
+export interface RegisterDatasetInput extends Pick<DatasetRecord, 'sha256' | 'name' | 'format' | 'rows' | 'cols' | 'dtype'> {
   bytes: number | bigint;
   labelsOf?: string | null;
 }

@@ -1,10 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   RegistryError,
   createModelVersion,
-  createTestDatabase,
   deleteVersion,
-  getDb,
   getModel,
   getVersion,
   listModels,
@@ -13,16 +11,10 @@ import {
   resolveModelRef,
   setAlias,
 } from './index.ts';
-import type { CreateModelVersionInput, TestDatabase } from './index.ts';
+import type { CreateModelVersionInput } from './index.ts';
+import { useTestDatabase } from './test-helpers.ts';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  getDb(db.url);
-});
-afterAll(async () => {
-  await db?.drop();
-});
+useTestDatabase();
 
 const SHA = (c: string): string => c.repeat(64);
 

@@ -1,9 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   RegistryError,
   createLayer,
   createRun,
-  createTestDatabase,
   getDb,
   getDataset,
   getRun,
@@ -17,16 +16,9 @@ import {
   setLayerStatus,
   setRunStatus,
 } from './index.ts';
-import type { TestDatabase } from './index.ts';
+import { useTestDatabase } from './test-helpers.ts';
 
-let db: TestDatabase;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  getDb(db.url);
-});
-afterAll(async () => {
-  await db?.drop();
-});
+useTestDatabase();
 
 const SHA = (c: string): string => c.repeat(64);
 
