@@ -88,25 +88,28 @@ class Xoshiro128ss implements Rng {
     let s1 = this.s1;
     let s2 = this.s2;
     let s3 = this.s3;
-    for (let i = 0; i < m; i++) {
+    let i = 0;
+    while (i < m) {
       const range = n - i;
-      const limit = 4294967296 - (4294967296 % range);
-      let x: number;
-      do {
-        x = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
-        const t = s1 << 9;
-        s2 ^= s0;
-        s3 ^= s1;
-        s1 ^= s2;
-        s0 ^= s3;
-        s2 ^= t;
-        s3 = rotl(s3, 11);
-      } while (x >= limit);
-      const j = i + (x % range);
+      const r = Math.imul(s1, 5);
+      const x = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
+      const t = s1 << 9;
+      s2 ^= s0;
+      s3 ^= s1;
+      s1 ^= s2;
+      s0 ^= s3;
+      s2 ^= t;
+      s3 = (s3 << 11) | (s3 >>> 21);
+      // nextInt's rejection bound 2³² − (2³² mod range) lies above 2³² − range, so it is computed (a
+      // float modulo, a C call in V8) only for x beyond that: the same accept/reject as nextInt.
+      if (x > 4294967296 - range && x >= 4294967296 - (4294967296 % range)) continue;
+      // x mod range as x − ⌊x/range⌋·range: exact in doubles for x, range < 2³² (model.ts's keptBitsFromStream too).
+      const j = i + (x - Math.floor(x / range) * range);
       const pj = perm[j]!;
       perm[j] = perm[i]!;
       perm[i] = pj;
       out[i] = pj;
+      i++;
     }
     this.s0 = s0;
     this.s1 = s1;
