@@ -91,15 +91,14 @@ class Xoshiro128ss implements Rng {
     let i = 0;
     while (i < m) {
       const range = n - i;
-      const r = Math.imul(s1, 5);
-      const x = Math.imul((r << 7) | (r >>> 25), 9) >>> 0;
+      const x = Math.imul(rotl(Math.imul(s1, 5), 7), 9) >>> 0;
       const t = s1 << 9;
       s2 ^= s0;
       s3 ^= s1;
       s1 ^= s2;
       s0 ^= s3;
       s2 ^= t;
-      s3 = (s3 << 11) | (s3 >>> 21);
+      s3 = rotl(s3, 11);
       // nextInt's rejection bound 2³² − (2³² mod range) lies above 2³² − range, so it is computed (a
       // float modulo, a C call in V8) only for x beyond that: the same accept/reject as nextInt.
       if (x > 4294967296 - range && x >= 4294967296 - (4294967296 % range)) continue;
@@ -224,8 +223,8 @@ export function sortedU32(a: Uint32Array): Uint32Array {
 
 /**
  * sortedU32 of distinct values that are all below n, in O(n) when they are a sizeable share of 0..n−1
- * (a flag per value, then one scan: ~4× faster than the comparison sort for drawClustering's kept
- * features, half of 0..n−1). Throws if the values were not distinct and below n.
+ * (a flag per value, then one scan, instead of a comparison sort: drawClustering keeps half of 0..n−1;
+ * bench:draw times the whole draw). Throws if the values were not distinct and below n.
  */
 export function sortedDistinctBelow(a: Uint32Array, n: number): Uint32Array {
   if (a.length * 16 < n) return sortedU32(a);
