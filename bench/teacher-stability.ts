@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { loadDataset, type Matrix } from '@cmbn/data';
 import { createMbnPredictor, loadModel } from '@cmbn/mbn';
+import { labelAgreement } from '@cmbn/metrics';
 import { augmentImages } from '@cmbn/pipeline';
 
 const { values: a } = parseArgs({ options: { model: { type: 'string' }, 'eval-limit': { type: 'string' }, threads: { type: 'string' } } });
@@ -19,11 +20,6 @@ const test = await loadDataset('mnist-test', a['eval-limit'] ? { limit: Number(a
 const x = test.x;
 if (x.dtype !== 'uint8' || x.cols !== model.inputDims) throw new Error(`${a.model} takes ${model.inputDims} columns; mnist-test has ${x.cols} ${x.dtype}`);
 const predictor = createMbnPredictor(model, { threads: a.threads ? Number(a.threads) : availableParallelism(), backend: 'ort' });
-const agreement = (p: Int32Array, q: Int32Array): number => {
-  let same = 0;
-  for (let i = 0; i < p.length; i++) if (p[i] === q[i]) same++;
-  return same / p.length;
-};
 /** x plus uniform integer noise in [−amp, amp] per pixel, clamped to 0..255, from a fixed LCG (reproducible). */
 function noisy(amp: number): Matrix {
   const out = new Uint8Array(x.rows * x.cols);
@@ -37,9 +33,9 @@ function noisy(amp: number): Matrix {
 try {
   const base = (await predictor.predict(x)).labels;
   const rows: Array<{ perturbation: string; agreement: number }> = [];
-  for (const amp of [1, 3, 8]) rows.push({ perturbation: `noise ±${amp} grey levels`, agreement: agreement(base, (await predictor.predict(noisy(amp))).labels) });
+  for (const amp of [1, 3, 8]) rows.push({ perturbation: `noise ±${amp} grey levels`, agreement: labelAgreement(base, (await predictor.predict(noisy(amp))).labels) });
   const shifted = augmentImages(x, x.rows, 7, { maxRotateDeg: 0, maxScale: 0, maxShear: 0, maxShift: 1, elasticAlpha: 0 });
-  rows.push({ perturbation: '±1-pixel shift', agreement: agreement(base, (await predictor.predict(shifted)).labels) });
+  rows.push({ perturbation: '±1-pixel shift', agreement: labelAgreement(base, (await predictor.predict(shifted)).labels) });
   console.log(JSON.stringify({ bench: 'teacher-stability', modelHash, points: x.rows, rows }));
 } finally {
   await predictor.dispose();

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ari, clusteringAccuracy, clusteringMetrics, nmi } from './index.ts';
+import { ari, clusteringAccuracy, clusteringMetrics, labelAgreement, nmi } from './index.ts';
 
 const L = (xs: number[]): Int32Array => Int32Array.from(xs);
 
@@ -126,5 +126,13 @@ describe('properties', () => {
         expect(m.ari).toBe(1);
       }),
     );
+  });
+});
+
+describe('labelAgreement', () => {
+  it('is the share of equal labels, 0 for none, and refuses label arrays of different lengths', () => {
+    expect(labelAgreement(Int32Array.from([0, 1, 2, 2]), Int32Array.from([0, 1, 1, 2]))).toBe(0.75);
+    expect(labelAgreement(new Int32Array(0), new Int32Array(0))).toBe(0);
+    expect(() => labelAgreement(new Int32Array(3), new Int32Array(2))).toThrow(/3 labels against 2/);
   });
 });

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import type { Matrix } from '@cmbn/data';
 import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type StudentPrecision, type StudentSpec, type StudentTargetData, type StudentTrainer, type TrainedStudent } from '@cmbn/distill';
 import { createMbnPredictor, studentHeadOf, type MbnModel } from '@cmbn/mbn';
-import { clusteringMetrics } from '@cmbn/metrics';
+import { clusteringMetrics, labelAgreement } from '@cmbn/metrics';
 import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
 import { softTargetsFromHead } from './soft-targets.ts';
 import type { TStudentEvaluation } from './student-schemas.ts';
@@ -107,12 +107,6 @@ export interface DistillResult {
   /** Teacher-labelled transfer-set points the student was trained on besides x (DistillInput.transfer). */
   transferred: number;
   evaluation: StudentEvaluation;
-}
-
-function agreementOf(a: Int32Array, b: Int32Array): number {
-  let same = 0;
-  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
-  return a.length === 0 ? 0 : same / a.length;
 }
 
 function firstRows(x: Matrix, n: number): Matrix {
@@ -212,7 +206,7 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
     const sm = truth ? clusteringMetrics(truth, all) : undefined;
     const mm = truth ? clusteringMetrics(truth, mbnLabels) : undefined;
     const ev = summarise('train', x.rows, timing.rows, st, mbn, sm, mm);
-    ev.agreement = agreementOf(all, mbnLabels);
+    ev.agreement = labelAgreement(all, mbnLabels);
     return { student, precision, augmented: nAug, transferred: nTransfer, ...(head ? { head } : {}), evaluation: ev };
   } finally {
     await labeler.dispose();
@@ -294,7 +288,7 @@ function summarise(
     on,
     ...(evalName !== undefined ? { evalName } : {}),
     points,
-    agreement: agreementOf(st.labels, mbn.labels),
+    agreement: labelAgreement(st.labels, mbn.labels),
     ...(sm ? { acc: sm.acc, nmi: sm.nmi } : {}),
     ...(mm ? { mbnAcc: mm.acc, mbnNmi: mm.nmi } : {}),
     timingPoints,
