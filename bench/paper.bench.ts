@@ -3,7 +3,7 @@
  * defaults (V=400, a=0.5, delta=0.5, c=10, k1=min(N/2, 1e8/N)), seeds 1, 2, 3.
  *
  *   npm run bench:paper -- [--json] [--seeds 1,2,3] [--n 70000] [--starts 20] [--remote | --remote-only] [--workers 2]
- *                          [--mem-log DIR] [--out FILE]
+ *                          [--mem-log DIR] [--out FILE] [--params JSON]
  *
  * Per seed: ACC/NMI/ARI of the default output step and of every output step on the same top code
  * (the variants differ only in that last step), a kNN probe and single-start k-means runs on each
@@ -19,6 +19,9 @@
  * /proc every 200 ms. --remote-only: the remote runs alone (no local seeds, so no hash check).
  * --mem-log DIR: the coordinator and the workers also write their process.memoryUsage() every
  * 250 ms to DIR/<role>.jsonl (bench/mem-sampler.mjs), to tell heap from ArrayBuffers.
+ * --params JSON: MBN params over the defaults for every run, local and remote (for example
+ * '{"k1":2856}', '{"V":800}', '{"kernel":"linear"}'), to measure variants of the embedding; the
+ * floor is then the bottom layer's FLOP under those params.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -46,6 +49,8 @@ const { values: args } = parseArgs({
     'mem-log': { type: 'string' },
     /** append each seed's result as one JSON line as soon as it is done */
     out: { type: 'string' },
+    /** MBN params over the defaults (a JSON object), for every run */
+    params: { type: 'string', default: '{}' },
   },
 });
 const progress = (msg: string) => process.stderr.write(`[paper ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
@@ -75,14 +80,27 @@ const ds = await loadDataset('mnist', args.n ? { limit: Number(args.n) } : {});
 const n = ds.x.rows;
 const truth = ds.labels!;
 const seeds = args.seeds.split(',').map(Number);
-const defaults = parseParams({});
-const ks = resolveKs(n, defaults);
-const m1 = keptCount(ds.x.cols, defaults.a);
-const floorFlop = 2 * n * defaults.V * ks[0]! * m1;
+function paramsArg(text: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`--params is not JSON: ${(err as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('--params must be a JSON object');
+  if ('seed' in parsed) throw new Error('--params must not set seed: use --seeds');
+  return parsed as Record<string, unknown>;
+}
+const overrides = paramsArg(args.params);
+// Validated here, before minutes of loading and training, with the same schema as every run.
+const runParams = parseParams(overrides);
+const ks = resolveKs(n, runParams);
+const m1 = keptCount(ds.x.cols, runParams.a);
+const floorFlop = 2 * n * runParams.V * ks[0]! * m1;
 // kNN probe: the 60k training digits label the 10k test digits (at a smaller --n: the first 6/7).
 const trainN = n === 70_000 ? 60_000 : Math.floor((n * 6) / 7);
 const starts = Number(args.starts);
-progress(`MNIST ${n} points, defaults V=${defaults.V} a=${defaults.a} c=${defaults.clusters}, ks ${ks.join(',')}; seeds ${seeds.join(',')}`);
+progress(`MNIST ${n} points, ${Object.keys(overrides).length > 0 ? `params ${JSON.stringify(overrides)} over the defaults` : 'defaults'}: V=${runParams.V} a=${runParams.a} c=${runParams.clusters} kernel ${runParams.kernel}, ks ${ks.join(',')}; seeds ${seeds.join(',')}`);
 
 interface VariantResult {
   step: string;
@@ -135,7 +153,7 @@ for (const seed of args['remote-only'] ? [] : seeds) {
   progress(`seed ${seed}: measuring the sgemm floor (${8192}×${m1}·${m1}×${ks[0]})`);
   const before = sgemmGflops(m1, ks[0]!);
   let lastLayer = 0;
-  const r = await trainMbn(ds.x, { seed }, {
+  const r = await trainMbn(ds.x, { ...overrides, seed }, {
     onProgress: (p) => {
       if (p.stage === 'layer' && p.layer !== lastLayer) {
         lastLayer = p.layer;
@@ -167,12 +185,12 @@ for (const seed of args['remote-only'] ? [] : seeds) {
     const tf = performance.now();
     // The trained model's own step is not refitted: its embedding and labels are training's.
     const own = step === r.params.outputStep;
-    const pca = own ? r.model.pca : fitOutputStep(r.topCode, step, defaults.clusters, seed);
+    const pca = own ? r.model.pca : fitOutputStep(r.topCode, step, runParams.clusters, seed);
     const emb = own ? r.embedding : projectCodes(r.topCode, pca);
-    const labels = own ? r.labels : kmeans(emb, n, pca.c, defaults.clusters, { seed, restarts: defaults.kmeansRestarts }).labels;
+    const labels = own ? r.labels : kmeans(emb, n, pca.c, runParams.clusters, { seed, restarts: runParams.kmeansRestarts }).labels;
     const fitSeconds = (performance.now() - tf) / 1000;
     const met = clusteringMetrics(truth, labels);
-    const study = kmeansRestartStudy(emb, n, pca.c, defaults.clusters, truth, starts, 1000 * seed);
+    const study = kmeansRestartStudy(emb, n, pca.c, runParams.clusters, truth, starts, 1000 * seed);
     const cm = confusionMatrix(truth, labels);
     variants.push({
       step,
@@ -225,7 +243,7 @@ const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
 const summary = {
   bench: 'paper',
   points: n,
-  params: defaults,
+  params: runParams,
   ks,
   floorFlop,
   runs,
@@ -349,7 +367,7 @@ async function remoteRuns() {
     for (const seed of seeds) {
       const t0 = performance.now();
       phases.set(`seed ${seed} queued`);
-      const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params: { seed } }) });
+      const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params: { ...overrides, seed } }) });
       progress(`remote seed ${seed}: run ${String(sub.id)}`);
       let run: Record<string, unknown>;
       let last = '';
