@@ -23,6 +23,9 @@
  * the student on those digits only (--student-augment defaults to 0 here: 15 distortions per digit would
  * be 900k MBN predicts through a 60k model, hours on this machine), evaluated on the 10k test digits;
  * targets agreement ≥ 0.98, ACC within 0.5 point, ≥ 2000×. --limit and --V still override.
+ * Every run also reports agreementByMbnMargin: the agreement in each tenth of the test points ordered
+ * by MBN's k-means margin (how much nearer its nearest centroid is than the second), to show where
+ * the student and MBN part.
  */
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -31,8 +34,8 @@ import { parseArgs } from 'node:util';
 import { loadDataset, sliceRows, type Matrix } from '@cmbn/data';
 import { DEFAULT_CONV, DEFAULT_STUDENT_SPEC, saveStudent, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import { createDenseBackend } from '@cmbn/kernels';
-import { loadModel, predict, saveModel, trainMbn, type MbnModel } from '@cmbn/mbn';
-import { clusteringMetrics } from '@cmbn/metrics';
+import { loadModel, predict, saveModel, studentHeadMargins, studentHeadOf, trainMbn, type MbnModel } from '@cmbn/mbn';
+import { agreementByScore, clusteringMetrics } from '@cmbn/metrics';
 import { directoryBytes, distillStudent } from '@cmbn/pipeline';
 import { measureTrainingSpeed } from './student-train-speed.ts';
 
@@ -162,6 +165,17 @@ await saveStudent(res.student, studentDir, res.head ? { head: res.head } : {});
 const studentBytes = await directoryBytes(studentDir);
 await rm(studentDir, { recursive: true, force: true });
 const ev = res.evaluation;
+// Where the student parts from MBN: agreement in tenths of the test points ordered by how clearly
+// MBN's k-means placed them (the gap between the two nearest centroid distances in its embedding).
+const head = studentHeadOf(mbn.model.application);
+const byMargin =
+  head && res.evalPredictions
+    ? agreementByScore(res.evalPredictions.student, res.evalPredictions.mbn, studentHeadMargins(head, res.evalPredictions.mbnEmbedding, test.x.rows, mbn.model.pca.c), 10)
+    : undefined;
+if (byMargin) {
+  const all = byMargin.reduce((n, b) => n + b.disagreements, 0);
+  log(`agreement by MBN's margin, lowest tenth first: ${byMargin.map((b) => b.agreement.toFixed(3)).join(' ')}; ${all > 0 ? ((100 * byMargin[0]!.disagreements) / all).toFixed(1) : '0'} % of the ${all} disagreements in the lowest tenth`);
+}
 log('measuring training speed against this machine\'s sgemm…');
 const speed = await measureTrainingSpeed(res.student, res.augmented + res.transferred + train.x.rows, epochSeconds, threads);
 const mbnTrainAcc = train.labels ? clusteringMetrics(train.labels, mbn.labels).acc : undefined;
@@ -192,6 +206,7 @@ const summary = {
   studentTrainSeconds: Number(res.student.seconds.toFixed(1)),
   training: speed,
   agreement: r4(ev.agreement),
+  agreementByMbnMargin: byMargin?.map((b) => ({ marginUpTo: r4(b.upTo), points: b.points, agreement: r4(b.agreement), disagreements: b.disagreements })),
   acc: r4(ev.acc),
   nmi: r4(ev.nmi),
   mbnAcc: r4(ev.mbnAcc),

@@ -7,6 +7,7 @@ import {
   assignWithStudentHead,
   fitApplication,
   registerApplication,
+  studentHeadMargins,
   studentHeadOf,
   type Application,
 } from './application.ts';
@@ -107,6 +108,16 @@ describe('k-means application: byte compatibility', () => {
     expect(assignWithStudentHead(head, e, x.rows, x.cols)).toEqual(labels);
     expect(new Set(labels).size).toBe(3);
     expect(() => assignWithStudentHead({ ...head, k: 4 }, e, x.rows, x.cols)).toThrow(/need 4×5/);
+  });
+
+  it('the nearest-centroid margin is the gap between the two nearest centroid distances', () => {
+    const head = { kind: 'nearest-centroid' as const, k: 3, centroids: Float64Array.from([0, 0, 4, 0, 0, 10]) };
+    // (1,0): distances 1, 3, √101 → 2; (2,0): on the boundary of the first two → 0; (0,9): 1 from the third, 9 from the first → 8.
+    const e = Float64Array.from([1, 0, 2, 0, 0, 9]);
+    expect(Array.from(studentHeadMargins(head, e, 3, 2))).toEqual([2, 0, 8]);
+    expect(studentHeadMargins({ ...head, k: 1, centroids: Float64Array.from([0, 0]) }, e, 3, 2)[0]).toBe(Infinity);
+    expect(() => studentHeadMargins({ ...head, k: 4 }, e, 3, 2)).toThrow(/need 4×2/);
+    expect(() => studentHeadMargins(head, e, 4, 2)).toThrow(/embedding has 6 values, need 4×2/);
   });
 });
 

@@ -131,6 +131,40 @@ export function assignWithStudentHead(head: StudentHead, embedding: Float64Array
   }
 }
 
+/**
+ * How clearly a head places each embedded point: for 'nearest-centroid', the distance to the
+ * second-nearest centroid minus the distance to the nearest (0 on a boundary; +Infinity with one
+ * centroid). For measuring where a student parts from its teacher, not for labelling.
+ */
+export function studentHeadMargins(head: StudentHead, embedding: Float64Array, n: number, dim: number): Float64Array {
+  switch (head.kind) {
+    case 'nearest-centroid': {
+      if (head.centroids.length !== head.k * dim) {
+        throw new RangeError(`head has ${head.centroids.length} centroid values, need ${head.k}×${dim}`);
+      }
+      if (embedding.length < n * dim) throw new RangeError(`embedding has ${embedding.length} values, need ${n}×${dim}`);
+      const out = new Float64Array(n);
+      for (let i = 0; i < n; i++) {
+        let best = Infinity;
+        let second = Infinity;
+        for (let j = 0; j < head.k; j++) {
+          let d = 0;
+          for (let t = 0; t < dim; t++) {
+            const e = embedding[i * dim + t]! - head.centroids[j * dim + t]!;
+            d += e * e;
+          }
+          if (d < best) {
+            second = best;
+            best = d;
+          } else if (d < second) second = d;
+        }
+        out[i] = Math.sqrt(second) - Math.sqrt(best);
+      }
+      return out;
+    }
+  }
+}
+
 /** Header fields for the model file: none for the default kind (see the top of this file). */
 export function applicationHeader(fitted: FittedApplication): { application?: ApplicationTag } {
   if (fitted.kind === DEFAULT_APPLICATION) return {};

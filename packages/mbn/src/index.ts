@@ -22,6 +22,7 @@ export {
   assignApplication,
   studentHeadOf,
   assignWithStudentHead,
+  studentHeadMargins,
 } from './application.ts';
 export type { Application, ApplicationTag, FittedApplication, SectionSource, StudentHead } from './application.ts';
 export { kmeansApplication } from './application-kmeans.ts';

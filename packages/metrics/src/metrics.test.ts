@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ari, clusteringAccuracy, clusteringMetrics, labelAgreement, nmi } from './index.ts';
+import { ari, clusteringAccuracy, clusteringMetrics, labelAgreement, agreementByScore, nmi } from './index.ts';
 
 const L = (xs: number[]): Int32Array => Int32Array.from(xs);
 
@@ -134,5 +134,31 @@ describe('labelAgreement', () => {
     expect(labelAgreement(Int32Array.from([0, 1, 2, 2]), Int32Array.from([0, 1, 1, 2]))).toBe(0.75);
     expect(labelAgreement(new Int32Array(0), new Int32Array(0))).toBe(0);
     expect(() => labelAgreement(new Int32Array(3), new Int32Array(2))).toThrow(/3 labels against 2/);
+  });
+});
+
+describe('agreementByScore', () => {
+  it('splits the points by score into equal-count bins and counts agreement in each', () => {
+    // scores out of order: bin 1 holds the three lowest (indices 4, 1, 3), bin 2 the other two.
+    const a = Int32Array.from([0, 1, 2, 3, 4]);
+    const b = Int32Array.from([0, 9, 2, 9, 9]);
+    const score = Float64Array.from([0.9, 0.2, 0.8, 0.3, 0.1]);
+    expect(agreementByScore(a, b, score, 2)).toEqual([
+      { upTo: 0.3, points: 3, agreement: 0, disagreements: 3 },
+      { upTo: 0.9, points: 2, agreement: 1, disagreements: 0 },
+    ]);
+    const one = agreementByScore(a, b, score, 1);
+    expect(one).toEqual([{ upTo: 0.9, points: 5, agreement: 0.4, disagreements: 3 }]);
+    expect(one[0]!.agreement).toBe(labelAgreement(a, b));
+  });
+
+  it('keeps tied scores in index order and refuses NaN scores, bad bin counts and mismatched lengths', () => {
+    const a = Int32Array.from([0, 0, 0, 0]);
+    const b = Int32Array.from([1, 0, 0, 0]);
+    expect(agreementByScore(a, b, new Float64Array(4), 4).map((g) => g.agreement)).toEqual([0, 1, 1, 1]);
+    expect(() => agreementByScore(a, b, Float64Array.from([0, NaN, 0, 0]), 2)).toThrow(/score\[1\] is NaN/);
+    expect(() => agreementByScore(a, b, new Float64Array(4), 5)).toThrow(/bins must be an integer in 1\.\.4/);
+    expect(() => agreementByScore(a, b, new Float64Array(4), 0)).toThrow(/bins/);
+    expect(() => agreementByScore(a, new Int32Array(3), new Float64Array(4), 2)).toThrow(/4 labels against 3, 4 scores/);
   });
 });

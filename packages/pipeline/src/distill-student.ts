@@ -107,6 +107,11 @@ export interface DistillResult {
   /** Teacher-labelled transfer-set points the student was trained on besides x (DistillInput.transfer). */
   transferred: number;
   evaluation: StudentEvaluation;
+  /**
+   * Both labellings of the held-out points and MBN's embedding of them (evalSet only), for
+   * measuring where the two part (bench:compression's agreement by MBN's margin).
+   */
+  evalPredictions?: { student: Int32Array; mbn: Int32Array; mbnEmbedding: Float64Array };
 }
 
 function firstRows(x: Matrix, n: number): Matrix {
@@ -129,14 +134,14 @@ async function timeStudent(labeler: StudentLabeler, x: Matrix, minSeconds: numbe
   return { seconds: times[times.length >> 1]!, labels };
 }
 
-async function timeMbn(model: MbnModel, x: Matrix, threads: number): Promise<{ seconds: number; labels: Int32Array }> {
+async function timeMbn(model: MbnModel, x: Matrix, threads: number): Promise<{ seconds: number; labels: Int32Array; embedding: Float64Array }> {
   const predictor = createMbnPredictor(model, { threads, backend: 'ort' });
   try {
     // Warm-up: threads boot, first ORT runs, every clustering's centres prepared (as for any later batch).
     await predictor.predict(firstRows(x, Math.min(16, x.rows)));
     const t = performance.now();
-    const { labels } = await predictor.predict(x);
-    return { seconds: (performance.now() - t) / 1000, labels };
+    const { labels, embedding } = await predictor.predict(x);
+    return { seconds: (performance.now() - t) / 1000, labels, embedding };
   } finally {
     await predictor.dispose();
   }
@@ -193,7 +198,15 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
       const truth = input.evalSet.trueLabels;
       const sm = truth ? clusteringMetrics(truth, st.labels) : undefined;
       const mm = truth ? clusteringMetrics(truth, mbn.labels) : undefined;
-      return { student, precision, augmented: nAug, transferred: nTransfer, ...(head ? { head } : {}), evaluation: summarise('eval', ex.rows, ex.rows, st, mbn, sm, mm, input.evalSet.name) };
+      return {
+        student,
+        precision,
+        augmented: nAug,
+        transferred: nTransfer,
+        ...(head ? { head } : {}),
+        evaluation: summarise('eval', ex.rows, ex.rows, st, mbn, sm, mm, input.evalSet.name),
+        evalPredictions: { student: st.labels, mbn: mbn.labels, mbnEmbedding: mbn.embedding },
+      };
     }
     // No held-out points: agreement and metrics on the training points, timing on a prefix of them.
     const timing = firstRows(x, input.timingPoints ?? 2000);

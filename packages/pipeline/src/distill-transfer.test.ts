@@ -3,6 +3,7 @@ import type { Matrix } from '@cmbn/data';
 import { DEFAULT_STUDENT_SPEC } from '@cmbn/distill';
 import { predict, trainMbn } from '@cmbn/mbn';
 import { createDenseBackend } from '@cmbn/kernels';
+import { labelAgreement } from '@cmbn/metrics';
 import { distillStudent } from './distill-student.ts';
 
 const DIMS = 12;
@@ -56,4 +57,20 @@ describe('distillStudent: a transfer set (points MBN did not train on, labelled 
     await expect(distillStudent({ ...base, transfer: { rows: 5, cols: DIMS + 1, dtype: 'float32', data: new Float32Array(5 * (DIMS + 1)) } })).rejects.toThrow(/13 float32 columns; the training points have 12 float32/);
     await expect(distillStudent({ ...base, transfer: { rows: 5, cols: DIMS, dtype: 'uint8', data: new Uint8Array(5 * DIMS) } })).rejects.toThrow(/12 uint8 columns/);
   }, 30_000);
+
+  it("with an eval set, returns both labellings of the held-out points and MBN's embedding of them", async () => {
+    const x = blobs(60, 0);
+    const held = blobs(30, 200);
+    const mbn = await trainMbn(x, { V: 20, k1: 20, clusters: 3, seed: 2 }, { threads: 1 });
+    const r = await distillStudent({ x, mbnLabels: mbn.labels, mbnEmbedding: mbn.embedding, classes: 3, spec, mbnModel: mbn.model, threads: 1, studentTimingSeconds: 0.02, precision: 'fp32', evalSet: { x: held, name: 'held' } });
+    const backend = await createDenseBackend({ threads: 1 });
+    const p = await predict(mbn.model, held, backend);
+    await backend.dispose();
+    const ep = r.evalPredictions!;
+    expect(ep.mbn).toEqual(p.labels);
+    expect(ep.mbnEmbedding).toEqual(p.embedding);
+    expect(ep.student).toHaveLength(30);
+    expect(r.evaluation.on).toBe('eval');
+    expect(r.evaluation.agreement).toBe(labelAgreement(ep.student, ep.mbn));
+  }, 60_000);
 });
