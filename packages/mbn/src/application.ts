@@ -16,6 +16,7 @@
 import { ContainerError, type DecodedContainer, type SectionArray } from './container.ts';
 import type { TMbnParams } from './params.ts';
 import { kmeansApplication } from './application-kmeans.ts';
+import { sqDist } from './kmeans.ts';
 
 /** The kind of format-1/2 files (untagged) and of params that name no application. */
 export const DEFAULT_APPLICATION = 'kmeans';
@@ -124,9 +125,7 @@ export function studentHeadOf(fitted: FittedApplication): StudentHead | undefine
 export function assignWithStudentHead(head: StudentHead, embedding: Float64Array, n: number, dim: number): Int32Array {
   switch (head.kind) {
     case 'nearest-centroid':
-      if (head.centroids.length !== head.k * dim) {
-        throw new RangeError(`head has ${head.centroids.length} centroid values, need ${head.k}×${dim}`);
-      }
+      checkCentroids(head, dim);
       return kmeansApplication.assign({ k: head.k, centroids: head.centroids }, embedding, n, dim);
   }
 }
@@ -139,20 +138,14 @@ export function assignWithStudentHead(head: StudentHead, embedding: Float64Array
 export function studentHeadMargins(head: StudentHead, embedding: Float64Array, n: number, dim: number): Float64Array {
   switch (head.kind) {
     case 'nearest-centroid': {
-      if (head.centroids.length !== head.k * dim) {
-        throw new RangeError(`head has ${head.centroids.length} centroid values, need ${head.k}×${dim}`);
-      }
+      checkCentroids(head, dim);
       if (embedding.length < n * dim) throw new RangeError(`embedding has ${embedding.length} values, need ${n}×${dim}`);
       const out = new Float64Array(n);
       for (let i = 0; i < n; i++) {
         let best = Infinity;
         let second = Infinity;
         for (let j = 0; j < head.k; j++) {
-          let d = 0;
-          for (let t = 0; t < dim; t++) {
-            const e = embedding[i * dim + t]! - head.centroids[j * dim + t]!;
-            d += e * e;
-          }
+          const d = sqDist(embedding, i * dim, head.centroids, j * dim, dim);
           if (d < best) {
             second = best;
             best = d;
@@ -162,6 +155,12 @@ export function studentHeadMargins(head: StudentHead, embedding: Float64Array, n
       }
       return out;
     }
+  }
+}
+
+function checkCentroids(head: Extract<StudentHead, { kind: 'nearest-centroid' }>, dim: number): void {
+  if (head.centroids.length !== head.k * dim) {
+    throw new RangeError(`head has ${head.centroids.length} centroid values, need ${head.k}×${dim}`);
   }
 }
 

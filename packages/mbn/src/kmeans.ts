@@ -142,7 +142,8 @@ return p;`,
   return (distanceKernels[dim] = { assign, trial });
 }
 
-function sqDist(a: Float64Array, ao: number, b: Float64Array, bo: number, dim: number): number {
+/** Squared Euclidean distance between a[ao…ao+dim) and b[bo…bo+dim). */
+export function sqDist(a: Float64Array, ao: number, b: Float64Array, bo: number, dim: number): number {
   let s = 0;
   for (let t = 0; t < dim; t++) {
     const d = a[ao + t]! - b[bo + t]!;
