@@ -1,7 +1,8 @@
 /**
  * The coordinator's own lifecycle, with real Redis, Postgres and processes: the pending reconciler
  * belongs to startCoordinator's handle and close() stops it (awaiting a pass in flight) before the
- * queues and the database close; a bad environment value ends `cmbn coordinator` with one line.
+ * queues and the database close; with Redis gone, close() still ends, each step bounded, and says
+ * which step it went on without; a bad environment value ends `cmbn coordinator` with one line.
  */
 import { Writable } from 'node:stream';
 import pino from 'pino';
@@ -9,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import { startCoordinator } from './coordinator.ts';
 import { readCoordinatorEnv } from './env.ts';
+import { startPrivateRedis } from './private-services.ts';
 import { REDIS_URL, dropPrefix, runCli, tempArtifacts, uniquePrefix, until } from './test-helpers.ts';
 
 let db: TestDatabase;
@@ -49,12 +51,58 @@ describe('pending reconciler lifecycle', () => {
     // the database under it (before, the pass failed on a closed client or opened a new one).
     let passDone = false;
     const pass = c.reconciler.runPass().then(() => (passDone = true));
-    await c.close();
+    expect(await c.close()).toEqual([]);
+    expect(c.closing()).toBeUndefined();
     expect(passDone).toBe(true);
     await pass;
     // Stopped for good: the interval is cleared and no pass is running.
     expect(c.reconciler.active).toBe(false);
     expect(logs.filter((l) => /pending reconciler/.test(l.msg))).toEqual([]);
+  });
+});
+
+describe('close() with Redis gone', () => {
+  it('ends, each step bounded, naming the steps it went on without and what they waited on', async () => {
+    const redis = await startPrivateRedis();
+    const logs: { level: number; msg: string; step?: string }[] = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as { level: number; msg: string });
+        cb();
+      },
+    });
+    try {
+      const c = await startCoordinator({
+        databaseUrl: db.url,
+        redisUrl: redis.url,
+        artifacts: artifacts.url,
+        prefix: uniquePrefix(),
+        port: 0,
+        maxUploadBytes: 1e6,
+        closeStepTimeoutMs: 1_000,
+        logger: pino({ level: 'warn' }, sink),
+      });
+      await redis.kill();
+      // Closed once the clients know the server is gone (before that, a QUIT meets a closing socket and "succeeds").
+      await until('the coordinator to see Redis gone', async () => ((await (await fetch(`${c.url}/healthz`)).json()) as { redis: string }).redis !== 'ok', 10_000);
+      // BullMQ's and ioredis' graceful closes wait for a reply that a dead server never sends:
+      // unbounded, this close would never end (main.ts' grace period was the only way out).
+      let during: ReturnType<typeof c.closing>;
+      const closed = c.close();
+      await until('a close step in progress', async () => (during = c.closing()), 5_000, 20);
+      const problems = await closed;
+      expect(during).toMatchObject({ step: expect.any(String) });
+      expect(problems.length).toBeGreaterThan(0);
+      expect(problems.every((p) => p.outcome === 'overran' || p.outcome === 'failed')).toBe(true);
+      const overran = problems.filter((p) => p.outcome === 'overran');
+      expect(overran.map((p) => p.step)).toContain('coordinator job workers');
+      expect(overran.find((p) => p.step === 'coordinator job workers')!.detail).toMatchObject({ afterMs: 1_000, waitingOn: { activeJobs: {} } });
+      // Each is logged with its step, and the close is over: nothing is reported in progress.
+      expect(logs.filter((l) => /^close: /.test(l.msg)).map((l) => l.step)).toEqual(problems.map((p) => p.step));
+      expect(c.closing()).toBeUndefined();
+    } finally {
+      await redis.remove();
+    }
   });
 });
 

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { openArtifactStore } from '@cmbn/artifacts';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
+import { CloseSequence, type CloseProblem } from './close-steps.ts';
 import { readCoordinatorEnv, type TCoordinatorEnv } from './env.ts';
 import { GcService } from './gc-service.ts';
 import { createLogger } from './logger.ts';
@@ -48,6 +49,8 @@ export interface StartCoordinatorOptions {
   stalledIntervalMs?: number;
   /** How long transient Postgres/Redis/store errors are retried inside a step; default CMBN_INFRA_RETRY_MS (120 s). */
   infraRetryMs?: number;
+  /** Bound on each step of close() (close-steps.ts); default 30 s. */
+  closeStepTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -58,7 +61,13 @@ export interface CoordinatorHandle {
   orchestrator: Orchestrator;
   /** Fails stuck PENDING versions; stopped (its pass in flight awaited) by close() before the queues close. */
   reconciler: PendingReconciler;
-  close(): Promise<void>;
+  /**
+   * Stops serving and closes everything, each step bounded (close-steps.ts); resolves with the
+   * steps that overran or failed (each also logged), empty after a clean close.
+   */
+  close(): Promise<CloseProblem[]>;
+  /** The close step in progress and what it waits on; undefined unless closing (main.ts' grace log). */
+  closing(): ReturnType<CloseSequence['current']>;
 }
 
 /** Starts the API and the orchestration, resuming every unfinished run found in Postgres. */
@@ -118,7 +127,8 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   reconciler.start();
   logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: apiToken || apiTokens ? 'token' : 'none' }, 'coordinator listening');
-  let closing: Promise<void> | undefined;
+  let closing: Promise<CloseProblem[]> | undefined;
+  const sequence = new CloseSequence(logger, opts.closeStepTimeoutMs ?? 30_000);
   return {
     url,
     port,
@@ -126,18 +136,23 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     orchestrator,
     reconciler,
     close() {
-      closing ??= (async () => {
-        await new Promise<void>((resolve) => {
-          server.close(() => resolve());
-          server.closeAllConnections(); // SSE streams would hold close() open
-        });
-        await reconciler.stop();
-        await orchestrator.close();
-        await queues.close();
-        await closeDb();
-        store.close?.();
-      })();
+      closing ??= sequence.run([
+        {
+          name: 'http server',
+          run: () =>
+            new Promise<void>((resolve) => {
+              server.close(() => resolve());
+              server.closeAllConnections(); // SSE streams would hold close() open
+            }),
+        },
+        { name: 'pending reconciler', run: () => reconciler.stop() },
+        ...orchestrator.closeSteps(),
+        { name: 'queues', run: () => queues.close() },
+        { name: 'database', run: () => closeDb() },
+        { name: 'artifact store', run: async () => store.close?.() },
+      ]);
       return closing;
     },
+    closing: () => sequence.current(),
   };
 }

@@ -38,11 +38,12 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
     // answer while they are down: after the grace period the process exits anyway. Unfinished work
     // is safe: the next coordinator re-drives every run from Postgres and Redis.
     setTimeout(() => {
-      logger.error({ graceMs }, 'shutdown grace period over: exiting without a complete close');
+      logger.error({ graceMs, pending: handle.closing() }, 'shutdown grace period over: exiting without a complete close');
       process.exit(1);
     }, graceMs);
+    // A step that failed or overran was logged by close(); the exit status says the close was incomplete.
     handle.close().then(
-      () => process.exit(0),
+      (problems) => process.exit(problems.length === 0 ? 0 : 1),
       (err: unknown) => {
         logger.error({ err: String(err) }, 'shutdown failed');
         process.exit(1);

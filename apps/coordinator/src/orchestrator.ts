@@ -8,6 +8,7 @@ import type { ProgressBus } from './progress-bus.ts';
 import { RateMeter } from './progress-bus.ts';
 import type { Queues } from './queues.ts';
 import { RunService, type SubmitRunInput, type SubmitRunResult } from './run-service.ts';
+import type { CloseStep } from './close-steps.ts';
 import { RunStateMachine } from './run-state.ts';
 
 export type { SubmitRunInput } from './run-service.ts';
@@ -42,6 +43,8 @@ const COORDINATOR_KINDS = Object.keys(CONCURRENCY) as CoordinatorKind[];
 export class Orchestrator {
   readonly shardRate = new RateMeter();
   private workers: Worker[] = [];
+  /** Jobs this coordinator is processing, by id (what a slow close waits on). */
+  private readonly active = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private readonly state: RunStateMachine;
   private readonly service: RunService;
@@ -94,11 +97,15 @@ export class Orchestrator {
         } catch (err) {
           throw toBullmqError(err, kind);
         }
+        const what = kind === 'layer' ? `layer ${(payload as JobPayload<'layer'>).layer}` : kind;
+        this.active.set(job.id!, what);
         try {
           const handler = handlersFor(job)[kind] as JobHandler<K>;
           return await handler(payload, { jobId: job.id!, attempt: job.attemptsMade + 1, log: (m) => this.log.info(m) });
         } catch (err) {
-          throw toBullmqError(err, kind === 'layer' ? `layer ${(payload as JobPayload<'layer'>).layer}` : kind);
+          throw toBullmqError(err, what);
+        } finally {
+          this.active.delete(job.id!);
         }
       },
       {
@@ -114,11 +121,24 @@ export class Orchestrator {
     return w;
   }
 
-  async close(): Promise<void> {
-    this.state.close();
-    clearInterval(this.timer);
-    await Promise.all(this.workers.map((w) => w.close()));
-    await this.state.drain();
+  /**
+   * The orchestration's part of the coordinator's close, in order: stop taking jobs and wait for
+   * the active ones (an assembly finishes), then wait for the run steps in flight (event handlers,
+   * the reconciler) under their run locks. Each says what it waits on if it overruns (close-steps.ts).
+   */
+  closeSteps(): CloseStep[] {
+    return [
+      {
+        name: 'coordinator job workers',
+        run: async () => {
+          this.state.close();
+          clearInterval(this.timer);
+          await Promise.all(this.workers.map((w) => w.close()));
+        },
+        waitingOn: () => ({ activeJobs: Object.fromEntries(this.active) }),
+      },
+      { name: 'run steps in flight', run: () => this.state.drain(), waitingOn: () => ({ lockedRuns: this.state.lockedRuns() }) },
+    ];
   }
 
   submitRun(input: SubmitRunInput): Promise<SubmitRunResult> {

@@ -113,6 +113,11 @@ export class RunStateMachine {
     await Promise.allSettled([...this.locks.values()]);
   }
 
+  /** Runs with a step in progress or queued under their lock (what drain() waits on). */
+  lockedRuns(): string[] {
+    return [...this.locks.keys()];
+  }
+
   // ── per-run memory ────────────────────────────────────────────────────────────────────────
 
   /** Entries held per map, for tests: all zero once every run has ended and its steps are done. */

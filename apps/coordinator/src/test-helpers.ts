@@ -73,8 +73,11 @@ export async function dropPrefix(prefix: string): Promise<void> {
  * Removes what a test file made, in this order: its in-process coordinator, its database, its
  * store, then its Redis keys. What it never made (a beforeAll that failed first) is skipped.
  */
-export async function tearDown(made: { coordinator?: { close(): Promise<void> }; db?: TestDatabase; artifacts?: TempArtifacts; prefix: string }): Promise<void> {
-  await made.coordinator?.close();
+export async function tearDown(made: { coordinator?: { close(): Promise<unknown> }; db?: TestDatabase; artifacts?: TempArtifacts; prefix: string }): Promise<void> {
+  const problems = await made.coordinator?.close();
+  // The coordinator's logger is silent in tests: a close step that overran or failed is said here,
+  // so a slow teardown names what it waited on (close-steps.ts).
+  if (Array.isArray(problems) && problems.length > 0) process.stderr.write(`coordinator close (${made.prefix}): ${JSON.stringify(problems)}\n`);
   await made.db?.drop();
   await made.artifacts?.remove();
   await dropPrefix(made.prefix);
@@ -313,6 +316,8 @@ export function useTestCoordinator(options: { maxUploadBytes: number } & Partial
       port: 0,
       reconcileIntervalMs: 1_000,
       logger: pino({ level: process.env.CMBN_TEST_LOG ?? 'silent' }),
+      // Within the teardown hook's 120 s whatever hangs (each of the close's steps is bounded).
+      closeStepTimeoutMs: 15_000,
       ...options,
       databaseUrl: db.url,
       artifacts: artifacts.url,
