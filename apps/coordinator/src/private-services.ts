@@ -74,6 +74,8 @@ export interface PrivateRedis {
   start(): Promise<void>;
   /** SIGKILL: the server dies without a final write; it restarts from its append-only file. */
   kill(): Promise<void>;
+  /** SIGSTOP: connections stay open and nothing answers (a hung server); kill() still ends it. */
+  freeze(): void;
   remove(): Promise<void>;
 }
 
@@ -101,6 +103,9 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       const exited = new Promise((res) => p.once('exit', res));
       p.kill('SIGKILL');
       await exited;
+    },
+    freeze() {
+      proc?.kill('SIGSTOP');
     },
     async remove() {
       await r.kill();
