@@ -31,7 +31,13 @@ describe('CloseSequence', () => {
         },
         waitingOn: () => ({ lockedRuns: ['r1'] }),
       },
-      { name: 'throws', run: async () => { ran.push('throws'); throw new Error('connection is closed'); } },
+      {
+        name: 'throws',
+        run: () => {
+          ran.push('throws');
+          throw new Error('connection is closed'); // before returning a promise
+        },
+      },
       { name: 'b', run: async () => void ran.push('b') },
     ]);
     expect(ran).toEqual(['a', 'hangs', 'throws', 'b']);

@@ -48,7 +48,8 @@ export class CloseSequence {
       const overran = new Promise<'overran'>((resolve) => {
         timer = setTimeout(() => resolve('overran'), this.stepTimeoutMs);
       });
-      const done = s.run().then(
+      // (Through then(): a step that throws before returning its promise is a failed step too.)
+      const done = Promise.resolve().then(() => s.run()).then(
         () => 'done' as const,
         (err: unknown) => ({ err }),
       );
