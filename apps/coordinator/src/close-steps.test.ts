@@ -1,23 +1,11 @@
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { CloseSequence } from './close-steps.ts';
-
-function sink() {
-  const logs: { msg: string; step: string; waitingOn?: unknown }[] = [];
-  const stream = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as (typeof logs)[number]);
-      cb();
-    },
-  });
-  return { logs, log: pino({ level: 'warn' }, stream) };
-}
+import { captureLogs } from './test-log.ts';
 
 describe('CloseSequence', () => {
   it('runs the steps in order, going on past one that never settles and one that throws, and reports both', async () => {
-    const { logs, log } = sink();
-    const seq = new CloseSequence(log, 50);
+    const { logs, logger } = captureLogs();
+    const seq = new CloseSequence(logger, 50);
     const ran: string[] = [];
     let seen: ReturnType<CloseSequence['current']>;
     const problems = await seq.run([
@@ -54,8 +42,8 @@ describe('CloseSequence', () => {
   });
 
   it('reports nothing when every step ends in time', async () => {
-    const { logs, log } = sink();
-    expect(await new CloseSequence(log, 1_000).run([{ name: 'quick', run: () => new Promise((r) => setTimeout(r, 10)) }])).toEqual([]);
+    const { logs, logger } = captureLogs();
+    expect(await new CloseSequence(logger, 1_000).run([{ name: 'quick', run: () => new Promise((r) => setTimeout(r, 10)) }])).toEqual([]);
     expect(logs).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { TimeoutError, withTimeout } from './timeout.ts';
 
 /** One step of a graceful close: what it is, how to run it, and what it is waiting on (for the log). */
 export interface CloseStep {
@@ -44,25 +45,19 @@ export class CloseSequence {
     const problems: CloseProblem[] = [];
     for (const s of steps) {
       this.step = s;
-      let timer: NodeJS.Timeout | undefined;
-      const overran = new Promise<'overran'>((resolve) => {
-        timer = setTimeout(() => resolve('overran'), this.stepTimeoutMs);
-      });
-      // (Through then(): a step that throws before returning its promise is a failed step too.)
-      const done = Promise.resolve().then(() => s.run()).then(
-        () => 'done' as const,
-        (err: unknown) => ({ err }),
-      );
-      const r = await Promise.race([done, overran]);
-      clearTimeout(timer);
-      if (r === 'overran') {
-        const detail = { afterMs: this.stepTimeoutMs, waitingOn: s.waitingOn?.() };
-        this.log.warn({ step: s.name, ...detail }, `close: ${s.name} did not finish in ${this.stepTimeoutMs} ms; going on without it`);
-        problems.push({ step: s.name, outcome: 'overran', detail });
-      } else if (r !== 'done') {
-        const detail = r.err instanceof Error ? r.err.message : String(r.err);
-        this.log.warn({ step: s.name, err: detail }, `close: ${s.name} failed; going on`);
-        problems.push({ step: s.name, outcome: 'failed', detail });
+      try {
+        // (Through then(): a step that throws before returning its promise is a failed step too.)
+        await withTimeout(Promise.resolve().then(() => s.run()), this.stepTimeoutMs);
+      } catch (err) {
+        if (err instanceof TimeoutError) {
+          const detail = { afterMs: this.stepTimeoutMs, waitingOn: s.waitingOn?.() };
+          this.log.warn({ step: s.name, ...detail }, `close: ${s.name} did not finish in ${this.stepTimeoutMs} ms; going on without it`);
+          problems.push({ step: s.name, outcome: 'overran', detail });
+        } else {
+          const detail = err instanceof Error ? err.message : String(err);
+          this.log.warn({ step: s.name, err: detail }, `close: ${s.name} failed; going on`);
+          problems.push({ step: s.name, outcome: 'failed', detail });
+        }
       }
     }
     this.step = undefined;

@@ -4,13 +4,12 @@
  * queues and the database close; with Redis hung, close() still ends, each step bounded, and says
  * which step it went on without; a bad environment value ends `cmbn coordinator` with one line.
  */
-import { Writable } from 'node:stream';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import { startCoordinator } from './coordinator.ts';
 import { readCoordinatorEnv } from './env.ts';
 import { startPrivateRedis } from './private-services.ts';
+import { captureLogs } from './test-log.ts';
 import { REDIS_URL, dropPrefix, runCli, tempArtifacts, uniquePrefix, until } from './test-helpers.ts';
 
 let db: TestDatabase;
@@ -29,13 +28,7 @@ afterAll(async () => {
 
 describe('pending reconciler lifecycle', () => {
   it('runs from startCoordinator at CMBN_PENDING_RECONCILE_MS, and close() stops it after its pass in flight', async () => {
-    const logs: { level: number; msg: string }[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as { level: number; msg: string });
-        cb();
-      },
-    });
+    const { logs, logger } = captureLogs();
     const c = await startCoordinator({
       env: readCoordinatorEnv({ CMBN_PENDING_RECONCILE_MS: '100' }),
       databaseUrl: db.url,
@@ -44,7 +37,7 @@ describe('pending reconciler lifecycle', () => {
       prefix,
       port: 0,
       maxUploadBytes: 1e6,
-      logger: pino({ level: 'warn' }, sink),
+      logger,
     });
     await until('two reconciler passes', async () => c.reconciler.passes >= 2, 30_000);
     // A pass in flight when close() begins: close() must wait for it before closing the queues and
@@ -64,13 +57,7 @@ describe('pending reconciler lifecycle', () => {
 describe('close() with Redis hung', () => {
   it('ends, each step bounded, naming the steps it went on without and what they waited on', async () => {
     const redis = await startPrivateRedis();
-    const logs: { level: number; msg: string; step?: string }[] = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, cb) {
-        for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line) as { level: number; msg: string });
-        cb();
-      },
-    });
+    const { logs, logger } = captureLogs();
     try {
       const c = await startCoordinator({
         databaseUrl: db.url,
@@ -80,7 +67,7 @@ describe('close() with Redis hung', () => {
         port: 0,
         maxUploadBytes: 1e6,
         closeStepTimeoutMs: 1_000,
-        logger: pino({ level: 'warn' }, sink),
+        logger,
       });
       // A hung server: its connections stay open and nothing answers. BullMQ's and ioredis' graceful
       // closes (QUIT) wait for a reply that never comes: unbounded, this close would never end

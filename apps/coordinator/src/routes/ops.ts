@@ -5,6 +5,7 @@ import type { ArtifactStore } from '@cmbn/artifacts';
 import { listDatasets, listUnfinishedRuns } from '@cmbn/registry';
 import type { Orchestrator } from '../orchestrator.ts';
 import type { Queues } from '../queues.ts';
+import { TimeoutError, withTimeout } from '../timeout.ts';
 
 const STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'failed', 'completed'] as const;
 /** No probe of /healthz or /metrics waits longer than this for one backing service. */
@@ -13,19 +14,6 @@ export const PROBE_TIMEOUT_MS = 2_000;
 const PROBE_KEY = '0'.repeat(64);
 
 export type ProbeResult = 'ok' | 'unreachable' | 'timeout';
-
-class ProbeTimeout extends Error {}
-
-/** `p`, or a ProbeTimeout after `ms`. The work itself is not cancelled; it ends or fails on its own. */
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ProbeTimeout(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /**
  * /healthz and /metrics (Prometheus text format). Not behind the API token: scrapers and probes.
@@ -48,7 +36,7 @@ export function opsRouter(deps: { queues: Queues; orchestrator: Orchestrator; st
       result = 'ok';
     } catch (e) {
       err = e;
-      result = e instanceof ProbeTimeout ? 'timeout' : 'unreachable';
+      result = e instanceof TimeoutError ? 'timeout' : 'unreachable';
     }
     // Logged when a component's state changes, not on every probe of an outage.
     if (last[component] !== result) {
