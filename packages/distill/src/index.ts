@@ -15,14 +15,14 @@ export type {
 } from './types.ts';
 export type { TrainOptions } from './train.ts';
 export { trainStudent } from './train.ts';
-export { trainStudentOrt } from './train-ort.ts';
+export { activationRanges } from './calibrate.ts';
 export { saveStudent, loadStudent, readStudentMeta, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION, ZStudentJson, ZStudentSignature } from './student-files.ts';
 export type { TStudentJson } from './student-files.ts';
 export { ONNX_FILES, ONNX_SIGNATURE_KEY, ZOnnxSignature, onnxSignature, studentOnnxFiles } from './onnx-files.ts';
 export type { TOnnxSignature } from './onnx-files.ts';
 export type { PredictorOptions, StudentPrediction, StudentPredictor } from './predictor.ts';
 export { createStudentPredictor, DEFAULT_PREDICT_PRECISION } from './predictor.ts';
-export { buildStudentOnnx, quantizeColumns } from './onnx-student.ts';
+export { buildStudentOnnx, quantizeColumns, studentGraph, uint8Quantisation } from './onnx-student.ts';
 export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';
 export type { ArchitectureKind, StudentArchitecture, StudentTrainer } from './architecture.ts';
 export { ARCHITECTURE_KINDS, checkArchitecture, DEFAULT_CONV, MLP, STUDENT_TRAINERS, trainerProblem, ZStudentArchitecture } from './architecture.ts';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { activationRanges } from './calibrate.ts';
 import { ONNX_SIGNATURE_KEY, ZOnnxSignature } from './onnx-files.ts';
 import { createStudentPredictor } from './predictor.ts';
 import { loadStudent, readStudentMeta, saveStudent } from './student-files.ts';
@@ -45,11 +46,18 @@ function inputs(n: number, d: number, dtype: 'uint8' | 'float32') {
 }
 
 describe('portable ONNX files', () => {
-  for (const [kind, dtype] of [['labels', 'uint8'], ['embedding', 'float32']] as const) {
-    it(`${kind} on ${dtype}: model.onnx and model.int8.onnx run in bare onnxruntime with the predictor's outputs`, async () => {
-      const dir = join(root, `${kind}-${dtype}`);
+  for (const [kind, dtype, calibrated] of [
+    ['labels', 'uint8', true],
+    ['embedding', 'float32', true],
+    ['labels', 'uint8', false],
+    ['embedding', 'float32', false],
+  ] as const) {
+    it(`${kind} on ${dtype}, ${calibrated ? 'calibrated' : 'uncalibrated (saved before calibration)'}: model.onnx and model.int8.onnx run in bare onnxruntime with the predictor's outputs`, async () => {
+      const dir = join(root, `${kind}-${dtype}-${calibrated}`);
       const s = student(kind, dtype);
+      if (calibrated) s.activationRanges = await activationRanges(s, inputs(200, 12, dtype));
       await saveStudent(s, dir, { note: 'x' });
+      expect((await loadStudent(dir)).activationRanges).toEqual(s.activationRanges);
       expect((await readdir(dir)).sort()).toEqual(['model.int8.onnx', 'model.json', 'model.onnx', 'student.json', 'weights.bin']);
       const sj = JSON.parse(await readFile(join(dir, 'student.json'), 'utf8'));
       const sig = ZOnnxSignature.parse(sj.onnx);
@@ -62,6 +70,11 @@ describe('portable ONNX files', () => {
         const props = Object.fromEntries(model.metadataProps.map((p) => [p.key, p.value]));
         expect(JSON.parse(props[ONNX_SIGNATURE_KEY]!)).toEqual(sig);
         expect(props['cmbn.precision']).toBe(precision);
+        if (precision === 'int8') {
+          const ops = new Set(model.graph!.node!.map((n) => n.opType));
+          // Calibrated: the standard QDQ form of a statically quantised net; before calibration: per-batch ranges.
+          expect([ops.has('QuantizeLinear'), ops.has('DequantizeLinear'), ops.has('DynamicQuantizeLinear')]).toEqual([calibrated, calibrated, !calibrated]);
+        }
 
         const session = await ort.InferenceSession.create(bytes);
         const feeds = { [sig.input.name]: new ort.Tensor(sig.input.dtype, x.data, [x.rows, x.cols]) };

@@ -6,9 +6,8 @@
  * schema: in each file's metadata_props (key `cmbn.signature`, JSON) and in student.json (`onnx`).
  */
 import { z } from 'zod';
-import { buildStudentOnnx, type StudentPrecision } from './onnx-student.ts';
-import type { StudentArchitecture } from './architecture.ts';
-import type { StudentLayer, StudentSignature } from './types.ts';
+import { studentGraph, type StudentPrecision } from './onnx-student.ts';
+import type { StudentSignature, TrainedStudent } from './types.ts';
 
 export const ONNX_FILES: Readonly<Record<StudentPrecision, string>> = Object.freeze({ fp32: 'model.onnx', int8: 'model.int8.onnx' });
 /** The metadata_props key that holds the portable signature's JSON. */
@@ -61,15 +60,11 @@ export function onnxSignature(signature: StudentSignature): TOnnxSignature {
 }
 
 /** The two ONNX files' bytes, each carrying the portable signature in its metadata_props. */
-export function studentOnnxFiles(signature: StudentSignature, layers: StudentLayer[], architecture?: StudentArchitecture): { name: string; bytes: Uint8Array }[] {
-  const sig = onnxSignature(signature);
+export function studentOnnxFiles(student: Pick<TrainedStudent, 'signature' | 'layers' | 'architecture' | 'activationRanges'>): { name: string; bytes: Uint8Array }[] {
+  const sig = onnxSignature(student.signature);
   const metadata = { [ONNX_SIGNATURE_KEY]: JSON.stringify(sig), 'cmbn.precision': '' };
   return (['fp32', 'int8'] as const).map((precision) => {
-    const { bytes, output } = buildStudentOnnx(signature, layers, {
-      precision,
-      metadata: { ...metadata, 'cmbn.precision': precision },
-      ...(architecture ? { architecture } : {}),
-    });
+    const { bytes, output } = studentGraph(student, { precision, metadata: { ...metadata, 'cmbn.precision': precision } });
     if (output !== sig.output.name) throw new Error(`ONNX graph output ${output} ≠ signature ${sig.output.name}`);
     return { name: ONNX_FILES[precision], bytes };
   });

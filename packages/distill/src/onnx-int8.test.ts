@@ -7,7 +7,8 @@
  * the int8 graph against exact arithmetic, which fails on an AVX2-only CPU if the bound is violated.
  */
 import { describe, expect, it } from 'vitest';
-import { INT8_WEIGHT_MAX, quantizeColumns } from './onnx-student.ts';
+import { activationRanges } from './calibrate.ts';
+import { INT8_WEIGHT_MAX, quantizeColumns, uint8Quantisation } from './onnx-student.ts';
 import { createStudentPredictor } from './predictor.ts';
 import type { TrainedStudent } from './types.ts';
 
@@ -41,5 +42,22 @@ describe('int8 weights', () => {
     await p.dispose();
     const exact = [256, 0, 128, 128, (200 / 255) * 256, 0];
     for (let i = 0; i < exact.length; i++) expect(values[i]!).toBeCloseTo(exact[i]!, 3);
+
+    // Calibrated, the same extreme layer is a hidden QDQ layer (onnxruntime's QGemm, the same u8×s8
+    // kernels), followed by an identity layer: exact up to the half step of its uint8 output code.
+    const twoLayers: TrainedStudent = {
+      ...student,
+      layers: [
+        { ...student.layers[0]!, activation: 'relu' },
+        { weight: Float32Array.of(1, 0, 0, 1), bias: new Float32Array(out), inDim: out, outDim: out, activation: 'linear' },
+      ],
+    };
+    const xs = { rows: 3, cols: d, dtype: 'uint8' as const, data: x };
+    twoLayers.activationRanges = await activationRanges(twoLayers, xs);
+    const q = await createStudentPredictor(twoLayers, { runtime: 'onnxruntime', precision: 'int8', threads: 1 });
+    const qValues = (await q.predict(xs)).values!;
+    await q.dispose();
+    const halfStep = uint8Quantisation(...twoLayers.activationRanges[1]!).scale / 2;
+    for (let i = 0; i < exact.length; i++) expect(Math.abs(qValues[i]! - exact[i]!)).toBeLessThanOrEqual(halfStep + 1e-3);
   });
 });

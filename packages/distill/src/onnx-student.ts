@@ -2,20 +2,24 @@
  * The student as an in-memory ONNX model (onnx-proto), for onnxruntime's MLAS GEMMs.
  *
  * fp32:  X[n,d] (uint8 → Cast float) → Gemm(W0·scale, b0) → Relu → … → Gemm(W_L, b_L) → ArgMax → Cast int32 (labels) or Y.
- * int8 ('quantize'): every dense layer's weights are stored as int8 with one scale per output column
- *   (symmetric, zero point 0), and its input as uint8:
- *   - layer 0 on uint8 input: the pixels already are uint8 with zero point 0, so X goes straight into
- *     MatMulInteger(X, Wq) with no conversion pass at all (the 1/255 scale is folded into Wq's scales);
- *   - other layers (and float input): DynamicQuantizeLinear(h) → MatMulInteger(hq, Wq, zp) → Cast → Mul(s_h·s_w) → Add b.
- *   These are the patterns onnxruntime fuses into MatMulIntegerToFloat / DynamicQuantizeMatMul, which run
- *   MLAS's u8s8 GEMM (AVX2 / AVX-512 VNNI): ~4× the fp32 rate per core on VNNI hardware.
+ * int8: every dense layer's weights are stored as int8 with one scale per output column (symmetric,
+ *   zero point 0), and its input as uint8. The pixels already are uint8 with zero point 0, so on uint8
+ *   input X goes into layer 0 with no conversion pass (the 1/255 scale is folded into Wq's scales).
+ *   - calibrated students (activationRanges, calibrate.ts): every activation has a fixed scale and zero
+ *     point, in the standard QDQ form: hidden layer = DequantizeLinear(hq), DequantizeLinear(Wq) →
+ *     MatMul → Add b → Relu → QuantizeLinear, which onnxruntime fuses into one QGemm (uint8 in, uint8
+ *     out); the output layer = MatMulInteger(hq, Wq) → Cast → Mul(s_h·s_w) → Add b. A row's output is a
+ *     function of that row alone.
+ *   - students saved before calibration: DynamicQuantizeLinear(h) → MatMulInteger(hq, Wq, zp) → Cast →
+ *     Mul(s_h·s_w) → Add b (fused into DynamicQuantizeMatMul), the scale being each batch's own range.
+ *   Both run MLAS's u8s8 GEMM (AVX2 / AVX-512 VNNI): ~4× the fp32 rate per core on VNNI hardware.
  * Softmax is dropped for labels: argmax(softmax(z)) = argmax(z). The input scale is folded into the first
  * layer: (x·s)·W = x·(s·W).
  */
 import onnxProto from 'onnx-proto';
 import type { onnx as OnnxNs } from 'onnx-proto';
 import { firstLayerInput, MLP, type StudentArchitecture } from './architecture.ts';
-import type { StudentLayer, StudentSignature } from './types.ts';
+import type { StudentLayer, StudentSignature, TrainedStudent } from './types.ts';
 
 const { onnx } = onnxProto;
 const T = onnx.TensorProto.DataType;
@@ -73,12 +77,52 @@ export interface BuildOnnxOptions {
   metadata?: Record<string, string>;
   /** Default the MLP. A conv student's graph gathers patches first: Gather → Reshape → layer 0 → Reshape. */
   architecture?: StudentArchitecture;
+  /**
+   * int8 only: each layer's input range [min, max] over the training inputs (calibrateStudent). With
+   * them every activation is quantised with a fixed scale and zero point (QuantizeLinear), so a row's
+   * output depends on that row alone; without them (students saved before calibration) the scale is
+   * the batch's own range (DynamicQuantizeLinear), and a label can change with the rows batched beside it.
+   */
+  activationRanges?: ReadonlyArray<readonly [number, number]>;
+  /**
+   * fp32 only: also output each layer's input as `In{l}` (float [rows, inDim]): what the int8 graph
+   * quantises at that layer (the raw input for layer 0, whose normalisation is folded into W0).
+   */
+  exposeLayerInputs?: boolean;
+}
+
+/**
+ * uint8 affine quantisation of [min, max], as DynamicQuantizeLinear derives it from a tensor's range:
+ * the range is widened to hold 0 (so 0 is exact), scale = (hi − lo)/255, zero point = round(−lo/scale).
+ */
+export function uint8Quantisation(min: number, max: number): { scale: number; zeroPoint: number } {
+  const lo = Math.min(0, min);
+  const hi = Math.max(0, max);
+  const scale = Math.fround((hi - lo) / 255);
+  if (!(scale > 0) || !Number.isFinite(scale)) return { scale: 1, zeroPoint: 0 };
+  return { scale, zeroPoint: Math.max(0, Math.min(255, Math.round(-lo / scale))) };
+}
+
+function uint8Init(name: string, value: number): OnnxNs.TensorProto {
+  return onnx.TensorProto.create({ name, dataType: T.UINT8, dims: [], rawData: Uint8Array.of(value) });
 }
 
 function int64Init(name: string, dims: number[], data: ArrayLike<number>): OnnxNs.TensorProto {
   const b = new BigInt64Array(data.length);
   for (let i = 0; i < data.length; i++) b[i] = BigInt(data[i]!);
   return onnx.TensorProto.create({ name, dataType: T.INT64, dims, rawData: new Uint8Array(b.buffer) });
+}
+
+/** The graph of a trained student: its architecture and calibration come with it. */
+export function studentGraph(
+  student: Pick<TrainedStudent, 'signature' | 'layers' | 'architecture' | 'activationRanges'>,
+  opts: Omit<BuildOnnxOptions, 'architecture' | 'activationRanges'> = {},
+): { bytes: Uint8Array; output: string } {
+  return buildStudentOnnx(student.signature, student.layers, {
+    ...opts,
+    ...(student.architecture ? { architecture: student.architecture } : {}),
+    ...(student.activationRanges ? { activationRanges: student.activationRanges } : {}),
+  });
 }
 
 /** Output name: 'labels' (int32 [n]) or 'values' (float [n, size]). */
@@ -104,18 +148,60 @@ export function buildStudentOnnx(
     node.push(nodeOf('Gather', [h, 'PatchIdx'], ['Xg'], [intAttr('axis', 1)]), nodeOf('Reshape', ['Xg', 'PatchShape'], ['Xp']));
     h = 'Xp';
   }
+  const extraOutputs: OnnxNs.ValueInfoProto[] = [];
+  const ranges = precision === 'int8' ? opts.activationRanges : undefined;
+  if (ranges && ranges.length !== layers.length) throw new RangeError(`${ranges.length} activation ranges for ${layers.length} layers`);
+  /** Calibrated int8 only: the layer input as uint8, with the names of its scale and zero point. */
+  let hq: { name: string; scale: number; scaleName: string; zeroPoint: string } | undefined;
+  const quantiseInput = (l: number, from: string): NonNullable<typeof hq> => {
+    const { scale, zeroPoint } = uint8Quantisation(ranges![l]![0], ranges![l]![1]);
+    initializer.push(floatInit(`Hs${l}`, [], Float32Array.of(scale)), uint8Init(`Hz${l}`, zeroPoint));
+    node.push(nodeOf('QuantizeLinear', [from, `Hs${l}`, `Hz${l}`], [`Hq${l}`]));
+    return { name: `Hq${l}`, scale, scaleName: `Hs${l}`, zeroPoint: `Hz${l}` };
+  };
   layers.forEach((layer, l) => {
+    if (opts.exposeLayerInputs && precision === 'fp32') {
+      node.push(nodeOf('Identity', [h], [`In${l}`]));
+      extraOutputs.push(valueInfo(`In${l}`, T.FLOAT, ['rows', layer.inDim]));
+    }
     let w = layer.weight;
     if (l === 0 && signature.normalisation.scale !== 1) {
       const s = signature.normalisation.scale;
       w = w.map((v) => v * s);
     }
     const z = `Z${l}`;
+    const last = l === layers.length - 1;
     initializer.push(floatInit(`B${l}`, [layer.outDim], layer.bias));
     if (precision === 'fp32') {
       initializer.push(floatInit(`W${l}`, [layer.inDim, layer.outDim], w));
       node.push(nodeOf('Gemm', [h, `W${l}`, `B${l}`], [z]));
+    } else if (ranges) {
+      const { q, scales } = quantizeColumns(w, layer.inDim, layer.outDim);
+      initializer.push(int8Init(`Wq${l}`, [layer.inDim, layer.outDim], q));
+      if (l === 0 && u8Input) {
+        // The pixels are the quantised input itself: scale 1, zero point 0 (1/255 is folded into Wq's scales).
+        initializer.push(floatInit('Hs0', [], Float32Array.of(1)), uint8Init('Hz0', 0));
+        hq = { name: h, scale: 1, scaleName: 'Hs0', zeroPoint: 'Hz0' };
+      } else if (!hq) {
+        hq = quantiseInput(l, h);
+      }
+      if (!last) {
+        // QDQ: DequantizeLinear(x), DequantizeLinear(W) → MatMul → Add → Relu → QuantizeLinear, the standard
+        // form of a statically quantised layer, which onnxruntime runs as one QGemm (uint8 in and out).
+        initializer.push(floatInit(`Ws${l}`, [layer.outDim], scales), int8Init(`Wz${l}`, [layer.outDim], new Int8Array(layer.outDim)));
+        node.push(nodeOf('DequantizeLinear', [hq.name, hq.scaleName, hq.zeroPoint], [`Dx${l}`]));
+        node.push(nodeOf('DequantizeLinear', [`Wq${l}`, `Ws${l}`, `Wz${l}`], [`Dw${l}`], [intAttr('axis', 1)]));
+        node.push(nodeOf('MatMul', [`Dx${l}`, `Dw${l}`], [`P${l}`]), nodeOf('Add', [`P${l}`, `B${l}`], [z]));
+      } else {
+        // The output layer stays in integer arithmetic to float: MatMulInteger → Cast → Mul(s_x·s_w) → Add b.
+        initializer.push(int8Init(`Wz${l}`, [], new Int8Array(1)), floatInit(`S${l}`, [layer.outDim], scales.map((v) => v * hq!.scale)));
+        node.push(nodeOf('MatMulInteger', [hq.name, `Wq${l}`, hq.zeroPoint, `Wz${l}`], [`I${l}`]));
+        node.push(nodeOf('Cast', [`I${l}`], [`F${l}`], [intAttr('to', T.FLOAT)]));
+        node.push(nodeOf('Mul', [`F${l}`, `S${l}`], [`M${l}`]), nodeOf('Add', [`M${l}`, `B${l}`], [z]));
+      }
+      hq = undefined;
     } else {
+      // Uncalibrated (students saved before calibration): the graph they were published with.
       const { q, scales } = quantizeColumns(w, layer.inDim, layer.outDim);
       initializer.push(int8Init(`Wq${l}`, [layer.inDim, layer.outDim], q), floatInit(`Ws${l}`, [layer.outDim], scales));
       let scale = `Ws${l}`;
@@ -137,11 +223,18 @@ export function buildStudentOnnx(
       node.push(nodeOf('Relu', [z], [`H${l}`]));
       h = `H${l}`;
     }
+    // Calibrated int8: the next layer's input is quantised here, so its QDQ group closes with this Q.
+    if (ranges && !last) hq = quantiseInput(l + 1, h);
     if (l === 0 && first.patchIndex) {
-      // [n·P, filters] → [n, P·filters], position-major (the tfjs Flatten order).
+      // [n·P, filters] → [n, P·filters], position-major (the tfjs Flatten order); on the uint8 codes when quantised.
       initializer.push(int64Init('MapShape', [2], [-1, first.positions * layer.outDim]));
-      node.push(nodeOf('Reshape', [h, 'MapShape'], ['Hmap']));
-      h = 'Hmap';
+      if (hq) {
+        node.push(nodeOf('Reshape', [hq.name, 'MapShape'], ['Hmap']));
+        hq = { ...hq, name: 'Hmap' };
+      } else {
+        node.push(nodeOf('Reshape', [h, 'MapShape'], ['Hmap']));
+        h = 'Hmap';
+      }
     }
   });
   const size = signature.output.size;
@@ -163,7 +256,7 @@ export function buildStudentOnnx(
     node,
     initializer,
     input: [valueInfo('X', u8Input ? T.UINT8 : T.FLOAT, ['n', signature.inputDims])],
-    output: [outInfo],
+    output: [outInfo, ...extraOutputs],
   });
   const metadataProps = Object.keys(opts.metadata ?? {})
     .sort()

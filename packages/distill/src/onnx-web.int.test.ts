@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readMnist } from './mnist-fixture.ts';
+import { activationRanges } from './calibrate.ts';
 import { createStudentPredictor } from './predictor.ts';
 import { loadStudent, saveStudent } from './student-files.ts';
 import { handSetStudent } from './tiny-student.ts';
@@ -92,8 +93,12 @@ function serve(studentDir: string, pageModule: () => string): Promise<Server> {
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: apt-get install -y chromium (or set CMBN_CHROMIUM)`);
   root = await mkdtemp(join(tmpdir(), 'cmbn-onnx-web-'));
-  await saveStudent(student(), join(root, 'student'));
   pixels = readMnist('t10k', N).x.data;
+  // What trainStudent returns (calibrated: the QDQ int8 graph), and a student saved before calibration.
+  const calibrated = student();
+  calibrated.activationRanges = await activationRanges(calibrated, { rows: N, cols: 784, dtype: 'uint8', data: pixels });
+  await saveStudent(calibrated, join(root, 'calibrated'));
+  await saveStudent(student(), join(root, 'uncalibrated'));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'], headless: true });
 }, 60_000);
 afterAll(async () => {
@@ -115,13 +120,15 @@ describe('a saved student in the browser with onnxruntime-web (the docs/STUDENTS
         snippet.replace('sig.files.fp32', `sig.files.${precision}`),
         `window.cmbnResult = Array.from(labels);`,
       ].join('\n');
-    server = await serve(join(root, 'student'), pageModule);
-    const addr = server.address();
-    base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
     const x = { rows: N, cols: 784, dtype: 'uint8' as const, data: pixels };
-    const loaded = await loadStudent(join(root, 'student'));
-    for (const p of ['fp32', 'int8'] as const) {
+    for (const [kind, p] of [['calibrated', 'fp32'], ['calibrated', 'int8'], ['uncalibrated', 'int8']] as const) {
       precision = p;
+      if (server) await new Promise((r) => server!.close(r));
+      server = await serve(join(root, kind), pageModule);
+      const addr = server.address();
+      base = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+      const loaded = await loadStudent(join(root, kind));
+      expect(loaded.activationRanges !== undefined, kind).toBe(kind === 'calibrated');
       const page = await browser.newPage();
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
@@ -129,13 +136,13 @@ describe('a saved student in the browser with onnxruntime-web (the docs/STUDENTS
         await page.goto(base);
         // Strings, not functions: they run in the page, and this package compiles without the DOM's types.
         await page.waitForFunction('window.cmbnResult !== undefined', undefined, { timeout: 60_000 }).catch(() => undefined);
-        expect(errors, p).toEqual([]);
+        expect(errors, `${kind} ${p}`).toEqual([]);
         const got = (await page.evaluate('window.cmbnResult')) as number[] | undefined;
         const predictor = await createStudentPredictor(loaded, { precision: p, threads: 1 });
         const want = await predictor.predict(x).finally(() => predictor.dispose());
-        expect(got, p).toEqual(Array.from(want.labels!));
+        expect(got, `${kind} ${p}`).toEqual(Array.from(want.labels!));
         // More than a couple of labels: a constant answer would match whatever the weights were.
-        expect(new Set(got).size, p).toBeGreaterThan(2);
+        expect(new Set(got).size, `${kind} ${p}`).toBeGreaterThan(2);
       } finally {
         await page.close();
       }

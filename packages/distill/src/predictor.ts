@@ -3,11 +3,10 @@
  * the honest speed to compare against MBN's ORT-based predict; 'tfjs' runs on the loaded tfjs backend.
  */
 import { availableParallelism } from 'node:os';
-import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
-import { firstLayerInput, MLP } from './architecture.ts';
 import { loadTf } from './backend.ts';
-import { buildStudentOnnx, type StudentPrecision } from './onnx-student.ts';
+import { studentGraph, type StudentPrecision } from './onnx-student.ts';
 import { checkInput } from './prepare.ts';
+import { tfjsStudent } from './tfjs-forward.ts';
 import type { StudentInput, TrainedStudent } from './types.ts';
 
 export interface StudentPrediction {
@@ -33,7 +32,18 @@ export interface PredictorOptions {
   precision?: StudentPrecision;
 }
 
-const DEFAULT_BATCH_ROWS = 8192;
+/**
+ * Rows per run, by measurement (packages/distill/bench/inference.bench.ts, round-robin, 10k MNIST test
+ * digits, 2-core AMD EPYC with AVX-512 VNNI, onnxruntime 1.30): 2048 was fastest or level with the
+ * fastest for [128], [256,256] and [512,512], fp32 and calibrated int8, and 1.06–1.24× the rate of 8192
+ * (whose activations outgrow the 2 MB L2: [512,512] calibrated int8 471k against 381k points/s).
+ */
+const DEFAULT_BATCH_ROWS = 2048;
+/**
+ * A student saved before calibration quantises each batch by its own range, so its labels depend on
+ * the batch: it keeps the batch it was always predicted with, and so its labels.
+ */
+const UNCALIBRATED_BATCH_ROWS = 8192;
 /**
  * int8 by measurement (packages/distill/bench/inference.bench.ts, 10k MNIST test digits, 2 cores with
  * AVX-512 VNNI, onnxruntime 1.30): 2.2–4× the fp32 throughput ([128]: ~240k → ~500–580k points/s;
@@ -42,7 +52,7 @@ const DEFAULT_BATCH_ROWS = 8192;
 export const DEFAULT_PREDICT_PRECISION: StudentPrecision = 'int8';
 
 export async function createStudentPredictor(student: TrainedStudent, opts: PredictorOptions = {}): Promise<StudentPredictor> {
-  const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  const batchRows = opts.batchRows ?? (student.activationRanges ? DEFAULT_BATCH_ROWS : UNCALIBRATED_BATCH_ROWS);
   return (opts.runtime ?? 'onnxruntime') === 'onnxruntime'
     ? createOrtPredictor(student, opts.threads ?? availableParallelism(), batchRows, opts.precision ?? DEFAULT_PREDICT_PRECISION)
     : createTfjsPredictor(student, batchRows);
@@ -63,7 +73,7 @@ function checkPredictInput(student: TrainedStudent, x: StudentInput): void {
 
 async function createOrtPredictor(student: TrainedStudent, threads: number, batchRows: number, precision: StudentPrecision): Promise<StudentPredictor> {
   const ort = await import('onnxruntime-node');
-  const { bytes, output } = buildStudentOnnx(student.signature, student.layers, { precision, ...(student.architecture ? { architecture: student.architecture } : {}) });
+  const { bytes, output } = studentGraph(student, { precision });
   const session = await ort.InferenceSession.create(bytes, {
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
@@ -102,14 +112,11 @@ async function createOrtPredictor(student: TrainedStudent, threads: number, batc
 
 async function createTfjsPredictor(student: TrainedStudent, batchRows: number): Promise<StudentPredictor> {
   const { tf } = await loadTf();
-  const ws = student.layers.map((l) => tf.tensor2d(l.weight, [l.inDim, l.outDim]));
-  const bs = student.layers.map((l) => tf.tensor1d(l.bias));
+  const net = tfjsStudent(tf, student);
   const d = student.signature.inputDims;
   const size = student.signature.output.size;
   const scale = student.signature.normalisation.scale;
   const chunk = new Float32Array(batchRows * d);
-  const first = firstLayerInput(student.architecture ?? MLP, d);
-  const patchIndex = first.patchIndex ? tf.tensor1d(first.patchIndex, 'int32') : undefined;
   return {
     runtime: 'tfjs',
     async predict(x) {
@@ -119,14 +126,7 @@ async function createTfjsPredictor(student: TrainedStudent, batchRows: number): 
         const m = Math.min(batchRows, x.rows - s);
         for (let i = 0, o = s * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
         const out = tf.tidy(() => {
-          let h: Tensor2D = tf.tensor2d(chunk.subarray(0, m * d), [m, d]);
-          // A conv student's layer 0 reads im2col patches (architecture.ts).
-          if (patchIndex) h = tf.reshape(tf.gather(h, patchIndex, 1), [m * first.positions, first.inDim]);
-          // Softmax is skipped: the labels are its argmax, and embeddings are linear.
-          for (let l = 0; l < ws.length; l++) {
-            h = tf.fused.matMul({ a: h, b: ws[l]!, bias: bs[l] as Tensor1D, activation: student.layers[l]!.activation === 'relu' ? 'relu' : 'linear' }) as Tensor2D;
-            if (l === 0 && patchIndex) h = tf.reshape(h, [m, first.positions * student.layers[0]!.outDim]);
-          }
+          const h = net.forward(chunk, m);
           return res.labels ? tf.argMax(h, 1) : h;
         });
         const data = await out.data();
@@ -137,7 +137,7 @@ async function createTfjsPredictor(student: TrainedStudent, batchRows: number): 
       return res;
     },
     async dispose() {
-      for (const t of [...ws, ...bs, ...(patchIndex ? [patchIndex] : [])]) t.dispose();
+      net.dispose();
     },
   };
 }

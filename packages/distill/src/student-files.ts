@@ -2,7 +2,7 @@
  * DIR/model.json + DIR/weights.bin: the standard tfjs layers-model files (what tfjs-node's `file://`
  * handler writes: modelTopology, weightsManifest [{paths, weights}], format, generatedBy).
  * DIR/model.onnx + DIR/model.int8.onnx: the portable graphs (onnx-files.ts).
- * DIR/student.json: {format: 'cmbn-student', version: 1, signature, onnx, meta, training} (ZStudentJson).
+ * DIR/student.json: {format: 'cmbn-student', version: 1, signature, onnx, architecture?, activationRanges?, meta, training} (ZStudentJson).
  */
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -38,6 +38,12 @@ export const ZStudentJson = z.object({
   onnx: ZOnnxSignature.optional(),
   /** Absent: the MLP. */
   architecture: ZStudentArchitecture.optional(),
+  /**
+   * Each layer's input [min, max] over the training inputs: the int8 graph's fixed activation
+   * quantisation (calibrate.ts). Absent in students saved before calibration (their int8 graph
+   * quantises each batch by its own range).
+   */
+  activationRanges: z.array(z.tuple([z.number().finite(), z.number().finite()]).refine(([lo, hi]) => lo <= hi, 'min > max')).min(1).optional(),
   /** The pipeline's lineage/evaluation/recipe/head; @cmbn/pipeline's ZStudentMeta checks its fields. */
   meta: z.record(z.string(), z.unknown()).default({}),
   training: z.object({
@@ -108,11 +114,12 @@ export async function saveStudent(student: TrainedStudent, dir: string, meta: Re
     signature: student.signature,
     onnx: onnxSignature(student.signature),
     ...(student.architecture ? { architecture: student.architecture } : {}),
+    ...(student.activationRanges ? { activationRanges: student.activationRanges } : {}),
     meta,
     training: { backend: student.backend, seconds: student.seconds, epochs: student.epochs, history: student.history },
   });
   await mkdir(dir, { recursive: true });
-  const onnxFiles = studentOnnxFiles(student.signature, student.layers, student.architecture);
+  const onnxFiles = studentOnnxFiles(student);
   const files = [join(dir, MODEL_JSON), join(dir, WEIGHTS_BIN), join(dir, STUDENT_JSON), ...onnxFiles.map((f) => join(dir, f.name))];
   await writeFile(files[0]!, JSON.stringify(modelJson));
   await writeFile(files[1]!, bytes);
@@ -164,8 +171,17 @@ export async function loadStudent(dir: string): Promise<TrainedStudent> {
   if (sj.architecture === undefined && layers[0]?.inDim !== sj.signature.inputDims) {
     throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}`);
   }
+  if (sj.activationRanges && sj.activationRanges.length !== layers.length) {
+    throw new Error(`${dir}: ${sj.activationRanges.length} activation ranges for ${layers.length} layers`);
+  }
   const training = { backend: sj.training.backend, seconds: sj.training.seconds, epochs: sj.training.epochs, history: sj.training.history };
-  return { signature: sj.signature, ...(sj.architecture ? { architecture: sj.architecture } : {}), ...training, layers } as TrainedStudent;
+  return {
+    signature: sj.signature,
+    ...(sj.architecture ? { architecture: sj.architecture } : {}),
+    ...(sj.activationRanges ? { activationRanges: sj.activationRanges } : {}),
+    ...training,
+    layers,
+  } as TrainedStudent;
 }
 
 export async function isStudentDir(dir: string): Promise<boolean> {

@@ -29,6 +29,9 @@ describe('trainStudentOrt', () => {
     await p.dispose();
     const viaDispatch = await trainStudent(train.x, { kind: 'labels', labels: train.labels, classes: 5 }, spec, { trainer: 'ort', threads: 1 });
     expect(viaDispatch.layers[0]!.weight).toEqual(student.layers[0]!.weight);
+    // The dispatcher calibrates whichever trainer ran.
+    expect(viaDispatch.activationRanges).toHaveLength(2);
+    expect(student.activationRanges).toBeUndefined();
     // It saves and loads as a student like any other, naming its trainer.
     expect(student.backend).toBe('onnxruntime');
     const dir = await mkdtemp(join(tmpdir(), 'cmbn-train-ort-'));

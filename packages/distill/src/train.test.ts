@@ -21,6 +21,11 @@ describe('trainStudent', () => {
     expect(student.epochs).toBe(epochs.length);
     expect(student.history.valAcc!.at(-1)).toBe(1);
     expect(student.layers.map((l) => [l.inDim, l.outDim, l.activation])).toEqual([[20, 32, 'relu'], [32, 5, 'softmax']]);
+    // Calibrated on its training inputs (calibrate.ts): the raw float input, then a ReLU output.
+    expect(student.activationRanges).toHaveLength(2);
+    const [lo, hi] = [train.x.data.reduce((a, b) => Math.min(a, b)), train.x.data.reduce((a, b) => Math.max(a, b))];
+    expect(student.activationRanges![0]).toEqual([lo, hi]);
+    expect(student.activationRanges![1]![0]).toBe(0);
     const p = await createStudentPredictor(student);
     const { labels } = await p.predict(test.x);
     await p.dispose();

@@ -6,6 +6,7 @@
  */
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
 import { firstLayerInput, MLP, type StudentTrainer } from './architecture.ts';
+import { activationRanges } from './calibrate.ts';
 import { loadTf, type TfBackendName } from './backend.ts';
 import { createDenseOps } from './dense-op.ts';
 import {
@@ -44,15 +45,32 @@ export { yieldToEventLoop } from './epochs.ts';
 /** Rows per forward pass when evaluating the validation set: big GEMMs, bounded memory. */
 export const EVAL_BATCH = 2048;
 
+/**
+ * Trains a student on either trainer, then calibrates its int8 graph on the same inputs
+ * (calibrate.ts), so that every student this returns predicts each row independently of its batch.
+ */
 export async function trainStudent(
   x: StudentInput,
   target: StudentTargetData,
   spec: StudentSpec,
   opts: TrainOptions = {},
 ): Promise<TrainedStudent> {
-  // Imported on demand: train-ort.ts imports this file's helpers, and a static import back would be a cycle.
-  if (opts.trainer === 'ort') return (await import('./train-ort.ts')).trainStudentOrt(x, target, spec, opts);
-  if (opts.trainer !== undefined && opts.trainer !== 'tfjs') throw new RangeError(`unknown trainer ${JSON.stringify(opts.trainer)} (known: tfjs, ort)`);
+  if (opts.trainer !== undefined && opts.trainer !== 'tfjs' && opts.trainer !== 'ort') {
+    throw new RangeError(`unknown trainer ${JSON.stringify(opts.trainer)} (known: tfjs, ort)`);
+  }
+  const t0 = performance.now();
+  const student =
+    opts.trainer === 'ort'
+      ? // Imported on demand: train-ort.ts imports this file's helpers, and a static import back would be a cycle.
+        await (await import('./train-ort.ts')).trainStudentOrt(x, target, spec, opts)
+      : await trainStudentTfjs(x, target, spec, opts);
+  opts.signal?.throwIfAborted();
+  student.activationRanges = await activationRanges(student, x, opts.trainer === 'ort' ? undefined : opts.backend);
+  student.seconds = (performance.now() - t0) / 1000;
+  return student;
+}
+
+async function trainStudentTfjs(x: StudentInput, target: StudentTargetData, spec: StudentSpec, opts: TrainOptions): Promise<TrainedStudent> {
   checkInput(x);
   validateSpec(spec, x.cols);
   checkTarget(target, x.rows);

@@ -77,6 +77,12 @@ export interface TrainedStudent {
    * folded into the last layer, so these layers map normalised input straight to embedding values.
    */
   layers: StudentLayer[];
+  /**
+   * Each layer's input range [min, max] over the training inputs, which fixes the int8 graph's
+   * activation quantisation (calibrate.ts, onnx-student.ts). Absent in students saved before it was
+   * measured: their int8 graph quantises each batch by its own range.
+   */
+  activationRanges?: Array<[number, number]>;
 }
 
 export interface EpochReport {
