@@ -127,6 +127,14 @@ describe('a labels student (uint8 MNIST digits)', () => {
     expect(text).toMatch(/^cmbn_serve_request_duration_seconds_count\{route="\/invocations"\} 1[0-9]$/m);
     expect(text).toMatch(/^cmbn_serve_model_info\{name=".*labels",version="[0-9a-f]{12}"\} 1$/m);
   });
+
+  // After /metrics, which counts the requests of the tests above it.
+  it('gives a digit the same label alone as in a batch of 64 (calibrated int8: no batch-wide ranges)', async () => {
+    expect((await loadStudent(dir)).activationRanges).toBeDefined();
+    const rows = rowsOf(digits);
+    const alone = await Promise.all(rows.slice(0, 16).map(async (r) => ((await (await postJson(s.url, { inputs: [r] })).json()) as { predictions: number[] }).predictions[0]));
+    expect(alone).toEqual(expected.slice(0, 16));
+  });
 });
 
 describe('bounded time', () => {

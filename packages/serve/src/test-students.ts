@@ -1,5 +1,5 @@
 /** Small students with seeded weights for the serve tests and bench (shape, not quality, matters here). */
-import { readStudentMeta, saveStudent, type StudentLayer, type TrainedStudent } from '@cmbn/distill';
+import { activationRanges, readStudentMeta, saveStudent, type StudentLayer, type TrainedStudent } from '@cmbn/distill';
 import { centroidHead, isCentroidHead, type CentroidHead } from '@cmbn/pipeline';
 
 function layer(inDim: number, outDim: number, seed: number, activation: StudentLayer['activation']): StudentLayer {
@@ -30,15 +30,24 @@ export function embeddingStudent(seed: number, inputDims = 8, dim = 3): TrainedS
   };
 }
 
+/** Calibrated as trainStudent's students are (calibrate.ts), on 256 seeded rows standing in for training data. */
+async function calibrated(s: TrainedStudent): Promise<TrainedStudent> {
+  const n = 256;
+  const d = s.signature.inputDims;
+  const data = s.signature.inputDType === 'uint8' ? Uint8Array.from({ length: n * d }, (_, i) => (i * 97 + 31) % 256) : Float32Array.from({ length: n * d }, (_, i) => Math.sin(i * 0.37) * 2);
+  s.activationRanges = await activationRanges(s, { rows: n, cols: d, dtype: s.signature.inputDType, data });
+  return s;
+}
+
 export async function saveLabelsStudent(dir: string, seed: number, hidden?: number[]): Promise<TrainedStudent> {
-  const s = labelsStudent(seed, hidden);
+  const s = await calibrated(labelsStudent(seed, hidden));
   await saveStudent(s, dir, { note: `serve test student ${seed}` });
   return s;
 }
 
 /** An embedding student with a 4-cluster k-means head in its meta, so it also yields labels. */
 export async function saveEmbeddingStudent(dir: string, seed: number, withHead = true): Promise<TrainedStudent> {
-  const s = embeddingStudent(seed);
+  const s = await calibrated(embeddingStudent(seed));
   const c = Float64Array.from({ length: 4 * 3 }, (_, i) => Math.sin(i * 1.7 + seed));
   await saveStudent(s, dir, withHead ? { head: centroidHead(c, 4) } : {});
   return s;
