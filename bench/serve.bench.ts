@@ -21,7 +21,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { encodeNpy, loadDataset, type Matrix } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, handSetStudent, loadStudent, readStudentMeta, saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { activationRanges, DEFAULT_STUDENT_SPEC, handSetStudent, loadStudent, readStudentMeta, saveStudent, type StudentInput, type TrainedStudent } from '@cmbn/distill';
 import { createStudentLabeler, isCentroidHead } from '@cmbn/pipeline';
 
 const { values: a } = parseArgs({
@@ -132,7 +132,10 @@ try {
   const hidden = a.hidden.split(',').map(Number);
   if (!dir) {
     dir = join(root, 'student');
-    await saveStudent(seededStudent(hidden), dir);
+    // Calibrated like every trained student (calibrate.ts), on the training digits' first 10k.
+    const student = seededStudent(hidden);
+    student.activationRanges = await activationRanges(student, (await loadDataset('mnist-train', { limit: 10_000 })).x as StudentInput);
+    await saveStudent(student, dir);
   }
   const x256 = rowsOf((await loadDataset('mnist-test', { limit: 256 })).x, 256);
   const x1 = rowsOf(x256, 1);

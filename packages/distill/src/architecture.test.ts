@@ -55,6 +55,9 @@ describe('conv student', () => {
     const loaded = await loadStudent(dir);
     expect(loaded.architecture).toEqual(conv);
     expect(loaded.layers).toEqual(student.layers);
+    // Calibrated (trainStudent) through the conv's patches, and kept by the files: the int8 graph below is the QDQ one.
+    expect(loaded.activationRanges).toHaveLength(student.layers.length);
+    expect(loaded.activationRanges).toEqual(student.activationRanges);
 
     const x = held.x;
     const ortP = await createStudentPredictor(loaded, { precision: 'fp32', threads: 1 });

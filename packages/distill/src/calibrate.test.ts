@@ -2,10 +2,15 @@
  * Calibrated int8 students: the ranges are those of the tensors the int8 graph quantises, and with
  * them a row's prediction no longer depends on the rows batched beside it.
  */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import onnxProto from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { activationRanges } from './calibrate.ts';
 import { readMnist } from './mnist-fixture.ts';
-import { uint8Quantisation } from './onnx-student.ts';
+import { studentGraph, uint8Quantisation } from './onnx-student.ts';
 import { createStudentPredictor } from './predictor.ts';
 import { glorotUniform, Rng } from './rng.ts';
 import type { StudentInput, StudentLayer, TrainedStudent } from './types.ts';
@@ -29,7 +34,7 @@ function randomStudent(dims: number[], dtype: 'uint8' | 'float32', kind: 'labels
   };
 }
 
-/** Float64 forward pass in plain JS: each layer's input range, the reference for the ORT-measured one. */
+/** Float64 forward pass in plain JS: each layer's input range, the reference for the measured one. */
 function referenceRanges(s: TrainedStudent, x: StudentInput): Array<[number, number]> {
   const ranges: Array<[number, number]> = s.layers.map(() => [Infinity, -Infinity]);
   for (let r = 0; r < x.rows; r++) {
@@ -45,10 +50,10 @@ function referenceRanges(s: TrainedStudent, x: StudentInput): Array<[number, num
   return ranges;
 }
 
-async function labelsByBatch(s: TrainedStudent, x: StudentInput, batches: number[]): Promise<Int32Array[]> {
+async function labelsByBatch(s: TrainedStudent, x: StudentInput, batches: number[], threads = 1): Promise<Int32Array[]> {
   const out: Int32Array[] = [];
   for (const batchRows of batches) {
-    const p = await createStudentPredictor(s, { precision: 'int8', batchRows, threads: 1 });
+    const p = await createStudentPredictor(s, { precision: 'int8', batchRows, threads });
     out.push((await p.predict(x)).labels!);
     await p.dispose();
   }
@@ -88,11 +93,31 @@ describe('activationRanges', () => {
     const [c1, c7, cAll] = await labelsByBatch(s, x, [1, 7, 2000]);
     expect(differing(c1!, cAll!)).toBe(0);
     expect(differing(c7!, cAll!)).toBe(0);
+    const [c2threads] = await labelsByBatch(s, x, [333], 2);
+    expect(differing(c2threads!, cAll!)).toBe(0);
     // And it is still the fp32 network, to int8 precision.
     const f = await createStudentPredictor(s, { precision: 'fp32' });
     const fp = (await f.predict(x)).labels!;
     await f.dispose();
     expect(differing(cAll!, fp)).toBeLessThan(0.03 * x.rows);
+  });
+
+  it('is the QDQ form onnxruntime fuses: every hidden layer one QGemm, no per-batch quantisation', async () => {
+    const s = randomStudent([784, 64, 32, 10], 'uint8');
+    const test = readMnist('t10k', 500);
+    s.activationRanges = await activationRanges(s, test.x);
+    const dir = await mkdtemp(join(tmpdir(), 'cmbn-qdq-'));
+    try {
+      const optimised = join(dir, 'optimised.onnx');
+      const session = await ort.InferenceSession.create(studentGraph(s, { precision: 'int8' }).bytes, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimised });
+      await session.release();
+      const ops = onnxProto.onnx.ModelProto.decode(await readFile(optimised)).graph!.node!.map((n) => n.opType);
+      expect(ops.filter((o) => o === 'QGemm')).toHaveLength(2);
+      expect(ops).not.toContain('DynamicQuantizeLinear');
+      expect(ops).not.toContain('DynamicQuantizeMatMul');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('saturates values beyond the calibrated range instead of wrapping, with an asymmetric zero point on float input', async () => {
@@ -113,10 +138,28 @@ describe('activationRanges', () => {
     expect(v[3]).toBe(v[0]);
   });
 
-  it('refuses an empty input and a NaN activation with the layer named', async () => {
+  it('stops at an aborted signal, and turns the event loop between batches', async () => {
+    const s = randomStudent([784, 16, 10], 'uint8');
+    const x = readMnist('t10k', 5000).x;
+    const ac = new AbortController();
+    ac.abort(new Error('cancelled by test'));
+    await expect(activationRanges(s, x, { signal: ac.signal })).rejects.toThrow(/cancelled by test/);
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      await activationRanges(s, x);
+    } finally {
+      clearInterval(tick);
+    }
+    // 5000 rows are three batches of 2048: a timer gets a turn at least between them.
+    expect(turns).toBeGreaterThanOrEqual(2);
+  });
+
+  it('refuses an empty input, NaN input and a NaN activation with the layer named', async () => {
     const s = randomStudent([2, 2, 2], 'float32');
     await expect(activationRanges(s, { rows: 0, cols: 2, dtype: 'float32', data: new Float32Array(0) })).rejects.toThrow(/at least one input row/);
     await expect(activationRanges(s, { rows: 1, cols: 3, dtype: 'float32', data: Float32Array.of(1, 1, 1) })).rejects.toThrow(/3 columns, the student takes 2/);
+    await expect(activationRanges(s, { rows: 2, cols: 2, dtype: 'float32', data: Float32Array.of(1, 1, 1, Number.NaN) })).rejects.toThrow(/row 1 holds NaN/);
     // (A NaN weight under a ReLU can come out as 0; a linear hidden layer passes it on.)
     s.layers[0]!.activation = 'linear';
     s.layers[0]!.weight[0] = Number.NaN;

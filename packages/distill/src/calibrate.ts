@@ -10,22 +10,32 @@
  *
  * The forward pass runs on tfjs (tfjs-forward.ts), not onnxruntime: MLAS picks its GEMM kernels by CPU
  * features, so its last bits, hence a maximum, hence the saved student's bytes, could differ between
- * the hosts a distill job may land on; tfjs-wasm's arithmetic is the same everywhere. Layer 0's input
+ * the hosts a distill job may land on. trainStudent calibrates on the backend that trained the student
+ * (tfjs-wasm, whose arithmetic is the same everywhere, for the default and for onnxruntime-trained
+ * students), so calibration adds no host dependence that training did not have. Layer 0's input
  * is the raw input (the normalisation is folded into W0), whose range is read exactly. Values outside
  * the ranges at prediction time saturate (QuantizeLinear clamps).
  */
 import { firstLayerInput, MLP } from './architecture.ts';
 import { loadTf, type TfBackendName } from './backend.ts';
+import { yieldToEventLoop } from './epochs.ts';
 import { tfjsStudent } from './tfjs-forward.ts';
 import type { StudentInput, TrainedStudent } from './types.ts';
 
 /** Rows per forward pass: big GEMMs, bounded memory (rows × widest layer floats). */
 const CALIBRATION_BATCH = 2048;
 
+export interface CalibrationOptions {
+  /** tfjs backend of the forward pass; default wasm. */
+  backend?: TfBackendName;
+  /** Checked between batches, which also yield to the event loop (a worker's lock renewals run there). */
+  signal?: AbortSignal;
+}
+
 export async function activationRanges(
   student: Pick<TrainedStudent, 'signature' | 'layers' | 'architecture'>,
   x: StudentInput,
-  backend?: TfBackendName,
+  opts: CalibrationOptions = {},
 ): Promise<Array<[number, number]>> {
   if (x.rows === 0) throw new RangeError('calibration needs at least one input row');
   const d = student.signature.inputDims;
@@ -37,18 +47,22 @@ export async function activationRanges(
   for (let r = 0; r < x.rows; r++) {
     for (let j = 0; j < cols.length; j++) {
       const v = x.data[r * d + cols[j]!]!;
+      if (v >= lo && v <= hi) continue;
+      if (Number.isNaN(v)) throw new RangeError(`calibration input row ${r} holds NaN`);
       if (v < lo) lo = v;
       if (v > hi) hi = v;
     }
   }
   ranges[0] = [lo, hi];
 
-  const { tf } = await loadTf(backend);
+  const { tf } = await loadTf(opts.backend ?? 'wasm');
   const net = tfjsStudent(tf, student);
   const scale = student.signature.normalisation.scale;
   const chunk = new Float32Array(Math.min(CALIBRATION_BATCH, x.rows) * d);
   try {
     for (let s = 0; s < x.rows; s += CALIBRATION_BATCH) {
+      opts.signal?.throwIfAborted();
+      await yieldToEventLoop();
       const m = Math.min(CALIBRATION_BATCH, x.rows - s);
       for (let i = 0, o = s * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
       // Per layer l ≥ 1: [min, max, any NaN] of its input over the batch.

@@ -78,17 +78,12 @@ export interface BuildOnnxOptions {
   /** Default the MLP. A conv student's graph gathers patches first: Gather → Reshape → layer 0 → Reshape. */
   architecture?: StudentArchitecture;
   /**
-   * int8 only: each layer's input range [min, max] over the training inputs (calibrateStudent). With
+   * int8 only: each layer's input range [min, max] over the training inputs (calibrate.ts). With
    * them every activation is quantised with a fixed scale and zero point (QuantizeLinear), so a row's
    * output depends on that row alone; without them (students saved before calibration) the scale is
    * the batch's own range (DynamicQuantizeLinear), and a label can change with the rows batched beside it.
    */
   activationRanges?: ReadonlyArray<readonly [number, number]>;
-  /**
-   * fp32 only: also output each layer's input as `In{l}` (float [rows, inDim]): what the int8 graph
-   * quantises at that layer (the raw input for layer 0, whose normalisation is folded into W0).
-   */
-  exposeLayerInputs?: boolean;
 }
 
 /**
@@ -148,7 +143,6 @@ export function buildStudentOnnx(
     node.push(nodeOf('Gather', [h, 'PatchIdx'], ['Xg'], [intAttr('axis', 1)]), nodeOf('Reshape', ['Xg', 'PatchShape'], ['Xp']));
     h = 'Xp';
   }
-  const extraOutputs: OnnxNs.ValueInfoProto[] = [];
   const ranges = precision === 'int8' ? opts.activationRanges : undefined;
   if (ranges && ranges.length !== layers.length) throw new RangeError(`${ranges.length} activation ranges for ${layers.length} layers`);
   /** Calibrated int8 only: the layer input as uint8, with the names of its scale and zero point. */
@@ -160,10 +154,6 @@ export function buildStudentOnnx(
     return { name: `Hq${l}`, scale, scaleName: `Hs${l}`, zeroPoint: `Hz${l}` };
   };
   layers.forEach((layer, l) => {
-    if (opts.exposeLayerInputs && precision === 'fp32') {
-      node.push(nodeOf('Identity', [h], [`In${l}`]));
-      extraOutputs.push(valueInfo(`In${l}`, T.FLOAT, ['rows', layer.inDim]));
-    }
     let w = layer.weight;
     if (l === 0 && signature.normalisation.scale !== 1) {
       const s = signature.normalisation.scale;
@@ -180,7 +170,8 @@ export function buildStudentOnnx(
       initializer.push(int8Init(`Wq${l}`, [layer.inDim, layer.outDim], q));
       if (l === 0 && u8Input) {
         // The pixels are the quantised input itself: scale 1, zero point 0 (1/255 is folded into Wq's scales).
-        initializer.push(floatInit('Hs0', [], Float32Array.of(1)), uint8Init('Hz0', 0));
+        if (!last) initializer.push(floatInit('Hs0', [], Float32Array.of(1)));
+        initializer.push(uint8Init('Hz0', 0));
         hq = { name: h, scale: 1, scaleName: 'Hs0', zeroPoint: 'Hz0' };
       } else if (!hq) {
         hq = quantiseInput(l, h);
@@ -256,7 +247,7 @@ export function buildStudentOnnx(
     node,
     initializer,
     input: [valueInfo('X', u8Input ? T.UINT8 : T.FLOAT, ['n', signature.inputDims])],
-    output: [outInfo, ...extraOutputs],
+    output: [outInfo],
   });
   const metadataProps = Object.keys(opts.metadata ?? {})
     .sort()

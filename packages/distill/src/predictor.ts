@@ -40,10 +40,10 @@ export interface PredictorOptions {
  */
 const DEFAULT_BATCH_ROWS = 2048;
 /**
- * A student saved before calibration quantises each batch by its own range, so its labels depend on
- * the batch: it keeps the batch it was always predicted with, and so its labels.
+ * A student saved before calibration quantises each batch by its own range in its int8 graph, so its
+ * int8 labels depend on the batch: that graph keeps the batch it was always predicted with, and so its labels.
  */
-const UNCALIBRATED_BATCH_ROWS = 8192;
+const UNCALIBRATED_INT8_BATCH_ROWS = 8192;
 /**
  * int8 by measurement (packages/distill/bench/inference.bench.ts, 10k MNIST test digits, 2 cores with
  * AVX-512 VNNI, onnxruntime 1.30): 2.2–4× the fp32 throughput ([128]: ~240k → ~500–580k points/s;
@@ -52,10 +52,11 @@ const UNCALIBRATED_BATCH_ROWS = 8192;
 export const DEFAULT_PREDICT_PRECISION: StudentPrecision = 'int8';
 
 export async function createStudentPredictor(student: TrainedStudent, opts: PredictorOptions = {}): Promise<StudentPredictor> {
-  const batchRows = opts.batchRows ?? (student.activationRanges ? DEFAULT_BATCH_ROWS : UNCALIBRATED_BATCH_ROWS);
-  return (opts.runtime ?? 'onnxruntime') === 'onnxruntime'
-    ? createOrtPredictor(student, opts.threads ?? availableParallelism(), batchRows, opts.precision ?? DEFAULT_PREDICT_PRECISION)
-    : createTfjsPredictor(student, batchRows);
+  const runtime = opts.runtime ?? 'onnxruntime';
+  const precision = opts.precision ?? DEFAULT_PREDICT_PRECISION;
+  const perBatchRanges = runtime === 'onnxruntime' && precision === 'int8' && !student.activationRanges;
+  const batchRows = opts.batchRows ?? (perBatchRanges ? UNCALIBRATED_INT8_BATCH_ROWS : DEFAULT_BATCH_ROWS);
+  return runtime === 'onnxruntime' ? createOrtPredictor(student, opts.threads ?? availableParallelism(), batchRows, precision) : createTfjsPredictor(student, batchRows);
 }
 
 function emptyResult(student: TrainedStudent, n: number): StudentPrediction {

@@ -64,8 +64,9 @@ export async function trainStudent(
       ? // Imported on demand: train-ort.ts imports this file's helpers, and a static import back would be a cycle.
         await (await import('./train-ort.ts')).trainStudentOrt(x, target, spec, opts)
       : await trainStudentTfjs(x, target, spec, opts);
-  opts.signal?.throwIfAborted();
-  student.activationRanges = await activationRanges(student, x, opts.trainer === 'ort' ? undefined : opts.backend);
+  // On the arithmetic that trained it (tfjs-wasm for an onnxruntime-trained student): see calibrate.ts.
+  const backend = student.backend === 'onnxruntime' ? 'wasm' : student.backend;
+  student.activationRanges = await activationRanges(student, x, { backend, ...(opts.signal ? { signal: opts.signal } : {}) });
   student.seconds = (performance.now() - t0) / 1000;
   return student;
 }

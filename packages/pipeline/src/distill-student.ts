@@ -126,11 +126,12 @@ function firstRows(x: Matrix, n: number): Matrix {
 const STUDENT_TIMING_SECONDS = 5;
 
 /** Median seconds per full pass over x, after a warm-up pass, over at least minSeconds and 3 passes. */
-async function timeStudent(labeler: StudentLabeler, x: Matrix, minSeconds: number): Promise<{ seconds: number; labels: Int32Array }> {
+async function timeStudent(labeler: StudentLabeler, x: Matrix, minSeconds: number, signal?: AbortSignal): Promise<{ seconds: number; labels: Int32Array }> {
   const { labels } = await labeler.predict(x); // warm-up: ORT allocates its arenas on the first run
   const times: number[] = [];
   const t0 = performance.now();
   while (times.length < 3 || (performance.now() - t0) / 1000 < minSeconds) {
+    signal?.throwIfAborted();
     const t = performance.now();
     await labeler.predict(x);
     times.push((performance.now() - t) / 1000);
@@ -200,7 +201,7 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
       input.onStage?.('mbn-predict');
       const mbn = await timeMbn(mbnModel, ex, threads);
       input.onStage?.('student-predict');
-      const st = await timeStudent(labeler, ex, minSeconds);
+      const st = await timeStudent(labeler, ex, minSeconds, input.signal);
       const truth = input.evalSet.trueLabels;
       const sm = truth ? clusteringMetrics(truth, st.labels) : undefined;
       const mm = truth ? clusteringMetrics(truth, mbn.labels) : undefined;
@@ -219,7 +220,7 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
     input.onStage?.('mbn-predict');
     const mbn = await timeMbn(mbnModel, timing, threads);
     input.onStage?.('student-predict');
-    const st = await timeStudent(labeler, timing, minSeconds);
+    const st = await timeStudent(labeler, timing, minSeconds, input.signal);
     const all = (await labeler.predict(x)).labels;
     const truth = input.trainTrueLabels;
     const sm = truth ? clusteringMetrics(truth, all) : undefined;
