@@ -57,18 +57,15 @@ export async function activationRanges(
 
   const { tf } = await loadTf(opts.backend ?? 'wasm');
   const net = tfjsStudent(tf, student);
-  const scale = student.signature.normalisation.scale;
-  const chunk = new Float32Array(Math.min(CALIBRATION_BATCH, x.rows) * d);
   try {
     for (let s = 0; s < x.rows; s += CALIBRATION_BATCH) {
       opts.signal?.throwIfAborted();
       await yieldToEventLoop();
       const m = Math.min(CALIBRATION_BATCH, x.rows - s);
-      for (let i = 0, o = s * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
       // Per layer l ≥ 1: [min, max, any NaN] of its input over the batch.
       const stats = tf.tidy(() => {
         const parts: ReturnType<typeof tf.min>[] = [];
-        net.forward(chunk, m, (_, h) => parts.push(tf.min(h), tf.max(h), tf.cast(tf.any(tf.isNaN(h)), 'float32')));
+        net.forward(x, s, m, (_, h) => parts.push(tf.min(h), tf.max(h), tf.cast(tf.any(tf.isNaN(h)), 'float32')));
         return parts.length ? tf.stack(parts) : tf.zeros([0]);
       });
       const v = await stats.data();

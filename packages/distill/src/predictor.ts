@@ -114,10 +114,7 @@ async function createOrtPredictor(student: TrainedStudent, threads: number, batc
 async function createTfjsPredictor(student: TrainedStudent, batchRows: number): Promise<StudentPredictor> {
   const { tf } = await loadTf();
   const net = tfjsStudent(tf, student);
-  const d = student.signature.inputDims;
   const size = student.signature.output.size;
-  const scale = student.signature.normalisation.scale;
-  const chunk = new Float32Array(batchRows * d);
   return {
     runtime: 'tfjs',
     async predict(x) {
@@ -125,9 +122,8 @@ async function createTfjsPredictor(student: TrainedStudent, batchRows: number): 
       const res = emptyResult(student, x.rows);
       for (let s = 0; s < x.rows; s += batchRows) {
         const m = Math.min(batchRows, x.rows - s);
-        for (let i = 0, o = s * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
         const out = tf.tidy(() => {
-          const h = net.forward(chunk, m);
+          const h = net.forward(x, s, m);
           return res.labels ? tf.argMax(h, 1) : h;
         });
         const data = await out.data();

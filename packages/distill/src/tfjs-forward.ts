@@ -6,14 +6,15 @@
 import type { Tensor1D, Tensor2D } from '@tensorflow/tfjs';
 import { firstLayerInput, MLP } from './architecture.ts';
 import type { Tf } from './backend.ts';
-import type { TrainedStudent } from './types.ts';
+import type { StudentInput, TrainedStudent } from './types.ts';
 
 export interface TfjsStudent {
   /**
-   * Runs m rows (already scaled by the normalisation) and returns the last layer's pre-softmax output,
-   * [m, size]. `onLayerInput(l, h)` sees the input of every layer l ≥ 1. Call it inside tf.tidy.
+   * Runs rows [from, from + m) of x, scaled by the normalisation, and returns the last layer's
+   * pre-softmax output, [m, size]. `onLayerInput(l, h)` sees the input of every layer l ≥ 1. Call it
+   * inside tf.tidy.
    */
-  forward(rows: Float32Array, m: number, onLayerInput?: (l: number, h: Tensor2D) => void): Tensor2D;
+  forward(x: StudentInput, from: number, m: number, onLayerInput?: (l: number, h: Tensor2D) => void): Tensor2D;
   dispose(): void;
 }
 
@@ -23,9 +24,14 @@ export function tfjsStudent(tf: Tf, student: Pick<TrainedStudent, 'signature' | 
   const d = student.signature.inputDims;
   const first = firstLayerInput(student.architecture ?? MLP, d);
   const patchIndex = first.patchIndex ? tf.tensor1d(first.patchIndex, 'int32') : undefined;
+  const scale = student.signature.normalisation.scale;
+  /** The scaled rows of one batch, reused from batch to batch (grown to the largest m seen). */
+  let chunk = new Float32Array(0);
   return {
-    forward(rows, m, onLayerInput) {
-      let h: Tensor2D = tf.tensor2d(rows.subarray(0, m * d), [m, d]);
+    forward(x, from, m, onLayerInput) {
+      if (chunk.length < m * d) chunk = new Float32Array(m * d);
+      for (let i = 0, o = from * d; i < m * d; i++) chunk[i] = x.data[o + i]! * scale;
+      let h: Tensor2D = tf.tensor2d(chunk.subarray(0, m * d), [m, d]);
       // A conv student's layer 0 reads im2col patches (architecture.ts).
       if (patchIndex) h = tf.reshape(tf.gather(h, patchIndex, 1), [m * first.positions, first.inDim]);
       // Softmax is skipped: the labels are its argmax, and embeddings are linear.
