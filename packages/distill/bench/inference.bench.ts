@@ -6,6 +6,15 @@
  *   HIDDEN='128;256,256' BATCH='1024,10000' THREADS='1,2' PRECISION='fp32,int8' CALIBRATED='1,0' npx tsx …
  * CALIBRATED=1 (default) quantises activations with ranges measured on the training digits, as
  * trainStudent's students do; 0 with each batch's own range (students saved before calibration).
+ *
+ * Per shape it also prints, before the speed lines:
+ *  - `calibrationSeconds`: what activationRanges costs on CALIBRATION_ROWS training digits (40,000 by
+ *    default: the main job's 10k digits and 30k distortions);
+ *  - `labelsMoved` (with int8 in PRECISION): how many of the 10k test labels differ between batches of 1
+ *    and of 10,000 rows, calibrated and per-batch (the reason for calibration: docs/STUDENTS.md);
+ * and, for the predictor's default (int8, calibrated, 2,048 rows, all threads), `windowMedians`: the
+ * median rate of each consecutive one-second window over SPREAD_SECONDS (default 20; 0 skips), the
+ * spread that made distillStudent time the student over 5 s instead of 1 s.
  */
 import { availableParallelism } from 'node:os';
 import { activationRanges, createStudentPredictor, type StudentPrecision, type TrainedStudent } from '../src/index.ts';
@@ -20,6 +29,8 @@ const threadsList = (process.env.THREADS ?? String(availableParallelism())).spli
 const precisions = (process.env.PRECISION ?? 'fp32,int8').split(',') as StudentPrecision[];
 const minSeconds = Number(process.env.SECONDS ?? 1);
 const calibratedList = (process.env.CALIBRATED ?? '1').split(',').map((c) => c === '1');
+const calibrationRows = Math.min(Number(process.env.CALIBRATION_ROWS ?? 40_000), train.x.rows);
+const spreadSeconds = Number(process.env.SPREAD_SECONDS ?? 20);
 
 function randomStudent(hidden: number[]): TrainedStudent {
   const dims = [784, ...hidden, 10];
@@ -40,9 +51,59 @@ function randomStudent(hidden: number[]): TrainedStudent {
   };
 }
 
+/** Labels of the 10k test digits at `batchRows` rows per onnxruntime run. */
+async function labelsAt(student: TrainedStudent, batchRows: number): Promise<Int32Array> {
+  const predictor = await createStudentPredictor(student, { runtime: 'onnxruntime', threads: 1, batchRows, precision: 'int8' });
+  try {
+    return (await predictor.predict(test.x)).labels!;
+  } finally {
+    await predictor.dispose();
+  }
+}
+
+async function labelsMoved(student: TrainedStudent): Promise<number> {
+  const [one, all] = [await labelsAt(student, 1), await labelsAt(student, test.x.rows)];
+  let moved = 0;
+  for (let i = 0; i < one.length; i++) if (one[i] !== all[i]) moved++;
+  return moved;
+}
+
+/** Medians of consecutive one-second windows of back-to-back predicts of the 10k test digits. */
+async function windowMedians(student: TrainedStudent, seconds: number): Promise<number[]> {
+  const predictor = await createStudentPredictor(student, { runtime: 'onnxruntime', threads: availableParallelism(), batchRows: 2048, precision: 'int8' });
+  const medians: number[] = [];
+  try {
+    await predictor.predict(test.x);
+    for (let w = 0; w < seconds; w++) {
+      const rates: number[] = [];
+      const start = performance.now();
+      while (performance.now() - start < 1000) {
+        const t = performance.now();
+        await predictor.predict(test.x);
+        rates.push(test.x.rows / ((performance.now() - t) / 1000));
+      }
+      rates.sort((a, b) => a - b);
+      medians.push(Math.round(rates[rates.length >> 1]!));
+    }
+  } finally {
+    await predictor.dispose();
+  }
+  return medians;
+}
+
 for (const hidden of hiddens) {
   const uncalibrated = randomStudent(hidden);
-  const calibrated = { ...uncalibrated, activationRanges: await activationRanges(uncalibrated, train.x) };
+  const c0 = performance.now();
+  const calibrated = { ...uncalibrated, activationRanges: await activationRanges(uncalibrated, { ...train.x, rows: calibrationRows, data: train.x.data.subarray(0, calibrationRows * 784) }) };
+  const calibrationSeconds = +((performance.now() - c0) / 1000).toFixed(2);
+  console.log(JSON.stringify({ hidden, calibrationRows, calibrationSeconds }));
+  if (precisions.includes('int8')) {
+    console.log(JSON.stringify({ hidden, labelsMoved: { batches: [1, test.x.rows], of: test.x.rows, calibrated: await labelsMoved(calibrated), perBatch: await labelsMoved(uncalibrated) } }));
+  }
+  if (spreadSeconds > 0) {
+    const medians = await windowMedians(calibrated, spreadSeconds);
+    console.log(JSON.stringify({ hidden, windowMedians: { precision: 'int8', calibrated: true, batchRows: 2048, min: Math.min(...medians), max: Math.max(...medians), maxOverMin: +(Math.max(...medians) / Math.min(...medians)).toFixed(2), medians } }));
+  }
   const dims = [784, ...hidden, 10];
   let macs = 0;
   for (let l = 0; l + 1 < dims.length; l++) macs += dims[l]! * dims[l + 1]!;
