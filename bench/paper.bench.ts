@@ -153,11 +153,20 @@ for (const seed of args['remote-only'] ? [] : seeds) {
   progress(`seed ${seed}: measuring the sgemm floor (${8192}×${m1}·${m1}×${ks[0]})`);
   const before = sgemmGflops(m1, ks[0]!);
   let lastLayer = 0;
+  let layerStart = 0;
+  let lastLine = 0;
   const r = await trainMbn(ds.x, { ...overrides, seed }, {
     onProgress: (p) => {
+      const now = performance.now();
       if (p.stage === 'layer' && p.layer !== lastLayer) {
         lastLayer = p.layer;
+        layerStart = lastLine = now;
         progress(`seed ${seed}: layer ${p.layer}/${p.layers} (k=${p.k})`);
+      } else if (p.stage === 'layer' && p.done > 0 && p.done < p.total && now - lastLine >= 60_000) {
+        // A bottom layer with a large k1 runs for an hour here: a line a minute, with its ETA.
+        lastLine = now;
+        const eta = ((now - layerStart) / p.done) * (p.total - p.done);
+        progress(`seed ${seed}: layer ${p.layer}/${p.layers}: ${p.done}/${p.total} clusterings, ~${Math.round(eta / 60_000)} min left in this layer`);
       } else if (p.stage !== 'layer') progress(`seed ${seed}: ${p.stage}`);
     },
   });
