@@ -166,7 +166,7 @@ for (const seed of args['remote-only'] ? [] : seeds) {
         // A bottom layer with a large k1 runs for an hour here: a line a minute, with its ETA.
         lastLine = now;
         const eta = ((now - layerStart) / p.done) * (p.total - p.done);
-        progress(`seed ${seed}: layer ${p.layer}/${p.layers}: ${p.done}/${p.total} clusterings, ~${Math.round(eta / 60_000)} min left in this layer`);
+        progress(`seed ${seed}: layer ${p.layer}/${p.layers}: ${p.done}/${p.total} ${p.unit ?? 'clusterings'}, ~${Math.round(eta / 60_000)} min left in this layer`);
       } else if (p.stage !== 'layer') progress(`seed ${seed}: ${p.stage}`);
     },
   });

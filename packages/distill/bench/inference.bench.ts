@@ -8,13 +8,14 @@
  * trainStudent's students do; 0 with each batch's own range (students saved before calibration).
  *
  * Per shape it also prints, before the speed lines:
- *  - `calibrationSeconds`: what activationRanges costs on CALIBRATION_ROWS training digits (40,000 by
- *    default: the main job's 10k digits and 30k distortions);
- *  - `labelsMoved` (with int8 in PRECISION): how many of the 10k test labels differ between batches of 1
- *    and of 10,000 rows, calibrated and per-batch (the reason for calibration: docs/STUDENTS.md);
- * and, for the predictor's default (int8, calibrated, 2,048 rows, all threads), `windowMedians`: the
- * median rate of each consecutive one-second window over SPREAD_SECONDS (default 20; 0 skips), the
- * spread that made distillStudent time the student over 5 s instead of 1 s.
+ *  - `calibrationSeconds`: what activationRanges costs on the 60,000 training digits (the calibrated
+ *    student of the speed lines);
+ * and, with int8 in PRECISION:
+ *  - `labelsMoved`: how many of the 10k test labels differ between batches of 1 and of 10,000 rows,
+ *    calibrated and per-batch (the reason for calibration: docs/STUDENTS.md);
+ *  - `windowMedians`, for the predictor's default (int8, calibrated, 2,048 rows, all threads): the
+ *    median rate of each consecutive one-second window over SPREAD_SECONDS (default 20; 0 skips), the
+ *    spread that made distillStudent time the student over 5 s instead of 1 s.
  */
 import { availableParallelism } from 'node:os';
 import { activationRanges, createStudentPredictor, type StudentPrecision, type TrainedStudent } from '../src/index.ts';
@@ -29,7 +30,6 @@ const threadsList = (process.env.THREADS ?? String(availableParallelism())).spli
 const precisions = (process.env.PRECISION ?? 'fp32,int8').split(',') as StudentPrecision[];
 const minSeconds = Number(process.env.SECONDS ?? 1);
 const calibratedList = (process.env.CALIBRATED ?? '1').split(',').map((c) => c === '1');
-const calibrationRows = Math.min(Number(process.env.CALIBRATION_ROWS ?? 40_000), train.x.rows);
 const spreadSeconds = Number(process.env.SPREAD_SECONDS ?? 20);
 
 function randomStudent(hidden: number[]): TrainedStudent {
@@ -94,13 +94,13 @@ async function windowMedians(student: TrainedStudent, seconds: number): Promise<
 for (const hidden of hiddens) {
   const uncalibrated = randomStudent(hidden);
   const c0 = performance.now();
-  const calibrated = { ...uncalibrated, activationRanges: await activationRanges(uncalibrated, { ...train.x, rows: calibrationRows, data: train.x.data.subarray(0, calibrationRows * 784) }) };
+  const calibrated = { ...uncalibrated, activationRanges: await activationRanges(uncalibrated, train.x) };
   const calibrationSeconds = +((performance.now() - c0) / 1000).toFixed(2);
-  console.log(JSON.stringify({ hidden, calibrationRows, calibrationSeconds }));
+  console.log(JSON.stringify({ hidden, calibrationRows: train.x.rows, calibrationSeconds }));
   if (precisions.includes('int8')) {
     console.log(JSON.stringify({ hidden, labelsMoved: { batches: [1, test.x.rows], of: test.x.rows, calibrated: await labelsMoved(calibrated), perBatch: await labelsMoved(uncalibrated) } }));
   }
-  if (spreadSeconds > 0) {
+  if (precisions.includes('int8') && spreadSeconds > 0) {
     const medians = await windowMedians(calibrated, spreadSeconds);
     console.log(JSON.stringify({ hidden, windowMedians: { precision: 'int8', calibrated: true, batchRows: 2048, min: Math.min(...medians), max: Math.max(...medians), maxOverMin: +(Math.max(...medians) / Math.min(...medians)).toFixed(2), medians } }));
   }

@@ -61,12 +61,16 @@ async function pythonLabels(dir: string, precision: 'fp32' | 'int8', embedding: 
   const script = [
     fill(precision === 'fp32' ? session.replace('sig["files"]["int8"]', 'sig["files"]["fp32"]') : session),
     embedding ? fill(head) : '',
+    // Which file the session opened: the precision is in each file's metadata.
+    'print(sess.get_modelmeta().custom_metadata_map["cmbn.precision"])',
     'print(json.dumps([int(v) for v in labels]))',
   ].join('\n');
   const file = join(root, `snippet-${precision}-${embedding ? 'embedding' : 'labels'}.py`);
   await writeFile(file, script);
   const { stdout } = await run(PYTHON, [file], { timeout: 60_000, maxBuffer: 1 << 20 });
-  return JSON.parse(stdout.trim().split('\n').at(-1)!) as number[];
+  const [opened, labels] = stdout.trim().split('\n').slice(-2);
+  expect(opened, 'the file the snippet opened').toBe(precision);
+  return JSON.parse(labels!) as number[];
 }
 
 beforeAll(async () => {
@@ -80,7 +84,7 @@ beforeAll(async () => {
   digits = (await loadDataset('mnist-test', { limit: N })).x;
   npyPath = join(root, 'digits.npy');
   await writeFile(npyPath, encodeNpy(digits));
-}, 60_000);
+});
 afterAll(async () => {
   await db?.drop();
   if (root) await rm(root, { recursive: true, force: true });
@@ -116,6 +120,6 @@ describe("a pulled student in Python's onnxruntime (the docs/STUDENTS.md snippet
         // More than a couple of labels: a constant answer would match whatever the weights were.
         expect(new Set(got).size, `${kind} ${precision}`).toBeGreaterThan(2);
       }
-    }, 120_000);
+    });
   }
 });
