@@ -81,7 +81,8 @@ export interface DistillInput {
   /**
    * Minimum wall time over which the student's throughput is measured (the median pass). Default 5 s:
    * on a shared 2-core machine the median of one-second windows of the same [512,512] predict ranged
-   * 266k–424k points/s within 20 s (2026-12-03), so a 1 s window drew the speedup from one phase of that.
+   * 266k–424k points/s within 20 s (2026-12-03, AMD EPYC; 1,065k–1,200k on an idle Xeon: inference.bench.ts's
+   * windowMedians), so a 1 s window drew the speedup from one phase of that.
    */
   studentTimingSeconds?: number;
   /**
