@@ -20,7 +20,8 @@ import { s3StoreForTest } from './index.ts';
  * once, and the peak is wherever V8 happens to collect it. Over 12 runs on 2026-12-03 the s3 growth
  * ranged 29–72 MiB (queueSize 1 gave 14–50 MiB, no clear gain), and one run, during a CI run with a
  * two-core benchmark beside it, went over the bound (72.4 MiB, from a low baseline). Left as a known
- * risk under load, not loosened; the fix would be multipart parts written from reused buffers.
+ * risk under load, not loosened. Parts written from reused buffers would fix it, but lib-storage
+ * (which issue 9 asks for) has no such mode.
  */
 const TOTAL = 300 * 1000 * 1000;
 const BOUND = 64 * 1024 * 1024;
