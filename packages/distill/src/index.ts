@@ -26,4 +26,4 @@ export { buildStudentOnnx, quantizeColumns, studentGraph, uint8Quantisation } fr
 export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';
 export type { ArchitectureKind, StudentArchitecture, StudentTrainer } from './architecture.ts';
 export { ARCHITECTURE_KINDS, checkArchitecture, DEFAULT_CONV, MLP, STUDENT_TRAINERS, trainerProblem, ZStudentArchitecture } from './architecture.ts';
-export { handSetStudent, tinyStudent } from './tiny-student.ts';
+export { handSetStudent, mnistShapedStudent, tinyStudent } from './tiny-student.ts';

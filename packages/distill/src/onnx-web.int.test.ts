@@ -17,8 +17,7 @@ import { readMnist } from './mnist-fixture.ts';
 import { activationRanges } from './calibrate.ts';
 import { createStudentPredictor } from './predictor.ts';
 import { loadStudent, saveStudent } from './student-files.ts';
-import { handSetStudent } from './tiny-student.ts';
-import type { TrainedStudent } from './types.ts';
+import { mnistShapedStudent } from './tiny-student.ts';
 
 const CHROMIUM = process.env.CMBN_CHROMIUM ?? '/usr/bin/chromium';
 const DOC = fileURLToPath(new URL('../../../docs/STUDENTS.md', import.meta.url));
@@ -31,15 +30,6 @@ let server: Server;
 let base: string;
 let browser: Browser;
 let pixels: Uint8Array;
-
-/** A 784 → 32 → 10 labels student with fixed weights: MNIST-shaped, no training needed. */
-function student(): TrainedStudent {
-  const w = (n: number, s: number, scale: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(s * 13 + i * 2.3) * scale);
-  return handSetStudent([
-    { weight: w(784 * 32, 1, 0.1), bias: w(32, 2, 0.1), inDim: 784, outDim: 32, activation: 'relu' },
-    { weight: w(32 * 10, 3, 0.5), bias: w(10, 4, 0.1), inDim: 32, outDim: 10, activation: 'softmax' },
-  ]);
-}
 
 /** The doc's ```js block under "## Browser (onnxruntime-web)". */
 async function docSnippet(): Promise<string> {
@@ -95,10 +85,10 @@ beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'cmbn-onnx-web-'));
   pixels = readMnist('t10k', N).x.data;
   // What trainStudent returns (calibrated: the QDQ int8 graph), and a student saved before calibration.
-  const calibrated = student();
+  const calibrated = mnistShapedStudent();
   calibrated.activationRanges = await activationRanges(calibrated, { rows: N, cols: 784, dtype: 'uint8', data: pixels });
   await saveStudent(calibrated, join(root, 'calibrated'));
-  await saveStudent(student(), join(root, 'uncalibrated'));
+  await saveStudent(mnistShapedStudent(), join(root, 'uncalibrated'));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'], headless: true });
 }, 60_000);
 afterAll(async () => {

@@ -28,3 +28,17 @@ export function tinyStudent(seed: number, weightScale = 0.5): TrainedStudent {
     { weight: w(4 * 3), bias: w(3), inDim: 4, outDim: 3, activation: 'softmax' },
   ]);
 }
+
+/**
+ * A 784 → 32 → 10 student with fixed sin-shaped weights: MNIST-shaped, so the docs' snippets can run
+ * on real digits, with no training. 'labels' ends in softmax; 'embedding' emits the 10 values.
+ */
+export function mnistShapedStudent(kind: 'labels' | 'embedding' = 'labels'): TrainedStudent {
+  const w = (n: number, s: number, scale: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(s * 13 + i * 2.3) * scale);
+  const s = handSetStudent([
+    { weight: w(784 * 32, 1, 0.1), bias: w(32, 2, 0.1), inDim: 784, outDim: 32, activation: 'relu' },
+    { weight: w(32 * 10, 3, 0.5), bias: w(10, 4, 0.1), inDim: 32, outDim: 10, activation: kind === 'labels' ? 'softmax' : 'linear' },
+  ]);
+  if (kind === 'embedding') s.signature = { ...s.signature, output: { kind: 'embedding', size: 10 } };
+  return s;
+}

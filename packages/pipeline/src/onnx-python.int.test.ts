@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { encodeNpy, loadDataset, type Matrix } from '@cmbn/data';
-import { activationRanges, createStudentPredictor, handSetStudent, loadStudent, readStudentMeta, saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { activationRanges, createStudentPredictor, loadStudent, mnistShapedStudent, readStudentMeta, saveStudent, type TrainedStudent } from '@cmbn/distill';
 import { createTestDatabase, getDb, type TestDatabase } from '@cmbn/registry';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { centroidHead, createStudentLabeler, isCentroidHead, publishStudent, pullStudent } from './index.ts';
@@ -31,15 +31,12 @@ let root: string;
 let store: FileArtifactStore;
 let digits: Matrix;
 let npyPath: string;
+/** The doc's two ```python blocks, read once. */
+let blocks: [string, string];
 
-/** A 784 → 32 → out student with fixed weights: MNIST-shaped, no training needed; calibrated as trainStudent leaves it. */
+/** An MNIST-shaped hand-set student, calibrated as trainStudent leaves it. */
 async function student(kind: 'labels' | 'embedding'): Promise<TrainedStudent> {
-  const w = (n: number, s: number, scale: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(s * 13 + i * 2.3) * scale);
-  const s = handSetStudent([
-    { weight: w(784 * 32, 1, 0.1), bias: w(32, 2, 0.1), inDim: 784, outDim: 32, activation: 'relu' },
-    { weight: w(32 * 10, 3, 0.5), bias: w(10, 4, 0.1), inDim: 32, outDim: 10, activation: kind === 'labels' ? 'softmax' : 'linear' },
-  ]);
-  if (kind === 'embedding') s.signature = { ...s.signature, output: { kind: 'embedding', size: 10 } };
+  const s = mnistShapedStudent(kind);
   s.activationRanges = await activationRanges(s, digits as Matrix & { dtype: 'uint8' });
   return s;
 }
@@ -55,7 +52,7 @@ async function docBlocks(): Promise<[string, string]> {
 
 /** Runs the doc's blocks on a pulled directory in Python and returns the labels they end with. */
 async function pythonLabels(dir: string, precision: 'fp32' | 'int8', embedding: boolean): Promise<number[]> {
-  const [session, head] = await docBlocks();
+  const [session, head] = blocks;
   const fill = (code: string) => code.replaceAll('DIR/', `${dir}/`).replaceAll('"digits.npy"', JSON.stringify(npyPath));
   expect(session).toContain('sig["files"]["int8"]');
   const script = [
@@ -75,8 +72,9 @@ async function pythonLabels(dir: string, precision: 'fp32' | 'int8', embedding: 
 
 beforeAll(async () => {
   if (!existsSync(PYTHON)) {
-    throw new Error(`no Python at ${PYTHON}: python3 -m venv .venv-py && .venv-py/bin/pip install onnxruntime numpy (or set CMBN_PYTHON); .ci/run does this`);
+    throw new Error(`no Python at ${PYTHON}: python3 -m venv .venv-py && .venv-py/bin/pip install 'onnxruntime==1.30.*' numpy (or set CMBN_PYTHON); .ci/run does this`);
   }
+  blocks = await docBlocks();
   db = await createTestDatabase();
   getDb(db.url);
   root = await mkdtemp(join(tmpdir(), 'cmbn-onnx-python-'));
