@@ -15,13 +15,14 @@ const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
 describe('failures', () => {
   it('retries the shard of a worker killed with SIGKILL mid-shard and keeps the modelHash', async () => {
     const ds = await loadDataset('mnist-train', { limit: 400 });
-    // The victim starts alone, so the first shard is surely its own, and waits 30 s inside each
-    // shard, so it is still mid-shard when killed, however slowly the rescuer starts. (With both
-    // started together under load, the rescuer once took every layer-1 shard first.)
+    // The victim starts alone, so the first shard is surely its own, and waits 10 minutes inside
+    // each shard (longer than the rescuer's start may take, up to spawnWorker's 60 s, under any load),
+    // so it is still mid-shard when killed. (With both started together under load, the rescuer
+    // once took every layer-1 shard first; with a 30 s wait a slow start could outlast it.)
     const [local, up, victim] = await Promise.all([
       trainMbn(ds.x, PARAMS, { threads: 1 }),
       upload(t.a, encodeNpy(ds.x), 'name=mnist400'),
-      t.spawnWorker({ testDelayMs: 30_000, ...FAST_STALL }),
+      t.spawnWorker({ testDelayMs: 600_000, ...FAST_STALL }),
     ]);
     const sub = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     expect(sub.status).toBe(201);
@@ -74,7 +75,7 @@ describe('failures', () => {
     const ds = await loadDataset('mnist-train', { limit: 200 });
     const [up, slow] = await Promise.all([
       upload(t.a, encodeNpy(ds.x), 'name=mnist200'),
-      t.spawnWorker({ testDelayMs: 10_000 }),
+      t.spawnWorker({ testDelayMs: 600_000 }),
     ]);
     // Only the slow worker may take shards of this run.
     await Promise.all(t.workers.filter((w) => w !== slow).map((w) => stop(w)));
@@ -83,9 +84,10 @@ describe('failures', () => {
     await until('a shard running', async () => (await listShards(runId, 1, { status: 'RUNNING' }))[0], 20_000, 25);
     const cancel = await t.a.json(`/v1/runs/${runId}/cancel`, { method: 'POST' });
     expect(cancel.body.status).toBe('CANCELLED');
-    // Aborted long before its 10 s delay is over.
-    await slow.waitFor(/shard aborted: run .* was cancelled|was cancelled/, 5_000);
-    const run = await waitForRun(t.a, runId, 5_000);
+    // Aborted long before its 10-minute delay is over (the outer bound is generous for load, and
+    // still a tenth of the delay, so a shard that ran its delay out cannot pass).
+    await slow.waitFor(/shard aborted: run .* was cancelled|was cancelled/, 60_000);
+    const run = await waitForRun(t.a, runId, 30_000);
     expect(run.status).toBe('CANCELLED');
     const metrics = await (await t.a('/metrics')).text();
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);

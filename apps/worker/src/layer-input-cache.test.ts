@@ -36,7 +36,17 @@ describe('LayerInputCache', () => {
     const cache = new LayerInputCache(store, join(dir, 'cache'));
     const code = await cache.get({ kind: 'code', sha256, rows: 2, V: 3, k: 9 });
     expect(code).toMatchObject({ kind: 'code', n: 2, V: 3, k: 9 });
-    await expect(cache.get({ kind: 'code', sha256, rows: 3, V: 2, k: 9 })).resolves.toBeDefined(); // same sha: cached
+    // The same bytes asked for again with the shape they have: the cached input, no second read.
+    await expect(cache.get({ kind: 'code', sha256, rows: 2, V: 3, k: 9 })).resolves.toBe(code);
+    expect(cache.downloads).toBe(1);
+    // A cache hit is checked against the asking ref as a load is: another shape or k is refused.
+    await expect(cache.get({ kind: 'code', sha256, rows: 3, V: 2, k: 9 })).rejects.toThrow(BadInputError);
+    await expect(cache.get({ kind: 'code', sha256, rows: 3, V: 2, k: 9 })).rejects.toThrow(/shape 2×3 \(k 9\), expected 3×2 \(k 9\)/);
+    await expect(cache.get({ kind: 'code', sha256, rows: 2, V: 3, k: 8 })).rejects.toThrow(/expected 2×3 \(k 8\)/);
+    await expect(cache.get({ kind: 'dense', sha256, rows: 2, cols: 3 })).rejects.toThrow(/a layer code, expected 2×3/);
+    // The refusals did not evict the good entry.
+    await expect(cache.get({ kind: 'code', sha256, rows: 2, V: 3, k: 9 })).resolves.toBe(code);
+    expect(cache.downloads).toBe(1);
     const other = new LayerInputCache(store, join(dir, 'cache'));
     await expect(other.get({ kind: 'code', sha256, rows: 3, V: 2, k: 9 })).rejects.toThrow(/shape 2×3, expected 3×2/);
   });

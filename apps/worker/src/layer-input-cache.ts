@@ -17,6 +17,22 @@ function toShared<T extends Uint8Array | Uint16Array | Float32Array>(a: T): T {
 /** Thrown for an input that no retry can fix (corrupt, missing, malformed, wrong shape): @cmbn/jobs' taxonomy. */
 export { BadInputError };
 
+/** `input` when it has the shape `ref` names, else the BadInputError that loading it for `ref` would give. */
+function checkShape(input: LayerInput, ref: TLayerInputRef): LayerInput {
+  const what = `layer input ${ref.sha256}`;
+  if (ref.kind === 'dense') {
+    if (input.kind !== 'dense' || input.n !== ref.rows || input.d !== ref.cols) {
+      throw new BadInputError(`${what}: ${input.kind === 'dense' ? `${input.n}×${input.d}` : 'a layer code'}, expected ${ref.rows}×${ref.cols}`);
+    }
+    return input;
+  }
+  if (input.kind !== 'code' || input.n !== ref.rows || input.V !== ref.V || input.k !== ref.k) {
+    const got = input.kind === 'code' ? `shape ${input.n}×${input.V} (k ${input.k})` : 'a dense matrix';
+    throw new BadInputError(`${what}: ${got}, expected ${ref.rows}×${ref.V} (k ${ref.k})`);
+  }
+  return input;
+}
+
 /**
  * Layer inputs by sha256: each is fetched and parsed once per worker process (concurrent jobs of
  * one layer share the in-flight load), kept in memory for the current and the previous layer, and
@@ -34,13 +50,14 @@ export class LayerInputCache {
   ) {}
 
   get(ref: TLayerInputRef): Promise<LayerInput> {
-    let p = this.mem.get(ref.sha256);
-    if (!p) {
-      p = this.load(ref);
-      this.mem.set(ref.sha256, p);
-      p.catch(() => this.mem.delete(ref.sha256));
-      while (this.mem.size > this.keep) this.mem.delete(this.mem.keys().next().value!);
-    }
+    const hit = this.mem.get(ref.sha256);
+    // A hit was parsed against the first ref that asked for these bytes; a later ref that names
+    // another shape is refused as a load would refuse it, not handed the first ref's input.
+    if (hit) return hit.then((input) => checkShape(input, ref));
+    const p = this.load(ref);
+    this.mem.set(ref.sha256, p);
+    p.catch(() => this.mem.delete(ref.sha256));
+    while (this.mem.size > this.keep) this.mem.delete(this.mem.keys().next().value!);
     return p;
   }
 

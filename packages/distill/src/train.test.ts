@@ -44,15 +44,17 @@ describe('trainStudent', () => {
     expect(a.layers[0]!.weight).not.toEqual(c.layers[0]!.weight);
   });
 
-  it('stops early and restores the best epoch (patience 0 on a rising validation loss)', async () => {
+  it('stops early and restores the best epoch (patience 1 on a rising validation loss)', async () => {
     const data = blobs(300, 8, 3, 9, 0.5);
     // An absurd learning rate makes the validation loss go up after the first epochs.
     const s = { ...spec, epochs: 30, patience: 1, learningRate: 0.5 };
     const student = await trainStudent(data.x, { kind: 'labels', labels: data.labels, classes: 3 }, s);
     const vl = student.history.valLoss;
     const bestEpoch = vl.indexOf(Math.min(...vl));
-    expect(student.epochs).toBeLessThanOrEqual(30);
-    if (student.epochs < 30) expect(student.epochs - 1 - bestEpoch).toBe(2);
+    // It stopped early (well before the 30 allowed), patience + 1 = 2 epochs after its best one.
+    expect(student.epochs).toBeLessThan(30);
+    expect(student.epochs - 1 - bestEpoch).toBe(2);
+    // That the weights returned are the best epoch's is checked on scripted losses in epochs.test.ts.
   });
 
   it('learns an embedding target (MSE on standardised targets, de-standardised outputs)', async () => {
