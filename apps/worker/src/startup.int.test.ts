@@ -115,6 +115,55 @@ describe('cmbn worker start-up probe of the artifact store', () => {
     }
   });
 
+  it('a distill worker whose DATABASE_URL does not answer starts, and says so in one warning line naming the database and the fix', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const port = (srv.address() as { port: number }).port;
+        srv.close(() => resolve(port));
+      });
+    });
+    const c = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'shard,distill', DATABASE_URL: `postgresql://postgres:s3cret@127.0.0.1:${closed}/cmbn` }));
+    try {
+      await c.line(/worker ready/, EXIT_DEADLINE_MS);
+      const warning = JSON.parse(await c.line(/distill jobs register students/, EXIT_DEADLINE_MS)) as { level: number; msg: string; database: string };
+      expect(warning.level).toBe(40); // pino's warn
+      expect(warning.database).toBe(`127.0.0.1:${closed}/cmbn`);
+      expect(warning.msg).toMatch(
+        new RegExp(`^distill jobs register students in Postgres at 127\\.0\\.0\\.1:${closed}/cmbn, which did not answer \\(Can't reach database server at 127\\.0\\.0\\.1:${closed}\\); set DATABASE_URL to the registry's database, or CMBN_WORKER_JOBS=shard`),
+      );
+      expect(c.stdout() + c.stderr()).not.toContain('s3cret');
+      // A database that is up but not there is named as such.
+      const missing = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'distill', DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/cmbn_no_such_db' }));
+      try {
+        expect(await missing.line(/distill jobs register students/, EXIT_DEADLINE_MS)).toMatch(/at 127\.0\.0\.1:5432\/cmbn_no_such_db, which did not answer \(database \\"cmbn_no_such_db\\" does not exist\)/);
+      } finally {
+        missing.kill();
+      }
+      // A warning, not an exit: the shard queue is served, and SIGTERM still ends it cleanly.
+      c.proc.kill('SIGTERM');
+      expect(await c.exit(EXIT_DEADLINE_MS)).toBe(0);
+    } finally {
+      c.kill();
+    }
+  });
+
+  it('a distill worker whose registry answers starts without that warning', async () => {
+    // The database the tests use (the default's `cmbn` need not exist on a test machine).
+    const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+    const c = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'shard,distill', DATABASE_URL: databaseUrl }));
+    try {
+      await c.line(/worker ready/, EXIT_DEADLINE_MS);
+      const ok = JSON.parse(await c.line(/registry: Postgres at .* answers/, EXIT_DEADLINE_MS)) as { level: number; database: string };
+      expect(ok.level).toBe(30);
+      expect(ok.database).toBe(`${new URL(databaseUrl).hostname}:${new URL(databaseUrl).port || '5432'}${new URL(databaseUrl).pathname}`);
+      c.proc.kill('SIGTERM');
+      expect(await c.exit(EXIT_DEADLINE_MS)).toBe(0);
+      expect(c.stdout() + c.stderr()).not.toMatch(/which did not answer/);
+    } finally {
+      c.kill();
+    }
+  });
+
   it('starts against a good s3rver (shard jobs only when CMBN_WORKER_JOBS=shard) and stops cleanly on SIGTERM', async () => {
     const c = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'shard' }));
     try {

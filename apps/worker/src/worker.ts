@@ -65,6 +65,49 @@ export interface WorkerHandle {
   close(): Promise<void>;
 }
 
+/** How long the start-up probe of a distill worker's registry waits for Postgres. */
+const REGISTRY_PROBE_MS = 10_000;
+
+/** `host:port/database` of a Postgres URL: what a log line may name (no user, no password). */
+function databaseWhere(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
+  } catch {
+    return 'an unparsable DATABASE_URL';
+  }
+}
+
+/**
+ * A distill worker registers students in Postgres, and DATABASE_URL has a default
+ * (127.0.0.1:5432), so a worker started on another host without it would otherwise fail only at
+ * its first distill job. One query at start-up, without holding the start-up up (a database that
+ * is restarting is retried by the jobs themselves): one line either way, a warning naming the
+ * database and the fix when it fails.
+ */
+async function probeRegistry(url: string, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${REGISTRY_PROBE_MS / 1000} s`)), REGISTRY_PROBE_MS);
+      timer.unref();
+    });
+    await Promise.race([getDb(url).$queryRaw`SELECT 1`, timeout]);
+    log.info({ database: databaseWhere(url) }, `registry: Postgres at ${databaseWhere(url)} answers (distill jobs register students there)`);
+  } catch (err) {
+    const where = databaseWhere(url);
+    // Prisma's text is several lines of invocation; its driver's own message is the reason.
+    const text = String((err as Error).message ?? err);
+    const reason = /Message: `([^`]*)`/.exec(text)?.[1] ?? text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+    log.warn(
+      { database: where, err: reason },
+      `distill jobs register students in Postgres at ${where}, which did not answer (${reason}); set DATABASE_URL to the registry's database, or CMBN_WORKER_JOBS=shard on a host without one`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandle> {
   const log = opts.logger ?? createLogger('info', 'cmbn-worker');
   const concurrency = opts.concurrency ?? 1;
@@ -165,6 +208,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
 
   const backend = Promise.resolve(backendName);
   log.info({ workerId, backend: backendName, concurrency, prefix: opts.prefix, jobs: [...jobs], artifacts: store.url }, `worker ready: dense backend ${backendName}`);
+  if (jobs.has('distill')) void probeRegistry(opts.databaseUrl, log);
 
   let closing: Promise<void> | undefined;
   return {
