@@ -85,7 +85,7 @@ function databaseWhere(url: string): string {
  * is restarting is retried by the jobs themselves): one line either way, a warning naming the
  * database and the fix when it fails.
  */
-async function probeRegistry(url: string, log: Logger): Promise<void> {
+async function probeRegistry(url: string, log: Logger, closing: () => boolean): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -95,6 +95,7 @@ async function probeRegistry(url: string, log: Logger): Promise<void> {
     await Promise.race([getDb(url).$queryRaw`SELECT 1`, timeout]);
     log.info({ database: databaseWhere(url) }, `registry: Postgres at ${databaseWhere(url)} answers (distill jobs register students there)`);
   } catch (err) {
+    if (closing()) return; // closeDb() during the probe: not the database's fault
     const where = databaseWhere(url);
     // Prisma's text is several lines of invocation; its driver's own message is the reason.
     const text = String((err as Error).message ?? err);
@@ -208,7 +209,8 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
 
   const backend = Promise.resolve(backendName);
   log.info({ workerId, backend: backendName, concurrency, prefix: opts.prefix, jobs: [...jobs], artifacts: store.url }, `worker ready: dense backend ${backendName}`);
-  if (jobs.has('distill')) void probeRegistry(opts.databaseUrl, log);
+  // (The callback reads `closing`, declared below, only after the probe's first await.)
+  if (jobs.has('distill')) void probeRegistry(opts.databaseUrl, log, () => closing !== undefined);
 
   let closing: Promise<void> | undefined;
   return {
