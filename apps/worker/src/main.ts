@@ -1,28 +1,14 @@
 /** `cmbn worker` / `node --import tsx apps/worker/src/main.ts`: one worker process. */
 import { readWorkerEnv } from './env.ts';
 import { createLogger } from './logger.ts';
-import { startWorker } from './worker.ts';
+import { startWorker, type WorkerHandle } from './worker.ts';
 
 export async function runWorkerProcess(overrides: { concurrency?: number } = {}): Promise<void> {
   const env = readWorkerEnv();
   const log = createLogger(env.LOG_LEVEL, 'cmbn-worker');
-  const handle = await startWorker({
-    redisUrl: env.REDIS_URL,
-    databaseUrl: env.DATABASE_URL,
-    jobs: env.CMBN_WORKER_JOBS,
-    artifacts: env.CMBN_ARTIFACTS,
-    prefix: env.CMBN_QUEUE_PREFIX,
-    concurrency: overrides.concurrency ?? env.CMBN_WORKER_CONCURRENCY,
-    threads: env.CMBN_WORKER_THREADS,
-    cacheDir: env.CMBN_WORKER_CACHE,
-    lockDurationMs: env.CMBN_LOCK_DURATION_MS,
-    stalledIntervalMs: env.CMBN_STALLED_INTERVAL_MS,
-    prefer: env.CMBN_DENSE_BACKEND,
-    testDelayMs: env.CMBN_WORKER_TEST_DELAY_MS,
-    distillLockDurationMs: env.CMBN_DISTILL_LOCK_DURATION_MS,
-    ...(env.CMBN_WORKER_TEST_DISTILL_CRASH ? { testDistillCrash: env.CMBN_WORKER_TEST_DISTILL_CRASH } : {}),
-    logger: log,
-  });
+  // Installed before the start-up, so that a signal during it (Redis unreachable, say) ends the
+  // process through this path, not through Node's default: with nothing to close yet, at once.
+  const started: { handle?: WorkerHandle } = {};
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {
@@ -30,6 +16,11 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
       process.exit(1);
     }
     stopping = true;
+    const handle = started.handle;
+    if (handle === undefined) {
+      log.warn({ signal }, 'signal during start-up: exiting');
+      process.exit(1);
+    }
     const graceMs = env.CMBN_SHUTDOWN_GRACE_MS;
     log.info({ signal, graceMs }, 'shutting down: finishing active shards');
     // worker.close() waits for the active shards and for Redis: with Redis down it never returns.
@@ -49,6 +40,24 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  started.handle = await startWorker({
+    redisUrl: env.REDIS_URL,
+    databaseUrl: env.DATABASE_URL,
+    jobs: env.CMBN_WORKER_JOBS,
+    artifacts: env.CMBN_ARTIFACTS,
+    prefix: env.CMBN_QUEUE_PREFIX,
+    concurrency: overrides.concurrency ?? env.CMBN_WORKER_CONCURRENCY,
+    threads: env.CMBN_WORKER_THREADS,
+    cacheDir: env.CMBN_WORKER_CACHE,
+    lockDurationMs: env.CMBN_LOCK_DURATION_MS,
+    stalledIntervalMs: env.CMBN_STALLED_INTERVAL_MS,
+    prefer: env.CMBN_DENSE_BACKEND,
+    testDelayMs: env.CMBN_WORKER_TEST_DELAY_MS,
+    distillLockDurationMs: env.CMBN_DISTILL_LOCK_DURATION_MS,
+    ...(env.CMBN_WORKER_TEST_DISTILL_CRASH ? { testDistillCrash: env.CMBN_WORKER_TEST_DISTILL_CRASH } : {}),
+    logger: log,
+  });
+  // A signal that came while startWorker ran has already exited the process.
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -200,6 +200,11 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   // One student at a time per process: training already uses every core.
   if (jobs.has('distill')) consume('distill', { concurrency: 1, lockDurationMs: opts.distillLockDurationMs ?? 120_000 });
 
+  // Ready means connected: BullMQ (5.81, taskforcesh/bullmq#3691) removes a connection's listeners
+  // when it is closed while still initialising, and the init's rejection is then emitted as an
+  // 'error' with no listener, which kills the process; a SIGTERM soon after start-up, with Redis
+  // gone, did that (shutdown.int.test.ts). Once initialised, a connection closes without it.
+  await Promise.all(workers.map((w) => w.waitUntilReady()));
   await subscriber.subscribe(cancelChannel(opts.prefix));
   subscriber.on('message', (_ch, runId: string) => {
     for (const [jobId, r] of active) {
