@@ -8,6 +8,8 @@
  * subset, rate per FLOP) and numpy's BLAS sgemm when python3 + numpy exist. FLOP = 2·n·k·d.
  * Sparse: an upper-layer assignment (n=4096, Vp=400, kp=1428, k=714, a=0.5) with inverted lists
  * against a naive all-centres × Vp loop (on a row subset, rate per point).
+ * Dense, large k (with the addon): 2048 × k × 392 for k = 5000 and 20000, the addon's column tiles
+ * against its former whole-row chunks, interleaved, with identical candidates checked.
  * Medians of several reps after a warm-up. Table on stderr; with --json one JSON object on stdout.
  */
 import { spawnSync } from 'node:child_process';
@@ -16,6 +18,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BlasDenseBackend, createDenseStats, JsReferenceDenseBackend, nearestCentresDense, OrtDenseBackend } from '../src/index.ts';
+import { blasChunkRows, blasColTile } from '../src/blas-backend.ts';
 import { buildSparseCentreIndex } from '../src/sparse-centre-index.ts';
 import { assignSparse } from '../src/nearest-centres-sparse.ts';
 import { drawSparseClustering, rng } from '../src/test-helpers.ts';
@@ -125,6 +128,49 @@ const blasRawSgemmGflops = blasSgemmS === undefined ? null : flop / blasSgemmS /
 const toBlas = (g: number | null): number | null => (g === null || blas === null ? null : g / blas);
 const jsReferenceGflops = (2 * jsRows * k * d) / jsS / 1e9;
 
+// ---------------------------------------------------------------- dense, large k
+// The bottom layer's shape with a large k1 (d = 392, MNIST's a·784): the addon's column tiles
+// (blasChunkRows × blasColTile scores per sgemm) against the whole-row chunks it used before
+// (max(64, 512Ki/k) rows × all k columns), the same addon, interleaved, identical output checked.
+const largeK: Array<{ k: number; tiledGflops: number; wholeRowGflops: number; ratio: number; tiled: string; wholeRow: string }> = [];
+if (blasBackend) {
+  const ln = 2048, ld = 392, K = 4;
+  const lxAll = readMnist(ln, 30_000);
+  const lx = new Float32Array(ln * ld);
+  for (let i = 0; i < ln; i++) for (let l = 0; l < ld; l++) lx[i * ld + l] = lxAll[i * d + 2 * l]!;
+  for (const lk of [5000, 20000]) {
+    const lc = readMnist(lk, 0);
+    const lct = new Float32Array(ld * lk);
+    const lh = new Float32Array(lk);
+    for (let j = 0; j < lk; j++) {
+      let s2 = 0;
+      for (let l = 0; l < ld; l++) {
+        const v = lc[j * d + 2 * l]!;
+        lct[l * lk + j] = v;
+        s2 += v * v;
+      }
+      lh[j] = s2 / 2;
+    }
+    const runs = [
+      { rows: blasChunkRows(lk), tile: blasColTile(lk) },
+      { rows: Math.max(64, Math.floor((512 * 1024) / lk)), tile: lk },
+    ].map((c) => ({ ...c, values: new Float32Array(ln * K), indices: new Int32Array(ln * K) }));
+    const [tiledS, wholeS] = await mediansInterleaved(5, runs.map((r) => () => blasBackend.addon.topK(lx, ln, ld, lct, lh, lk, K, r.values, r.indices, r.rows, r.tile)));
+    for (let i = 0; i < ln * K; i++) {
+      if (runs[0]!.indices[i] !== runs[1]!.indices[i] || runs[0]!.values[i] !== runs[1]!.values[i]) throw new Error(`column tiles disagree with whole rows at k=${lk}, entry ${i}`);
+    }
+    const lflop = 2 * ln * lk * ld;
+    largeK.push({
+      k: lk,
+      tiledGflops: lflop / tiledS! / 1e9,
+      wholeRowGflops: lflop / wholeS! / 1e9,
+      ratio: wholeS! / tiledS!,
+      tiled: `${runs[0]!.rows}×${runs[0]!.tile}`,
+      wholeRow: `${runs[1]!.rows}×${runs[1]!.tile}`,
+    });
+  }
+}
+
 // ---------------------------------------------------------------- sparse
 // Codes with cluster structure, as a real lower layer has: each point belongs to one of 10 latent
 // classes; clustering u gives class c a home id, taken with probability 0.3 (else a uniform id).
@@ -191,6 +237,7 @@ const result = {
   sparseNaivePointsPerSecond,
   sparseSpeedup: sparsePointsPerSecond / sparseNaivePointsPerSecond,
   threads: ort.threads,
+  largeK,
 };
 
 const f = (v: number | null, digits = 1): string => (v === null ? 'n/a' : v.toFixed(digits));
@@ -206,6 +253,10 @@ const rows: Array<[string, string]> = [
   ['  nearestCentresDense (OpenBLAS) / numpy', f(result.blasDenseRatioToBlas, 2)],
   ['  OpenBLAS raw sgemm (1 thread) / numpy', f(result.blasRawSgemmRatioToBlas, 2)],
   [`js-reference full path (${jsRows} rows)`, `${f(jsReferenceGflops, 2)} GFLOP/s`],
+  ...largeK.map((r): [string, string] => [
+    `addon topK 2048×${r.k}×392, column tiles ${r.tiled} vs whole rows ${r.wholeRow}`,
+    `${f(r.tiledGflops)} vs ${f(r.wholeRowGflops)} GFLOP/s = ${f(r.ratio, 2)}× (identical)`,
+  ]),
   [`sparse n=${sn} Vp=${Vp} kp=${kp} k=${sk} a=${a} (inverted lists)`, `${f(sparsePointsPerSecond, 0)} points/s, ${f(sparseGops, 3)} Gops (${f(accumulations / sn, 0)} ops/point)`],
   [`sparse naive all-centres loop (${naiveRows} rows)`, `${f(sparseNaivePointsPerSecond, 0)} points/s`],
   ['  sparse speedup', `${f(result.sparseSpeedup, 1)}×`],

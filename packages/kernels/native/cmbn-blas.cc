@@ -5,8 +5,9 @@
 // sgemm: cblas_sgemm in place on the caller's Float32Arrays, row-major.
 // topK / topKAsync: S = X·Ct − h in float32 (the same Sub rounding as the ORT graph), then the top K
 // of each row, best first, strict '>' so that among equal scores the lower index comes first (as
-// js-reference-backend.ts). Rows go through sgemm in chunks of `chunkRows`, so the chunk×k score block
-// stays in cache for the scan and never reaches JS.
+// js-reference-backend.ts). Rows go through sgemm in chunks of `chunkRows` and columns in tiles of
+// `colTile`, so the chunk×tile score block stays in cache for the scan and never reaches JS.
+// abi(): 2 since topK takes colTile; blas-backend.ts refuses an older build (rebuild it).
 //
 // Threads: OpenBLAS is set to 1 thread at load (openblas_set_num_threads is process-wide), so every
 // call runs entirely on the thread that makes it. Concurrent calls from several worker_threads or
@@ -72,7 +73,7 @@ struct TopKJob {
   const float *x, *ct, *h;
   float *values;
   int32_t *indices;
-  int32_t n, d, k, K, chunkRows;
+  int32_t n, d, k, K, chunkRows, colTile;
   bool failed = false;  // out of memory for the score buffer
   // async only
   napi_async_work work = nullptr;
@@ -96,46 +97,62 @@ void runTopK(TopKJob *job) {
   const size_t k = job->k, K = job->K, d = job->d;
   // No more rows than the call has: a one-point predict should not allocate a whole chunk of scores.
   const size_t chunk = std::min<size_t>(job->chunkRows, job->n > 0 ? job->n : 1);
-  float *s = static_cast<float *>(std::malloc(chunk * k * sizeof(float)));
-  if (!s) {
+  // Columns per sgemm: a chunk×tile score block, so a large k does not force thin row chunks (each
+  // sgemm packs its whole column range of ct, which at k = 35000 is 55 MB for 64 rows). At least K
+  // columns, so the first tile fills every row's list.
+  const size_t tile = std::max<size_t>(K, std::min<size_t>(job->colTile, k));
+  float *s = static_cast<float *>(std::malloc(chunk * tile * sizeof(float)));
+  float *bvs = static_cast<float *>(std::malloc(chunk * K * sizeof(float)));
+  int32_t *bis = static_cast<int32_t *>(std::malloc(chunk * K * sizeof(int32_t)));
+  if (!s || !bvs || !bis) {
+    std::free(s);
+    std::free(bvs);
+    std::free(bis);
     job->failed = true;
     return;
   }
-  float bv[kMaxK];
-  int32_t bi[kMaxK];
   for (size_t r0 = 0; r0 < static_cast<size_t>(job->n); r0 += chunk) {
     const size_t nb = r0 + chunk <= static_cast<size_t>(job->n) ? chunk : job->n - r0;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nb), job->k, job->d, 1.0f, job->x + r0 * d, job->d, job->ct,
-                job->k, 0.0f, s, job->k);
-    for (size_t b = 0; b < nb; b++) {
-      const float *row = s + b * k;
-      // The first K scores fill the list by insertion, then a score enters only if it beats the K-th.
-      size_t filled = 0;
-      size_t j = 0;
-      for (; j < k && filled < K; j++) {
-        insertFrom(bv, bi, filled++, row[j] - job->h[j], static_cast<int32_t>(j));
+    // Tiles in ascending column order, each row's list carried across them: the same scan, score by
+    // score in index order, as one pass over the whole row (so ties still go to the lowest index).
+    for (size_t j0 = 0; j0 < k; j0 += tile) {
+      const size_t kt = std::min(tile, k - j0);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(nb), static_cast<int>(kt), job->d, 1.0f, job->x + r0 * d,
+                  job->d, job->ct + j0, job->k, 0.0f, s, static_cast<int>(kt));
+      const float *h = job->h + j0;
+      for (size_t b = 0; b < nb; b++) {
+        const float *row = s + b * kt;
+        float *bv = bvs + b * K;
+        int32_t *bi = bis + b * K;
+        size_t t = 0;
+        if (j0 == 0) {
+          // The first K scores fill the list by insertion (kt >= K), then a score enters only if it beats the K-th.
+          for (; t < K; t++) insertFrom(bv, bi, t, row[t] - h[t], static_cast<int32_t>(t));
+        }
+        float worst = bv[K - 1];
+        for (; t < kt; t++) {
+          const float v = row[t] - h[t];
+          if (!(v > worst)) continue;
+          insertFrom(bv, bi, K - 1, v, static_cast<int32_t>(j0 + t));
+          worst = bv[K - 1];
+        }
       }
-      float worst = bv[K - 1];
-      for (; j < k; j++) {
-        const float v = row[j] - job->h[j];
-        if (!(v > worst)) continue;
-        insertFrom(bv, bi, K - 1, v, static_cast<int32_t>(j));
-        worst = bv[K - 1];
-      }
-      std::memcpy(job->values + (r0 + b) * K, bv, K * sizeof(float));
-      std::memcpy(job->indices + (r0 + b) * K, bi, K * sizeof(int32_t));
     }
+    std::memcpy(job->values + r0 * K, bvs, nb * K * sizeof(float));
+    std::memcpy(job->indices + r0 * K, bis, nb * K * sizeof(int32_t));
   }
   std::free(s);
+  std::free(bvs);
+  std::free(bis);
 }
 
-// Parses topK(x, n, d, ct, h, k, K, values, indices, chunkRows); throws and returns false on bad arguments.
+// Parses topK(x, n, d, ct, h, k, K, values, indices, chunkRows, colTile); throws and returns false on bad arguments.
 bool parseTopK(napi_env env, napi_callback_info info, TopKJob *job, napi_value *arrays) {
-  size_t argc = 10;
-  napi_value a[10];
+  size_t argc = 11;
+  napi_value a[11];
   if (!check(env, napi_get_cb_info(env, info, &argc, a, nullptr, nullptr))) return false;
-  if (argc != 10) {
-    napi_throw_type_error(env, nullptr, "topK(x, n, d, ct, h, k, K, values, indices, chunkRows) takes 10 arguments");
+  if (argc != 11) {
+    napi_throw_type_error(env, nullptr, "topK(x, n, d, ct, h, k, K, values, indices, chunkRows, colTile) takes 11 arguments");
     return false;
   }
   size_t lx, lct, lh, lv, li;
@@ -147,7 +164,8 @@ bool parseTopK(napi_env env, napi_callback_info info, TopKJob *job, napi_value *
       !intArg(env, a[5], "k must be a positive int32", 1, &job->k) || !intArg(env, a[6], "K must be a positive int32", 1, &job->K) ||
       !typedArg(env, a[7], napi_float32_array, "values must be a Float32Array", &job->values, &lv) ||
       !typedArg(env, a[8], napi_int32_array, "indices must be an Int32Array", &job->indices, &li) ||
-      !intArg(env, a[9], "chunkRows must be a positive int32", 1, &job->chunkRows))
+      !intArg(env, a[9], "chunkRows must be a positive int32", 1, &job->chunkRows) ||
+      !intArg(env, a[10], "colTile must be a positive int32", 1, &job->colTile))
     return false;
   job->x = x;
   job->ct = ct;
@@ -158,7 +176,8 @@ bool parseTopK(napi_env env, napi_callback_info info, TopKJob *job, napi_value *
   if (lct != d * k) return rangeError(env, "ct must have d*k values");
   if (lh != k) return rangeError(env, "h must have k values");
   if (lv < n * K || li < n * K) return rangeError(env, "values and indices need n*K entries");
-  if (static_cast<size_t>(job->chunkRows) * k > (static_cast<size_t>(1) << 31)) return rangeError(env, "chunkRows*k is too large");
+  if (static_cast<size_t>(job->chunkRows) * std::min<size_t>(std::max<size_t>(job->colTile, K), k) > (static_cast<size_t>(1) << 31))
+    return rangeError(env, "chunkRows*colTile is too large");
   if (arrays) {
     arrays[0] = a[0];
     arrays[1] = a[3];
@@ -228,6 +247,12 @@ napi_value TopKAsync(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+napi_value Abi(napi_env env, napi_callback_info) {
+  napi_value v;
+  napi_create_int32(env, 2, &v);
+  return v;
+}
+
 napi_value Config(napi_env env, napi_callback_info) {
   napi_value s;
   napi_create_string_utf8(env, openblas_get_config(), NAPI_AUTO_LENGTH, &s);
@@ -249,7 +274,7 @@ NAPI_MODULE_INIT() {
   const struct {
     const char *name;
     napi_callback fn;
-  } fns[] = {{"sgemm", Sgemm}, {"topK", TopKSync}, {"topKAsync", TopKAsync}, {"config", Config}, {"numThreads", NumThreads},
+  } fns[] = {{"sgemm", Sgemm}, {"topK", TopKSync}, {"topKAsync", TopKAsync}, {"config", Config}, {"numThreads", NumThreads}, {"abi", Abi},
                {"sparseGroupAssign", SparseGroupAssign}, {"sparseGroupBuild", SparseGroupBuild}};
   for (const auto &f : fns) {
     napi_value v;

@@ -1,6 +1,8 @@
 // The OpenBLAS backend. These tests need the addon: CI builds it (`npm run build:blas` in .ci/run),
 // so a missing build fails here loudly instead of skipping.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlasDenseBackend, DEFAULT_BLAS_ADDON_PATH, loadBlasAddon } from './blas-backend.ts';
 import { createDenseBackend } from './create-dense-backend.ts';
@@ -73,10 +75,31 @@ describe('the OpenBLAS addon', () => {
     expect(() => a.sgemm(false, false, 2, 3, 2, 1, f, f, 0, new Float32Array(5))).toThrow(RangeError);
     expect(() => a.sgemm(false, false, 2, 3, 4, 1, f, f, 0, f)).toThrow(/A is shorter/);
     expect(() => a.sgemm(false, false, 2, 3, 2, 1, new Float64Array(6) as unknown as Float32Array, f, 0, f)).toThrow(TypeError);
-    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 2, new Float32Array(6), new Float32Array(6) as unknown as Int32Array, 8)).toThrow(/Int32Array/);
-    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 2, new Float32Array(5), new Int32Array(6), 8)).toThrow(/n\*K/);
-    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 4, new Float32Array(12), new Int32Array(12), 8)).toThrow(/K must be/);
-    expect(() => a.topK(f, 1.5, 2, f, new Float32Array(3), 3, 2, new Float32Array(6), new Int32Array(6), 8)).toThrow(RangeError);
+    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 2, new Float32Array(6), new Float32Array(6) as unknown as Int32Array, 8, 8)).toThrow(/Int32Array/);
+    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 2, new Float32Array(5), new Int32Array(6), 8, 8)).toThrow(/n\*K/);
+    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 4, new Float32Array(12), new Int32Array(12), 8, 8)).toThrow(/K must be/);
+    expect(() => a.topK(f, 1.5, 2, f, new Float32Array(3), 3, 2, new Float32Array(6), new Int32Array(6), 8, 8)).toThrow(RangeError);
+    expect(() => a.topK(f, 3, 2, f, new Float32Array(3), 3, 2, new Float32Array(6), new Int32Array(6), 8, 0)).toThrow(/colTile must be/);
+    // The pre-colTile call shape is refused, not misread.
+    expect(() => (a.topK as unknown as (...args: unknown[]) => void)(f, 3, 2, f, new Float32Array(3), 3, 2, new Float32Array(6), new Int32Array(6), 8)).toThrow(/takes 11 arguments/);
+    expect(a.abi?.()).toBe(2);
+  });
+
+  it('gives the same top K whatever the row chunks and column tiles, across tile boundaries and ties', async () => {
+    // Few distinct values, so many exact ties fall on both sides of tile boundaries; tiles narrower
+    // than K are widened to K, so colTile 1..3 also covers that path.
+    const n = 37, d = 5, k = 29;
+    const x = randomFloats(n * d, 3, 4, true);
+    const ct = transpose(randomFloats(k * d, 4, 3, true), k, d);
+    const h = randomFloats(k, 5, 3, true);
+    const ref = await js.topK(x, n, d, ct, h, k);
+    for (const [rows, tile] of [[1, 1], [2, 3], [5, 4], [7, 5], [37, 8], [64, 28], [8, 29], [3, 1000]] as const) {
+      const values = new Float32Array(n * 4);
+      const indices = new Int32Array(n * 4);
+      blas1.addon.topK(x, n, d, ct, h, k, 4, values, indices, rows, tile);
+      expect(Array.from(indices), `${rows}×${tile}`).toEqual(Array.from(ref.indices));
+      expect(Array.from(values, (v) => v + 0), `${rows}×${tile}`).toEqual(Array.from(ref.values, (v) => v + 0));
+    }
   });
 });
 
@@ -252,6 +275,27 @@ describe('createDenseBackend with the addon', () => {
       if (saved === undefined) delete process.env['CMBN_BLAS_ADDON'];
       else process.env['CMBN_BLAS_ADDON'] = saved;
       process.off('warning', onWarning);
+    }
+  });
+
+  it('refuses an addon built before the current interface, naming the rebuild, and falls back to ORT', async () => {
+    // A stand-in module with the old exports and no abi(): what a build from before colTile looks like to the loader.
+    const dir = mkdtempSync(join(tmpdir(), 'cmbn-stale-addon-'));
+    const stale = join(dir, 'cmbn_blas.cjs');
+    writeFileSync(stale, "module.exports = { config: () => 'OpenBLAS 0.3.21 DYNAMIC_ARCH', numThreads: () => 1, topK() { throw new Error('called'); } };\n");
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      expect(() => loadBlasAddon(stale)).toThrow(/interface 1, this checkout needs 2: rebuild it with `npm run build:blas`/);
+      const b = await createDenseBackend({ threads: 1, prefer: 'blas', blasAddonPath: stale });
+      await new Promise((r) => setImmediate(r));
+      expect(b.name).toBe('onnxruntime-cpu');
+      expect(warnings).toEqual([expect.stringMatching(/rebuild it with `npm run build:blas`/)]);
+      await b.dispose();
+    } finally {
+      process.off('warning', onWarning);
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

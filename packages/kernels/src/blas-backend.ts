@@ -20,14 +20,26 @@ import { checkTopKArgs, topKFor, type DenseBackend, type TopKResult } from './de
 export interface BlasAddon {
   /** C = alpha·op(A)·op(B) + beta·C, row-major with tight strides, in place on C. */
   sgemm(transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number, A: Float32Array, B: Float32Array, beta: number, C: Float32Array): void;
-  /** Top K of x·ct − h per row into values/indices (n×K), on the calling thread. */
-  topK(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): void;
+  /** Top K of x·ct − h per row into values/indices (n×K), on the calling thread, in sgemms of chunkRows × colTile scores. */
+  topK(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number, colTile: number): void;
   /**
    * The same on a libuv pool thread. Contract: until it settles, the caller must not write x, ct or h,
    * read values or indices, or detach, transfer or resize any of their buffers (the addon holds raw
    * pointers; references only keep the arrays alive). nearestCentresDense owns and awaits its arrays.
    */
-  topKAsync(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number, K: number, values: Float32Array, indices: Int32Array, chunkRows: number): Promise<void>;
+  topKAsync(
+    x: Float32Array,
+    n: number,
+    d: number,
+    ct: Float32Array,
+    h: Float32Array,
+    k: number,
+    K: number,
+    values: Float32Array,
+    indices: Int32Array,
+    chunkRows: number,
+    colTile: number,
+  ): Promise<void>;
   /**
    * The sparse layers' merged index (see nearest-centres-sparse-group.ts), built in C++: the same
    * offsets and slots as the JS build, the slots as a Uint16Array when G·k ≤ 65536.
@@ -50,7 +62,12 @@ export interface BlasAddon {
   /** OpenBLAS's build string, e.g. 'OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY SkylakeX MAX_THREADS=64'. */
   config(): string;
   numThreads(): number;
+  /** The addon's interface version: 2 since topK takes colTile (absent before). */
+  abi?(): number;
 }
+
+/** The addon interface this code calls (see BlasAddon.abi). */
+const BLAS_ADDON_ABI = 2;
 
 /** Where `npm run build:blas` puts the addon; CMBN_BLAS_ADDON overrides it. */
 export const DEFAULT_BLAS_ADDON_PATH = fileURLToPath(new URL('../native/build/Release/cmbn_blas.node', import.meta.url));
@@ -69,6 +86,10 @@ export function loadBlasAddon(addonPath?: string): BlasAddon {
   if (!addon) {
     if (!existsSync(p)) throw new Error(`OpenBLAS addon not built (no ${p}): run \`npm run build:blas\` (needs libopenblas-dev)`);
     addon = require(p) as BlasAddon;
+    // A build from before an interface change would fail on every call: refuse it here, so that
+    // createDenseBackend falls back (with a warning when blas was asked for) and says to rebuild.
+    const abi = typeof addon.abi === 'function' ? addon.abi() : 1;
+    if (abi !== BLAS_ADDON_ABI) throw new Error(`the OpenBLAS addon at ${p} is interface ${abi}, this checkout needs ${BLAS_ADDON_ABI}: rebuild it with \`npm run build:blas\``);
     // Concurrent calls from several threads are safe with OpenBLAS's pthread build held at 1 thread
     // (what the addon sets at load); its OpenMP build makes no such promise, so it is refused here
     // and createDenseBackend falls back to ORT with a warning.
@@ -86,16 +107,25 @@ export interface BlasBackendOptions {
 }
 
 /**
- * Rows per sgemm inside the addon: the chunk×k float32 score block is written by sgemm and then
- * scanned for the top K, so it should stay near cache (2 MB), while each chunk still amortises
- * OpenBLAS's packing of ct. Measured at k=1428/1666/1024: 256–512-row chunks 160–170 GFLOP/s on
- * one thread, 128 rows 143–155, one whole 2517-row block at k=1666 127.
+ * The addon's sgemm shape: chunkRows × colTile float32 scores per call, written by sgemm and then
+ * scanned for the top K, so the block should stay near cache (2 MB), while each call still
+ * amortises OpenBLAS's packing of its columns of ct over enough rows. Measured at k=1428/1666/1024:
+ * 256–512-row chunks 160–170 GFLOP/s on one thread, 128 rows 143–155, one whole 2517-row block at
+ * k=1666 127. Before column tiles a chunk spanned all k columns, so a large k meant thin chunks
+ * (64 rows at k=35000, each packing all 55 MB of ct): 60 GFLOP/s there against 85 with 512 × 1024
+ * tiles, 70 against 83 at k=5000, 82 against 86 at k=1428 on the AMD EPYC (scratch sweep of
+ * 128–1024 rows × 1024–k columns, 2026-12-03; `bench:kernels` measures the two side by side).
  */
 const CHUNK_SCORES = 512 * 1024;
 const MIN_CHUNK_ROWS = 64;
+export const BLAS_COL_TILE = 1024;
+
+export function blasColTile(k: number): number {
+  return Math.min(k, BLAS_COL_TILE);
+}
 
 export function blasChunkRows(k: number): number {
-  return Math.max(MIN_CHUNK_ROWS, Math.floor(CHUNK_SCORES / k));
+  return Math.max(MIN_CHUNK_ROWS, Math.floor(CHUNK_SCORES / blasColTile(k)));
 }
 
 /** Rows below which a split across threads costs more than it saves. */
@@ -126,9 +156,10 @@ export class BlasDenseBackend implements DenseBackend {
     const indices = new Int32Array(n * K);
     if (n === 0) return { values, indices, K };
     const chunkRows = blasChunkRows(k);
+    const colTile = blasColTile(k);
     const parts = Math.min(this.threads, Math.floor(n / MIN_ROWS_PER_THREAD));
     if (parts <= 1) {
-      this.addon.topK(x, n, d, ct, h, k, K, values, indices, chunkRows);
+      this.addon.topK(x, n, d, ct, h, k, K, values, indices, chunkRows, colTile);
       return { values, indices, K };
     }
     const runs: Array<Promise<void>> = [];
@@ -136,7 +167,7 @@ export class BlasDenseBackend implements DenseBackend {
       const r0 = Math.floor((n * p) / parts);
       const r1 = Math.floor((n * (p + 1)) / parts);
       runs.push(
-        this.addon.topKAsync(x.subarray(r0 * d, r1 * d), r1 - r0, d, ct, h, k, K, values.subarray(r0 * K, r1 * K), indices.subarray(r0 * K, r1 * K), chunkRows),
+        this.addon.topKAsync(x.subarray(r0 * d, r1 * d), r1 - r0, d, ct, h, k, K, values.subarray(r0 * K, r1 * K), indices.subarray(r0 * K, r1 * K), chunkRows, colTile),
       );
     }
     await Promise.all(runs);
