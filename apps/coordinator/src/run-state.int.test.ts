@@ -17,6 +17,9 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('per-run state', () => {
+  // Release follows the run's last event; the outer bound is generous for a loaded machine (what is
+  // tested is that it happens, and that late events do not undo it, not how fast).
+  const RELEASE_WAIT_MS = 30_000;
   it('is released when runs succeed, fail or are cancelled', async () => {
     const o = t.coordinator.orchestrator;
     const ds = await loadDataset('mnist-train', { limit: 200 });
@@ -30,7 +33,7 @@ describe('per-run state', () => {
       expect(run.status).toBe('SUCCEEDED');
       expect(run.summary.coordinatorSeconds).toBeGreaterThanOrEqual(0);
       // The layer job's lock is released right after the run's last step.
-      await until('per-run state released', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), 5_000, 20);
+      await until('per-run state released', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), RELEASE_WAIT_MS, 20);
       heaps.push(process.memoryUsage().heapUsed);
     }
     // Loose: the maps are the real check; the heap must not grow by anything like a run's data per run.
@@ -46,7 +49,7 @@ describe('per-run state', () => {
     await writeFile(path, bytes);
     const failed = await submit(t.a, { datasetId: bad.body.id, params: PARAMS });
     expect((await waitForRun(t.a, failed.body.id, 60_000)).status).toBe('FAILED');
-    await until('state released after a failure', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), 5_000, 20);
+    await until('state released after a failure', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), RELEASE_WAIT_MS, 20);
 
     await stop(t.workers[0]!); // the fast worker: only the slow one may take the cancelled run's shards
     await t.spawnWorker({ testDelayMs: 5_000 });
@@ -54,7 +57,7 @@ describe('per-run state', () => {
     await until('a shard running', async () => (await listShards(cancelled.body.id, 1, { status: 'RUNNING' }))[0], 20_000, 25);
     expect((await t.a.json(`/v1/runs/${cancelled.body.id}/cancel`, { method: 'POST' })).body.status).toBe('CANCELLED');
     // Late events of the cancelled run (its aborted shard) must not bring it back.
-    await until('state released after a cancel', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), 5_000, 20);
+    await until('state released after a cancel', async () => JSON.stringify(o.stateSize()) === JSON.stringify(EMPTY), RELEASE_WAIT_MS, 20);
     await t.coordinator.orchestrator.reconcileAll();
     expect(o.stateSize()).toEqual(EMPTY);
   }, 240_000);
