@@ -17,20 +17,14 @@ function toShared<T extends Uint8Array | Uint16Array | Float32Array>(a: T): T {
 /** Thrown for an input that no retry can fix (corrupt, missing, malformed, wrong shape): @cmbn/jobs' taxonomy. */
 export { BadInputError };
 
-/** `input` when it has the shape `ref` names, else the BadInputError that loading it for `ref` would give. */
-function checkShape(input: LayerInput, ref: TLayerInputRef): LayerInput {
-  const what = `layer input ${ref.sha256}`;
-  if (ref.kind === 'dense') {
-    if (input.kind !== 'dense' || input.n !== ref.rows || input.d !== ref.cols) {
-      throw new BadInputError(`${what}: ${input.kind === 'dense' ? `${input.n}×${input.d}` : 'a layer code'}, expected ${ref.rows}×${ref.cols}`);
-    }
-    return input;
-  }
-  if (input.kind !== 'code' || input.n !== ref.rows || input.V !== ref.V || input.k !== ref.k) {
-    const got = input.kind === 'code' ? `shape ${input.n}×${input.V} (k ${input.k})` : 'a dense matrix';
-    throw new BadInputError(`${what}: ${got}, expected ${ref.rows}×${ref.V} (k ${ref.k})`);
-  }
-  return input;
+/**
+ * Whether a cached input answers `ref` as loading the bytes for `ref` would: the same kind and
+ * shape. A code's k comes from the ref, not the bytes, so it is taken from the ref.
+ */
+function answerFromHit(input: LayerInput, ref: TLayerInputRef): LayerInput | undefined {
+  if (ref.kind === 'dense') return input.kind === 'dense' && input.n === ref.rows && input.d === ref.cols ? input : undefined;
+  if (input.kind !== 'code' || input.n !== ref.rows || input.V !== ref.V) return undefined;
+  return input.k === ref.k ? input : { ...input, k: ref.k };
 }
 
 /**
@@ -51,9 +45,10 @@ export class LayerInputCache {
 
   get(ref: TLayerInputRef): Promise<LayerInput> {
     const hit = this.mem.get(ref.sha256);
-    // A hit was parsed against the first ref that asked for these bytes; a later ref that names
-    // another shape is refused as a load would refuse it, not handed the first ref's input.
-    if (hit) return hit.then((input) => checkShape(input, ref));
+    // A hit was parsed for the first ref that asked for these bytes. A later ref that names another
+    // kind or shape gets what a worker without the cache would get, a load of its own (uncached):
+    // the same error, or the same input, whichever worker runs the job.
+    if (hit) return hit.then((input) => answerFromHit(input, ref) ?? this.load(ref));
     const p = this.load(ref);
     this.mem.set(ref.sha256, p);
     p.catch(() => this.mem.delete(ref.sha256));

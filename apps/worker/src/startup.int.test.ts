@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3RVER_CREDENTIALS, s3StoreForTest, startS3Server, type S3TestServer, type S3TestStore } from '@cmbn/artifacts';
+import { testAdminUrl } from '@cmbn/registry';
 import { linesWithoutNodeWarnings, spawnCmbn } from './startup-process.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -133,9 +134,13 @@ describe('cmbn worker start-up probe of the artifact store', () => {
       );
       expect(c.stdout() + c.stderr()).not.toContain('s3cret');
       // A database that is up but not there is named as such.
-      const missing = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'distill', DATABASE_URL: 'postgresql://postgres@127.0.0.1:5432/cmbn_no_such_db' }));
+      const server = new URL(testAdminUrl());
+      const noSuchDb = new URL(testAdminUrl());
+      noSuchDb.pathname = '/cmbn_no_such_db';
+      const missing = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'distill', DATABASE_URL: noSuchDb.href }));
       try {
-        expect(await missing.line(/distill jobs register students/, EXIT_DEADLINE_MS)).toMatch(/at 127\.0\.0\.1:5432\/cmbn_no_such_db, which did not answer \(database \\"cmbn_no_such_db\\" does not exist\)/);
+        const where = `${server.hostname}:${server.port || '5432'}/cmbn_no_such_db`;
+        expect(await missing.line(/distill jobs register students/, EXIT_DEADLINE_MS)).toContain(`at ${where}, which did not answer (database \\"cmbn_no_such_db\\" does not exist)`);
       } finally {
         missing.kill();
       }
@@ -148,8 +153,8 @@ describe('cmbn worker start-up probe of the artifact store', () => {
   });
 
   it('a distill worker whose registry answers starts without that warning', async () => {
-    // The database the tests use (the default's `cmbn` need not exist on a test machine).
-    const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+    // The test server's admin database (the default's `cmbn` need not exist on a test machine).
+    const databaseUrl = testAdminUrl();
     const c = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'shard,distill', DATABASE_URL: databaseUrl }));
     try {
       await c.line(/worker ready/, EXIT_DEADLINE_MS);

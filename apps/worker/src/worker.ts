@@ -204,20 +204,31 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   // when it is closed while still initialising, and the init's rejection is then emitted as an
   // 'error' with no listener, which kills the process; a SIGTERM soon after start-up, with Redis
   // gone, did that (shutdown.int.test.ts). Once initialised, a connection closes without it.
-  await Promise.all(workers.map((w) => w.waitUntilReady()));
-  await subscriber.subscribe(cancelChannel(opts.prefix));
+  try {
+    await Promise.all(workers.map((w) => w.waitUntilReady()));
+    await subscriber.subscribe(cancelChannel(opts.prefix));
+  } catch (err) {
+    // A start-up that fails here (Redis refusing BullMQ's version check, a connection ended) must
+    // not leave threads and reconnecting clients behind: `cmbn worker` would hang instead of exiting.
+    await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
+    await pool.close().catch(() => {});
+    subscriber.disconnect();
+    connection.disconnect();
+    await closeDb().catch(() => {});
+    store.close?.();
+    throw err;
+  }
   subscriber.on('message', (_ch, runId: string) => {
     for (const [jobId, r] of active) {
       if (r === runId) for (const w of workers) w.cancelJob(jobId, `run ${runId} was cancelled`);
     }
   });
 
+  let closing: Promise<void> | undefined;
   const backend = Promise.resolve(backendName);
   log.info({ workerId, backend: backendName, concurrency, prefix: opts.prefix, jobs: [...jobs], artifacts: store.url }, `worker ready: dense backend ${backendName}`);
-  // (The callback reads `closing`, declared below, only after the probe's first await.)
   if (jobs.has('distill')) void probeRegistry(opts.databaseUrl, log, () => closing !== undefined);
 
-  let closing: Promise<void> | undefined;
   return {
     workerId,
     backend,

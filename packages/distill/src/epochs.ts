@@ -35,7 +35,7 @@ export interface EpochOptions {
  * Batches in a seeded order (Rng stream 1: the identity permutation shuffled, then reshuffled each
  * epoch after the first), a turn of the event loop and the abort check after every batch, then per
  * epoch: the validation loss, the best weights so far, `lrDecay` on every epoch that does not
- * improve, and a stop after `patience` such epochs in a row. Returns the best epoch's weights.
+ * improve, and a stop once more than `patience` such epochs came in a row (patience 1: after the second). Returns the best epoch's weights.
  */
 export async function runEpochs(
   spec: StudentSpec,

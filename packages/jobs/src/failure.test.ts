@@ -121,6 +121,7 @@ describe('failure taxonomy', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(140);
     expect(waits.length).toBeGreaterThanOrEqual(1);
     expect(Math.max(...waits)).toBeLessThanOrEqual(24);
-    expect(waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(150);
+    // (+1 ms per wait: a timer may fire a millisecond early against Date.now(), leaving that much more budget.)
+    expect(waits.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(150 + waits.length);
   });
 });

@@ -100,6 +100,27 @@ describe('the OpenBLAS addon', () => {
       expect(Array.from(indices), `${rows}×${tile}`).toEqual(Array.from(ref.indices));
       expect(Array.from(values, (v) => v + 0), `${rows}×${tile}`).toEqual(Array.from(ref.values, (v) => v + 0));
     }
+    // The addon's largest K (64) against a sorted float64 reference: tiles narrower than K, a last
+    // tile narrower than K (k = 100 by 63 or 65), and one tile, all the same lists.
+    const k2 = 100, K2 = 64;
+    const ct2 = transpose(randomFloats(k2 * d, 8, 3, true), k2, d);
+    const h2 = randomFloats(k2, 9, 3, true);
+    const want: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const scores = Array.from({ length: k2 }, (_, j) => {
+        let s2 = 0;
+        for (let l = 0; l < d; l++) s2 += x[i * d + l]! * ct2[l * k2 + j]!;
+        return { j, v: s2 - h2[j]! };
+      });
+      scores.sort((p, q) => q.v - p.v || p.j - q.j); // best first, ties to the lowest index
+      want.push(...scores.slice(0, K2).map((e) => e.j));
+    }
+    for (const [rows, tile] of [[4, 1], [9, 10], [37, 63], [5, 64], [11, 65], [37, 100]] as const) {
+      const values = new Float32Array(n * K2);
+      const indices = new Int32Array(n * K2);
+      blas1.addon.topK(x, n, d, ct2, h2, k2, K2, values, indices, rows, tile);
+      expect(Array.from(indices), `K=64 ${rows}×${tile}`).toEqual(want);
+    }
   });
 });
 

@@ -87,7 +87,8 @@ export function loadBlasAddon(addonPath?: string): BlasAddon {
     if (!existsSync(p)) throw new Error(`OpenBLAS addon not built (no ${p}): run \`npm run build:blas\` (needs libopenblas-dev)`);
     addon = require(p) as BlasAddon;
     // A build from before an interface change would fail on every call: refuse it here, so that
-    // createDenseBackend falls back (with a warning when blas was asked for) and says to rebuild.
+    // createDenseBackend falls back to ORT with a warning that says to rebuild (the sparse kernel,
+    // which loads the addon here too, falls back to JS the same way).
     const abi = typeof addon.abi === 'function' ? addon.abi() : 1;
     if (abi !== BLAS_ADDON_ABI) throw new Error(`the OpenBLAS addon at ${p} is interface ${abi}, this checkout needs ${BLAS_ADDON_ABI}: rebuild it with \`npm run build:blas\``);
     // Concurrent calls from several threads are safe with OpenBLAS's pthread build held at 1 thread

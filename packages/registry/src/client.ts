@@ -20,6 +20,9 @@ export function resolveDatabaseUrl(databaseUrl?: string): string {
  * The first call fixes the URL; asking for another URL while one is open is a programming error
  * (call closeDb() first), because every repository function in this package uses this singleton.
  */
+/** pg's connection attempt timeout (its default, 0, waits forever). */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 export function getDb(databaseUrl?: string): PrismaClient {
   if (current !== undefined) {
     if (databaseUrl !== undefined && databaseUrl !== current.url) {
@@ -28,7 +31,10 @@ export function getDb(databaseUrl?: string): PrismaClient {
     return current.client;
   }
   const url = resolveDatabaseUrl(databaseUrl);
-  const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
+  // A connection attempt to a host that never answers (firewalled, black-holed) gives up after
+  // CONNECT_TIMEOUT_MS instead of pg's default of never: the queries behind it fail as transient
+  // and are retried, and closeDb() (which waits for pending connects) stays bounded.
+  const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS }) });
   current = { url, client };
   return client;
 }
