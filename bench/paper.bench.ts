@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -155,18 +155,31 @@ for (const seed of args['remote-only'] ? [] : seeds) {
   let lastLayer = 0;
   let layerStart = 0;
   let lastLine = 0;
+  let lastDone = 0;
+  let shardWidth = 0;
   const r = await trainMbn(ds.x, { ...overrides, seed }, {
     onProgress: (p) => {
       const now = performance.now();
       if (p.stage === 'layer' && p.layer !== lastLayer) {
         lastLayer = p.layer;
         layerStart = lastLine = now;
+        lastDone = shardWidth = 0;
         progress(`seed ${seed}: layer ${p.layer}/${p.layers} (k=${p.k})`);
-      } else if (p.stage === 'layer' && p.done > 0 && p.done < p.total && now - lastLine >= 60_000) {
-        // A bottom layer with a large k1 runs for an hour here: a line a minute, with its ETA.
-        lastLine = now;
-        const eta = ((now - layerStart) / p.done) * (p.total - p.done);
-        progress(`seed ${seed}: layer ${p.layer}/${p.layers}: ${p.done}/${p.total} ${p.unit ?? 'clusterings'}, ~${Math.round(eta / 60_000)} min left in this layer`);
+      } else if (p.stage === 'layer' && p.done > lastDone) {
+        shardWidth ||= p.done - lastDone; // the first shard's width: the layer's shards are equal but for the last
+        lastDone = p.done;
+        if (p.done < p.total && now - lastLine >= 60_000) {
+          // A bottom layer with a large k1 runs for an hour here: a line a minute, with its ETA. The
+          // trainer's threads (availableParallelism) each compute one shard at a time, so when one
+          // finishes the others are part way through theirs: counting them as half done, not as
+          // nothing, is what keeps the first estimates from being up to threads× too long (the
+          // first ETA of a 2-thread k1 = 20000 layer read 94 min for a 50-minute layer).
+          lastLine = now;
+          const inFlight = Math.min(availableParallelism() * shardWidth, p.total - p.done);
+          const work = p.done + inFlight / 2;
+          const eta = ((now - layerStart) / work) * (p.total - work);
+          progress(`seed ${seed}: layer ${p.layer}/${p.layers}: ${p.done}/${p.total} ${p.unit ?? 'clusterings'} done, ~${Math.round(eta / 60_000)} min left in this layer`);
+        }
       } else if (p.stage !== 'layer') progress(`seed ${seed}: ${p.stage}`);
     },
   });
