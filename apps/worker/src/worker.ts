@@ -86,6 +86,7 @@ function databaseWhere(url: string): string {
  * database and the fix when it fails.
  */
 async function probeRegistry(url: string, log: Logger, closing: () => boolean): Promise<void> {
+  const where = databaseWhere(url);
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
@@ -93,10 +94,9 @@ async function probeRegistry(url: string, log: Logger, closing: () => boolean): 
       timer.unref();
     });
     await Promise.race([getDb(url).$queryRaw`SELECT 1`, timeout]);
-    log.info({ database: databaseWhere(url) }, `registry: Postgres at ${databaseWhere(url)} answers (distill jobs register students there)`);
+    log.info({ database: where }, `registry: Postgres at ${where} answers (distill jobs register students there)`);
   } catch (err) {
     if (closing()) return; // closeDb() during the probe: not the database's fault
-    const where = databaseWhere(url);
     // Prisma's text is several lines of invocation; its driver's own message is the reason.
     const text = String((err as Error).message ?? err);
     const reason = /Message: `([^`]*)`/.exec(text)?.[1] ?? text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
