@@ -10,6 +10,10 @@
  * against a naive all-centres × Vp loop (on a row subset, rate per point).
  * Dense, large k (with the addon): 2048 × k × 392 for k = 5000 and 20000, the addon's column tiles
  * against its former whole-row chunks, interleaved, with identical candidates checked.
+ * Dense driver block (with the addon): MBN's bottom-layer call, 8192 × k × 392 through
+ * nearestCentresDensePrepared on a 1-thread addon backend (as a shard thread has) for k = 1428 (the
+ * 70k defaults) and 20000, the backend's own rows per call against the 4Mi-score default, interleaved,
+ * identical ids checked.
  * Medians of several reps after a warm-up. Table on stderr; with --json one JSON object on stdout.
  */
 import { spawnSync } from 'node:child_process';
@@ -17,7 +21,16 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BlasDenseBackend, createDenseStats, JsReferenceDenseBackend, nearestCentresDense, OrtDenseBackend } from '../src/index.ts';
+import {
+  BlasDenseBackend,
+  createDenseStats,
+  defaultBlockRows,
+  JsReferenceDenseBackend,
+  nearestCentresDense,
+  nearestCentresDensePrepared,
+  OrtDenseBackend,
+  prepareDenseCentres,
+} from '../src/index.ts';
 import { blasChunkRows, blasColTile } from '../src/blas-backend.ts';
 import { buildSparseCentreIndex } from '../src/sparse-centre-index.ts';
 import { assignSparse } from '../src/nearest-centres-sparse.ts';
@@ -171,6 +184,33 @@ if (blasBackend) {
   }
 }
 
+// ---------------------------------------------------------------- dense driver block
+// nearestCentresDensePrepared splits its rows into topK calls: BlasDenseBackend.blockRows (8192)
+// against defaultBlockRows(k), the 4Mi-score bound ORT needs (2937 rows at k = 1428, 209 at 20000).
+const driverBlock: Array<{ k: number; backendGflops: number; scoreBoundGflops: number; ratio: number; backendRows: number; scoreBoundRows: number }> = [];
+if (blasBackend) {
+  const one = await BlasDenseBackend.create({ threads: 1 });
+  const dn = 8192, dd = 392;
+  const dxAll = readMnist(dn, 30_000);
+  const dx = new Float32Array(dn * dd);
+  for (let i = 0; i < dn; i++) for (let l = 0; l < dd; l++) dx[i * dd + l] = dxAll[i * d + 2 * l]!;
+  for (const dk of [1428, 20000]) {
+    const dcAll = readMnist(dk, 0);
+    const dc = new Float32Array(dk * dd);
+    for (let j = 0; j < dk; j++) for (let l = 0; l < dd; l++) dc[j * dd + l] = dcAll[j * d + 2 * l]!;
+    const prepared = prepareDenseCentres(dc, dk, dd, 'euclidean');
+    const outs = [new Uint16Array(dn), new Uint16Array(dn)];
+    const scoreBoundRows = defaultBlockRows(dk);
+    const [backendS, boundS] = await mediansInterleaved(3, [
+      () => nearestCentresDensePrepared(one, dx, dn, prepared, outs[0]!, 1, 0),
+      () => nearestCentresDensePrepared(one, dx, dn, prepared, outs[1]!, 1, 0, { blockRows: scoreBoundRows }),
+    ]);
+    for (let i = 0; i < dn; i++) if (outs[0]![i] !== outs[1]![i]) throw new Error(`driver block sizes disagree at k=${dk}, row ${i}`);
+    const dflop = 2 * dn * dk * dd;
+    driverBlock.push({ k: dk, backendGflops: dflop / backendS! / 1e9, scoreBoundGflops: dflop / boundS! / 1e9, ratio: boundS! / backendS!, backendRows: one.blockRows(), scoreBoundRows });
+  }
+}
+
 // ---------------------------------------------------------------- sparse
 // Codes with cluster structure, as a real lower layer has: each point belongs to one of 10 latent
 // classes; clustering u gives class c a home id, taken with probability 0.3 (else a uniform id).
@@ -238,6 +278,7 @@ const result = {
   sparseSpeedup: sparsePointsPerSecond / sparseNaivePointsPerSecond,
   threads: ort.threads,
   largeK,
+  driverBlock,
 };
 
 const f = (v: number | null, digits = 1): string => (v === null ? 'n/a' : v.toFixed(digits));
@@ -256,6 +297,10 @@ const rows: Array<[string, string]> = [
   ...largeK.map((r): [string, string] => [
     `addon topK 2048×${r.k}×392, column tiles ${r.tiled} vs whole rows ${r.wholeRow}`,
     `${f(r.tiledGflops)} vs ${f(r.wholeRowGflops)} GFLOP/s = ${f(r.ratio, 2)}× (identical)`,
+  ]),
+  ...driverBlock.map((r): [string, string] => [
+    `nearestCentresDensePrepared 8192×${r.k}×392 (addon, 1 thread), ${r.backendRows} vs ${r.scoreBoundRows} rows a call`,
+    `${f(r.backendGflops)} vs ${f(r.scoreBoundGflops)} GFLOP/s = ${f(r.ratio, 2)}× (identical)`,
   ]),
   [`sparse n=${sn} Vp=${Vp} kp=${kp} k=${sk} a=${a} (inverted lists)`, `${f(sparsePointsPerSecond, 0)} points/s, ${f(sparseGops, 3)} Gops (${f(accumulations / sn, 0)} ops/point)`],
   [`sparse naive all-centres loop (${naiveRows} rows)`, `${f(sparseNaivePointsPerSecond, 0)} points/s`],

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlasDenseBackend, DEFAULT_BLAS_ADDON_PATH, loadBlasAddon } from './blas-backend.ts';
 import { createDenseBackend } from './create-dense-backend.ts';
 import { JsReferenceDenseBackend } from './js-reference-backend.ts';
-import { createDenseStats, nearestCentresDense } from './nearest-centres-dense.ts';
+import { createDenseStats, defaultBlockRows, nearestCentresDense } from './nearest-centres-dense.ts';
 import { OrtDenseBackend } from './ort-backend.ts';
 import { TSX_ESM_API, assignDense, bruteForceDense, mnistDenseCase, randomFloats, readMnistImages, runInWorkerThread } from './test-helpers.ts';
 
@@ -169,6 +169,18 @@ describe('nearestCentresDense through BlasDenseBackend', () => {
       });
     }
   }
+
+  it('takes more rows a call than the 4Mi-score default at a large k, with the same exact ids', async () => {
+    const n = 3000, d = 6, k = 2100;
+    expect(blas1.blockRows()).toBe(8192);
+    expect(defaultBlockRows(k)).toBeLessThan(n); // the default would split these rows; the backend does not
+    const x = randomFloats(n * d, 77, 256, true);
+    const c = randomFloats(k * d, 78, 256, true);
+    const expected = bruteForceDense(x, n, d, c, k, 'euclidean');
+    expect(await assignDense(blas2, x, n, d, c, k, 'euclidean')).toEqual(expected);
+    expect(await assignDense(blas2, x, n, d, c, k, 'euclidean', defaultBlockRows(k))).toEqual(expected);
+    expect(await assignDense(blas1, x, n, d, c, k, 'euclidean')).toEqual(expected);
+  });
 
   it('sends exact ties to the lowest index (duplicated centres)', async () => {
     const d = 4, k = 8;

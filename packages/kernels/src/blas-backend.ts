@@ -129,6 +129,15 @@ export function blasChunkRows(k: number): number {
   return Math.max(MIN_CHUNK_ROWS, Math.floor(CHUNK_SCORES / blasColTile(k)));
 }
 
+/**
+ * Rows per topK call (BlasDenseBackend.blockRows). The addon scores chunkRows × colTile at a time
+ * whatever a call's n, so a call holds only its n×K candidates (32 bytes a row), not the n×k block
+ * that the driver's default 4Mi-score bound is for. Under that bound a call at k = 20000 had 209
+ * rows: each sgemm packed a 392 × 1024 tile of ct for 209 rows instead of 512, and a 2-thread
+ * backend ran the call on one thread (209 < 2·MIN_ROWS_PER_THREAD). `bench:kernels` measures both.
+ */
+export const BLAS_BLOCK_ROWS = 8192;
+
 /** Rows below which a split across threads costs more than it saves. */
 const MIN_ROWS_PER_THREAD = 128;
 
@@ -173,6 +182,10 @@ export class BlasDenseBackend implements DenseBackend {
     }
     await Promise.all(runs);
     return { values, indices, K };
+  }
+
+  blockRows(): number {
+    return BLAS_BLOCK_ROWS;
   }
 
   /** X·Ct alone (n×k float32) into out, for benchmarks: OpenBLAS's sgemm on this thread. */

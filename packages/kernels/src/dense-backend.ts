@@ -21,6 +21,13 @@ export interface DenseBackend {
    * centres and h of length k. Ties inside the top K may come in any order; the driver handles them.
    */
   topK(x: Float32Array, n: number, d: number, ct: Float32Array, h: Float32Array, k: number): Promise<TopKResult>;
+  /**
+   * Rows per topK call at k centres when the caller sets none. Unset, the driver bounds each call's
+   * n×k score block to 4Mi floats (defaultBlockRows), which a backend that materialises the whole
+   * block (ORT) needs; one that scores in cache-sized tiles of its own (the OpenBLAS addon) has no
+   * such block and does better with more rows per call.
+   */
+  blockRows?(k: number): number;
   dispose(): Promise<void>;
 }
 

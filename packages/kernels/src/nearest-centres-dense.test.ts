@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DenseBackend } from './dense-backend.ts';
 import { createDenseBackend } from './create-dense-backend.ts';
 import { JsReferenceDenseBackend } from './js-reference-backend.ts';
-import { createDenseStats, gatherDenseCentres, nearestCentresDense, nearestCentresDensePrepared, prepareDenseCentres, type DenseKernel } from './nearest-centres-dense.ts';
+import { createDenseStats, defaultBlockRows, gatherDenseCentres, nearestCentresDense, nearestCentresDensePrepared, prepareDenseCentres, type DenseKernel } from './nearest-centres-dense.ts';
 import { OrtDenseBackend } from './ort-backend.ts';
 import { assignDense, bruteForceDense, mnistDenseCase, randomFloats, readMnistImages } from './test-helpers.ts';
 
@@ -81,6 +81,49 @@ describe('nearestCentresDense on random data', () => {
       expect(out[i * 3]).toBe(65535);
       expect(out[i * 3 + 1]).toBe(65535);
     }
+  });
+
+  it("splits rows by options.blockRows, else the backend's blockRows(k), else the 4Mi-score default", async () => {
+    // The js reference, recording the rows of each topK call, with and without a preference of its own.
+    const recorder = (prefer?: (k: number) => number): { backend: DenseBackend; calls: number[]; asked: number[] } => {
+      const calls: number[] = [];
+      const asked: number[] = [];
+      const backend: DenseBackend = {
+        name: 'recording-js',
+        unitRoundoff: js.unitRoundoff,
+        topK: (x, n, d, ct, h, k) => {
+          calls.push(n);
+          return js.topK(x, n, d, ct, h, k);
+        },
+        ...(prefer ? { blockRows: (k: number) => (asked.push(k), prefer(k)) } : {}),
+        dispose: async () => {},
+      };
+      return { backend, calls, asked };
+    };
+    const n = 23, d = 4, k = 9;
+    const x = randomFloats(n * d, 31, 256, true);
+    const c = randomFloats(k * d, 32, 256, true);
+    const expected = [...bruteForceDense(x, n, d, c, k, 'euclidean')];
+    const run = async (backend: DenseBackend, options = {}): Promise<number[]> => {
+      const out = new Uint16Array(n);
+      await nearestCentresDense(backend, x, n, d, c, k, 'euclidean', out, 1, 0, options);
+      return [...out];
+    };
+
+    const preferring = recorder((kk) => kk - 4); // 5 rows a call at k = 9
+    expect(await run(preferring.backend)).toEqual(expected);
+    expect(preferring.asked).toEqual([k]);
+    expect(preferring.calls).toEqual([5, 5, 5, 5, 3]);
+
+    const overridden = recorder(() => 5);
+    expect(await run(overridden.backend, { blockRows: 10 })).toEqual(expected);
+    expect(overridden.calls).toEqual([10, 10, 3]);
+
+    const plain = recorder();
+    expect(defaultBlockRows(k)).toBeGreaterThan(n);
+    expect(await run(plain.backend)).toEqual(expected);
+    expect(plain.calls).toEqual([n]);
+    expect(defaultBlockRows(20000)).toBe(209);
   });
 
   it('accepts n = 0 and rejects a short out buffer', async () => {

@@ -37,7 +37,7 @@ export function createDenseStats(): DenseStats {
 }
 
 export interface NearestCentresDenseOptions {
-  /** rows per backend call; default bounds the backend's internal n×k score block to 4Mi floats */
+  /** rows per backend call; default the backend's blockRows(k), else defaultBlockRows(k) (4Mi scores) */
   blockRows?: number;
   stats?: DenseStats;
 }
@@ -227,7 +227,7 @@ export async function nearestCentresDensePrepared(
   const gamma = 1.01 * (d + 2) * backend.unitRoundoff;
   let all: Float64Array | undefined;
 
-  const blockRows = options.blockRows ?? defaultBlockRows(k);
+  const blockRows = options.blockRows ?? backend.blockRows?.(k) ?? defaultBlockRows(k);
   if (!Number.isInteger(blockRows) || blockRows < 1) throw new RangeError(`blockRows must be a positive integer, got ${blockRows}`);
   const stats = options.stats;
   let rescored = 0;
