@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { openArtifactStore } from '@cmbn/artifacts';
+import { checkRedis } from '@cmbn/jobs';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
 import { CloseSequence, type CloseProblem } from './close-steps.ts';
@@ -80,14 +81,21 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
   // keys, missing bucket, unwritable directory) ends the start-up here, within seconds, with the
   // one-line ArtifactStoreConfigError that main.ts prints, instead of failing the first upload.
   const store = await openArtifactStore(opts.artifacts);
-  getDb(opts.databaseUrl);
   // Throttled: a Redis outage makes every connection report each reconnect attempt.
   let lastRedisError = 0;
-  const queues = await openQueues(opts.redisUrl, opts.prefix, (what, err) => {
+  const onRedisError = (what: string, err: Error) => {
     if (Date.now() - lastRedisError < 5_000) return;
     lastRedisError = Date.now();
     logger.warn({ err: err.message, what }, 'redis unavailable (retrying)');
+  };
+  // Then Redis: one that refuses the coordinator (a password, INFO) ends the start-up with one
+  // RedisConfigError line, where BullMQ would retry it forever; one that is down is waited for.
+  await checkRedis(opts.redisUrl, (err) => onRedisError('redis connection', err)).catch((err: unknown) => {
+    store.close?.();
+    throw err;
   });
+  getDb(opts.databaseUrl);
+  const queues = await openQueues(opts.redisUrl, opts.prefix, onRedisError);
   const bus = new ProgressBus();
   const orchestrator = new Orchestrator(store, queues, bus, logger, {
     reconcileIntervalMs: opts.reconcileIntervalMs ?? env.CMBN_RECONCILE_INTERVAL_MS,

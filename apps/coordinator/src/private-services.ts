@@ -9,7 +9,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import { until } from './test-helpers.ts';
 
 const run = promisify(execFile);
@@ -79,7 +79,8 @@ export interface PrivateRedis {
   remove(): Promise<void>;
 }
 
-export async function startPrivateRedis(): Promise<PrivateRedis> {
+/** `args` are added to redis-server's command line (e.g. --requirepass, --rename-command). */
+export async function startPrivateRedis(args: string[] = []): Promise<PrivateRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-redis-'));
   const port = await freePort();
   let proc: ChildProcess | undefined;
@@ -88,11 +89,13 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
     port,
     url,
     async start() {
-      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', dir, '--save', ''], { stdio: 'ignore' });
+      proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--appendonly', 'yes', '--dir', dir, '--save', '', ...args], { stdio: 'ignore' });
       const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 50 });
       probe.on('error', () => {});
+      // An error answer (NOAUTH from a server with --requirepass) is an answer: the server is up.
+      const answers = async (): Promise<boolean> => (await probe.ping().catch((err: unknown) => (err instanceof ReplyError ? 'PONG' : Promise.reject(err)))) === 'PONG';
       try {
-        await until('private redis to answer', async () => (await probe.ping()) === 'PONG', 20_000, 50);
+        await until('private redis to answer', answers, 20_000, 50);
       } finally {
         probe.disconnect();
       }

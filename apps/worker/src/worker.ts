@@ -7,6 +7,7 @@ import { closeDb, getDb } from '@cmbn/registry';
 import {
   CancelledError,
   cancelChannel,
+  checkRedis,
   cancelledKey,
   classifyError,
   parsePayload,
@@ -15,6 +16,7 @@ import {
   type JobContext,
   type JobKind,
   type JobPayload,
+  toBullmqError,
 } from '@cmbn/jobs';
 import { ComputePool } from './compute-pool.ts';
 import { ZWorkerEnv } from './env.ts';
@@ -22,7 +24,6 @@ import { LayerInputCache } from './layer-input-cache.ts';
 import { createLogger } from './logger.ts';
 import { handleDistill } from './distill-handler.ts';
 import { handleShard } from './shard-handler.ts';
-import { toBullmqError } from '@cmbn/jobs';
 
 /** The job kinds a worker process can take (CMBN_WORKER_JOBS). */
 export type WorkerJobKind = 'shard' | 'distill';
@@ -118,6 +119,20 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   // rejected keys, missing bucket, unwritable directory) ends the start-up here, within seconds,
   // with the one-line ArtifactStoreConfigError that main.ts prints, instead of failing every shard.
   const store = await openArtifactStore(opts.artifacts);
+  // Every Redis client has an error listener (no "[ioredis] Unhandled error event" while Redis
+  // restarts); they reconnect on their own, and commands wait for it (maxRetriesPerRequest: null).
+  let lastRedisError = 0;
+  const onRedisError = (what: string) => (err: Error) => {
+    if (Date.now() - lastRedisError < 5_000) return;
+    lastRedisError = Date.now();
+    log.warn({ err: err.message, what }, 'redis unavailable (retrying)');
+  };
+  // Then Redis: one that refuses this worker (a password, INFO) ends the start-up with one
+  // RedisConfigError line; one that is down is waited for.
+  await checkRedis(opts.redisUrl, onRedisError('redis connection')).catch((err: unknown) => {
+    store.close?.();
+    throw err;
+  });
   const cache = new LayerInputCache(store, opts.cacheDir);
   const pool = new ComputePool(concurrency, { threads: opts.threads ?? 1, prefer: opts.prefer });
   const active = new Map<string, string>(); // jobId → runId
@@ -131,14 +146,6 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
 
   // main.ts passes the rest of the environment; this one is read here until it passes it too.
   const infraRetryMs = opts.infraRetryMs ?? ZWorkerEnv.shape.CMBN_INFRA_RETRY_MS.parse(process.env.CMBN_INFRA_RETRY_MS);
-  // Every Redis client has an error listener (no "[ioredis] Unhandled error event" while Redis
-  // restarts); they reconnect on their own, and commands wait for it (maxRetriesPerRequest: null).
-  let lastRedisError = 0;
-  const onRedisError = (what: string) => (err: Error) => {
-    if (Date.now() - lastRedisError < 5_000) return;
-    lastRedisError = Date.now();
-    log.warn({ err: err.message, what }, 'redis unavailable (retrying)');
-  };
   const connection = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
   connection.on('error', onRedisError('redis connection'));
   const subscriber = new Redis(opts.redisUrl, { maxRetriesPerRequest: null });
@@ -204,18 +211,26 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   // when it is closed while still initialising, and the init's rejection is then emitted as an
   // 'error' with no listener, which kills the process; a SIGTERM soon after start-up, with Redis
   // gone, did that (shutdown.int.test.ts). Once initialised, a connection closes without it.
+  // Everything the worker holds, released in one order by close() (graceful: running jobs finish,
+  // Redis gets a QUIT, errors surface) and by a failed start-up (forced: nothing is waited for, and
+  // an error in one step does not stop the next from running).
+  const release = async (forced: boolean): Promise<void> => {
+    const step = (p: Promise<unknown>): Promise<unknown> => (forced ? p.catch(() => {}) : p);
+    await Promise.all(workers.map((w) => step(w.close(forced))));
+    await step(pool.close());
+    subscriber.disconnect();
+    if (forced) connection.disconnect();
+    else await connection.quit().catch(() => connection.disconnect());
+    await step(closeDb());
+    store.close?.();
+  };
   try {
     await Promise.all(workers.map((w) => w.waitUntilReady()));
     await subscriber.subscribe(cancelChannel(opts.prefix));
   } catch (err) {
     // A start-up that fails here (Redis refusing BullMQ's version check, a connection ended) must
     // not leave threads and reconnecting clients behind: `cmbn worker` would hang instead of exiting.
-    await Promise.all(workers.map((w) => w.close(true).catch(() => {})));
-    await pool.close().catch(() => {});
-    subscriber.disconnect();
-    connection.disconnect();
-    await closeDb().catch(() => {});
-    store.close?.();
+    await release(true);
     throw err;
   }
   subscriber.on('message', (_ch, runId: string) => {
@@ -235,12 +250,7 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
     cache,
     close() {
       closing ??= (async () => {
-        await Promise.all(workers.map((w) => w.close()));
-        await pool.close();
-        subscriber.disconnect();
-        await connection.quit().catch(() => connection.disconnect());
-        await closeDb();
-        store.close?.();
+        await release(false);
         log.info({ workerId }, 'worker closed');
       })();
       return closing;

@@ -26,3 +26,4 @@ export {
 export type { FailureKind, InfraRetryOptions } from './failure.ts';
 export { failedChildren } from './flow-children.ts';
 export { HopelessJobError, toBullmqError } from './bullmq-boundary.ts';
+export { RedisConfigError, checkRedis, redisLocation } from './redis-probe.ts';
