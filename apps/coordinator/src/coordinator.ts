@@ -6,7 +6,7 @@ import { openArtifactStore } from '@cmbn/artifacts';
 import { checkRedis } from '@cmbn/jobs';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
-import { CloseSequence, type CloseProblem } from './close-steps.ts';
+import { CloseSequence, type CloseProblem, type CloseStep } from './close-steps.ts';
 import { readCoordinatorEnv, type TCoordinatorEnv } from './env.ts';
 import { GcService } from './gc-service.ts';
 import { createLogger } from './logger.ts';
@@ -14,6 +14,7 @@ import { Orchestrator } from './orchestrator.ts';
 import { ProgressBus } from './progress-bus.ts';
 import { PendingReconciler } from './pending-reconciler.ts';
 import { openQueues } from './queues.ts';
+import { waitForRegistry } from './registry-wait.ts';
 
 /**
  * What the coordinator runs with. The optional settings not given here come from `env`: the
@@ -94,8 +95,28 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     store.close?.();
     throw err;
   });
+  // Then Postgres, the same way: no such database or user, or migrations not applied, end the
+  // start-up with one line (RegistryConfigError); a server that is down is waited for.
+  await waitForRegistry(opts.databaseUrl, logger).catch((err: unknown) => {
+    store.close?.();
+    throw err;
+  });
   getDb(opts.databaseUrl);
   const queues = await openQueues(opts.redisUrl, opts.prefix, onRedisError);
+  const sequence = new CloseSequence(logger, opts.closeStepTimeoutMs ?? 30_000);
+  const releaseSteps = (): CloseStep[] => [
+    { name: 'queues', run: () => queues.close() },
+    { name: 'database', run: () => closeDb() },
+    { name: 'artifact store', run: async () => store.close?.() },
+  ];
+  // A start-up that fails from here on (the port taken, Postgres gone during the restart scan)
+  // releases what it opened: the queues' Redis connections kept `cmbn coordinator` alive after
+  // it had printed its error, so it never exited.
+  const orReleased = <T>(step: Promise<T>, first: () => CloseStep[]): Promise<T> =>
+    step.catch(async (err: unknown) => {
+      await sequence.run([...first(), ...releaseSteps()]);
+      throw err;
+    });
   const bus = new ProgressBus();
   const orchestrator = new Orchestrator(store, queues, bus, logger, {
     reconcileIntervalMs: opts.reconcileIntervalMs ?? env.CMBN_RECONCILE_INTERVAL_MS,
@@ -104,7 +125,7 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     infraRetryMs: opts.infraRetryMs ?? env.CMBN_INFRA_RETRY_MS,
   });
   const gc = new GcService(queues.gc, store, logger);
-  await orchestrator.start({ gc: gc.run });
+  await orReleased(orchestrator.start({ gc: gc.run }), () => orchestrator.closeSteps());
   const app = createApp({
     orchestrator,
     gc,
@@ -128,15 +149,17 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     intervalMs: opts.pendingReconcileMs ?? env.CMBN_PENDING_RECONCILE_MS,
     localMaxAgeMs: opts.pendingLocalMaxAgeMs ?? env.CMBN_PENDING_LOCAL_MAX_AGE_MS,
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
+  const server: Server = await orReleased(
+    new Promise((resolve, reject) => {
+      const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+    }),
+    () => orchestrator.closeSteps(),
+  );
   const port = (server.address() as AddressInfo).port;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   reconciler.start();
   logger.info({ url, prefix: opts.prefix, artifacts: store.url, auth: apiToken || apiTokens ? 'token' : 'none' }, 'coordinator listening');
   let closing: Promise<CloseProblem[]> | undefined;
-  const sequence = new CloseSequence(logger, opts.closeStepTimeoutMs ?? 30_000);
   return {
     url,
     port,
@@ -155,9 +178,7 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
         },
         { name: 'pending reconciler', run: () => reconciler.stop() },
         ...orchestrator.closeSteps(),
-        { name: 'queues', run: () => queues.close() },
-        { name: 'database', run: () => closeDb() },
-        { name: 'artifact store', run: async () => store.close?.() },
+        ...releaseSteps(),
       ]);
       return closing;
     },

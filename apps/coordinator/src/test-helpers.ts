@@ -215,9 +215,14 @@ export async function spawnWorker(o: WorkerEnv): Promise<Child> {
   return c;
 }
 
+/** A real coordinator process, not waited for: for a start-up that must not finish. */
+export function startCoordinatorChild(env: Record<string, string>): Child {
+  return startChild(COORDINATOR_MAIN, { REDIS_URL, PORT: '0', HOST: '127.0.0.1', ...env });
+}
+
 /** A real coordinator process; resolves with its URL once it listens. */
 export async function spawnCoordinator(env: Record<string, string>): Promise<Child & { url: string }> {
-  const c = startChild(COORDINATOR_MAIN, { REDIS_URL, PORT: '0', HOST: '127.0.0.1', ...env });
+  const c = startCoordinatorChild(env);
   const line = await c.waitFor(/listening on port \d+/, 60_000).catch((err: unknown) => {
     c.proc.kill('SIGKILL');
     throw err;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { S3RVER_CREDENTIALS, s3StoreForTest, startS3Server, type S3TestServer, type S3TestStore } from '@cmbn/artifacts';
-import { testAdminUrl } from '@cmbn/registry';
+import { createTestDatabase, testAdminUrl, type TestDatabase } from '@cmbn/registry';
 import { linesWithoutNodeWarnings, spawnCmbn } from './startup-process.ts';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -22,6 +22,9 @@ let s3: S3TestServer;
 /** A fresh bucket on that server (its listKeys() sees what the worker left there). */
 let good: S3TestStore;
 let bucket: string;
+/** An empty database on the test server (exists, never migrated), and a migrated one. */
+let bare: TestDatabase;
+let migrated: TestDatabase;
 const prefix = `cmbntest-startup-${randomBytes(4).toString('hex')}`;
 
 function s3Env(over: Record<string, string> = {}): Record<string, string> {
@@ -48,12 +51,14 @@ async function failingStart(env: Record<string, string>): Promise<string> {
 }
 
 beforeAll(async () => {
+  [bare, migrated] = await Promise.all([createTestDatabase({ migrated: false }), createTestDatabase()]);
   s3 = await startS3Server();
   good = await s3StoreForTest({ server: s3, prefix: 'artifacts' });
   bucket = good.bucket;
 });
 
 afterAll(async () => {
+  await Promise.all([bare?.drop(), migrated?.drop()]);
   await good?.cleanup();
   await s3?.stop();
   const r = new Redis(REDIS_URL);
@@ -130,7 +135,7 @@ describe('cmbn worker start-up probe of the artifact store', () => {
       expect(warning.level).toBe(40); // pino's warn
       expect(warning.database).toBe(`127.0.0.1:${closed}/cmbn`);
       expect(warning.msg).toMatch(
-        new RegExp(`^distill jobs register students in Postgres at 127\\.0\\.0\\.1:${closed}/cmbn, which did not answer \\(Can't reach database server at 127\\.0\\.0\\.1:${closed}\\); set DATABASE_URL to the registry's database, or CMBN_WORKER_JOBS=shard`),
+        new RegExp(`^distill jobs register students in Postgres at 127\\.0\\.0\\.1:${closed}/cmbn, which did not answer \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${closed}\\); set DATABASE_URL to the registry's database, or CMBN_WORKER_JOBS=shard`),
       );
       expect(c.stdout() + c.stderr()).not.toContain('s3cret');
       // A database that is up but not there is named as such.
@@ -140,9 +145,20 @@ describe('cmbn worker start-up probe of the artifact store', () => {
       const missing = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'distill', DATABASE_URL: noSuchDb.href }));
       try {
         const where = `${server.hostname}:${server.port || '5432'}/cmbn_no_such_db`;
-        expect(await missing.line(/distill jobs register students/, EXIT_DEADLINE_MS)).toContain(`at ${where}, which did not answer (database \\"cmbn_no_such_db\\" does not exist)`);
+        expect(await missing.line(/distill jobs register students/, EXIT_DEADLINE_MS)).toContain(
+          `in the registry at ${where}: the server answered \\"database \\"cmbn_no_such_db\\" does not exist\\"; create it (createdb cmbn_no_such_db)`,
+        );
       } finally {
         missing.kill();
+      }
+      // A database that exists but was never migrated is named as such too.
+      const unmigrated = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'distill', DATABASE_URL: bare.url }));
+      try {
+        expect(await unmigrated.line(/distill jobs register students/, EXIT_DEADLINE_MS)).toContain(
+          `in the registry at ${server.hostname}:${server.port || '5432'}/${bare.name}: the database has no cmbn tables (it was never migrated); run \`npm run db:migrate\``,
+        );
+      } finally {
+        unmigrated.kill();
       }
       // A warning, not an exit: the shard queue is served, and SIGTERM still ends it cleanly.
       c.proc.kill('SIGTERM');
@@ -153,8 +169,8 @@ describe('cmbn worker start-up probe of the artifact store', () => {
   });
 
   it('a distill worker whose registry answers starts without that warning', async () => {
-    // The test server's admin database (the default's `cmbn` need not exist on a test machine).
-    const databaseUrl = testAdminUrl();
+    // A migrated database on the test server (the default's `cmbn` need not exist on a test machine).
+    const databaseUrl = migrated.url;
     const c = spawnCmbn(['worker'], s3Env({ CMBN_WORKER_JOBS: 'shard,distill', DATABASE_URL: databaseUrl }));
     try {
       await c.line(/worker ready/, EXIT_DEADLINE_MS);

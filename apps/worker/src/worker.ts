@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { openArtifactStore } from '@cmbn/artifacts';
-import { closeDb, getDb } from '@cmbn/registry';
+import { RegistryConfigError, checkRegistryOnce, closeDb, databaseLocation, getDb } from '@cmbn/registry';
 import {
   CancelledError,
   cancelChannel,
@@ -69,41 +69,36 @@ export interface WorkerHandle {
 /** How long the start-up probe of a distill worker's registry waits for Postgres. */
 const REGISTRY_PROBE_MS = 10_000;
 
-/** `host:port/database` of a Postgres URL: what a log line may name (no user, no password). */
-function databaseWhere(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.hostname}:${u.port || '5432'}${u.pathname}`;
-  } catch {
-    return 'an unparsable DATABASE_URL';
-  }
-}
-
 /**
  * A distill worker registers students in Postgres, and DATABASE_URL has a default
  * (127.0.0.1:5432), so a worker started on another host without it would otherwise fail only at
- * its first distill job. One query at start-up, without holding the start-up up (a database that
- * is restarting is retried by the jobs themselves): one line either way, a warning naming the
- * database and the fix when it fails.
+ * its first distill job. One check at start-up (@cmbn/registry's checkRegistryOnce: the server
+ * answers, the database and user exist, every migration is applied), without holding the
+ * start-up up (a database that is restarting is retried by the jobs themselves): one line either
+ * way, a warning naming the database and the fix when it fails.
  */
 async function probeRegistry(url: string, log: Logger, closing: () => boolean): Promise<void> {
-  const where = databaseWhere(url);
+  const where = databaseLocation(url);
+  const orShardOnly = 'or CMBN_WORKER_JOBS=shard on a host without one';
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error(`no answer within ${REGISTRY_PROBE_MS / 1000} s`)), REGISTRY_PROBE_MS);
       timer.unref();
     });
-    await Promise.race([getDb(url).$queryRaw`SELECT 1`, timeout]);
+    await Promise.race([checkRegistryOnce(url), timeout]);
     log.info({ database: where }, `registry: Postgres at ${where} answers (distill jobs register students there)`);
   } catch (err) {
-    if (closing()) return; // closeDb() during the probe: not the database's fault
-    // Prisma's text is several lines of invocation; its driver's own message is the reason.
-    const text = String((err as Error).message ?? err);
-    const reason = /Message: `([^`]*)`/.exec(text)?.[1] ?? text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+    if (closing()) return; // shutting down during the probe: not the database's fault
+    if (err instanceof RegistryConfigError) {
+      log.warn({ database: where, err: err.reason }, `distill jobs register students in the ${err.message}, ${orShardOnly}`);
+      return;
+    }
+    const text = String((err as Error)?.message ?? err);
+    const reason = text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
     log.warn(
       { database: where, err: reason },
-      `distill jobs register students in Postgres at ${where}, which did not answer (${reason}); set DATABASE_URL to the registry's database, or CMBN_WORKER_JOBS=shard on a host without one`,
+      `distill jobs register students in Postgres at ${where}, which did not answer (${reason}); set DATABASE_URL to the registry's database, ${orShardOnly}`,
     );
   } finally {
     clearTimeout(timer);

@@ -71,3 +71,4 @@ export type {
   RegisteredModelRecord,
   VersionStatus,
 } from './models.ts';
+export { RegistryConfigError, checkRegistryOnce, databaseLocation } from './registry-probe.ts';

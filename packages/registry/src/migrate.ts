@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -67,8 +68,16 @@ function prismaErrorText(output: string): string {
   return (start >= 0 ? lines.slice(start) : lines).filter((l) => l !== '').slice(0, 12).join(' | ');
 }
 
+/** Names of the migrations in prisma/migrations, in order: what `npm run db:migrate` applies. */
+export function localMigrations(): string[] {
+  return readdirSync(MIGRATIONS_DIR, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
+}
+
 /** Names of the migrations recorded as finished (none when the table does not exist yet). */
-async function appliedMigrations(databaseUrl: string): Promise<string[]> {
+export async function appliedMigrations(databaseUrl: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
   await client.connect();
   try {

@@ -54,17 +54,18 @@ async function migratedTemplate(admin: pg.Client, adminUrl: string): Promise<str
 }
 
 /**
- * CREATE DATABASE cmbn_test_<random> on the admin server, migrated, and return its URL.
+ * CREATE DATABASE cmbn_test_<random> on the admin server, migrated (unless `migrated: false`:
+ * an empty database, as `createdb` leaves it), and return its URL.
  * drop() closes the registry singleton if it points there and drops the database (FORCE ends stray sessions).
  */
-export async function createTestDatabase(opts: { adminUrl?: string } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(opts: { adminUrl?: string; migrated?: boolean } = {}): Promise<TestDatabase> {
   const adminUrl = opts.adminUrl ?? testAdminUrl();
   const name = `cmbn_test_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   try {
-    const template = await migratedTemplate(admin, adminUrl);
-    await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
+    if (opts.migrated === false) await admin.query(`CREATE DATABASE "${name}"`);
+    else await admin.query(`CREATE DATABASE "${name}" TEMPLATE "${await migratedTemplate(admin, adminUrl)}"`);
   } finally {
     await admin.end();
   }

@@ -1,0 +1,34 @@
+import type { Logger } from 'pino';
+import { classifyError } from '@cmbn/jobs';
+import { RegistryConfigError, checkRegistryOnce, databaseLocation } from '@cmbn/registry';
+
+/** Between tries while Postgres does not answer; the log says so at most every LOG_EVERY_MS. */
+const RETRY_MS = 2_000;
+const LOG_EVERY_MS = 5_000;
+
+/**
+ * The coordinator's start-up wait for the registry, like its wait for Redis: a Postgres that is
+ * down or restarting (a transient-infra error by @cmbn/jobs' one taxonomy) is waited for, logged
+ * as `postgres unavailable (retrying)`; one that answers but cannot be used (no such database or
+ * user, migrations missing: RegistryConfigError) ends the start-up with its one line, as does any
+ * other error, first line only (Prisma-style texts start with an empty one).
+ */
+export async function waitForRegistry(url: string, log: Logger): Promise<void> {
+  const where = databaseLocation(url);
+  let lastLog = 0;
+  for (;;) {
+    try {
+      await checkRegistryOnce(url);
+      return;
+    } catch (err) {
+      if (err instanceof RegistryConfigError) throw err;
+      const message = String((err as Error)?.message ?? err).split('\n').find((l) => l.trim() !== '') ?? String(err);
+      if (classifyError(err) !== 'transient-infra') throw new RegistryConfigError(where, message, "point DATABASE_URL at the registry's Postgres database");
+      if (Date.now() - lastLog >= LOG_EVERY_MS) {
+        lastLog = Date.now();
+        log.warn({ database: where, err: message }, 'postgres unavailable (retrying)');
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  }
+}
