@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@cmbn/registry';
 import { startCoordinator, type CoordinatorHandle } from './coordinator.ts';
 import { readCoordinatorEnv } from './env.ts';
-import { REDIS_URL, dropPrefix, tempArtifacts, uniquePrefix } from './test-helpers.ts';
+import { startPrivateRedis } from './private-services.ts';
+import { REDIS_URL, dropPrefix, tempArtifacts, uniquePrefix, until } from './test-helpers.ts';
 
 const TOKEN = 'limit-test-token-0123456789';
 const LIMIT = 4;
@@ -18,11 +19,11 @@ let artifacts: Awaited<ReturnType<typeof tempArtifacts>>;
 const coordinators: CoordinatorHandle[] = [];
 const prefix = uniquePrefix();
 
-async function start(onPrefix = prefix): Promise<CoordinatorHandle> {
+async function start(onPrefix = prefix, redisUrl = REDIS_URL): Promise<CoordinatorHandle> {
   const c = await startCoordinator({
     env: readCoordinatorEnv({ CMBN_API_TOKENS: `ci:${TOKEN}`, CMBN_AUTH_FAIL_LIMIT: String(LIMIT), CMBN_AUTH_FAIL_WINDOW_S: '600' }),
     databaseUrl: db.url,
-    redisUrl: REDIS_URL,
+    redisUrl,
     artifacts: artifacts.url,
     prefix: onPrefix,
     port: 0,
@@ -44,7 +45,6 @@ afterAll(async () => {
   await db?.drop();
   await artifacts?.remove();
   await dropPrefix(prefix);
-  await dropPrefix(parallelPrefix);
 });
 const parallelPrefix = uniquePrefix();
 
@@ -89,22 +89,39 @@ describe('failed-authentication limit', () => {
   });
 
   it('parallel guesses cannot all pass on one read of the counter: at most LIMIT of them get a 401', async () => {
-    const c = await start(parallelPrefix);
-    // Hold Redis's writes (the counter's scripts count as writes) for a moment, so that every guess
-    // reads the counter before any failure is counted: the race a check-then-count limiter must close.
-    const redis = new Redis(REDIS_URL);
+    // A Redis of this test's own: its writes are held below, which on the shared server would
+    // stall every other test file for as long.
+    const own = await startPrivateRedis();
+    const held: { c?: CoordinatorHandle } = {};
     try {
-      await redis.call('CLIENT', 'PAUSE', '400', 'WRITE');
-      const answers = await Promise.all(Array.from({ length: LIMIT * 5 }, (_, i) => runs(c.url, `parallel-wrong-${i}`)));
-      const statuses = answers.map((r) => r.status);
-      expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(LIMIT);
-      expect(statuses.filter((s) => s === 401).length).toBeGreaterThan(0);
-      expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+      const c = (held.c = await start(parallelPrefix, own.url));
+      const redis = new Redis(own.url);
+      try {
+        // Hold Redis's writes (rate-limit-redis reads and counts through scripts, which count as
+        // writes) until every guess is waiting on its read of the counter: the race that a
+        // check-then-count limiter must close. Held until released below (60 s at most).
+        await redis.call('CLIENT', 'PAUSE', '60000', 'WRITE');
+        const answered: number[] = [];
+        const guesses = Array.from({ length: LIMIT * 5 }, (_, i) => runs(c.url, `parallel-wrong-${i}`).then((r) => (answered.push(i), r)));
+        // The window is exercised: a script is held at Redis, and no guess is answered while it is.
+        await until('a held script at Redis', async () => /flags=b\b.*cmd=evalsha/.test(String(await redis.call('CLIENT', 'LIST'))), 30_000, 20);
+        await new Promise((r) => setTimeout(r, 500)); // the other guesses reach the coordinator too
+        expect(answered).toEqual([]);
+        await redis.call('CLIENT', 'UNPAUSE');
+        const statuses = (await Promise.all(guesses)).map((r) => r.status);
+        expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(LIMIT);
+        expect(statuses.filter((s) => s === 401).length).toBeGreaterThan(0);
+        expect(statuses.every((s) => s === 401 || s === 429)).toBe(true);
+        // And afterwards the address is over the limit for good (this window).
+        expect((await runs(c.url, TOKEN)).status).toBe(429);
+      } finally {
+        await redis.call('CLIENT', 'UNPAUSE').catch(() => undefined);
+        redis.disconnect();
+      }
     } finally {
-      await redis.call('CLIENT', 'UNPAUSE').catch(() => undefined);
-      redis.disconnect();
+      // Closed before its Redis goes (afterAll would find that Redis gone).
+      if (held.c) await coordinators.splice(coordinators.indexOf(held.c), 1)[0]!.close();
+      await own.remove();
     }
-    // And afterwards the address is over the limit for good (this window).
-    expect((await runs(c.url, TOKEN)).status).toBe(429);
   });
 });
