@@ -1,8 +1,8 @@
+import { errorLine } from '@cmbn/jobs';
+
 /** Turns any thrown value into the one readable line the CLI prints before exiting non-zero. */
 export function describeError(err: unknown): string {
-  // The first line that says something: Prisma's messages start with an empty one.
-  if (err instanceof Error) return err.message.split('\n').find((l) => l.trim() !== '')?.trim() ?? err.name;
-  return String(err);
+  return errorLine(err);
 }
 
 export class CliError extends Error {

@@ -102,59 +102,64 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     throw err;
   });
   getDb(opts.databaseUrl);
-  const queues = await openQueues(opts.redisUrl, opts.prefix, onRedisError);
+  const queues = await openQueues(opts.redisUrl, opts.prefix, onRedisError).catch(async (err: unknown) => {
+    await closeDb().catch(() => {});
+    store.close?.();
+    throw err;
+  });
   const sequence = new CloseSequence(logger, opts.closeStepTimeoutMs ?? 30_000);
   const releaseSteps = (): CloseStep[] => [
     { name: 'queues', run: () => queues.close() },
     { name: 'database', run: () => closeDb() },
     { name: 'artifact store', run: async () => store.close?.() },
   ];
+
+  const started: { orchestrator?: Orchestrator } = {};
+  const serve = async () => {
+    const bus = new ProgressBus();
+    const orchestrator = (started.orchestrator = new Orchestrator(store, queues, bus, logger, {
+      reconcileIntervalMs: opts.reconcileIntervalMs ?? env.CMBN_RECONCILE_INTERVAL_MS,
+      lockDurationMs: opts.lockDurationMs ?? env.CMBN_LOCK_DURATION_MS,
+      stalledIntervalMs: opts.stalledIntervalMs ?? env.CMBN_STALLED_INTERVAL_MS,
+      infraRetryMs: opts.infraRetryMs ?? env.CMBN_INFRA_RETRY_MS,
+    }));
+    const gc = new GcService(queues.gc, store, logger);
+    await orchestrator.start({ gc: gc.run });
+    const app = createApp({
+      orchestrator,
+      gc,
+      store,
+      queues,
+      bus,
+      logger,
+      apiToken,
+      apiTokens,
+      sessionTtlS: opts.sessionTtlS ?? env.CMBN_SESSION_TTL_S,
+      trustProxy: opts.trustProxy ?? env.CMBN_TRUST_PROXY ?? false,
+      publicUrl: opts.publicUrl ?? env.CMBN_PUBLIC_URL,
+      authFailureLimit: { limit: env.CMBN_AUTH_FAIL_LIMIT, windowS: env.CMBN_AUTH_FAIL_WINDOW_S },
+      maxUploadBytes: opts.maxUploadBytes,
+    });
+    // Fails versions stuck PENDING once their job is gone, and finishes interrupted artifact deletions.
+    const reconciler = new PendingReconciler({
+      queues,
+      store,
+      logger,
+      intervalMs: opts.pendingReconcileMs ?? env.CMBN_PENDING_RECONCILE_MS,
+      localMaxAgeMs: opts.pendingLocalMaxAgeMs ?? env.CMBN_PENDING_LOCAL_MAX_AGE_MS,
+    });
+    const server: Server = await new Promise((resolve, reject) => {
+      const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+    });
+    return { orchestrator, app, reconciler, server };
+  };
   // A start-up that fails from here on (the port taken, Postgres gone during the restart scan)
   // releases what it opened: the queues' Redis connections kept `cmbn coordinator` alive after
   // it had printed its error, so it never exited.
-  const orReleased = <T>(step: Promise<T>, first: () => CloseStep[]): Promise<T> =>
-    step.catch(async (err: unknown) => {
-      await sequence.run([...first(), ...releaseSteps()]);
-      throw err;
-    });
-  const bus = new ProgressBus();
-  const orchestrator = new Orchestrator(store, queues, bus, logger, {
-    reconcileIntervalMs: opts.reconcileIntervalMs ?? env.CMBN_RECONCILE_INTERVAL_MS,
-    lockDurationMs: opts.lockDurationMs ?? env.CMBN_LOCK_DURATION_MS,
-    stalledIntervalMs: opts.stalledIntervalMs ?? env.CMBN_STALLED_INTERVAL_MS,
-    infraRetryMs: opts.infraRetryMs ?? env.CMBN_INFRA_RETRY_MS,
+  const { orchestrator, app, reconciler, server } = await serve().catch(async (err: unknown) => {
+    await sequence.run([...(started.orchestrator?.closeSteps() ?? []), ...releaseSteps()]);
+    throw err;
   });
-  const gc = new GcService(queues.gc, store, logger);
-  await orReleased(orchestrator.start({ gc: gc.run }), () => orchestrator.closeSteps());
-  const app = createApp({
-    orchestrator,
-    gc,
-    store,
-    queues,
-    bus,
-    logger,
-    apiToken,
-    apiTokens,
-    sessionTtlS: opts.sessionTtlS ?? env.CMBN_SESSION_TTL_S,
-    trustProxy: opts.trustProxy ?? env.CMBN_TRUST_PROXY ?? false,
-    publicUrl: opts.publicUrl ?? env.CMBN_PUBLIC_URL,
-    authFailureLimit: { limit: env.CMBN_AUTH_FAIL_LIMIT, windowS: env.CMBN_AUTH_FAIL_WINDOW_S },
-    maxUploadBytes: opts.maxUploadBytes,
-  });
-  // Fails versions stuck PENDING once their job is gone, and finishes interrupted artifact deletions.
-  const reconciler = new PendingReconciler({
-    queues,
-    store,
-    logger,
-    intervalMs: opts.pendingReconcileMs ?? env.CMBN_PENDING_RECONCILE_MS,
-    localMaxAgeMs: opts.pendingLocalMaxAgeMs ?? env.CMBN_PENDING_LOCAL_MAX_AGE_MS,
-  });
-  const server: Server = await orReleased(
-    new Promise((resolve, reject) => {
-      const s = app.listen(opts.port, opts.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
-    }),
-    () => orchestrator.closeSteps(),
-  );
   const port = (server.address() as AddressInfo).port;
   const url = `http://${opts.host ?? '127.0.0.1'}:${port}`;
   reconciler.start();

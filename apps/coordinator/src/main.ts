@@ -1,4 +1,5 @@
 /** `cmbn coordinator` / `node --import tsx apps/coordinator/src/main.ts`: the API and orchestration. */
+import { errorLine } from '@cmbn/jobs';
 import { readCoordinatorEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { startCoordinator } from './coordinator.ts';
@@ -57,7 +58,7 @@ export async function runCoordinatorProcess(overrides: { port?: number } = {}): 
 if (import.meta.url === `file://${process.argv[1]}`) {
   runCoordinatorProcess().catch((err: unknown) => {
     // One line, no stack: the errors that end a start-up (configuration, an unusable artifact store) say what to fix.
-    process.stderr.write(`cmbn coordinator: ${(err as Error).message.split('\n')[0]}\n`);
+    process.stderr.write(`cmbn coordinator: ${errorLine(err)}\n`);
     process.exit(1);
   });
 }

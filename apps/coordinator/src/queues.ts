@@ -66,7 +66,16 @@ export async function openQueues(redisUrl: string, prefix: string, onError: (wha
     ['distill events', distillEvents],
   ];
   for (const [what, h] of handles) h.on('error', (err) => onError(what, err));
-  await Promise.all([shardEvents.waitUntilReady(), layerEvents.waitUntilReady(), distillEvents.waitUntilReady()]);
+  try {
+    await Promise.all([shardEvents.waitUntilReady(), layerEvents.waitUntilReady(), distillEvents.waitUntilReady()]);
+  } catch (err) {
+    // A failed open leaves no reconnecting client behind (the process could not exit): the
+    // handles get a bounded close, and their connections are dropped.
+    const closes = Promise.all([shard, layer, distill, gc, flow, shardEvents, layerEvents, distillEvents].map((h) => h.close().catch(() => {})));
+    await Promise.race([closes, new Promise((resolve) => setTimeout(resolve, 5_000).unref())]);
+    for (const c of [connection, ...eventConnections]) c.disconnect();
+    throw err;
+  }
   return {
     prefix,
     redisUrl,

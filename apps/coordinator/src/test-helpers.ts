@@ -193,9 +193,9 @@ export interface WorkerEnv {
   env?: Record<string, string>;
 }
 
-/** A real `cmbn worker` process; resolves once it logged its backend (connected and ready). */
-export async function spawnWorker(o: WorkerEnv): Promise<Child> {
-  const c = startChild(WORKER_MAIN, {
+/** A real `cmbn worker` process, not waited for: for a start-up that must not finish yet. */
+export function startWorkerChild(o: WorkerEnv): Child {
+  return startChild(WORKER_MAIN, {
     REDIS_URL,
     CMBN_QUEUE_PREFIX: o.prefix,
     CMBN_ARTIFACTS: o.artifacts,
@@ -206,6 +206,11 @@ export async function spawnWorker(o: WorkerEnv): Promise<Child> {
     ...(o.databaseUrl ? { DATABASE_URL: o.databaseUrl } : {}),
     ...o.env,
   });
+}
+
+/** A real `cmbn worker` process; resolves once it logged its backend (connected and ready). */
+export async function spawnWorker(o: WorkerEnv): Promise<Child> {
+  const c = startWorkerChild(o);
   try {
     await c.waitFor(/worker ready/, 60_000);
   } catch (err) {

@@ -1,4 +1,5 @@
 /** `cmbn worker` / `node --import tsx apps/worker/src/main.ts`: one worker process. */
+import { errorLine } from '@cmbn/jobs';
 import { readWorkerEnv } from './env.ts';
 import { createLogger } from './logger.ts';
 import { startWorker, type WorkerHandle } from './worker.ts';
@@ -63,7 +64,7 @@ export async function runWorkerProcess(overrides: { concurrency?: number } = {})
 if (import.meta.url === `file://${process.argv[1]}`) {
   runWorkerProcess().catch((err: unknown) => {
     // One line, no stack: the errors that end a start-up (configuration, an unusable artifact store) say what to fix.
-    process.stderr.write(`cmbn worker: ${(err as Error).message.split('\n')[0]}\n`);
+    process.stderr.write(`cmbn worker: ${errorLine(err)}\n`);
     process.exit(1);
   });
 }

@@ -10,6 +10,7 @@ import {
   checkRedis,
   cancelledKey,
   classifyError,
+  errorLine,
   parsePayload,
   queueName,
   type HandlersFor,
@@ -94,8 +95,7 @@ async function probeRegistry(url: string, log: Logger, closing: () => boolean): 
       log.warn({ database: where, err: err.reason }, `distill jobs register students in the ${err.message}, ${orShardOnly}`);
       return;
     }
-    const text = String((err as Error)?.message ?? err);
-    const reason = text.split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
+    const reason = errorLine(err);
     log.warn(
       { database: where, err: reason },
       `distill jobs register students in Postgres at ${where}, which did not answer (${reason}); set DATABASE_URL to the registry's database, ${orShardOnly}`,

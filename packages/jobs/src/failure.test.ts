@@ -46,6 +46,7 @@ describe('failure taxonomy', () => {
     const cases: unknown[] = [
       withProps('connect ECONNREFUSED 127.0.0.1:5432', { code: 'ECONNREFUSED', syscall: 'connect', errno: -111 }),
       new Error('Connection terminated unexpectedly'),
+      new Error('timeout expired'),
       withProps('terminating connection due to administrator command', { code: '57P01', severity: 'FATAL' }),
       withProps('the database system is starting up', { code: '57P03' }),
       withProps('x', { code: '08006' }),

@@ -167,6 +167,7 @@ const SDK_NAMES = new Set([
 
 const INFRA_MESSAGES = [
   /Connection terminated/i, // pg: the server went away mid-connection
+  /^timeout expired$/, // pg: connectionTimeoutMillis passed (TCP connected, the server never answered)
   /Connection is closed/i, // ioredis
   /socket hang up/i,
   /Client has encountered a connection error/i, // pg pool
@@ -246,6 +247,15 @@ export function classifyError(err: unknown): FailureKind {
   const name = links[0]!.name;
   if (typeof name === 'string' && BUG_NAMES.has(name)) return 'bug';
   return 'unknown';
+}
+
+/**
+ * The one line that says what went wrong, for a start-up's exit line or a log field: the first
+ * non-empty line of the message (Prisma's messages start with an empty one), trimmed.
+ */
+export function errorLine(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.split('\n').find((l) => l.trim() !== '')?.trim() ?? (err instanceof Error ? err.name : 'unknown error');
 }
 
 function messageOf(err: unknown): string {

@@ -19,6 +19,7 @@ export {
   UnrecoverableJobError,
   classifyError,
   consumesAttempt,
+  errorLine,
   isRetryable,
   toJobError,
   withInfraRetry,

@@ -49,9 +49,10 @@ function fixFor(message: string): { reason: string; fix: string } {
 
 /**
  * Resolves once the server at `url` has answered INFO; rejects with RedisConfigError when it answers
- * with an error. Waits as long as the server does not answer, unless `signal` aborts the wait.
+ * with an error. Waits as long as the server does not answer (the process's signal handlers end
+ * such a wait).
  */
-export async function checkRedis(url: string, onWaiting: (err: Error) => void = () => {}, signal?: AbortSignal): Promise<void> {
+export async function checkRedis(url: string, onWaiting: (err: Error) => void = () => {}): Promise<void> {
   const where = redisLocation(url);
   // No ready check: ioredis' own INFO would fail the same way and only reconnect. Commands wait
   // while the server is down (maxRetriesPerRequest: null), as the queues' own connections do.
@@ -59,13 +60,9 @@ export async function checkRedis(url: string, onWaiting: (err: Error) => void = 
   client.on('error', (err: Error) => {
     if (!(err instanceof ReplyError)) onWaiting(err);
   });
-  const aborted = new Promise<never>((_resolve, reject) => {
-    if (signal?.aborted) reject(signal.reason);
-    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
-  });
   try {
     client.connect().catch(() => {}); // failures arrive as 'error' events; the INFO below waits
-    await Promise.race([client.info('server'), aborted]);
+    await client.info('server');
   } catch (err) {
     if (err instanceof ReplyError) {
       const { reason, fix } = fixFor((err as Error).message);

@@ -79,8 +79,8 @@ export function localMigrations(): string[] {
 /** Names of the migrations recorded as finished (none when the table does not exist yet). */
 export async function appliedMigrations(databaseUrl: string): Promise<string[]> {
   const client = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 10_000 });
-  await client.connect();
   try {
+    await client.connect();
     const { rows } = await client.query<{ name: string }>(
       `SELECT migration_name AS name FROM "_prisma_migrations" WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL ORDER BY migration_name`,
     );
@@ -89,6 +89,6 @@ export async function appliedMigrations(databaseUrl: string): Promise<string[]> 
     if ((err as { code?: string }).code === '42P01') return []; // undefined_table: a fresh database
     throw err;
   } finally {
-    await client.end();
+    await client.end().catch(() => {}); // after a failed connect too: nothing is left open
   }
 }

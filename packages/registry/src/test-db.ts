@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import pg from 'pg';
 import { closeDb, currentDatabaseUrl } from './client.ts';
-import { MIGRATIONS_DIR, migrateDatabase } from './migrate.ts';
+import { MIGRATIONS_DIR, localMigrations, migrateDatabase } from './migrate.ts';
 
 export interface TestDatabase {
   url: string;
@@ -25,7 +25,7 @@ function withDatabase(url: string, name: string): string {
 /** sha256 over every migration's name and bytes: a template migrated from other files gets another name. */
 async function migrationsDigest(): Promise<string> {
   const h = createHash('sha256');
-  const names = (await readdir(MIGRATIONS_DIR, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = localMigrations();
   for (const name of names) h.update(name).update('\0').update(await readFile(join(MIGRATIONS_DIR, name, 'migration.sql'))).update('\0');
   return h.digest('hex').slice(0, 16);
 }
