@@ -89,20 +89,17 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
     lastRedisError = Date.now();
     logger.warn({ err: err.message, what }, 'redis unavailable (retrying)');
   };
-  // Then Redis: one that refuses the coordinator (a password, INFO) ends the start-up with one
-  // RedisConfigError line, where BullMQ would retry it forever; one that is down is waited for.
-  await checkRedis(opts.redisUrl, (err) => onRedisError('redis connection', err)).catch((err: unknown) => {
-    store.close?.();
-    throw err;
-  });
-  // Then Postgres, the same way: no such database or user, or migrations not applied, end the
-  // start-up with one line (RegistryConfigError); a server that is down is waited for.
-  await waitForRegistry(opts.databaseUrl, logger).catch((err: unknown) => {
-    store.close?.();
-    throw err;
-  });
-  getDb(opts.databaseUrl);
-  const queues = await openQueues(opts.redisUrl, opts.prefix, onRedisError).catch(async (err: unknown) => {
+  const openServices = async () => {
+    // Then Redis: one that refuses the coordinator (a password, INFO) ends the start-up with one
+    // RedisConfigError line, where BullMQ would retry it forever; one that is down is waited for.
+    await checkRedis(opts.redisUrl, (err) => onRedisError('redis connection', err));
+    // Then Postgres, the same way: no such database or user, or migrations not applied, end the
+    // start-up with one line (RegistryConfigError); a server that is down is waited for.
+    await waitForRegistry(opts.databaseUrl, logger);
+    getDb(opts.databaseUrl);
+    return openQueues(opts.redisUrl, opts.prefix, onRedisError);
+  };
+  const queues = await openServices().catch(async (err: unknown) => {
     await closeDb().catch(() => {});
     store.close?.();
     throw err;

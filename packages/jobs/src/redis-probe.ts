@@ -11,6 +11,7 @@
  * connection error on the way is passed to onWaiting.
  */
 import { Redis, ReplyError } from 'ioredis';
+import { errorLine } from './failure.ts';
 
 /** A Redis that answered, but that this deployment cannot use as configured; message is one line. */
 export class RedisConfigError extends Error {
@@ -36,8 +37,9 @@ export function redisLocation(url: string): string {
 }
 
 /** What to do about a server's error answer to INFO (or to the AUTH before it). */
-function fixFor(message: string): { reason: string; fix: string } {
-  const reason = `it answered "${message.split('\n')[0]!.trim()}"`;
+function fixFor(err: Error): { reason: string; fix: string } {
+  const message = err.message;
+  const reason = `it answered "${errorLine(err)}"`;
   if (/^NOAUTH/.test(message)) return { reason, fix: 'it needs a password: put it in REDIS_URL (redis://:PASSWORD@HOST:PORT)' };
   if (/^WRONGPASS|invalid password/i.test(message)) return { reason, fix: 'set the user and password in REDIS_URL to ones the server accepts' };
   if (/unknown command/i.test(message)) {
@@ -65,7 +67,7 @@ export async function checkRedis(url: string, onWaiting: (err: Error) => void = 
     await client.info('server');
   } catch (err) {
     if (err instanceof ReplyError) {
-      const { reason, fix } = fixFor((err as Error).message);
+      const { reason, fix } = fixFor(err as Error);
       throw new RedisConfigError(where, reason, fix);
     }
     throw err;

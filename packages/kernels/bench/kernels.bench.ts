@@ -75,6 +75,14 @@ async function mediansInterleaved(reps: number, fns: Array<() => Promise<unknown
   return t.map((ts) => ts.sort((a, b) => a - b)[Math.floor(ts.length / 2)]!);
 }
 
+/** `count` MNIST rows from `offset`, every other feature (392 of 784: the bottom layer's a·784). */
+function readMnistHalf(count: number, offset: number): Float32Array {
+  const all = readMnist(count, offset);
+  const half = new Float32Array(count * 392);
+  for (let i = 0; i < count; i++) for (let l = 0; l < 392; l++) half[i * 392 + l] = all[i * 784 + 2 * l]!;
+  return half;
+}
+
 const blasTimes: number[] = [];
 
 function blasSgemmGflops(n: number, d: number, k: number): number | null {
@@ -148,17 +156,15 @@ const jsReferenceGflops = (2 * jsRows * k * d) / jsS / 1e9;
 const largeK: Array<{ k: number; tiledGflops: number; wholeRowGflops: number; ratio: number; tiled: string; wholeRow: string }> = [];
 if (blasBackend) {
   const ln = 2048, ld = 392, K = 4;
-  const lxAll = readMnist(ln, 30_000);
-  const lx = new Float32Array(ln * ld);
-  for (let i = 0; i < ln; i++) for (let l = 0; l < ld; l++) lx[i * ld + l] = lxAll[i * d + 2 * l]!;
+  const lx = readMnistHalf(ln, 30_000);
   for (const lk of [5000, 20000]) {
-    const lc = readMnist(lk, 0);
+    const lc = readMnistHalf(lk, 0);
     const lct = new Float32Array(ld * lk);
     const lh = new Float32Array(lk);
     for (let j = 0; j < lk; j++) {
       let s2 = 0;
       for (let l = 0; l < ld; l++) {
-        const v = lc[j * d + 2 * l]!;
+        const v = lc[j * ld + l]!;
         lct[l * lk + j] = v;
         s2 += v * v;
       }
@@ -191,14 +197,9 @@ const driverBlock: Array<{ k: number; backendGflops: number; scoreBoundGflops: n
 if (blasBackend) {
   const one = await BlasDenseBackend.create({ threads: 1 });
   const dn = 8192, dd = 392;
-  const dxAll = readMnist(dn, 30_000);
-  const dx = new Float32Array(dn * dd);
-  for (let i = 0; i < dn; i++) for (let l = 0; l < dd; l++) dx[i * dd + l] = dxAll[i * d + 2 * l]!;
+  const dx = readMnistHalf(dn, 30_000);
   for (const dk of [1428, 20000]) {
-    const dcAll = readMnist(dk, 0);
-    const dc = new Float32Array(dk * dd);
-    for (let j = 0; j < dk; j++) for (let l = 0; l < dd; l++) dc[j * dd + l] = dcAll[j * d + 2 * l]!;
-    const prepared = prepareDenseCentres(dc, dk, dd, 'euclidean');
+    const prepared = prepareDenseCentres(readMnistHalf(dk, 0), dk, dd, 'euclidean');
     const outs = [new Uint16Array(dn), new Uint16Array(dn)];
     const scoreBoundRows = defaultBlockRows(dk);
     const [backendS, boundS] = await mediansInterleaved(3, [
