@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { Express } from 'express';
 import type { Logger } from 'pino';
 import { openArtifactStore } from '@cmbn/artifacts';
-import { checkRedis } from '@cmbn/jobs';
+import { checkRedis, throttledRedisWarning } from '@cmbn/jobs';
 import { closeDb, getDb } from '@cmbn/registry';
 import { createApp } from './app.ts';
 import { CloseSequence, type CloseProblem, type CloseStep } from './close-steps.ts';
@@ -83,16 +83,12 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
   // one-line ArtifactStoreConfigError that main.ts prints, instead of failing the first upload.
   const store = await openArtifactStore(opts.artifacts);
   // Throttled: a Redis outage makes every connection report each reconnect attempt.
-  let lastRedisError = 0;
-  const onRedisError = (what: string, err: Error) => {
-    if (Date.now() - lastRedisError < 5_000) return;
-    lastRedisError = Date.now();
-    logger.warn({ err: err.message, what }, 'redis unavailable (retrying)');
-  };
+  const redisWarning = throttledRedisWarning((fields, msg) => logger.warn(fields, msg));
+  const onRedisError = (what: string, err: Error) => redisWarning(what)(err);
   const openServices = async () => {
     // Then Redis: one that refuses the coordinator (a password, INFO) ends the start-up with one
     // RedisConfigError line, where BullMQ would retry it forever; one that is down is waited for.
-    await checkRedis(opts.redisUrl, (err) => onRedisError('redis connection', err));
+    await checkRedis(opts.redisUrl, { onWaiting: redisWarning('redis connection'), onWarning: (msg) => logger.warn(msg) });
     // Then Postgres, the same way: no such database or user, or migrations not applied, end the
     // start-up with one line (RegistryConfigError); a server that is down is waited for.
     await waitForRegistry(opts.databaseUrl, logger);

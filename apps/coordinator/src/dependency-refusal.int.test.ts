@@ -26,14 +26,16 @@ const WRONG = 'not-the-password';
 const prefix = uniquePrefix();
 let locked: PrivateRedis;
 let noInfo: PrivateRedis;
+let evicting: PrivateRedis;
 let db: TestDatabase;
 let bare: TestDatabase;
 let artifacts: string;
 
 beforeAll(async () => {
-  [locked, noInfo, db] = await Promise.all([
+  [locked, noInfo, evicting, db] = await Promise.all([
     startPrivateRedis(['--requirepass', PASSWORD]),
     startPrivateRedis(['--rename-command', 'INFO', '']),
+    startPrivateRedis(['--maxmemory-policy', 'allkeys-lru']),
     createTestDatabase(),
   ]);
   bare = await createTestDatabase({ migrated: false });
@@ -41,7 +43,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([locked?.remove(), noInfo?.remove(), db?.drop(), bare?.drop()]);
+  await Promise.all([locked?.remove(), noInfo?.remove(), evicting?.remove(), db?.drop(), bare?.drop()]);
   if (artifacts) await rm(artifacts, { recursive: true, force: true });
 });
 
@@ -83,7 +85,22 @@ describe('a Redis that answers but refuses', () => {
   it('with the right password in REDIS_URL the worker starts, and stops cleanly', async () => {
     const w = await spawnWorker({ prefix, artifacts, env: { REDIS_URL: withPassword(locked.url, PASSWORD), CMBN_WORKER_JOBS: 'shard' } });
     expect(await stop(w)).toBe(0);
-    expect(w.output()).not.toMatch(/NOAUTH|WRONGPASS|redis unavailable/);
+    expect(w.output()).not.toMatch(/NOAUTH|WRONGPASS|redis unavailable|maxmemory-policy/);
+  });
+
+  it('a Redis that may evict keys: the worker starts, and warns once with the policy and the fix', async () => {
+    const w = await spawnWorker({ prefix, artifacts, env: { REDIS_URL: evicting.url, CMBN_WORKER_JOBS: 'shard' } });
+    expect(await stop(w)).toBe(0);
+    const warnings = w
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"msg":"redis at'));
+    expect(warnings.map((l) => JSON.parse(l) as { msg: string; level: number })).toEqual([
+      expect.objectContaining({
+        level: 40,
+        msg: `redis at redis://127.0.0.1:${evicting.port}: maxmemory-policy is allkeys-lru; when its memory fills, Redis may evict queued jobs: set maxmemory-policy noeviction (BullMQ requires it)`,
+      }),
+    ]);
   });
 });
 

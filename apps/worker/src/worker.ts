@@ -8,6 +8,7 @@ import {
   CancelledError,
   cancelChannel,
   checkRedis,
+  throttledRedisWarning,
   cancelledKey,
   classifyError,
   errorLine,
@@ -116,15 +117,10 @@ export async function startWorker(opts: StartWorkerOptions): Promise<WorkerHandl
   const store = await openArtifactStore(opts.artifacts);
   // Every Redis client has an error listener (no "[ioredis] Unhandled error event" while Redis
   // restarts); they reconnect on their own, and commands wait for it (maxRetriesPerRequest: null).
-  let lastRedisError = 0;
-  const onRedisError = (what: string) => (err: Error) => {
-    if (Date.now() - lastRedisError < 5_000) return;
-    lastRedisError = Date.now();
-    log.warn({ err: err.message, what }, 'redis unavailable (retrying)');
-  };
-  // Then Redis: one that refuses this worker (a password, INFO) ends the start-up with one
-  // RedisConfigError line; one that is down is waited for.
-  await checkRedis(opts.redisUrl, onRedisError('redis connection')).catch((err: unknown) => {
+  const onRedisError = throttledRedisWarning((fields, msg) => log.warn(fields, msg));
+  // Then Redis: one that refuses this worker (a password, INFO, a version below 5.0) ends the
+  // start-up with one RedisConfigError line; one that is down is waited for.
+  await checkRedis(opts.redisUrl, { onWaiting: onRedisError('redis connection'), onWarning: (msg) => log.warn(msg) }).catch((err: unknown) => {
     store.close?.();
     throw err;
   });

@@ -6,9 +6,10 @@
  * missing password (WRONGPASS, NOAUTH), or INFO refused (renamed or disabled; BullMQ reads the
  * server's version with it) left `cmbn worker` logging "worker error" every 2 s and the coordinator
  * waiting without ever listening, with nothing that said what to fix. Such an answer does not
- * change by waiting, so it ends the start-up here with one line (RedisConfigError). A server that
- * does not answer at all (down, restarting, not yet started) is waited for, as before, and each
- * connection error on the way is passed to onWaiting.
+ * change by waiting, so it ends the start-up here with one line (RedisConfigError). So does a Redis
+ * older than BullMQ's minimum (5.0), which BullMQ itself reports only from inside its connection
+ * set-up. A server that does not answer at all (down, restarting, not yet started) is waited for,
+ * as before, and each connection error on the way is passed to onWaiting.
  */
 import { Redis, ReplyError } from 'ioredis';
 import { errorLine } from './failure.ts';
@@ -49,12 +50,49 @@ function fixFor(err: Error): { reason: string; fix: string } {
   return { reason, fix: 'point REDIS_URL at a Redis server (5.0 or later) that BullMQ can use' };
 }
 
+/** BullMQ's own floor (RedisConnection.minimumVersion in 5.x): below it, its scripts do not run. */
+export const MIN_REDIS_VERSION = '5.0.0';
+
+/** What an INFO answer tells about the server: its version and the memory policy, when it is Redis. */
+export interface RedisServerInfo {
+  /** redis_version, or undefined for servers that report their own (valkey_version, dragonfly_version). */
+  redisVersion: string | undefined;
+  maxmemoryPolicy: string | undefined;
+}
+
+export function parseRedisInfo(info: string): RedisServerInfo {
+  const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+  // Valkey and Dragonfly also send a redis_version line, for compatibility; BullMQ judges them by
+  // their own version, and so does this check (by not judging them).
+  const compatible = field('valkey_version') !== undefined || field('dragonfly_version') !== undefined || /^server_name:valkey$/im.test(info);
+  return { redisVersion: compatible ? undefined : field('redis_version'), maxmemoryPolicy: field('maxmemory_policy') };
+}
+
+/** True when dotted version `v` is below `min` (numeric parts; a missing part is 0). */
+export function versionBelow(v: string, min: string): boolean {
+  const a = v.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  const b = min.split('.').map((p) => Number.parseInt(p, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d < 0;
+  }
+  return false;
+}
+
+export interface CheckRedisOptions {
+  /** Each connection error while the server does not answer (it is waited for). */
+  onWaiting?: (err: Error) => void;
+  /** A setting that works but risks jobs: an eviction policy other than noeviction. */
+  onWarning?: (message: string) => void;
+}
+
 /**
  * Resolves once the server at `url` has answered INFO; rejects with RedisConfigError when it answers
- * with an error. Waits as long as the server does not answer (the process's signal handlers end
- * such a wait).
+ * with an error or is older than MIN_REDIS_VERSION. Waits as long as the server does not answer
+ * (the process's signal handlers end such a wait).
  */
-export async function checkRedis(url: string, onWaiting: (err: Error) => void = () => {}): Promise<void> {
+export async function checkRedis(url: string, opts: CheckRedisOptions = {}): Promise<RedisServerInfo> {
+  const onWaiting = opts.onWaiting ?? (() => {});
   const where = redisLocation(url);
   // No ready check: ioredis' own INFO would fail the same way and only reconnect. Commands wait
   // while the server is down (maxRetriesPerRequest: null), as the queues' own connections do.
@@ -64,7 +102,19 @@ export async function checkRedis(url: string, onWaiting: (err: Error) => void = 
   });
   try {
     client.connect().catch(() => {}); // failures arrive as 'error' events; the INFO below waits
-    await client.info('server');
+    // The server and memory sections: the version, and the eviction policy.
+    const info = parseRedisInfo(`${await client.info('server')}\n${await client.info('memory')}`);
+    if (info.redisVersion !== undefined && versionBelow(info.redisVersion, MIN_REDIS_VERSION)) {
+      throw new RedisConfigError(where, `it is Redis ${info.redisVersion}`, `BullMQ needs Redis ${MIN_REDIS_VERSION} or later (6.2 or later recommended): upgrade the server or point REDIS_URL at a newer one`);
+    }
+    if (info.maxmemoryPolicy !== undefined && info.maxmemoryPolicy !== 'noeviction') {
+      // A warning, not a refusal: it works until memory fills, and managed Redis services often
+      // default to an LRU policy. Then Redis may drop queued jobs' keys.
+      opts.onWarning?.(
+        `redis at ${where}: maxmemory-policy is ${info.maxmemoryPolicy}; when its memory fills, Redis may evict queued jobs: set maxmemory-policy noeviction (BullMQ requires it)`,
+      );
+    }
+    return info;
   } catch (err) {
     if (err instanceof ReplyError) {
       const { reason, fix } = fixFor(err as Error);
@@ -74,4 +124,17 @@ export async function checkRedis(url: string, onWaiting: (err: Error) => void = 
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * The one "redis unavailable (retrying)" logger of a process: every Redis client reports each
+ * reconnect attempt during an outage, so at most one line per `everyMs` for all of them together.
+ */
+export function throttledRedisWarning(warn: (fields: { err: string; what: string }, msg: string) => void, everyMs = 5_000): (what: string) => (err: Error) => void {
+  let last = 0;
+  return (what) => (err) => {
+    if (Date.now() - last < everyMs) return;
+    last = Date.now();
+    warn({ err: err.message, what }, 'redis unavailable (retrying)');
+  };
 }
