@@ -16,6 +16,10 @@
  * count, so the network path's overhead = same-host shards/s ÷ hosts shards/s − 1 is measured in
  * the same process run. Targets: 2 hosts ≥ 1.8× the shards/s of 1, overhead ≤ 5 %. Root only.
  *
+ * Every trial also reports the cores in use over its layer phase (procfs, bench/cpu-account.ts):
+ * the workers', the coordinator's (this process) and the rest of the machine's. On a machine with
+ * no more cores than workers, whatever is not a worker takes its cores from the workers.
+ *
  * Needs the services of NOTES.md (Redis, Postgres); it creates and drops its own database, queue
  * prefix and artifact directories. Targets (issue 3): 2 workers ≥ 1.8× the shards/s of 1; the
  * coordinator's overhead < 5% of the wall time on MNIST 10k with V=100.
@@ -35,6 +39,7 @@ import { encodeNpy, loadDataset } from '@cmbn/data';
 import { createTestDatabase, listShards } from '@cmbn/registry';
 import { createNetwork, type Host, type Network } from '../tests/hosts/netns.ts';
 import { BUCKET, S3_PORT, startRedisOn, type HostRedis } from '../tests/hosts/services.ts';
+import { CpuRecorder } from './cpu-account.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -94,6 +99,14 @@ interface Trial {
    * "waiting" (fetches, puts, queue hand-offs, layer boundaries).
    */
   workerBusyFraction: number;
+  /**
+   * Cores in use over the layer phase (procfs): the machine's, the worker processes' (every
+   * thread), this process's (the coordinator, and the bench's polling), and the rest of the machine
+   * (Redis, the S3 server, Postgres, daemons). On a machine with as many cores as workers the
+   * coordinator and the rest run on the workers' cores: 2 workers on 2 cores can use at most
+   * 2 − coordinatorCores − otherCores, which bounds the speed-up.
+   */
+  cpu: { machineCores: number; workerCores: number; coordinatorCores: number; otherCores: number };
   finishSeconds: number;
   modelHash: string;
   /** Per layer: its k, shard count (the coordinator's plan) and wall seconds from queueing to assembly. */
@@ -201,6 +214,7 @@ async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<
       return body as RunJson;
     };
     const up = await call('/v1/datasets?name=bench', { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: x });
+    const cpu = new CpuRecorder(() => ({ workers: procs.map((p) => p.pid!), coordinator: [process.pid] }));
     const t0 = performance.now();
     const sub = await call('/v1/runs', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ datasetId: up.id, params, shardSize }) });
     let run: RunJson;
@@ -210,6 +224,7 @@ async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<
       await new Promise((r) => setTimeout(r, wait));
     }
     const wallSeconds = (performance.now() - t0) / 1000;
+    cpu.stop();
     if (run.status !== 'SUCCEEDED') throw new Error(`run ${run.status}: ${run.error}`);
     const shards = run.layers.reduce((a, l) => a + l.shardsTotal, 0);
     let workerComputeSeconds = 0;
@@ -218,6 +233,7 @@ async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<
     const coordinatorSeconds = run.summary.coordinatorSeconds as number;
     // Shards/s over the layer phase (submission to the top layer assembled), not PCA/k-means.
     const layerSeconds = wallSeconds - finishSeconds;
+    const cores = cpu.between(t0, t0 + layerSeconds * 1000);
     return {
       mode,
       workers,
@@ -230,6 +246,7 @@ async function trial(mode: Mode, workers: number, x: Uint8Array, params: Record<
       coordinatorOverheadFraction: Number((coordinatorSeconds / wallSeconds).toFixed(4)),
       workerComputeSeconds: Number(workerComputeSeconds.toFixed(3)),
       workerBusyFraction: Number((workerComputeSeconds / (workers * layerSeconds)).toFixed(4)),
+      cpu: { machineCores: cores.machine, workerCores: cores.groups.workers!, coordinatorCores: cores.groups.coordinator!, otherCores: cores.rest },
       finishSeconds,
       modelHash: run.modelHash as string,
       layers: run.layers.map((l) => ({ layer: l.layer, k: l.k, shards: l.shardsTotal, seconds: l.seconds })),
@@ -272,7 +289,8 @@ const report = (t: Trial) =>
   log(
     `  ${t.mode} ${t.workers} worker(s): ${t.shards} shards in ${t.layerSeconds}s → ${t.shardsPerSecond} shards/s; ` +
       `coordinator overhead ${t.coordinatorSeconds}s (${t.coordinatorOverheadPerShardMs} ms/shard, ${(t.coordinatorOverheadFraction * 100).toFixed(2)}% of wall ${t.wallSeconds}s); ` +
-      `worker compute ${t.workerComputeSeconds}s (busy ${(t.workerBusyFraction * 100).toFixed(1)}%); PCA+k-means ${t.finishSeconds}s`,
+      `worker compute ${t.workerComputeSeconds}s (busy ${(t.workerBusyFraction * 100).toFixed(1)}%); ` +
+      `cores: machine ${t.cpu.machineCores}, workers ${t.cpu.workerCores}, coordinator ${t.cpu.coordinatorCores}, the rest ${t.cpu.otherCores}; PCA+k-means ${t.finishSeconds}s`,
   );
 try {
   for (let r = 0; r < rounds; r++) {
@@ -329,6 +347,9 @@ const result = {
     return v.length > 0 ? Number(median(v).toFixed(3)) : null;
   }),
   maxCoordinatorOverheadFraction: Math.max(...trials.map((t) => t.coordinatorOverheadFraction)),
+  // Median over rounds, at the largest worker count: the cores that the coordinator and the rest of the machine took.
+  nonWorkerCores: Number(median(trials.filter((t) => t.workers === maxWorkers).map((t) => t.cpu.coordinatorCores + t.cpu.otherCores)).toFixed(3)),
+  ...(hostsEnv ? { baselineNonWorkerCores: Number(median(baselines.map((t) => t.cpu.coordinatorCores + t.cpu.otherCores)).toFixed(3)) } : {}),
   targets: { speedup: 1.8, coordinatorOverheadFraction: 0.05, ...(hostsEnv ? { networkOverhead: 0.05 } : {}) },
 };
 if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -339,6 +360,10 @@ else {
   const rs = rounds > 1 ? ` (median of ${result.roundSpeedups.join(', ')})` : '';
   const where = hostsEnv ? ' worker hosts (s3:// over the bridge)' : ' workers';
   log(`speedup ${counts[counts.length - 1]} vs ${counts[0]}${where}: ${result.speedup}×${rs} (target ≥ 1.8×); same modelHash: ${result.sameModelHash}`);
+  log(
+    `  with ${maxWorkers} worker(s) the coordinator and the rest of the machine used ${result.nonWorkerCores} of its ${cpus().length} cores` +
+      `${hostsEnv ? ` (same-host baseline: ${result.baselineNonWorkerCores})` : ''}, leaving the workers at most ${(cpus().length - result.nonWorkerCores).toFixed(2)}`,
+  );
   if (hostsEnv) {
     const ro = rounds > 1 ? ` (median of ${result.roundNetworkOverheads!.map((v) => `${(v * 100).toFixed(1)}%`).join(', ')})` : '';
     log(

@@ -10,7 +10,7 @@ import { listShards } from '@cmbn/registry';
 import { stop, submit, until, upload, useTestCoordinator, waitForRun } from './test-helpers.ts';
 
 const PARAMS = { V: 4, k: [20, 10], clusters: 5, seed: 2 };
-const EMPTY = { fixed: 0, overhead: 0, lastShardAt: 0, locks: 0 };
+const EMPTY = { fixed: 0, overhead: 0, lastShardAt: 0, locks: 0, blocks: 0 };
 const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
 beforeAll(async () => {
   await t.spawnWorker();

@@ -50,6 +50,7 @@ import { finishRun } from './finish.ts';
 import { layerFlow, layerShards, shardSpec, type RunPlan } from './layer-planner.ts';
 import type { ProgressBus, RateMeter } from './progress-bus.ts';
 import { jobWithState, type Queues } from './queues.ts';
+import { ShardBlocks } from './shard-blocks.ts';
 
 /** What the state machine knows of a run: the row, plus its fixed facts, parsed once. */
 export interface RunContext extends RunPlan {
@@ -85,11 +86,14 @@ export class RunStateMachine {
   /** Worker clock of the last shard of each layer (from the shards' results), by run then layer. */
   private readonly lastShardAt = new Map<string, Map<number, number>>();
   private readonly locks = new Map<string, Promise<unknown>>();
+  /** Completed shards' outputs, fetched ahead of their layer's assembly. */
+  private readonly blocks: ShardBlocks;
   readonly distillStage: DistillStage;
   /** Aborted by close(): in-step infra retries stop waiting (a closed registry must not be reopened). */
   private readonly stopping = new AbortController();
 
   constructor(private readonly d: RunStateDeps) {
+    this.blocks = new ShardBlocks(d.store);
     this.distillStage = new DistillStage({
       queues: d.queues,
       bus: d.bus,
@@ -121,8 +125,8 @@ export class RunStateMachine {
   // ── per-run memory ────────────────────────────────────────────────────────────────────────
 
   /** Entries held per map, for tests: all zero once every run has ended and its steps are done. */
-  stateSize(): { fixed: number; overhead: number; lastShardAt: number; locks: number } {
-    return { fixed: this.fixed.size, overhead: this.overhead.size, lastShardAt: this.lastShardAt.size, locks: this.locks.size };
+  stateSize(): { fixed: number; overhead: number; lastShardAt: number; locks: number; blocks: number } {
+    return { fixed: this.fixed.size, overhead: this.overhead.size, lastShardAt: this.lastShardAt.size, locks: this.locks.size, blocks: this.blocks.size };
   }
 
   /** Forgets an ended run (succeeded, failed, cancelled). Its results live in Postgres. */
@@ -130,6 +134,7 @@ export class RunStateMachine {
     this.fixed.delete(runId);
     this.overhead.delete(runId);
     this.lastShardAt.delete(runId);
+    this.blocks.dropRun(runId);
   }
 
   coordinatorSeconds(runId: string): number | undefined {
@@ -228,13 +233,14 @@ export class RunStateMachine {
       const missing = shards.filter((s) => s.status !== 'DONE' || s.outputSha256 === null);
       if (missing.length > 0) throw new Error(`layer ${layer} of run ${runId}: shards ${missing.map((s) => s.index).join(', ')} have no output yet`);
       const n = c.dataset.rows;
-      const blocks = await Promise.all(
-        shards.map(async (s) => decodeCodeNpy(await this.d.store.get(s.outputSha256!), `shard ${s.index} of layer ${layer}`, { rows: n, cols: s.v1 - s.v0 }).ids),
-      );
+      const fetch = (s: Shard) => async () => decodeCodeNpy(await this.d.store.get(s.outputSha256!), `shard ${s.index} of layer ${layer}`, { rows: n, cols: s.v1 - s.v0 }).ids;
+      const prefetched = shards.filter((s) => this.blocks.holds(runId, layer, s.index, s.outputSha256!)).length;
+      const blocks = await Promise.all(shards.map((s) => this.blocks.get(runId, layer, s.index, s.outputSha256!, fetch(s))));
       const code = assembleLayer(n, c.params.V, c.ks[layer - 1]!, shards.map((s) => shardSpec(c, layer, s)), blocks);
       const put = await this.d.store.put(encodeCodeNpy(code.ids, n, c.params.V));
       row = await setLayerStatus(runId, layer, 'DONE', put.sha256);
-      this.d.log.info({ runId, layer, outputSha256: put.sha256, ms: Math.round(performance.now() - t0) }, 'layer assembled');
+      this.blocks.assembledLayer(runId, layer);
+      this.d.log.info({ runId, layer, outputSha256: put.sha256, ms: Math.round(performance.now() - t0), shards: shards.length, prefetched }, 'layer assembled');
     }
     const lastShardAt = this.lastShardAt.get(runId)?.get(layer);
     this.lastShardAt.get(runId)?.delete(layer);
@@ -301,6 +307,8 @@ export class RunStateMachine {
     const r = parseResult('shard', typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue);
     const done = await markShardDone(id.runId, id.layer, id.index, { outputSha256: r.sha256, seconds: r.seconds, workerId: r.workerId });
     if (!done.first) return;
+    // Only for runs this coordinator is driving: a late event of an ended run fetches nothing.
+    if (this.fixed.has(id.runId)) this.blocks.prefetch(id.runId, id.layer, id.index, r.sha256, r.rows, r.cols);
     this.d.shardRate.mark();
     const ks = this.fixed.get(id.runId)?.ks ?? ((await getRun(id.runId)).ks as number[]);
     this.d.bus.emit(id.runId, {
