@@ -13,7 +13,7 @@ const TICKS_PER_SECOND = 100;
 
 export interface CpuSample {
   at: number;
-  /** Busy ticks of the whole machine: every field of /proc/stat's cpu line but idle and iowait. */
+  /** Busy ticks of the whole machine: user, nice, system, irq and softirq of /proc/stat's cpu line (not idle, iowait or steal). */
   machineBusy: number;
   /** Ticks per pid (utime + stime); a pid that is gone reads as its last sample. */
   procs: Map<number, number>;
@@ -21,9 +21,10 @@ export interface CpuSample {
 
 function machineBusyTicks(): number {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
-  // cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
-  const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return user! + nice! + system! + irq! + softirq! + steal!;
+  // cpu user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in
+  // user, and steal (the hypervisor running something else) is no process's here.
+  const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
+  return user! + nice! + system! + irq! + softirq!;
 }
 
 function procTicks(pid: number): number | undefined {

@@ -86,7 +86,7 @@ export async function startCoordinator(opts: StartCoordinatorOptions): Promise<C
   const redisWarning = throttledRedisWarning((fields, msg) => logger.warn(fields, msg));
   const onRedisError = (what: string, err: Error) => redisWarning(what)(err);
   const openServices = async () => {
-    // Then Redis: one that refuses the coordinator (a password, INFO) ends the start-up with one
+    // Then Redis: one that refuses the coordinator (a password, INFO, a version below 5.0) ends the start-up with one
     // RedisConfigError line, where BullMQ would retry it forever; one that is down is waited for.
     await checkRedis(opts.redisUrl, { onWaiting: redisWarning('redis connection'), onWarning: (msg) => logger.warn(msg) });
     // Then Postgres, the same way: no such database or user, or migrations not applied, end the

@@ -234,12 +234,13 @@ export class RunStateMachine {
       if (missing.length > 0) throw new Error(`layer ${layer} of run ${runId}: shards ${missing.map((s) => s.index).join(', ')} have no output yet`);
       const n = c.dataset.rows;
       const fetch = (s: Shard) => async () => decodeCodeNpy(await this.d.store.get(s.outputSha256!), `shard ${s.index} of layer ${layer}`, { rows: n, cols: s.v1 - s.v0 }).ids;
-      const prefetched = shards.filter((s) => this.blocks.holds(runId, layer, s.index, s.outputSha256!)).length;
-      const blocks = await Promise.all(shards.map((s) => this.blocks.get(runId, layer, s.index, s.outputSha256!, fetch(s))));
+      const blocks = await Promise.all(shards.map((s) => this.blocks.get(runId, layer, s.index, s.outputSha256!, { rows: n, cols: s.v1 - s.v0 }, fetch(s))));
+      const prefetched = shards.filter((s) => this.blocks.fetchedAhead(runId, layer, s.index, s.outputSha256!)).length;
       const code = assembleLayer(n, c.params.V, c.ks[layer - 1]!, shards.map((s) => shardSpec(c, layer, s)), blocks);
       const put = await this.d.store.put(encodeCodeNpy(code.ids, n, c.params.V));
       row = await setLayerStatus(runId, layer, 'DONE', put.sha256);
-      this.blocks.assembledLayer(runId, layer);
+      // Not for a run released meanwhile (cancelled during the assembly): its marks would stay.
+      if (this.fixed.has(runId)) this.blocks.assembledLayer(runId, layer);
       this.d.log.info({ runId, layer, outputSha256: put.sha256, ms: Math.round(performance.now() - t0), shards: shards.length, prefetched }, 'layer assembled');
     }
     const lastShardAt = this.lastShardAt.get(runId)?.get(layer);

@@ -9,6 +9,7 @@ import { PREFETCH_BUDGET_BYTES, ShardBlocks } from './shard-blocks.ts';
 
 const ROWS = 50;
 const COLS = 3;
+const SHAPE = { rows: ROWS, cols: COLS };
 let dir: string;
 let store: FileArtifactStore;
 
@@ -43,8 +44,19 @@ describe('ShardBlocks', () => {
     b.prefetch('r', 2, 0, sha256, ROWS, COLS);
     expect(b.holds('r', 2, 0, sha256)).toBe(true);
     const own = counting(new Uint16Array(0));
-    expect(await b.get('r', 2, 0, sha256, own.fetch)).toEqual(ids);
+    expect(await b.get('r', 2, 0, sha256, SHAPE, own.fetch)).toEqual(ids);
     expect(own.calls()).toBe(0);
+    expect(b.fetchedAhead('r', 2, 0, sha256)).toBe(true);
+  });
+
+  it('uses a held block only in the shape the plan expects, whatever the worker claimed', async () => {
+    const b = new ShardBlocks(store);
+    const { ids, sha256 } = await block(11);
+    // A worker that claims 150 rows of 1 column for a shard the plan gives 50 × 3: the same bytes decode either way.
+    b.prefetch('r', 2, 0, sha256, ROWS * COLS, 1);
+    const own = counting(ids);
+    expect(await b.get('r', 2, 0, sha256, SHAPE, own.fetch)).toBe(ids);
+    expect(own.calls()).toBe(1);
   });
 
   it('fetches through the assembly when nothing was held, for another output, or when the early fetch failed', async () => {
@@ -52,13 +64,14 @@ describe('ShardBlocks', () => {
     const { ids, sha256 } = await block(100);
     const other = await block(200);
     const own = counting(ids);
-    expect(await b.get('r', 1, 0, sha256, own.fetch)).toBe(ids); // never prefetched
+    expect(await b.get('r', 1, 0, sha256, SHAPE, own.fetch)).toBe(ids); // never prefetched
     b.prefetch('r', 1, 1, other.sha256, ROWS, COLS);
-    expect(await b.get('r', 1, 1, sha256, own.fetch)).toBe(ids); // held for another output
+    expect(await b.get('r', 1, 1, sha256, SHAPE, own.fetch)).toBe(ids); // held for another output
     const missing = 'ab'.repeat(32);
     b.prefetch('r', 1, 2, missing, ROWS, COLS); // not in the store: the early fetch fails quietly
-    expect(await b.get('r', 1, 2, missing, own.fetch)).toBe(ids);
+    expect(await b.get('r', 1, 2, missing, SHAPE, own.fetch)).toBe(ids);
     expect(own.calls()).toBe(3);
+    expect(b.holds('r', 1, 2, missing)).toBe(false); // and its entry (and bytes) went with it
   });
 
   it('fetches nothing for an assembled layer, and holds nothing once the run has ended', async () => {
@@ -87,6 +100,26 @@ describe('ShardBlocks', () => {
     b.assembledLayer('r', 1);
     b.prefetch('r', 2, 0, sha256, rows, 1);
     expect(b.holds('r', 2, 0, sha256)).toBe(true);
+    // Replacing an entry, and ending the run, free its bytes too.
+    b.prefetch('r', 2, 0, 'cd'.repeat(32), rows, 1);
+    b.prefetch('r', 2, 1, sha256, rows, 1);
+    b.prefetch('r', 2, 2, sha256, rows, 1);
+    expect([0, 1, 2].map((i) => b.holds('r', 2, i, i === 0 ? 'cd'.repeat(32) : sha256))).toEqual([true, true, true]);
     b.dropRun('r');
+    for (const i of [0, 1, 2]) b.prefetch('s', 1, i, sha256, rows, 1);
+    expect([0, 1, 2].map((i) => b.holds('s', 1, i, sha256))).toEqual([true, true, true]);
+    b.dropRun('s');
+  });
+
+  it('drops a run\'s earlier layers when a later layer completes a shard (another coordinator may have assembled them)', async () => {
+    const b = new ShardBlocks(store);
+    const { sha256 } = await block(500);
+    b.prefetch('r', 1, 0, sha256, ROWS, COLS);
+    b.prefetch('q', 1, 0, sha256, ROWS, COLS);
+    b.prefetch('r', 2, 0, sha256, ROWS, COLS);
+    expect([b.holds('r', 1, 0, sha256), b.holds('q', 1, 0, sha256), b.holds('r', 2, 0, sha256)]).toEqual([false, true, true]);
+    b.dropRun('r');
+    b.dropRun('q');
+    expect(b.size).toBe(0);
   });
 });

@@ -27,4 +27,4 @@ export {
 export type { FailureKind, InfraRetryOptions } from './failure.ts';
 export { failedChildren } from './flow-children.ts';
 export { HopelessJobError, toBullmqError } from './bullmq-boundary.ts';
-export { MIN_REDIS_VERSION, RedisConfigError, checkRedis, parseRedisInfo, redisLocation, throttledRedisWarning, versionBelow, type CheckRedisOptions, type RedisServerInfo } from './redis-probe.ts';
+export { MIN_REDIS_VERSION, RedisConfigError, checkRedis, parseRedisInfo, redisLocation, redisServerProblems, throttledRedisWarning, versionBelow, type CheckRedisOptions, type RedisServerInfo } from './redis-probe.ts';

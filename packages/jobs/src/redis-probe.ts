@@ -79,6 +79,24 @@ export function versionBelow(v: string, min: string): boolean {
   return false;
 }
 
+/**
+ * What the INFO answer says against using the server, as the RedisConfigError's reason and fix (a
+ * version below BullMQ's floor), or undefined; and the warning its memory policy deserves.
+ */
+export function redisServerProblems(info: RedisServerInfo, where: string): { refusal?: { reason: string; fix: string }; warning?: string } {
+  const refusal =
+    info.redisVersion !== undefined && versionBelow(info.redisVersion, MIN_REDIS_VERSION)
+      ? { reason: `it is Redis ${info.redisVersion}`, fix: `BullMQ needs Redis ${MIN_REDIS_VERSION} or later (6.2 or later recommended): upgrade the server or point REDIS_URL at a newer one` }
+      : undefined;
+  // A warning, not a refusal: it works until memory fills, and managed Redis services often
+  // default to an LRU policy. Then Redis may drop queued jobs' keys.
+  const warning =
+    info.maxmemoryPolicy !== undefined && info.maxmemoryPolicy !== 'noeviction'
+      ? `redis at ${where}: maxmemory-policy is ${info.maxmemoryPolicy}; when its memory fills, Redis may evict queued jobs: set maxmemory-policy noeviction (BullMQ requires it)`
+      : undefined;
+  return { ...(refusal ? { refusal } : {}), ...(warning ? { warning } : {}) };
+}
+
 export interface CheckRedisOptions {
   /** Each connection error while the server does not answer (it is waited for). */
   onWaiting?: (err: Error) => void;
@@ -104,16 +122,9 @@ export async function checkRedis(url: string, opts: CheckRedisOptions = {}): Pro
     client.connect().catch(() => {}); // failures arrive as 'error' events; the INFO below waits
     // The server and memory sections: the version, and the eviction policy.
     const info = parseRedisInfo(`${await client.info('server')}\n${await client.info('memory')}`);
-    if (info.redisVersion !== undefined && versionBelow(info.redisVersion, MIN_REDIS_VERSION)) {
-      throw new RedisConfigError(where, `it is Redis ${info.redisVersion}`, `BullMQ needs Redis ${MIN_REDIS_VERSION} or later (6.2 or later recommended): upgrade the server or point REDIS_URL at a newer one`);
-    }
-    if (info.maxmemoryPolicy !== undefined && info.maxmemoryPolicy !== 'noeviction') {
-      // A warning, not a refusal: it works until memory fills, and managed Redis services often
-      // default to an LRU policy. Then Redis may drop queued jobs' keys.
-      opts.onWarning?.(
-        `redis at ${where}: maxmemory-policy is ${info.maxmemoryPolicy}; when its memory fills, Redis may evict queued jobs: set maxmemory-policy noeviction (BullMQ requires it)`,
-      );
-    }
+    const { refusal, warning } = redisServerProblems(info, where);
+    if (refusal) throw new RedisConfigError(where, refusal.reason, refusal.fix);
+    if (warning) opts.onWarning?.(warning);
     return info;
   } catch (err) {
     if (err instanceof ReplyError) {
