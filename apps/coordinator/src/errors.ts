@@ -32,7 +32,7 @@ export class AppError extends Error {
 
 /**
  * The one code → HTTP status table of the API: the coordinator's codes, @cmbn/registry's
- * (NOT_FOUND, CONFLICT, IMMUTABLE, ALIAS_IN_USE, INVALID), @cmbn/artifacts' (ARTIFACT_*,
+ * (NOT_FOUND, CONFLICT, IMMUTABLE, ALIAS_IN_USE, INVALID, CANCELLED), @cmbn/artifacts' (ARTIFACT_*,
  * INVALID_KEY, NOT_IMPLEMENTED, STORE_MISCONFIGURED) and @cmbn/data's BAD_DATA; @cmbn/pipeline's
  * codes are pipelineStatus'. Package errors are mapped by their `code` only: the packages know
  * nothing of HTTP (none carries a status).
@@ -50,6 +50,7 @@ const STATUS: Record<string, number> = {
   MODEL_NOT_READY: 409,
   IMMUTABLE: 409,
   ALIAS_IN_USE: 409,
+  CANCELLED: 409,
   PAYLOAD_TOO_LARGE: 413,
   ARTIFACT_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,

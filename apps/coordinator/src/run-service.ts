@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey, distillJobId } from '@cmbn/jobs';
 import { parseParams, resolveKs, smallVWarning } from '@cmbn/mbn';
-import { createRun, getDataset, getRun, setRunStatus, type JsonObject, type Run } from '@cmbn/registry';
+import { cancelRun as cancelRunRecord, createRun, getDataset, getRun, type JsonObject, type Run } from '@cmbn/registry';
 import { validateDistillRequest, type TDistillRequest } from './distill-stage.ts';
 import { AppError } from './errors.ts';
 import type { ProgressBus } from './progress-bus.ts';
@@ -70,13 +70,12 @@ export class RunService {
   }
 
   async cancelRun(runId: string): Promise<Run> {
-    const run = await getRun(runId);
-    if (run.status === 'SUCCEEDED' || run.status === 'FAILED' || run.status === 'CANCELLED') {
-      throw new AppError('CONFLICT', `run ${runId} is already ${run.status}`);
-    }
+    // Postgres decides, in one transaction holding the run's row lock: a run that has ended, or whose
+    // student is already READY, is a CONFLICT; otherwise it becomes CANCELLED and its PENDING versions
+    // FAILED. The Redis flag and the broadcast follow, so a refused cancel leaves no trace there.
+    const cancelled = await cancelRunRecord(runId, 'cancelled by request');
     const { connection, prefix } = this.queues;
     await connection.set(cancelledKey(prefix, runId), '1', 'EX', CANCELLED_KEY_TTL_SECONDS);
-    const cancelled = await setRunStatus(runId, 'CANCELLED', { error: 'cancelled by request' });
     this.state.release(runId);
     await connection.publish(cancelChannel(prefix), runId);
     await this.state.removeQueuedShards(runId);

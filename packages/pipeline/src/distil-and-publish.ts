@@ -21,7 +21,7 @@ import type { ArtifactStore } from '@cmbn/artifacts';
 import type { Matrix } from '@cmbn/data';
 import { loadStudent, readStudentMeta, saveStudent, type StudentPrecision, type StudentSpec, type StudentTrainer } from '@cmbn/distill';
 import type { MbnModel } from '@cmbn/mbn';
-import type { JsonObject } from '@cmbn/registry';
+import { RegistryError, type JsonObject } from '@cmbn/registry';
 import { datasetSha256, directoryBytes } from './digests.ts';
 import { distillStudent, type DistillInput } from './distill-student.ts';
 import { PipelineError } from './errors.ts';
@@ -166,6 +166,8 @@ export async function distilAndPublish(req: DistilAndPublishRequest, ports: Dist
       if (req.runId && (await infra(() => ports.registry!.isRunCancelled(req.runId!)))) {
         throw new StudentCancelledError(`run ${req.runId} was cancelled; its student is not registered`);
       }
+      // The check above leaves a window (training is done, the upload is not): a cancel inside it is
+      // caught by the registry, which refuses READY for a cancelled run's version (CANCELLED).
       const v = await infra(() =>
         publishStudent({
           studentDir: dir,
@@ -177,7 +179,10 @@ export async function distilAndPublish(req: DistilAndPublishRequest, ports: Dist
           tags: { ...(req.tags ?? {}), architecture: recipe.architecture.kind, hidden: recipe.hidden.join(','), target: recipe.target },
           idempotencyKey: studentIdempotencyKey({ runId: req.runId, name, archiveSha256 }),
         }),
-      );
+      ).catch((err: unknown) => {
+        if (err instanceof RegistryError && err.code === 'CANCELLED') throw new StudentCancelledError(err.message);
+        throw err;
+      });
       log(`registered ${v.name}:${v.version} (artifact sha256 ${v.artifactSha256})`);
       ports.afterPublish?.(v);
       Object.assign(out, { name: v.name, version: v.version, artifactSha256: v.artifactSha256, artifactBytes: v.artifactBytes });

@@ -80,7 +80,9 @@ export interface HttpRegistryOptions {
 
 export type HttpRegistry = RegistryPort & { readonly baseUrl: string };
 
-const REGISTRY_CODES: ReadonlySet<string> = new Set<RegistryErrorCode>(['NOT_FOUND', 'CONFLICT', 'IMMUTABLE', 'ALIAS_IN_USE', 'INVALID']);
+/** Every registry code (a Record, so a code added to RegistryErrorCode must be listed here too). */
+const REGISTRY_CODE_TABLE: Record<RegistryErrorCode, true> = { NOT_FOUND: true, CONFLICT: true, IMMUTABLE: true, ALIAS_IN_USE: true, INVALID: true, CANCELLED: true };
+const REGISTRY_CODES: ReadonlySet<string> = new Set(Object.keys(REGISTRY_CODE_TABLE));
 
 const date = (s: string): Date => new Date(s);
 

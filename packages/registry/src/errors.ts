@@ -1,4 +1,5 @@
-export type RegistryErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'IMMUTABLE' | 'ALIAS_IN_USE' | 'INVALID';
+/** CANCELLED: a version of a run that was cancelled cannot become READY (markVersionReady). */
+export type RegistryErrorCode = 'NOT_FOUND' | 'CONFLICT' | 'IMMUTABLE' | 'ALIAS_IN_USE' | 'INVALID' | 'CANCELLED';
 
 /**
  * The one error family of @cmbn/registry. `code` is stable; what it means over HTTP is decided

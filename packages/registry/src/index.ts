@@ -17,6 +17,7 @@ export {
   createLayer,
   createRun,
   getLayer,
+  cancelRun,
   getRun,
   getRunProgress,
   listRuns,
@@ -26,6 +27,7 @@ export {
   markShardFailed,
   markShardQueued,
   markShardRunning,
+  lockRunStatus,
   setLayerStatus,
   setRunStatus,
 } from './runs.ts';

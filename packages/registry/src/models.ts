@@ -2,6 +2,7 @@ import { getDb, withTransaction } from './client.ts';
 import type { Tx } from './client.ts';
 import { RegistryError, prismaCode } from './errors.ts';
 import { lockGcShared } from './gc-lock.ts';
+import { lockRunStatus } from './runs.ts';
 import { encodeVersionToken } from './page-token.ts';
 import type { ModelVersion, RegisteredModel } from './generated/prisma/client.ts';
 import { bigToNumber, toJson } from './json.ts';
@@ -182,15 +183,29 @@ async function refuseUnlessPending(id: string, action: string): Promise<never> {
   throw new RegistryError('CONFLICT', `${v.modelName}:${v.version} is ${v.status}; only a PENDING version can ${action}`);
 }
 
-/** PENDING → READY with its artifact. READY versions are immutable (IMMUTABLE); FAILED ones cannot revive (CONFLICT). */
+/**
+ * PENDING → READY with its artifact. READY versions are immutable (IMMUTABLE); FAILED ones cannot revive
+ * (CONFLICT). A version of a cancelled run is failed instead (CANCELLED): its run's row lock (see
+ * cancelRun) orders the two, so a cancel that commits first is never followed by a READY version.
+ */
 export async function markVersionReady(id: string, artifact: { artifactSha256: string; artifactBytes: number | bigint }): Promise<ModelVersionRecord> {
   if (!/^[0-9a-f]{64}$/.test(artifact.artifactSha256)) throw new RegistryError('INVALID', 'artifactSha256 must be a sha256 hex digest');
-  // Conditional update: the status check and the write are one statement, so two racing callers cannot both succeed.
-  const { count } = await getDb().modelVersion.updateMany({
-    where: { id, status: 'PENDING' },
-    data: { status: 'READY', artifactSha256: artifact.artifactSha256, artifactBytes: BigInt(artifact.artifactBytes), readyAt: new Date() },
+  const cancelledRun = await withTransaction(async (tx) => {
+    const v = await tx.modelVersion.findUnique({ where: { id }, select: { runId: true, tags: true } });
+    if (v?.runId && (await lockRunStatus(tx, v.runId)) === 'CANCELLED') {
+      const error = `run ${v.runId} was cancelled`;
+      await tx.modelVersion.updateMany({ where: { id, status: 'PENDING' }, data: { status: 'FAILED', tags: toJson({ ...((v.tags ?? {}) as JsonObject), error }) } });
+      return v.runId;
+    }
+    // Conditional update: the status check and the write are one statement, so two racing callers cannot both succeed.
+    const { count } = await tx.modelVersion.updateMany({
+      where: { id, status: 'PENDING' },
+      data: { status: 'READY', artifactSha256: artifact.artifactSha256, artifactBytes: BigInt(artifact.artifactBytes), readyAt: new Date() },
+    });
+    return count === 0 ? null : undefined;
   });
-  if (count === 0) return refuseUnlessPending(id, 'become READY');
+  if (cancelledRun) throw new RegistryError('CANCELLED', `run ${cancelledRun} was cancelled; its model version is not registered`, { runId: cancelledRun });
+  if (cancelledRun === null) return refuseUnlessPending(id, 'become READY');
   return toVersionRecord(await getDb().modelVersion.findUniqueOrThrow({ where: { id } }));
 }
 

@@ -1,4 +1,5 @@
 import { getDb, withTransaction } from './client.ts';
+import type { Tx } from './client.ts';
 import { RegistryError } from './errors.ts';
 import { Prisma } from './generated/prisma/client.ts';
 import type { LayerStatus, Run, RunLayer, RunStatus, Shard, ShardStatus } from './generated/prisma/client.ts';
@@ -73,6 +74,37 @@ export async function setRunStatus(id: string, status: RunStatus, patch: RunPatc
   }
   if (status === 'RUNNING') await getDb().run.updateMany({ where: { id, startedAt: null }, data: { startedAt: now } });
   return getRun(id);
+}
+
+/**
+ * The run's status, with its row locked FOR UPDATE until `tx` ends (undefined: no such run). The one
+ * lock that orders a cancel against its student becoming READY: `cancelRun` and `markVersionReady`
+ * both take it first, so one of them sees what the other committed.
+ */
+export async function lockRunStatus(tx: Tx, runId: string): Promise<RunStatus | undefined> {
+  const rows = await tx.$queryRaw<{ status: RunStatus }[]>`SELECT "status"::text AS "status" FROM "Run" WHERE "id" = ${runId} FOR UPDATE`;
+  return rows[0]?.status;
+}
+
+/**
+ * Cancels a run that has not ended, and fails its PENDING model versions, in one transaction. A run
+ * whose student is already READY is not cancelled (CONFLICT): it has produced what it was asked for
+ * and is finishing. With markVersionReady holding the same row lock, a cancel and a registration
+ * racing each other end one way or the other, never as a CANCELLED run with a READY version.
+ */
+export async function cancelRun(id: string, reason: string): Promise<Run> {
+  return withTransaction(async (tx) => {
+    const status = await lockRunStatus(tx, id);
+    if (status === undefined) throw new RegistryError('NOT_FOUND', `run ${id} not found`);
+    if (TERMINAL_RUN_STATUSES.includes(status)) throw new RegistryError('CONFLICT', `run ${id} is already ${status}`);
+    const ready = await tx.modelVersion.findFirst({ where: { runId: id, status: 'READY' }, select: { modelName: true, version: true } });
+    if (ready !== null) {
+      throw new RegistryError('CONFLICT', `run ${id} has already registered its student as ${ready.modelName}:${ready.version}; it is finishing and cannot be cancelled`);
+    }
+    await tx.$executeRaw`UPDATE "ModelVersion" SET "status" = 'FAILED', "tags" = "tags" || jsonb_build_object('error', ${`run ${id} was cancelled`}::text)
+      WHERE "runId" = ${id} AND "status" = 'PENDING'`;
+    return tx.run.update({ where: { id }, data: { status: 'CANCELLED', error: reason, finishedAt: new Date() } });
+  });
 }
 
 /** Runs a restarted coordinator must pick up again, oldest first, with their layers. */
