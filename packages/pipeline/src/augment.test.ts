@@ -1,6 +1,9 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { Matrix } from '@cmbn/data';
-import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
+import { loadDataset, type Matrix } from '@cmbn/data';
+import { augmentImages, augmentImagesAsync, isSquareImage, MILD_AUGMENT } from './augment.ts';
+
+const digest = (m: Matrix): string => createHash('sha256').update(new Uint8Array(m.data.buffer, m.data.byteOffset, m.data.byteLength)).digest('hex');
 
 /** n 8×8 uint8 images: a bright square at a row-dependent place. */
 function squares(n: number): Matrix {
@@ -50,5 +53,46 @@ describe('augmentImages', () => {
     expect(isSquareImage({ cols: 784 })).toBe(true);
     expect(isSquareImage({ cols: 10 })).toBe(false);
     expect(() => augmentImages({ rows: 1, cols: 10, dtype: 'float32', data: new Float32Array(10) }, 1, 1)).toThrow(RangeError);
+  });
+});
+
+describe('the distortions\' bytes', () => {
+  // Digests of the implementation before its 2026-12-04 rewrite (monomorphic stores, no sampling
+  // closure), on the first 200 MNIST digits: a student's training set, and so the student, must not
+  // change with the speed of its augmentation (bench:augment measures the two side by side).
+  it('are those of the earlier implementation: strong, mild, float32 input, no elastic field', async () => {
+    const x = (await loadDataset('mnist', { limit: 200 })).x;
+    const f: Matrix = { rows: x.rows, cols: x.cols, dtype: 'float32', data: Float32Array.from(x.data, (v) => v / 255) };
+    expect(digest(augmentImages(x, 600, 7))).toBe('ca01c5fc87ff2dd638c6b8262510bd7ae8d1a67f9e09bb17aa716cd11ea18db3');
+    expect(digest(augmentImages(x, 400, 7, { ...MILD_AUGMENT, firstCopy: 600 }))).toBe('90cc93a42e6b79cfa2d48dcf41f7a9cc7b822361c8fdc123408b7d4c1fd0ee18');
+    expect(digest(augmentImages(f, 300, 3))).toBe('f68337ff481961b5670082bc164359932466e3ec3f927b761ce2b21627e9b0ac');
+    expect(digest(augmentImages(x, 200, 9, { elasticAlpha: 0 }))).toBe('a8ee740536c27fb5537f936af52c5f650e266d5e0bcc2309befedcb1e217a00f');
+  });
+});
+
+describe('augmentImagesAsync', () => {
+  it('gives augmentImages\' bytes while the event loop keeps running between its chunks', async () => {
+    const x = (await loadDataset('mnist', { limit: 100 })).x;
+    let ticks = 0;
+    let done = false;
+    const tick = (): void => {
+      ticks++;
+      if (!done) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const a = await augmentImagesAsync(x, 1500, 4, MILD_AUGMENT);
+    done = true;
+    const ticksDuring = ticks;
+    expect(digest(a)).toBe(digest(augmentImages(x, 1500, 4, MILD_AUGMENT)));
+    // 1500 copies are 6 chunks: the other callback ran between them, not only after the last.
+    expect(ticksDuring).toBeGreaterThanOrEqual(5);
+  });
+
+  it('stops between chunks when its signal aborts', async () => {
+    const x = squares(3);
+    const ctl = new AbortController();
+    const p = augmentImagesAsync(x, 100_000, 1, {}, ctl.signal);
+    setImmediate(() => ctl.abort(new Error('cancelled by request')));
+    await expect(p).rejects.toThrow('cancelled by request');
   });
 });

@@ -12,7 +12,7 @@ import type { Matrix } from '@cmbn/data';
 import { DEFAULT_PREDICT_PRECISION, trainStudent, type EpochReport, type StudentPrecision, type StudentSpec, type StudentTargetData, type StudentTrainer, type TrainedStudent } from '@cmbn/distill';
 import { createMbnPredictor, studentHeadOf, type MbnModel } from '@cmbn/mbn';
 import { clusteringMetrics, labelAgreement } from '@cmbn/metrics';
-import { augmentImages, isSquareImage, MILD_AUGMENT } from './augment.ts';
+import { augmentImagesAsync, isSquareImage, MILD_AUGMENT } from './augment.ts';
 import { softTargetsFromHead } from './soft-targets.ts';
 import type { TStudentEvaluation } from './student-schemas.ts';
 import { createStudentLabeler, headForModel, type CentroidHead, type StudentLabeler } from './student-labeler.ts';
@@ -168,7 +168,7 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   }
   const nTransfer = transfer?.rows ?? 0;
   if (nAug + nTransfer > 0 && spec.target === 'labels' && !input.mbnEmbedding) throw new TypeError('teacher-labelled points need mbnEmbedding (for the soft targets)');
-  const train = nAug + nTransfer > 0 ? await withTeacherLabelled(input, teacherInputs(input, nAug, transfer), threads) : { x, labels: mbnLabels, embedding: input.mbnEmbedding };
+  const train = nAug + nTransfer > 0 ? await withTeacherLabelled(input, await teacherInputs(input, nAug, transfer), threads) : { x, labels: mbnLabels, embedding: input.mbnEmbedding };
   let target: StudentTargetData;
   let head: CentroidHead | undefined;
   if (spec.target === 'labels') {
@@ -234,8 +234,12 @@ export async function distillStudent(input: DistillInput): Promise<DistillResult
   }
 }
 
-/** The points MBN labels for the student: the transfer set, then nAug distorted copies of x (deterministic from the seed). */
-function teacherInputs(input: DistillInput, nAug: number, transfer: Matrix | undefined): Matrix {
+/**
+ * The points MBN labels for the student: the transfer set, then nAug distorted copies of x
+ * (deterministic from the seed). Made in chunks that yield to the event loop: 900k copies at paper
+ * scale are minutes of CPU, which would otherwise stall a worker's lock renewals.
+ */
+async function teacherInputs(input: DistillInput, nAug: number, transfer: Matrix | undefined): Promise<Matrix> {
   const { x } = input;
   const d = x.cols;
   input.onStage?.('augment');
@@ -243,7 +247,10 @@ function teacherInputs(input: DistillInput, nAug: number, transfer: Matrix | und
   if (nAug > 0) {
     const seed = input.augmentSeed ?? input.spec.seed;
     const nStrong = Math.round(nAug * STRONG_AUGMENT_FRACTION);
-    parts.push(augmentImages(x, nStrong, seed), augmentImages(x, nAug - nStrong, seed, { ...MILD_AUGMENT, firstCopy: nStrong }));
+    parts.push(
+      await augmentImagesAsync(x, nStrong, seed, {}, input.signal),
+      await augmentImagesAsync(x, nAug - nStrong, seed, { ...MILD_AUGMENT, firstCopy: nStrong }, input.signal),
+    );
   }
   const rows = parts.reduce((n, p) => n + p.rows, 0);
   return { rows, cols: d, dtype: x.dtype, data: concatRows(parts.map((p) => p.data.subarray(0, p.rows * d))) } as Matrix;

@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { createStudentPredictor, type StudentInput, type StudentPrecision, type StudentPredictor, type TrainedStudent } from '@cmbn/distill';
 import { assignWithStudentHead, studentHeadOf, type MbnModel, type StudentHead } from '@cmbn/mbn';
-import { ZCentroidHead, type TCentroidHead } from './student-schemas.ts';
+import { parseWith, ZCentroidHead, type TCentroidHead } from './student-schemas.ts';
 
 /** The embedding student's head (ZCentroidHead): k-means centroids, k × dim row-major. */
 export type CentroidHead = TCentroidHead;
@@ -22,6 +22,15 @@ export function centroidHead(centroids: Float64Array, k: number): CentroidHead {
 
 export function isCentroidHead(h: unknown): h is CentroidHead {
   return ZCentroidHead.safeParse(h).success;
+}
+
+/**
+ * The head kept in a student.json meta, for its readers (`cmbn predict`, `cmbn serve`): undefined
+ * when there is none (a labels student), and an error naming `where` when one is there but does not
+ * parse, since labelling without it would silently give the embedding student's argmax instead.
+ */
+export function headOfStudentMeta(meta: Record<string, unknown>, where: string): CentroidHead | undefined {
+  return meta.head === undefined ? undefined : parseWith(ZCentroidHead, meta.head, `${where}: student.json's meta.head`);
 }
 
 /**

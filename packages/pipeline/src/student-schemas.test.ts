@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isCentroidHead } from './student-labeler.ts';
+import { headOfStudentMeta, isCentroidHead } from './student-labeler.ts';
 import { parseWith, ZStudentMeta, ZStudentRecipe } from './student-schemas.ts';
 
 const evaluation = { on: 'eval', evalName: 'mnist-test', points: 10, agreement: 0.9, acc: 0.8, timingPoints: 10, studentPointsPerSecond: 1e5, mbnPointsPerSecond: 100, speedup: 1000 };
@@ -23,5 +23,14 @@ describe('student schemas', () => {
     expect(() => parseWith(ZStudentMeta, { ...meta, datasetSha256: 'xyz' }, 'meta')).toThrow(/datasetSha256/);
     expect(isCentroidHead({ kind: 'nearest-centroid', k: 2, centroids: [0, 1, 2, 3] })).toBe(true);
     expect(isCentroidHead({ kind: 'nearest-centroid', k: 2, centroids: ['x'] })).toBe(false);
+  });
+
+  it('the readers\' head: none for a labels student, the parsed head, or an error naming the student', () => {
+    expect(headOfStudentMeta(meta, 'dir')).toBeUndefined();
+    const head = { kind: 'nearest-centroid', k: 2, centroids: [0, 1, 2, 3] };
+    expect(headOfStudentMeta({ ...meta, head }, 'dir')).toEqual(head);
+    // A head that is there but malformed is refused, not dropped (the student would label by argmax).
+    expect(() => headOfStudentMeta({ ...meta, head: { ...head, centroids: ['x'] } }, 'models/s:3')).toThrow(/^models\/s:3: student\.json's meta\.head: centroids\.0: /);
+    expect(() => headOfStudentMeta({ ...meta, head: { kind: 'nearest-median', k: 2, centroids: [0, 1] } }, 'dir')).toThrow(/meta\.head: kind/);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { DEFAULT_PREDICT_PRECISION, createStudentPredictor, loadStudent, readStudentMeta, type StudentInput, type StudentPrecision, type StudentPredictor, type StudentSignature } from '@cmbn/distill';
-import { createStudentLabeler, isCentroidHead, packStudentDirectory, type StudentLabeler } from '@cmbn/pipeline';
+import { createStudentLabeler, headOfStudentMeta, packStudentDirectory, type StudentLabeler } from '@cmbn/pipeline';
 import { ServeError } from './errors.ts';
 
 export interface ServedVersion {
@@ -77,7 +77,7 @@ export async function loadServedModel(dir: string, opts: LoadModelOptions): Prom
   }
   const student = await loadStudent(dir);
   const meta = await readStudentMeta(dir);
-  const head = isCentroidHead(meta.head) ? meta.head : undefined;
+  const head = headOfStudentMeta(meta, opts.name ? `${opts.name}:${opts.version}` : dir);
   const sig = student.signature;
   const precision = opts.precision ?? DEFAULT_PREDICT_PRECISION;
   const common = { ...(opts.threads !== undefined ? { threads: opts.threads } : {}), precision };

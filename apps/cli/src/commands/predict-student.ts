@@ -1,13 +1,13 @@
 /** `cmbn predict --model DIR` where DIR holds a student (saved by `train --distill` or pulled). */
 import { loadDataset } from '@cmbn/data';
 import { DEFAULT_PREDICT_PRECISION, loadStudent, readStudentMeta } from '@cmbn/distill';
-import { createStudentLabeler, isCentroidHead } from '@cmbn/pipeline';
+import { createStudentLabeler, headOfStudentMeta } from '@cmbn/pipeline';
 import { reportPrediction, writePredictions, type PredictCliOptions } from './predict.ts';
 
 export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
   const student = await loadStudent(o.model);
   const meta = await readStudentMeta(o.model);
-  const head = isCentroidHead(meta.head) ? meta.head : undefined;
+  const head = headOfStudentMeta(meta, o.model);
   const ds = await loadDataset(o.dataset, { labels: o.labels, limit: o.limit });
   const labeler = await createStudentLabeler(student, {
     ...(head ? { head } : {}),
