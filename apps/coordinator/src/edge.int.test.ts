@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FileArtifactStore } from '@cmbn/artifacts';
-import { RegistryError, createModelVersion, createRun, deleteVersion, markVersionReady, setAlias, setRunStatus } from '@cmbn/registry';
+import { RegistryError, createModelVersion, createRun, deleteVersion, getRun, markVersionReady, setAlias, setRunStatus } from '@cmbn/registry';
 import { toErrorResponse } from './errors.ts';
 import { contractCheckedApi } from '@cmbn/api';
 import { api, submit, upload, useTestCoordinator, type Api } from './test-helpers.ts';
@@ -97,6 +97,19 @@ describe('validation at the edge', () => {
     }
     // The largest int4 is a valid version number: simply not there.
     expect((await a.json(`/v1/models/edge-m/versions/${big - 1}`)).status).toBe(404);
+  });
+
+  it('takes every seed the params allow, up to 2^32 - 1 (Run.seed is a bigint), and refuses 2^32 with a 400', async () => {
+    const params = (seed: number) => ({ V: 4, k: [6], clusters: 2, seed });
+    const top = await submit(a, { datasetId, params: params(2 ** 32 - 1) });
+    expect(top.status, JSON.stringify(top.body)).toBe(201);
+    expect(Number((await getRun(top.body.id)).seed)).toBe(2 ** 32 - 1);
+    expect((await a.json(`/v1/runs/${top.body.id}`)).body.params.seed).toBe(2 ** 32 - 1);
+    expect((await a.json(`/v1/runs/${top.body.id}/cancel`, { method: 'POST' })).status).toBe(200);
+    const over = await submit(a, { datasetId, params: params(2 ** 32) });
+    expect(over.status, JSON.stringify(over.body)).toBe(400);
+    expect(JSON.stringify(over.body)).toMatch(/seed/);
+    expectNoInternals(over.body);
   });
 
   it('refuses NUL bytes and control characters in ids, names and bodies with a 400', async () => {
