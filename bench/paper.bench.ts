@@ -9,12 +9,14 @@
  * (the variants differ only in that last step), a kNN probe and single-start k-means runs on each
  * embedding (objective against ACC), the confusion matrix, per-layer seconds, MBN and total
  * seconds, peak RSS, model bytes and load time. The floor: the bottom layer's FLOP
- * 2·N·V·k1·round(a·784) at numpy's sgemm rate for that shape (python3 -c), measured before and
- * after each seed in this run; the ratio is MBN seconds / floor (target ≤ 1.8). A progress line
- * per stage goes to stderr.
+ * 2·N·V·k1·round(a·784) at numpy's sgemm rate for that shape (python3 -c), or, without numpy, at
+ * the OpenBLAS addon's raw sgemm (`npm run build:blas`) run on every core at the same shape, measured
+ * before and after each seed in this run (each run's sgemmSources says which); the ratio is MBN
+ * seconds / floor (target ≤ 1.8). A progress line per stage goes to stderr.
  * --remote: then starts its own coordinator process (a fresh database, queue prefix and artifact
  * directory) and --workers worker processes, runs the same seeds through them and checks each
- * modelHash equals the local one; reports the coordinator's and the workers' peak RSS (VmHWM), and
+ * modelHash equals the local one (a mismatch, or a remote run that ends FAILED or CANCELLED, makes
+ * the bench exit 1 after its report); reports the coordinator's and the workers' peak RSS (VmHWM), and
  * the coordinator's peak RSS in each phase of a run (upload, layer l, finish), sampled from
  * /proc every 200 ms. --remote-only: the remote runs alone (no local seeds, so no hash check).
  * --mem-log DIR: the coordinator and the workers also write their process.memoryUsage() every
@@ -32,7 +34,9 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { encodeNpy, loadDataset } from '@cmbn/data';
+import { blasAddonPath, loadBlasAddon } from '@cmbn/kernels';
 import { clusteringMetrics, confusionMatrix } from '@cmbn/metrics';
 import { fitOutputStep, keptCount, kmeans, kmeansRestartStudy, knnProbe, loadModel, OUTPUT_STEPS, projectCodes, resolveKs, saveModel, parseParams, trainMbn } from '@cmbn/mbn';
 import { createTestDatabase } from '@cmbn/registry';
@@ -57,9 +61,20 @@ const progress = (msg: string) => process.stderr.write(`[paper ${new Date().toIS
 const r4 = (x: number) => Number(x.toFixed(4));
 const r2 = (x: number) => Number(x.toFixed(2));
 
+const SGEMM_ROWS = 8192;
+type SgemmSource = 'numpy' | 'openblas-addon';
+
+/** The floor's sgemm GFLOP/s at (8192×m)·(m×k): numpy's, or the OpenBLAS addon's without numpy; null with neither. */
+async function sgemmRate(m: number, k: number): Promise<{ gflops: number; source: SgemmSource } | null> {
+  const np = numpySgemmGflops(m, k);
+  if (np !== null) return { gflops: np, source: 'numpy' };
+  const ob = await addonSgemmGflops(m, k);
+  return ob === null ? null : { gflops: ob, source: 'openblas-addon' };
+}
+
 /** numpy sgemm GFLOP/s at (rows×m)·(m×k), the median of 7 timed products; null without numpy. */
-function sgemmGflops(m: number, k: number): number | null {
-  const rows = 8192;
+function numpySgemmGflops(m: number, k: number): number | null {
+  const rows = SGEMM_ROWS;
   const py = `
 import time, numpy as np
 rng = np.random.default_rng(0)
@@ -74,6 +89,69 @@ ts.sort(); print(ts[3])
   const r = spawnSync('python3', ['-c', py], { encoding: 'utf8', timeout: 300_000 });
   const t = Number(r.stdout?.trim());
   return r.status === 0 && t > 0 ? (2 * rows * m * k) / t / 1e9 : null;
+}
+
+/**
+ * The OpenBLAS addon's raw sgemm at the same (8192×m)·(m×k) product, the median of 7: the addon holds
+ * OpenBLAS at one thread, so the rows are split over one worker thread per core (as numpy's
+ * multithreaded OpenBLAS would use every core), each calling sgemm on its share, timed from the start
+ * signal to the last one done. null when the addon is not built (or not usable here).
+ */
+async function addonSgemmGflops(m: number, k: number): Promise<number | null> {
+  try {
+    loadBlasAddon(); // the same checks (built, interface version, not OpenMP) as the trainer's backend
+  } catch {
+    return null;
+  }
+  const threads = availableParallelism();
+  // uint8-valued float32 like numpy's inputs, from a per-thread LCG; sgemm's speed does not depend on them
+  const body = `
+const { parentPort, workerData: w } = require('node:worker_threads');
+const addon = require(w.path);
+const x = new Float32Array(w.rows * w.m), c = new Float32Array(w.m * w.k), out = new Float32Array(w.rows * w.k);
+let s = w.seed >>> 0;
+const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24);
+for (let i = 0; i < x.length; i++) x[i] = next();
+for (let i = 0; i < c.length; i++) c[i] = next();
+const run = () => addon.sgemm(false, false, w.rows, w.k, w.m, 1, x, c, 0, out);
+run();
+parentPort.on('message', () => { run(); parentPort.postMessage('done'); });
+parentPort.postMessage('ready');
+`;
+  const workers = Array.from({ length: threads }, (_, i) => {
+    const rows = Math.floor((SGEMM_ROWS * (i + 1)) / threads) - Math.floor((SGEMM_ROWS * i) / threads);
+    return new Worker(body, { eval: true, workerData: { path: blasAddonPath(), rows, m, k, seed: i + 1 } });
+  });
+  const reply = (w: Worker) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (err: Error) => {
+        w.off('message', onMessage);
+        reject(err);
+      };
+      const onMessage = () => {
+        w.off('error', onError);
+        resolve();
+      };
+      w.once('message', onMessage);
+      w.once('error', onError);
+    });
+  try {
+    await Promise.all(workers.map(reply));
+    const ts: number[] = [];
+    for (let rep = 0; rep < 7; rep++) {
+      const t0 = performance.now();
+      const done = Promise.all(workers.map(reply));
+      for (const w of workers) w.postMessage('go');
+      await done;
+      ts.push((performance.now() - t0) / 1000);
+    }
+    ts.sort((a, b) => a - b);
+    return (2 * SGEMM_ROWS * m * k) / ts[3]! / 1e9;
+  } catch {
+    return null;
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
 }
 
 const ds = await loadDataset('mnist', args.n ? { limit: Number(args.n) } : {});
@@ -136,6 +214,8 @@ interface SeedRun {
   mbnSeconds: number;
   totalSeconds: number;
   sgemmGflops: number[];
+  /** where each sgemmGflops entry came from */
+  sgemmSources: SgemmSource[];
   floorSeconds: number | null;
   mbnOverFloor: number | null;
   peakRssBytes: number;
@@ -150,8 +230,8 @@ const floorRates: number[] = [];
 const remote = args.remote || args['remote-only'];
 for (const seed of args['remote-only'] ? [] : seeds) {
   const t0 = performance.now();
-  progress(`seed ${seed}: measuring the sgemm floor (${8192}×${m1}·${m1}×${ks[0]})`);
-  const before = sgemmGflops(m1, ks[0]!);
+  progress(`seed ${seed}: measuring the sgemm floor (${SGEMM_ROWS}×${m1}·${m1}×${ks[0]})`);
+  const before = await sgemmRate(m1, ks[0]!);
   let lastLayer = 0;
   let layerStart = 0;
   let lastLine = 0;
@@ -183,12 +263,15 @@ for (const seed of args['remote-only'] ? [] : seeds) {
       } else if (p.stage !== 'layer') progress(`seed ${seed}: ${p.stage}`);
     },
   });
-  const after = sgemmGflops(m1, ks[0]!);
-  const rates = [before, after].filter((x): x is number => x !== null);
+  const after = await sgemmRate(m1, ks[0]!);
+  const measured = [before, after].filter((x) => x !== null);
+  const rates = measured.map((x) => x.gflops);
+  const sources = measured.map((x) => x.source);
   floorRates.push(...rates);
   const rate = rates.length > 0 ? rates.reduce((s, x) => s + x, 0) / rates.length : null;
   const floorSeconds = rate === null ? null : floorFlop / (rate * 1e9);
-  progress(`seed ${seed}: MBN ${r.mbnSeconds.toFixed(1)} s (layers ${r.layerSeconds.map((s) => s.toFixed(1)).join(', ')}); floor ${floorSeconds?.toFixed(1) ?? 'n/a'} s at ${rate?.toFixed(0) ?? '?'} GFLOP/s`);
+  const sourceText = sources.length > 0 ? [...new Set(sources)].join('+') : 'no numpy and no OpenBLAS addon';
+  progress(`seed ${seed}: MBN ${r.mbnSeconds.toFixed(1)} s (layers ${r.layerSeconds.map((s) => s.toFixed(1)).join(', ')}); floor ${floorSeconds?.toFixed(1) ?? 'n/a'} s at ${rate?.toFixed(0) ?? '?'} GFLOP/s (${sourceText})`);
 
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-paper-'));
   const saved = await saveModel(dir, r.modelBytes);
@@ -249,6 +332,7 @@ for (const seed of args['remote-only'] ? [] : seeds) {
     mbnSeconds: r2(r.mbnSeconds),
     totalSeconds: r2((performance.now() - t0) / 1000),
     sgemmGflops: rates.map(r2),
+    sgemmSources: sources,
     floorSeconds: floorSeconds === null ? null : r2(floorSeconds),
     mbnOverFloor: floorSeconds === null ? null : r2(r.mbnSeconds / floorSeconds),
     peakRssBytes: rssBytes,
@@ -281,6 +365,14 @@ const summary = {
 };
 progress(`mean acc ${summary.meanAcc} nmi ${summary.meanNmi} ari ${summary.meanAri}; MBN/floor ${runs.map((r) => r.mbnOverFloor).join(', ')}`);
 if (args.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+// --remote is a check: a remote model that differs from the local one, or a remote run that did not
+// succeed, fails the bench (after its report), so a script or CI step sees it.
+const remoteBad = (summary.remote?.runs ?? []).filter((r) => r.status !== 'SUCCEEDED' || r.sameModelHash === false);
+if (remoteBad.length > 0) {
+  const why = remoteBad.map((r) => `seed ${r.seed} ${r.status !== 'SUCCEEDED' ? String(r.status) : 'modelHash differs from the local run'}`);
+  process.stderr.write(`paper bench: remote check failed: ${why.join('; ')}\n`);
+  process.exitCode = 1;
+}
 
 /** Peak (VmHWM) or current (VmRSS) RSS of a process, in bytes. */
 function procRss(pid: number, field: 'VmHWM' | 'VmRSS' = 'VmHWM'): number | null {
