@@ -9,16 +9,31 @@
  *   DIR/blobs50-{train,test}.npy + -labels.npy   10 Gaussian blobs in 50 dimensions (float32): non-image
  *                                                 vectors, centres uniform in [-1, 1]^50, noise σ = 0.35 per
  *                                                 coordinate, so neighbouring blobs touch but separate
+ *   DIR/digits8.npy + digits8-labels.npy          scikit-learn's "digits" (UCI optdigits test set, CC BY 4.0:
+ *                                                 1797 8×8 images, grey levels 0–16, uint8), the small-N set
+ *                                                 issue 10 checks the output step on; read from Debian's
+ *                                                 python3-sklearn (`apt-get install python3-sklearn`) or
+ *                                                 --sklearn-digits FILE (its digits.csv.gz); skipped, with a
+ *                                                 line saying so, when neither is there
  *
  * Deterministic from --seed (the blobs; the pooling has no randomness).
  */
-import { mkdir } from 'node:fs/promises';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { loadDataset, writeMatrix, type Matrix } from '@cmbn/data';
 
+/** Where Debian's python3-sklearn puts the digits (the same file as pip's scikit-learn ships). */
+const DEBIAN_SKLEARN_DIGITS = '/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz';
+
 const { values: a } = parseArgs({
-  options: { out: { type: 'string' }, n: { type: 'string', default: '10000' }, seed: { type: 'string', default: '1' } },
+  options: {
+    out: { type: 'string' },
+    n: { type: 'string', default: '10000' },
+    seed: { type: 'string', default: '1' },
+    'sklearn-digits': { type: 'string', default: DEBIAN_SKLEARN_DIGITS },
+  },
 });
 if (!a.out) throw new Error('--out DIR is required');
 const n = Number(a.n);
@@ -89,4 +104,28 @@ for (let i = 0; i < centres.length; i++) centres[i] = next() * 2 - 1;
 for (const split of ['train', 'test'] as const) {
   const b = blobs(n, centres, CLASSES, DIMS, 0.35, next);
   await write(`blobs50-${split}`, b.x, b.labels);
+}
+
+/** scikit-learn's digits.csv.gz: 1797 lines of 64 grey levels (0–16) and the label, comma-separated. */
+function parseSklearnDigits(csv: string, file: string): { x: Matrix; labels: Int32Array } {
+  const lines = csv.split('\n').filter((l) => l.trim() !== '');
+  const data = new Uint8Array(lines.length * 64);
+  const labels = new Int32Array(lines.length);
+  lines.forEach((line, r) => {
+    const f = line.split(',').map(Number);
+    if (f.length !== 65 || f.some((v) => !Number.isInteger(v) || v < 0 || v > 16)) {
+      throw new Error(`${file}: line ${r + 1} is not 64 grey levels 0–16 and a label`);
+    }
+    data.set(f.slice(0, 64), r * 64);
+    labels[r] = f[64]!;
+  });
+  return { x: { rows: lines.length, cols: 64, dtype: 'uint8', data }, labels };
+}
+
+const digitsFile = a['sklearn-digits']!;
+if (await access(digitsFile).then(() => true, () => false)) {
+  const d = parseSklearnDigits(gunzipSync(await readFile(digitsFile)).toString('utf8'), digitsFile);
+  await write('digits8', d.x, d.labels);
+} else {
+  process.stderr.write(`skipped digits8: ${digitsFile} is not there (apt-get install python3-sklearn, or --sklearn-digits FILE)\n`);
 }

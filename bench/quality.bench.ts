@@ -7,7 +7,9 @@
  * --limit points (use 3000) for every seed and prints the mean ACC/NMI per V with the number of
  * layers and V per layer, the measurement behind the small-V warning's threshold.
  *
- *   npm run bench:quality -- [--limit 10000] [--V 100] [--seeds 1,2,3] [--dataset mnist] [--output-step S] [--sweep-v LIST] [--json]
+ * `--dataset FILE --labels FILE` runs the same on any labelled data (`npm run bench:datasets` writes some).
+ *
+ *   npm run bench:quality -- [--limit 10000] [--V 100] [--seeds 1,2,3] [--dataset mnist | FILE --labels FILE] [--output-step S] [--sweep-v LIST] [--json]
  */
 import { parseArgs } from 'node:util';
 import { loadDataset } from '@cmbn/data';
@@ -20,13 +22,16 @@ const { values } = parseArgs({
     V: { type: 'string', default: '100' },
     seeds: { type: 'string', default: '1,2,3' },
     dataset: { type: 'string', default: 'mnist' },
+    labels: { type: 'string' },
     'output-step': { type: 'string' },
     'sweep-v': { type: 'string' },
     json: { type: 'boolean', default: false },
   },
 });
 
-const ds = await loadDataset(values.dataset, { limit: Number(values.limit) });
+const ds = await loadDataset(values.dataset, { limit: Number(values.limit), ...(values.labels ? { labels: values.labels } : {}) });
+if (!ds.labels) throw new Error(`${values.dataset} has no labels: pass --labels FILE`);
+const truth = ds.labels;
 const seeds = values.seeds.split(',').map(Number);
 const outputStep = values['output-step'] as TOutputStep | undefined;
 type Run = {
@@ -47,11 +52,11 @@ async function trainSeeds(V: number): Promise<Run[]> {
   const runs: Run[] = [];
   for (const seed of seeds) {
     const r = await trainMbn(ds.x, { V, seed, ...(outputStep ? { outputStep } : {}) });
-    const m = clusteringMetrics(ds.labels!, r.labels);
+    const m = clusteringMetrics(truth, r.labels);
     const variants = OUTPUT_STEPS.map((step) => {
       const pca = fitOutputStep(r.topCode, step, r.params.clusters, seed);
       const km = kmeans(projectCodes(r.topCode, pca), r.topCode.n, pca.c, r.params.clusters, { seed, restarts: r.params.kmeansRestarts });
-      const vm = clusteringMetrics(ds.labels!, km.labels);
+      const vm = clusteringMetrics(truth, km.labels);
       return { step, acc: vm.acc, nmi: vm.nmi };
     });
     runs.push({ V, seed, ...m, layers: r.ks.length, mbnSeconds: r.mbnSeconds, modelHash: r.modelHash, modelBytes: r.modelBytes.length, variants });
