@@ -14,6 +14,7 @@ import {
   layerJobId,
   parseLayerJobId,
   parsePayload,
+  parseResult,
   parseShardJobId,
   shardJobId,
   PayloadError,
@@ -65,8 +66,9 @@ describe('job catalog', () => {
     expect(jobOptions('shard')).toEqual({ attempts: 4, backoff: { type: 'exponential', delay: 1000 } });
   });
 
-  it('types the handler map per runner', () => {
-    // Compile-time checks (vitest runs no type checker; `npm run typecheck` fails if these lines compile).
+  it('types the handler map per runner: the compiler asks for every kind, and what a handler returns is its result schema', async () => {
+    // Compile-time checks (vitest runs no type checker; `npm run typecheck`, which .ci/run runs over the
+    // test files too, fails if any of the @ts-expect-error lines compiles).
     // @ts-expect-error the worker must handle 'shard'
     const _missing: HandlersFor<'worker'> = {};
     // @ts-expect-error the worker must handle 'distill' too
@@ -77,7 +79,11 @@ describe('job catalog', () => {
       layer: async () => ({ outputSha256: SHA }),
       gc: async () => ({ store: 'file:///x', scanned: 0, referenced: 0, young: 0, orphans: [], deleted: [], deferred: 0, dryRun: true }),
     };
-    expect(typeof full.layer).toBe('function');
+    // At run time: a handler typed by the map returns what the catalog's result schema accepts.
+    const ctx = {} as never;
+    expect(parseResult('layer', await full.layer({ runId: 'r1', layer: 1 }, ctx))).toEqual({ outputSha256: SHA });
+    expect(parseResult('gc', await full.gc({} as never, ctx))).toMatchObject({ store: 'file:///x', dryRun: true });
+    expect(() => parseResult('layer', { outputSha256: 'not a digest' })).toThrow(/layer job result is invalid: outputSha256/);
   });
 
   it('gives every kind a payload schema that accepts a valid payload and rejects a malformed one, and jobOptions from its retry policy', () => {
