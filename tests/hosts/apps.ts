@@ -11,12 +11,12 @@ const CLI = join(REPO_ROOT, 'apps/cli/src/main.ts');
 export const COORDINATOR_PORT = 8080;
 
 /** `cmbn …` as a process on `host` (undefined: this machine's root namespace, i.e. "local"). */
-export function cmbn(host: Host | undefined, name: string, args: string[], env: Record<string, string> = {}): Proc {
+export function cmbn(host: Host | undefined, name: string, args: string[], env: Record<string, string | undefined> = {}): Proc {
   return spawnOn(host, name, [process.execPath, '--import', 'tsx', CLI, ...args], env);
 }
 
 /** `cmbn coordinator` on `host`:8080; resolves once it listens. */
-export async function startCoordinatorOn(host: Host, env: Record<string, string>): Promise<Proc> {
+export async function startCoordinatorOn(host: Host, env: Record<string, string | undefined>): Promise<Proc> {
   const p = cmbn(host, `coordinator@${host.name}`, ['coordinator', '--port', String(COORDINATOR_PORT)], { HOST: host.addr, ...env });
   try {
     await p.waitFor(/listening on port \d+/, 120_000);
@@ -28,7 +28,7 @@ export async function startCoordinatorOn(host: Host, env: Record<string, string>
 }
 
 /** `cmbn worker` on `host`; resolves once it is connected and ready. */
-export async function startWorkerOn(host: Host, env: Record<string, string>): Promise<Proc> {
+export async function startWorkerOn(host: Host, env: Record<string, string | undefined>): Promise<Proc> {
   const p = cmbn(host, `worker@${host.name}`, ['worker'], env);
   try {
     await p.waitFor(/worker ready/, 120_000);

@@ -1,12 +1,17 @@
 /**
  * The two-machine deployment of docs/DEPLOY.md, on simulated hosts:
  *
- *   services     Redis (AOF), PostgreSQL (migrated by `npm run db:migrate`), s3rver
- *   coordinator  `cmbn coordinator` on :8080
- *   worker1/2    `cmbn worker`, each with its own cache dir; the store only over the network (s3://)
+ *   services     Redis (AOF, a password), PostgreSQL (migrated by `npm run db:migrate`; of the
+ *                bridge, only the coordinator's address may connect), s3rver
+ *   coordinator  `cmbn coordinator` on :8080 (machine A's variables)
+ *   worker1/2    `cmbn worker` with machine B's variables: a shard worker (CMBN_WORKER_JOBS=shard,
+ *                no DATABASE_URL, never connects to Postgres), each with its own cache dir; the
+ *                store only over the network (s3://)
  *   client       `cmbn train --remote http://coordinator:8080 …`
  *
- * Hosts reach each other only through the bridge, by their 198.18.0.x addresses.
+ * Hosts reach each other only through the bridge, by their 198.18.0.x addresses. The suite's runs
+ * ask for no student (no --distill), so no distill job is queued and machine B needs no distill
+ * worker; one would also need DATABASE_URL and a pg_hba entry for its host.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,7 +20,7 @@ import { join } from 'node:path';
 import { COORDINATOR_PORT, startCoordinatorOn, startWorkerOn } from './apps.ts';
 import { createNetwork, type Host, type Network } from './netns.ts';
 import type { Proc } from './procs.ts';
-import { startServices, type Services } from './services.ts';
+import { REDIS_PORT, startServices, type Services } from './services.ts';
 
 export const HOST_NAMES = ['services', 'coordinator', 'worker1', 'worker2', 'client'] as const;
 
@@ -27,6 +32,8 @@ export const COORDINATOR_LOCK_MS = 30_000;
 export interface Deployment {
   net: Network;
   svc: Services;
+  /** Redis without its password (what a process that ignores DEPLOY.md's recipe would use: refused). */
+  redisUrlWithoutPassword: string;
   host(name: (typeof HOST_NAMES)[number]): Host;
   coordinatorUrl: string;
   coordinator(): Proc;
@@ -53,10 +60,11 @@ export async function deploy(): Promise<Deployment> {
     await Promise.all(caches.map((d) => rm(d, { recursive: true, force: true })));
   };
   try {
-    svc = await startServices(host('services'));
+    // Letters and digits, as docs/DEPLOY.md asks (passwords go into URLs unescaped).
+    svc = await startServices(host('services'), { redisPassword: randomBytes(24).toString('hex'), postgresClients: [host('coordinator').addr] });
     const prefix = `hosts-${randomBytes(4).toString('hex')}`;
+    // What both machines' processes get (docs/DEPLOY.md, "Without Docker"): the password is in REDIS_URL.
     const common = {
-      DATABASE_URL: svc.postgres.url,
       REDIS_URL: svc.redis.url,
       CMBN_QUEUE_PREFIX: prefix,
       ...svc.s3Env(prefix),
@@ -65,6 +73,7 @@ export async function deploy(): Promise<Deployment> {
     };
     const coordEnv = {
       ...common,
+      DATABASE_URL: svc.postgres.url,
       CMBN_RECONCILE_INTERVAL_MS: '2000',
       CMBN_LOCK_DURATION_MS: String(COORDINATOR_LOCK_MS),
       CMBN_STALLED_INTERVAL_MS: '5000',
@@ -77,6 +86,10 @@ export async function deploy(): Promise<Deployment> {
         caches.push(cache);
         const w = await startWorkerOn(host(name), {
           ...common,
+          // Machine B's shard worker: no distill job, so no Postgres. DATABASE_URL is removed, not
+          // just left out, so that one in the suite's own environment cannot leak in.
+          CMBN_WORKER_JOBS: 'shard',
+          DATABASE_URL: undefined,
           CMBN_WORKER_CACHE: cache,
           CMBN_WORKER_CONCURRENCY: '1',
           CMBN_WORKER_THREADS: '1',
@@ -92,6 +105,7 @@ export async function deploy(): Promise<Deployment> {
     return {
       net,
       svc,
+      redisUrlWithoutPassword: `redis://${host('services').addr}:${REDIS_PORT}`,
       host,
       coordinatorUrl: `http://${host('coordinator').addr}:${COORDINATOR_PORT}`,
       coordinator: () => coordinator,

@@ -29,9 +29,11 @@ process.on('exit', () => {
   for (const p of live) p.kill('SIGKILL');
 });
 
-export function spawnOn(host: Host | undefined, name: string, argv: string[], env: Record<string, string> = {}): Proc {
+/** `env` is laid over this process's environment; a variable set to undefined is removed, not inherited. */
+export function spawnOn(host: Host | undefined, name: string, argv: string[], env: Record<string, string | undefined> = {}): Proc {
   const [cmd, ...args] = [...(host?.wrap ?? []), ...argv];
-  const proc = spawn(cmd!, args, { cwd: REPO_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const merged = Object.fromEntries(Object.entries({ ...process.env, ...env }).filter((e): e is [string, string] => e[1] !== undefined));
+  const proc = spawn(cmd!, args, { cwd: REPO_ROOT, env: merged, stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let out = '';
   let stdout = '';

@@ -16,6 +16,14 @@ export interface FaultRow {
   hostBackSeconds?: number | null;
   /** Layer-1 shards done / total when the fault came (it must come mid-layer). */
   atShards: string;
+  /** Shards DONE in Postgres when the fault was injected (its snapshot). */
+  doneAtFault: number | null;
+  /** Of those, still DONE with the same outputSha256 at the end (must be all of them). */
+  doneKept: number | null;
+  /** Of those, computed again by a worker after the fault ("shard done" lines); allowed, see hosts.test.ts. */
+  redone: number | null;
+  /** Of those, whose row's attempts, workerId or updatedAt changed (the registry never rewrites a DONE row). */
+  rowsChanged: number | null;
   /** The whole `cmbn train --remote` run, submission to exit, seconds. */
   runSeconds: number | null;
 }
@@ -35,13 +43,17 @@ export interface SuiteReport {
 const s = (v: number | null | undefined) => (v === null || v === undefined ? '—' : v.toFixed(1));
 
 export function formatTable(rows: FaultRow[]): string {
-  const head = ['fault', 'outcome', 'outage s', 'recovery s', 'at shards', 'run s'];
+  const head = ['fault', 'outcome', 'outage s', 'recovery s', 'at shards', 'DONE kept', 'redone', 'rows changed', 'run s'];
+  const n = (v: number | null) => (v === null ? '—' : String(v));
   const body = rows.map((r) => [
     r.fault,
     r.outcome + (r.hostBackSeconds !== undefined ? ` (cut host back after ${s(r.hostBackSeconds)} s)` : ''),
     s(r.outageSeconds),
     s(r.recoverySeconds),
     r.atShards,
+    r.doneAtFault === null ? '—' : `${n(r.doneKept)}/${r.doneAtFault}`,
+    n(r.redone),
+    n(r.rowsChanged),
     s(r.runSeconds),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));

@@ -26,16 +26,43 @@ export async function getRun(baseUrl: string, id: string): Promise<RunView | und
   return (await res.json()) as RunView;
 }
 
-/** The newest run in the registry that is not in `seen` (the one the CLI just submitted). */
-export async function newestRunId(databaseUrl: string, seen: Set<string>): Promise<string | undefined> {
+async function query<R extends pg.QueryResultRow>(databaseUrl: string, sql: string, params: unknown[] = []): Promise<R[]> {
   const c = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 3_000 });
   await c.connect();
   try {
-    const { rows } = await c.query<{ id: string }>('SELECT id FROM "Run" ORDER BY "createdAt" DESC LIMIT 5');
-    return rows.map((r) => r.id).find((id) => !seen.has(id));
+    return (await c.query<R>(sql, params)).rows;
   } finally {
     await c.end();
   }
+}
+
+/** The newest run in the registry that is not in `seen` (the one the CLI just submitted). */
+export async function newestRunId(databaseUrl: string, seen: Set<string>): Promise<string | undefined> {
+  const rows = await query<{ id: string }>(databaseUrl, 'SELECT id FROM "Run" ORDER BY "createdAt" DESC LIMIT 5');
+  return rows.map((r) => r.id).find((id) => !seen.has(id));
+}
+
+/** A Shard row as the registry keeps it (prisma/schema.prisma), with the fields a rewrite would change. */
+export interface ShardRow {
+  layer: number;
+  index: number;
+  status: string;
+  outputSha256: string | null;
+  attempts: number;
+  workerId: string | null;
+  updatedAt: Date;
+}
+
+export const shardKey = (s: { layer: number; index: number }) => `${s.layer}:${s.index}`;
+
+/** Every shard row of the run (or only those in `status`), keyed by `layer:index`. */
+export async function shardRows(databaseUrl: string, runId: string, status?: string): Promise<Map<string, ShardRow>> {
+  const rows = await query<ShardRow>(
+    databaseUrl,
+    `SELECT "layer", "index", "status"::text AS "status", "outputSha256", "attempts", "workerId", "updatedAt" FROM "Shard" WHERE "runId" = $1${status === undefined ? '' : ' AND "status"::text = $2'}`,
+    status === undefined ? [runId] : [runId, status],
+  );
+  return new Map(rows.map((r) => [shardKey(r), r]));
 }
 
 export interface Sample {
@@ -74,17 +101,22 @@ export function watchRun(baseUrl: string, id: string, everyMs = 250): RunWatch {
   };
 }
 
-/** Times (epoch ms) of a worker's "shard done" log lines (pino JSON, LOG_LEVEL=debug). */
-export function shardDoneTimes(output: string): number[] {
-  const times: number[] = [];
+/** A worker's "shard done" log lines (pino JSON, LOG_LEVEL=debug): when (epoch ms) and which job (`runId:layer:index`). */
+export function shardDones(output: string): { t: number; jobId: string }[] {
+  const done: { t: number; jobId: string }[] = [];
   for (const line of output.split('\n')) {
     if (!line.includes('"shard done"')) continue;
     try {
-      const t = (JSON.parse(line) as { time?: number }).time;
-      if (typeof t === 'number') times.push(t);
+      const { time, jobId } = JSON.parse(line) as { time?: number; jobId?: string };
+      if (typeof time === 'number' && typeof jobId === 'string') done.push({ t: time, jobId });
     } catch {
       /* a partial line */
     }
   }
-  return times;
+  return done;
+}
+
+/** Times (epoch ms) of a worker's "shard done" log lines. */
+export function shardDoneTimes(output: string): number[] {
+  return shardDones(output).map((d) => d.t);
 }

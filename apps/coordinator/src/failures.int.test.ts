@@ -11,6 +11,11 @@ const PARAMS = { V: 12, k: [80, 40], clusters: 10, seed: 11 };
 // Short locks so that a dead worker's shard is retried within seconds.
 const FAST_STALL = { lockDurationMs: 2_000, stalledIntervalMs: 500 };
 const t = useTestCoordinator({ maxUploadBytes: 10_000_000 });
+// Outer bounds only: each wait ends as soon as its state is reached (seconds on a quiet machine). They
+// are generous because a fresh-clone CI run beside other jobs once took over 60 s to see a worker's
+// first shard RUNNING (2026-12-04), and each test's own timeout is above the sum of its waits.
+const LOADED_BOUND_MS = 150_000;
+const TEST_TIMEOUT_MS = 480_000;
 
 describe('failures', () => {
   it('retries the shard of a worker killed with SIGKILL mid-shard and keeps the modelHash', async () => {
@@ -31,14 +36,14 @@ describe('failures', () => {
     const running = await until(
       'a shard running on the victim',
       async () => (await listShards(runId, 1, { status: 'RUNNING' })).find((s) => s.workerId?.includes(tag)),
-      60_000,
+      LOADED_BOUND_MS,
       25,
     );
     await t.spawnWorker({ ...FAST_STALL }); // the rescuer
     expect((await listShards(runId, 1)).find((s) => s.index === running.index)!.status).toBe('RUNNING');
     victim.proc.kill('SIGKILL');
     await victim.exited;
-    const run = await waitForRun(t.a, runId, 60_000);
+    const run = await waitForRun(t.a, runId, LOADED_BOUND_MS);
     expect(run.error).toBeNull();
     expect(run.status).toBe('SUCCEEDED');
     expect(run.modelHash).toBe(local.modelHash);
@@ -46,7 +51,7 @@ describe('failures', () => {
     expect(retried.status).toBe('DONE');
     // Computed again, by the other worker.
     expect(retried.workerId).not.toContain(tag);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('fails the run with a clear error when an input artifact is corrupt (no hang)', async () => {
     const ds = await loadDataset('mnist-train', { limit: 300 });
@@ -63,13 +68,13 @@ describe('failures', () => {
     }
     const sub = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     expect(sub.status).toBe(201);
-    const run = await waitForRun(t.a, sub.body.id, 30_000);
+    const run = await waitForRun(t.a, sub.body.id, LOADED_BOUND_MS);
     expect(run.status).toBe('FAILED');
     expect(run.error).toMatch(/shard \d+ of layer 1 .*failed permanently: .*artifact [0-9a-f]{64} is corrupt/);
     // Nothing of the failed run is left queued.
     const metrics = await (await t.a('/metrics')).text();
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('cancels a running run: queued shards are removed and the running shard is aborted on its worker', async () => {
     const ds = await loadDataset('mnist-train', { limit: 200 });
@@ -81,15 +86,15 @@ describe('failures', () => {
     await Promise.all(t.workers.filter((w) => w !== slow).map((w) => stop(w)));
     const sub = await submit(t.a, { datasetId: up.body.id, params: PARAMS });
     const runId: string = sub.body.id;
-    await until('a shard running', async () => (await listShards(runId, 1, { status: 'RUNNING' }))[0], 20_000, 25);
+    await until('a shard running', async () => (await listShards(runId, 1, { status: 'RUNNING' }))[0], LOADED_BOUND_MS, 25);
     const cancel = await t.a.json(`/v1/runs/${runId}/cancel`, { method: 'POST' });
     expect(cancel.body.status).toBe('CANCELLED');
     // Aborted long before its 10-minute delay is over (the outer bound is generous for load, and
     // still a tenth of the delay, so a shard that ran its delay out cannot pass).
     await slow.waitFor(/shard aborted: run .* was cancelled|was cancelled/, 60_000);
-    const run = await waitForRun(t.a, runId, 30_000);
+    const run = await waitForRun(t.a, runId, LOADED_BOUND_MS);
     expect(run.status).toBe('CANCELLED');
     const metrics = await (await t.a('/metrics')).text();
     expect(metrics).toMatch(/cmbn_queue_jobs\{queue="shard",state="waiting"\} 0/);
-  });
+  }, TEST_TIMEOUT_MS);
 });
