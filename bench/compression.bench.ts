@@ -32,7 +32,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, sliceRows, type Matrix } from '@cmbn/data';
-import { DEFAULT_CONV, DEFAULT_STUDENT_SPEC, saveStudent, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { defaultArchitecture, DEFAULT_STUDENT_SPEC, MLP, saveStudent, storedArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import { createDenseBackend } from '@cmbn/kernels';
 import { loadModel, predict, saveModel, studentHeadMargins, studentHeadOf, trainMbn, type MbnModel } from '@cmbn/mbn';
 import { agreementByScore, clusteringMetrics } from '@cmbn/metrics';
@@ -134,10 +134,12 @@ async function getMbn(): Promise<{ model: MbnModel; modelHash: string; modelByte
 
 const mbn = await getMbn();
 const epochSeconds: number[] = [];
+// --student-arch: any registered kind, with its defaults (an unknown one is a RangeError); the MLP is the spec's default.
+const studentArch = a['student-arch'] ? storedArchitecture(defaultArchitecture(a['student-arch'])) : undefined;
 const spec: StudentSpec = {
   ...DEFAULT_STUDENT_SPEC,
   ...(a.student ? { hidden: a.student.split(',').map(Number) } : {}),
-  ...(a['student-arch'] === 'conv' ? { architecture: DEFAULT_CONV } : {}),
+  ...(studentArch ? { architecture: studentArch } : {}),
   ...(a['student-target'] ? { target: a['student-target'] as StudentTarget } : {}),
 };
 const res = await distillStudent({
@@ -195,7 +197,7 @@ const summary = {
   modelHash: mbn.modelHash,
   ...(mbn.trainSeconds !== undefined ? { mbnTrainSeconds: Number(mbn.trainSeconds.toFixed(1)) } : {}),
   mbnTrainAcc: r4(mbnTrainAcc),
-  architecture: spec.architecture?.kind ?? 'mlp',
+  architecture: (spec.architecture ?? MLP).kind,
   hidden: spec.hidden,
   target: spec.target,
   precision: res.precision,

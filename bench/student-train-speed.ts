@@ -21,18 +21,16 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { loadDataset } from '@cmbn/data';
-import { createStudentPredictor, DEFAULT_STUDENT_SPEC, loadTf, trainStudent, type StudentInput, type StudentSpec, type StudentTargetData, type TrainedStudent, type TrainOptions } from '@cmbn/distill';
+import { createStudentPredictor, DEFAULT_STUDENT_SPEC, firstLayerInput, loadTf, MLP, trainStudent, type StudentInput, type StudentSpec, type StudentTargetData, type TrainedStudent, type TrainOptions } from '@cmbn/distill';
 
 const { onnx } = onnxProto;
 
 const median = (xs: number[]): number => [...xs].sort((p, q) => p - q)[xs.length >> 1] ?? NaN;
 
-/** Multiply-adds per input row of each layer (a conv layer 0 runs once per patch position). */
+/** Multiply-adds per input row of each layer (layer 0 runs once per position: a conv's patches). */
 function macsPerRow(s: TrainedStudent): number[] {
-  return s.layers.map((l, i) => {
-    const positions = i === 0 && s.architecture?.kind === 'conv' ? s.layers[1]!.inDim / l.outDim : 1;
-    return positions * l.inDim * l.outDim;
-  });
+  const { positions } = firstLayerInput(s.architecture ?? MLP, s.signature.inputDims);
+  return s.layers.map((l, i) => (i === 0 ? positions : 1) * l.inDim * l.outDim);
 }
 
 async function timeIt(fn: () => Promise<void> | void, minMs = 400): Promise<number> {

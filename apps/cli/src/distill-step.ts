@@ -5,7 +5,21 @@
  */
 import { join } from 'node:path';
 import { loadDataset, type Dataset } from '@cmbn/data';
-import { DEFAULT_CONV, DEFAULT_STUDENT_SPEC, trainerProblem, validateSpec, type StudentArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget, type StudentTrainer } from '@cmbn/distill';
+import {
+  architectureFromParams,
+  architectureParams,
+  MLP,
+  storedArchitecture,
+  studentSpecFromRequest,
+  trainerProblem,
+  validateSpec,
+  type ArchitectureKind,
+  type StudentArchitecture,
+  type StudentPrecision,
+  type StudentSpec,
+  type StudentTarget,
+  type StudentTrainer,
+} from '@cmbn/distill';
 import type { TrainResult } from '@cmbn/mbn';
 import { distilAndPublish, openLocalRegistry, prismaRegistry, type TStudentSummary } from '@cmbn/pipeline';
 import type { JsonObject } from '@cmbn/registry';
@@ -16,8 +30,8 @@ export interface DistillCliOptions {
   distill?: boolean;
   register?: string;
   student?: number[];
-  studentArch?: 'mlp' | 'conv';
-  /** filters,kernel,stride */
+  studentArch?: ArchitectureKind;
+  /** conv's positional parameters, filters,kernel,stride (@cmbn/distill architectureParams('conv')). */
   studentConv?: number[];
   studentTarget?: StudentTarget;
   studentEpochs?: number;
@@ -51,24 +65,37 @@ export async function loadEvalSet(
   return ev;
 }
 
+/**
+ * The architecture of --student-arch and --student-conv (which implies conv): the kind's defaults
+ * with the flag's values over them (@cmbn/distill architectureFromParams), or undefined for the MLP.
+ */
+function architectureFromOptions(o: Pick<DistillCliOptions, 'studentArch' | 'studentConv'>): StudentArchitecture | undefined {
+  const kind = o.studentArch ?? (o.studentConv !== undefined ? 'conv' : undefined);
+  if (kind === undefined) return undefined;
+  if (o.studentConv !== undefined) {
+    if (kind !== 'conv') throw new CliError('--student-conv needs --student-arch conv');
+    const params = architectureParams(kind);
+    if (o.studentConv.length !== params.length) throw new CliError(`--student-conv takes ${params.join(',')}, got ${o.studentConv.join(',')}`);
+  }
+  try {
+    return storedArchitecture(architectureFromParams(kind, o.studentConv));
+  } catch (err) {
+    throw new CliError(`--student: ${(err as Error).message}`);
+  }
+}
+
 /** The spec of --student / --student-target / --student-epochs, checked (a bad one is a CLI error). */
 export function studentSpecFromOptions(o: Pick<DistillCliOptions, 'student' | 'studentArch' | 'studentConv' | 'studentTarget' | 'studentEpochs' | 'studentTrainer'>): StudentSpec {
-  let architecture: StudentArchitecture | undefined;
-  if (o.studentConv !== undefined) {
-    if (o.studentArch === 'mlp') throw new CliError('--student-conv needs --student-arch conv');
-    if (o.studentConv.length !== 3) throw new CliError(`--student-conv takes filters,kernel,stride, got ${o.studentConv.join(',')}`);
-    const [filters, kernel, stride] = o.studentConv as [number, number, number];
-    architecture = { kind: 'conv', filters, kernel, stride };
-  } else if (o.studentArch === 'conv') architecture = DEFAULT_CONV;
-  const spec: StudentSpec = {
-    ...DEFAULT_STUDENT_SPEC,
-    ...(architecture ? { architecture } : {}),
-    ...(o.student ? { hidden: o.student } : {}),
-    ...(o.studentTarget ? { target: o.studentTarget } : {}),
-    ...(o.studentEpochs ? { epochs: o.studentEpochs } : {}),
-  };
+  const architecture = architectureFromOptions(o);
+  let spec: StudentSpec;
   try {
-    validateSpec(spec);
+    // The builder the worker uses for a job's request too (@cmbn/distill studentSpecFromRequest).
+    spec = studentSpecFromRequest({
+      ...(architecture ? { architecture } : {}),
+      ...(o.student ? { hidden: o.student } : {}),
+      ...(o.studentTarget ? { target: o.studentTarget } : {}),
+      ...(o.studentEpochs ? { epochs: o.studentEpochs } : {}),
+    });
   } catch (err) {
     throw new CliError(`--student: ${(err as Error).message}`);
   }
@@ -101,7 +128,7 @@ export async function runDistillStep(
   };
   const spec = studentSpecFromOptions(o);
   const evalSet = await loadEvalSet(o, ds);
-  log(`distill: ${spec.architecture?.kind ?? 'mlp'} student [${spec.hidden.join(', ')}] → ${spec.target} on ${ds.x.rows} points`);
+  log(`distill: ${(spec.architecture ?? MLP).kind} student [${spec.hidden.join(', ')}] → ${spec.target} on ${ds.x.rows} points`);
   const studentDir = join(modelDir, 'student');
   const reg = o.register !== undefined ? await openLocalRegistry() : undefined;
   try {

@@ -1,6 +1,6 @@
 import type { ArtifactStore } from '@cmbn/artifacts';
 import { parseLabels, parseMatrix, type Matrix } from '@cmbn/data';
-import { DEFAULT_STUDENT_SPEC, validateSpec, type StudentSpec } from '@cmbn/distill';
+import { MLP, studentSpecFromRequest, type StudentSpec } from '@cmbn/distill';
 import {
   BadInputError,
   CancelledError,
@@ -101,7 +101,7 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
   }
   const teacher = await teacherOutput(deps, p, x, model, ctx);
   const req = p.params.student;
-  ctx.log(`distill: ${spec.architecture?.kind ?? 'mlp'} student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
+  ctx.log(`distill: ${(spec.architecture ?? MLP).kind} student [${spec.hidden.join(', ')}] → ${spec.target} on ${x.rows} points (attempt ${ctx.attempt})`);
   try {
     const r = await distilAndPublish(
       {
@@ -143,26 +143,14 @@ export async function handleDistill(deps: DistillHandlerDeps, p: JobPayload<'dis
 }
 
 /**
- * The job's student request over DEFAULT_STUDENT_SPEC, as the CLI's studentSpecFromOptions builds it
- * locally (so both paths train the same student); a spec that cannot train on rows of `inputDims`
- * columns fails the job at once.
+ * The job's student request over DEFAULT_STUDENT_SPEC, by the builder the CLI's studentSpecFromOptions
+ * uses locally (@cmbn/distill studentSpecFromRequest, so both paths train the same student); a spec
+ * that cannot train on rows of `inputDims` columns fails the job at once.
  */
 function specOf(p: JobPayload<'distill'>, inputDims: number): StudentSpec {
-  const req = p.params.student;
-  const spec: StudentSpec = {
-    ...DEFAULT_STUDENT_SPEC,
-    ...(req.architecture ? { architecture: req.architecture } : {}),
-    ...(req.hidden ? { hidden: req.hidden } : {}),
-    ...(req.target ? { target: req.target } : {}),
-    ...(req.epochs !== undefined ? { epochs: req.epochs } : {}),
-    ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),
-    ...(req.learningRate !== undefined ? { learningRate: req.learningRate } : {}),
-    ...(req.seed !== undefined ? { seed: req.seed } : {}),
-  };
   try {
-    validateSpec(spec, inputDims);
+    return studentSpecFromRequest(p.params.student, inputDims);
   } catch (err) {
     throw new BadInputError(`student spec: ${(err as Error).message}`);
   }
-  return spec;
 }

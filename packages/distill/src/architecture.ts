@@ -1,44 +1,45 @@
 /**
- * The student's architecture: a discriminated union (`kind`), and one implementation per kind that owns
- * what differs between them — the checks against the input, how the first layer reads a batch in
- * training and in tfjs prediction, the ONNX graph around the layers, and the tfjs layers model.
- * Everything after the first layer is the same dense stack (StudentLayer), so training, int8
- * quantisation and the file format are shared.
+ * The student's architecture: a zod discriminated union on `kind`, and one implementation per kind
+ * (ArchitectureImpl, architecture-kind.ts) that owns everything that differs between kinds — its
+ * defaults and positional parameters (the CLI's `--student-conv filters,kernel,stride`), its checks
+ * against the input, how its first layer reads a row (a gather index: the same code then trains it,
+ * runs it on tfjs, calibrates it and exports it to ONNX), the layers it puts before `hidden`
+ * (leadingWidths, which also reads the hidden widths back from a student), and its part of the tfjs
+ * layers model. Everything after the leading layers is the same dense stack (StudentLayer), so
+ * training, int8 quantisation and the file format are shared, and this file's functions are the only
+ * way the rest of the package, the CLI and the benches reach a kind: none of them names one.
  *
- * - mlp: dense layers on the raw row.
- * - conv: one convolution (a `kernel`×`kernel` window, `stride`, no padding, `filters` channels, ReLU)
- *   over the row read as a square single-channel image, then the dense layers. It is computed as a dense
- *   layer on im2col patches: the rows' pixels are gathered into P = side'² patches of kernel² values
- *   (patch p, offset (dy, dx) ↦ pixel (sy·stride + dy)·side + sx·stride + dx), layer 0 maps each patch
- *   to `filters` values, and the n·P × filters result is read as n × (P·filters) (position-major,
- *   channel-minor: exactly tf.layers.flatten's order of a channels-last [side', side', filters] map).
- *   So training runs at tfjs-wasm's untransposed GEMM speed (dense-op.ts; tfjs-wasm has no
- *   Conv2DBackpropFilter at all), and the ONNX graph is Gather → Reshape → the dense ops → Reshape.
+ * - mlp (architecture-mlp.ts): dense layers on the raw row. The default: a spec, a TrainedStudent or
+ *   a student.json without an architecture is an MLP, and an MLP is stored without one
+ *   (storedArchitecture), so its files keep the bytes of students saved before architectures were named.
+ * - conv (architecture-conv.ts): one convolution over the row read as a square single-channel image,
+ *   computed as a dense layer on im2col patches, then the dense layers.
  *
- * Adding a third kind: a member of ZStudentArchitecture, an entry in ARCHITECTURES (the compiler asks for
- * it: the map is total over the kinds), and, if it is not "something, then the dense stack", its own
- * layer record; see docs/ARCHITECTURE.md.
+ * Adding a third kind (docs/ARCHITECTURE.md, "Adding a third architecture"): its file,
+ * `architecture-<kind>.ts`, with its zod schema and its ArchitectureImpl; then its schema in the union
+ * and its implementation in ARCHITECTURES (architecture-registry.ts; the map is typed total over the
+ * union, so the compiler asks for the one with the other). Training, both runtimes, int8 calibration,
+ * the files and the CLI's `--student-arch` parsing follow; the onnxruntime trainer stays mlp-only
+ * (trainerProblem). architecture-seam.test.ts registers a test-only third kind that way and runs it
+ * through all of them.
+ *
+ * Zod and type imports only: this is `@cmbn/distill/architecture`, imported by the job catalog, which
+ * must not load tfjs or onnxruntime.
  */
-import { z } from 'zod';
+import type { ArchitectureImpl, FirstLayerInput, TfjsHead } from './architecture-kind.ts';
+import { ARCHITECTURES, ZStudentArchitecture, type StudentArchitecture } from './architecture-registry.ts';
+import type { Tf } from './backend.ts';
+import type { StudentLayer } from './types.ts';
 
-export const ZStudentArchitecture = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('mlp') }).strict(),
-  z
-    .object({
-      kind: z.literal('conv'),
-      filters: z.number().int().min(1).max(1024),
-      kernel: z.number().int().min(1).max(64),
-      stride: z.number().int().min(1).max(64),
-    })
-    .strict(),
-]);
-export type StudentArchitecture = z.infer<typeof ZStudentArchitecture>;
+export { ZStudentArchitecture, type StudentArchitecture };
+export type { FirstLayerInput } from './architecture-kind.ts';
 export type ArchitectureKind = StudentArchitecture['kind'];
-export const ARCHITECTURE_KINDS: readonly ArchitectureKind[] = ['mlp', 'conv'];
+/** The registered kinds, in registration order. */
+export const ARCHITECTURE_KINDS: readonly ArchitectureKind[] = Object.freeze(Object.keys(ARCHITECTURES) as ArchitectureKind[]);
 
-export const MLP: StudentArchitecture = Object.freeze({ kind: 'mlp' });
+export const MLP: StudentArchitecture = ARCHITECTURES.mlp.defaults;
 /** `--student-arch conv`'s defaults: 16 filters of 5×5, stride 2 (MNIST: 12×12×16 = 2304 features). */
-export const DEFAULT_CONV: StudentArchitecture = Object.freeze({ kind: 'conv', filters: 16, kernel: 5, stride: 2 });
+export const DEFAULT_CONV: StudentArchitecture = ARCHITECTURES.conv.defaults;
 
 /** The student's trainers: tfjs (train.ts, the default) and onnxruntime (train-ort.ts). */
 export const STUDENT_TRAINERS = ['tfjs', 'ort'] as const;
@@ -46,75 +47,25 @@ export type StudentTrainer = (typeof STUDENT_TRAINERS)[number];
 
 /**
  * Why `trainer` cannot train `architecture`, or null. The one rule, asked by the trainer itself, the
- * CLI (before MBN runs) and the coordinator (at submission): the onnxruntime trainer builds MLP graphs only.
+ * CLI (before MBN runs) and the coordinator (at submission): the onnxruntime trainer builds MLP graphs
+ * only. It is that trainer's limit (train-ort.ts has no gather and no leading layers), not a property
+ * of a kind, so a new kind is refused by it without saying so.
  */
 export function trainerProblem(trainer: StudentTrainer | undefined, architecture: StudentArchitecture | undefined): string | null {
-  const kind = architecture?.kind ?? 'mlp';
-  if (trainer === 'ort' && kind !== 'mlp') return `the onnxruntime trainer trains the mlp student only; a ${kind} student needs the tfjs trainer`;
+  const kind = (architecture ?? MLP).kind;
+  if (trainer === 'ort' && kind !== MLP.kind) return `the onnxruntime trainer trains the ${MLP.kind} student only; a ${kind} student needs the tfjs trainer`;
   return null;
 }
 
-/** How the first dense layer sees one input row. */
-export interface FirstLayerInput {
-  /** Columns of layer 0's input (d for mlp, kernel² for conv). */
-  inDim: number;
-  /** Rows of layer 0 per input row (1 for mlp, P for conv). */
-  positions: number;
-  /** conv: the gather index (P·kernel² pixel indices, patch-major). */
-  patchIndex?: Int32Array;
-  /** conv: the image side. */
-  side?: number;
-  /** conv: the output map side. */
-  outSide?: number;
-}
-
-interface ArchitectureImpl<A extends StudentArchitecture> {
-  /** Throws a RangeError naming the problem when this architecture cannot read rows of d columns. */
-  check(a: A, d: number): void;
-  firstLayer(a: A, d: number): FirstLayerInput;
-}
-
-function squareSide(d: number): number | undefined {
-  const s = Math.round(Math.sqrt(d));
-  return s * s === d ? s : undefined;
-}
-
-const mlpImpl: ArchitectureImpl<Extract<StudentArchitecture, { kind: 'mlp' }>> = {
-  check() {},
-  firstLayer: (_a, d) => ({ inDim: d, positions: 1 }),
-};
-
-const convImpl: ArchitectureImpl<Extract<StudentArchitecture, { kind: 'conv' }>> = {
-  check(a, d) {
-    const side = squareSide(d);
-    if (side === undefined) throw new RangeError(`a conv student needs square single-channel images; rows of ${d} columns are not a square`);
-    if (a.kernel > side) throw new RangeError(`conv kernel ${a.kernel} is larger than the ${side}×${side} image`);
-  },
-  firstLayer(a, d) {
-    convImpl.check(a, d);
-    const side = squareSide(d)!;
-    const outSide = Math.floor((side - a.kernel) / a.stride) + 1;
-    const P = outSide * outSide;
-    const kk = a.kernel * a.kernel;
-    const patchIndex = new Int32Array(P * kk);
-    for (let sy = 0; sy < outSide; sy++) {
-      for (let sx = 0; sx < outSide; sx++) {
-        const p = sy * outSide + sx;
-        for (let dy = 0; dy < a.kernel; dy++) {
-          for (let dx = 0; dx < a.kernel; dx++) patchIndex[p * kk + dy * a.kernel + dx] = (sy * a.stride + dy) * side + sx * a.stride + dx;
-        }
-      }
-    }
-    return { inDim: kk, positions: P, patchIndex, side, outSide };
-  },
-};
-
-const ARCHITECTURES: { [K in ArchitectureKind]: ArchitectureImpl<Extract<StudentArchitecture, { kind: K }>> } = { mlp: mlpImpl, conv: convImpl };
-
+/** The implementation of a's kind, typed loosely: TypeScript cannot tie a union value to its member's implementation. */
 function implOf(a: StudentArchitecture): ArchitectureImpl<StudentArchitecture> {
-  const impl = ARCHITECTURES[a.kind] as ArchitectureImpl<StudentArchitecture> | undefined;
-  if (!impl) throw new RangeError(`unknown student architecture ${JSON.stringify((a as { kind?: unknown }).kind)} (known: ${ARCHITECTURE_KINDS.join(', ')})`);
-  return impl;
+  return implOfKind((a as { kind?: unknown }).kind);
+}
+
+function implOfKind(kind: unknown): ArchitectureImpl<StudentArchitecture> {
+  const impl = typeof kind === 'string' && Object.hasOwn(ARCHITECTURES, kind) ? ARCHITECTURES[kind as ArchitectureKind] : undefined;
+  if (!impl) throw new RangeError(`unknown student architecture ${JSON.stringify(kind)} (known: ${ARCHITECTURE_KINDS.join(', ')})`);
+  return impl as ArchitectureImpl<StudentArchitecture>;
 }
 
 /** Parses (unknown kind or bad field → RangeError) and checks against rows of d columns when d is given. */
@@ -132,6 +83,55 @@ export function checkArchitecture(a: unknown, d?: number): StudentArchitecture {
   return r.data;
 }
 
+/**
+ * The architecture as specs, TrainedStudent and student.json carry it: undefined for the MLP, the
+ * default, so that an MLP student's files are those of students saved before architectures were named.
+ */
+export function storedArchitecture(a: StudentArchitecture): StudentArchitecture | undefined {
+  return a.kind === MLP.kind ? undefined : a;
+}
+
+/** What `--student-arch <kind>` alone trains. Throws a RangeError for an unknown kind. */
+export function defaultArchitecture(kind: string): StudentArchitecture {
+  return implOfKind(kind).defaults;
+}
+
+/** The names of a kind's positional parameters, in order (conv: filters, kernel, stride; mlp: none). */
+export function architectureParams(kind: string): readonly string[] {
+  return implOfKind(kind).params as readonly string[];
+}
+
+/**
+ * The architecture of a kind and its positional parameters (`--student-arch conv --student-conv
+ * 16,5,2`): the kind's defaults with `values` over them in architectureParams order, checked
+ * (checkArchitecture's RangeError). Without values, the defaults.
+ */
+export function architectureFromParams(kind: string, values?: readonly number[]): StudentArchitecture {
+  const impl = implOfKind(kind);
+  if (values === undefined) return impl.defaults;
+  const params = impl.params as readonly string[];
+  if (values.length !== params.length) throw new RangeError(`a ${kind} architecture takes ${params.length ? params.join(',') : 'no parameters'}, got ${values.join(',')}`);
+  const a: Record<string, unknown> = { ...impl.defaults };
+  params.forEach((p, i) => (a[p] = values[i]));
+  return checkArchitecture(a);
+}
+
+/** How layer 0 reads a row of d columns (the architecture checked against d first). */
 export function firstLayerInput(a: StudentArchitecture, d: number): FirstLayerInput {
   return implOf(a).firstLayer(a, d);
+}
+
+/** The widths of the layers the architecture puts before spec.hidden (conv: [filters]; mlp: none). */
+export function leadingWidths(a: StudentArchitecture): number[] {
+  return implOf(a).leadingWidths(a);
+}
+
+/** The hidden widths a student was trained with (its spec.hidden), read back from its layers. */
+export function hiddenWidths(student: { architecture?: StudentArchitecture; layers: readonly Pick<StudentLayer, 'outDim'>[] }): number[] {
+  return student.layers.slice(leadingWidths(student.architecture ?? MLP).length, -1).map((l) => l.outDim);
+}
+
+/** The tfjs layers model's part for the architecture's leading layers (layers-model.ts). */
+export function tfjsHead(tf: Tf, a: StudentArchitecture, inputDims: number, layers: readonly StudentLayer[]): TfjsHead {
+  return implOf(a).tfjsHead(tf, a, inputDims, layers.slice(0, leadingWidths(a).length));
 }

@@ -1,5 +1,6 @@
 export type { StudentTarget, StudentSpec } from './spec.ts';
-export { DEFAULT_STUDENT_SPEC, validateSpec } from './spec.ts';
+export type { StudentSpecRequest } from './spec.ts';
+export { DEFAULT_STUDENT_SPEC, studentSpecFromRequest, validateSpec } from './spec.ts';
 export type { TfBackendName } from './backend.ts';
 export { loadTf } from './backend.ts';
 export type {
@@ -24,6 +25,21 @@ export type { PredictorOptions, StudentPrediction, StudentPredictor } from './pr
 export { createStudentPredictor, DEFAULT_PREDICT_PRECISION } from './predictor.ts';
 export { buildStudentOnnx, quantizeColumns, studentGraph, uint8Quantisation } from './onnx-student.ts';
 export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';
-export type { ArchitectureKind, StudentArchitecture, StudentTrainer } from './architecture.ts';
-export { ARCHITECTURE_KINDS, checkArchitecture, DEFAULT_CONV, MLP, STUDENT_TRAINERS, trainerProblem, ZStudentArchitecture } from './architecture.ts';
+export type { ArchitectureKind, FirstLayerInput, StudentArchitecture, StudentTrainer } from './architecture.ts';
+export {
+  ARCHITECTURE_KINDS,
+  architectureFromParams,
+  architectureParams,
+  checkArchitecture,
+  DEFAULT_CONV,
+  defaultArchitecture,
+  firstLayerInput,
+  hiddenWidths,
+  leadingWidths,
+  MLP,
+  storedArchitecture,
+  STUDENT_TRAINERS,
+  trainerProblem,
+  ZStudentArchitecture,
+} from './architecture.ts';
 export { handSetStudent, mnistShapedStudent, tinyStudent } from './tiny-student.ts';

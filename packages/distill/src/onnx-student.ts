@@ -75,7 +75,7 @@ export interface BuildOnnxOptions {
   precision?: StudentPrecision;
   /** ModelProto.metadata_props, written in key order (so the bytes are a function of the inputs). */
   metadata?: Record<string, string>;
-  /** Default the MLP. A conv student's graph gathers patches first: Gather → Reshape → layer 0 → Reshape. */
+  /** Default the MLP. One whose layer 0 reads a gather (firstLayerInput's patchIndex, conv's patches): Gather → Reshape → layer 0 → Reshape. */
   architecture?: StudentArchitecture;
   /**
    * int8 only: each layer's input range [min, max] over the training inputs (calibrate.ts). With

@@ -1,5 +1,5 @@
 /** What the student learns and how it is trained. */
-import { checkArchitecture, type StudentArchitecture } from './architecture.ts';
+import { checkArchitecture, MLP, type StudentArchitecture } from './architecture.ts';
 
 export type StudentTarget = 'labels' | 'embedding';
 
@@ -46,7 +46,7 @@ export const DEFAULT_STUDENT_SPEC: StudentSpec = Object.freeze({
 
 /** Throws a RangeError naming the first bad field; with inputDims, also checks the architecture against the input. */
 export function validateSpec(spec: StudentSpec, inputDims?: number): void {
-  checkArchitecture(spec.architecture ?? { kind: 'mlp' }, inputDims);
+  checkArchitecture(spec.architecture ?? MLP, inputDims);
   if (!Array.isArray(spec.hidden) || spec.hidden.some((h) => !Number.isInteger(h) || h < 1)) {
     throw new RangeError(`hidden must be positive integers, got ${JSON.stringify(spec.hidden)}`);
   }
@@ -60,4 +60,30 @@ export function validateSpec(spec: StudentSpec, inputDims?: number): void {
   }
   if (!Number.isInteger(spec.patience) || spec.patience < 0) throw new RangeError(`patience must be ≥ 0, got ${spec.patience}`);
   if (!Number.isInteger(spec.seed)) throw new RangeError(`seed must be an integer, got ${spec.seed}`);
+}
+
+/**
+ * The StudentSpec fields a request may set: the CLI's `--student*` flags (apps/cli distill-step.ts)
+ * and the distill job's ZStudentRequest (@cmbn/jobs; extra fields such as `temperature` are ignored).
+ */
+export type StudentSpecRequest = Partial<Pick<StudentSpec, 'architecture' | 'hidden' | 'target' | 'epochs' | 'batchSize' | 'learningRate' | 'seed'>>;
+
+/**
+ * The request over DEFAULT_STUDENT_SPEC, checked (validateSpec's RangeError; against rows of
+ * `inputDims` columns when given): the one builder of the CLI and the worker, so that both paths
+ * train the same student for the same request.
+ */
+export function studentSpecFromRequest(req: StudentSpecRequest, inputDims?: number): StudentSpec {
+  const spec: StudentSpec = {
+    ...DEFAULT_STUDENT_SPEC,
+    ...(req.architecture ? { architecture: req.architecture } : {}),
+    ...(req.hidden ? { hidden: req.hidden } : {}),
+    ...(req.target ? { target: req.target } : {}),
+    ...(req.epochs !== undefined ? { epochs: req.epochs } : {}),
+    ...(req.batchSize !== undefined ? { batchSize: req.batchSize } : {}),
+    ...(req.learningRate !== undefined ? { learningRate: req.learningRate } : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+  };
+  validateSpec(spec, inputDims);
+  return spec;
 }

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { loadTf } from './backend.ts';
 import { buildLayersModel } from './layers-model.ts';
 import { onnxSignature, studentOnnxFiles, ZOnnxSignature } from './onnx-files.ts';
-import { ZStudentArchitecture } from './architecture.ts';
+import { firstLayerInput, leadingWidths, MLP, ZStudentArchitecture, type FirstLayerInput } from './architecture.ts';
 import type { LayerActivation, StudentLayer, TrainedStudent } from './types.ts';
 
 export const STUDENT_FORMAT = 'cmbn-student';
@@ -132,9 +132,7 @@ export async function saveStudent(student: TrainedStudent, dir: string, meta: Re
 export async function loadStudent(dir: string): Promise<TrainedStudent> {
   const sj = await readStudentJson(dir);
   const mj = JSON.parse(await readFile(join(dir, MODEL_JSON), 'utf8')) as ModelJson;
-  const topology = mj.modelTopology as { config: { layers: { class_name: string; config: { activation: string; units: number } }[] } };
-  // The weighted layers in order: a conv student's Conv2D, then the Dense layers.
-  const denseLayers = topology.config.layers.filter((l) => l.class_name === 'Dense' || l.class_name === 'Conv2D');
+  const topology = mj.modelTopology as { config: { layers: { class_name: string; config: { name: string; activation?: string } }[] } };
 
   const weights = new Map<string, { shape: number[]; data: Float32Array }>();
   for (const group of mj.weightsManifest) {
@@ -153,6 +151,10 @@ export async function loadStudent(dir: string): Promise<TrainedStudent> {
   // Manifest names are `<layer>/kernel` and `<layer>/bias`; take them in topology order.
   const specs = mj.weightsManifest.flatMap((g) => g.weights);
   const kernels = specs.filter((s) => s.name.endsWith('/kernel'));
+  // The weighted layers in order, whatever their class (the architecture's head, e.g. conv's Conv2D,
+  // then the Dense layers): those with a `<layer>/kernel` weight.
+  const kernelNames = new Set(kernels.map((k) => k.name));
+  const denseLayers = topology.config.layers.filter((l) => kernelNames.has(`${l.config.name}/kernel`));
   if (kernels.length !== denseLayers.length) throw new Error(`${dir}: ${kernels.length} kernels for ${denseLayers.length} Dense layers`);
   const layers: StudentLayer[] = kernels.map((k, l) => {
     const w = weights.get(k.name)!;
@@ -168,9 +170,18 @@ export async function loadStudent(dir: string): Promise<TrainedStudent> {
       activation: denseLayers[l]!.config.activation as LayerActivation,
     };
   });
-  if (sj.architecture === undefined && layers[0]?.inDim !== sj.signature.inputDims) {
-    throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}`);
+  const architecture = sj.architecture ?? MLP;
+  let first: FirstLayerInput;
+  try {
+    first = firstLayerInput(architecture, sj.signature.inputDims);
+  } catch (err) {
+    throw new Error(`${dir}: ${(err as Error).message}`);
   }
+  if (layers[0]?.inDim !== first.inDim) {
+    const per = first.inDim !== sj.signature.inputDims ? ` (${first.inDim} per position for a ${architecture.kind} student)` : '';
+    throw new Error(`${dir}: model input ${layers[0]?.inDim} ≠ signature ${sj.signature.inputDims}${per}`);
+  }
+  if (layers.length <= leadingWidths(architecture).length) throw new Error(`${dir}: ${layers.length} weighted layers; a ${architecture.kind} student has its ${leadingWidths(architecture).length} leading ones and an output layer`);
   if (sj.activationRanges && sj.activationRanges.length !== layers.length) {
     throw new Error(`${dir}: ${sj.activationRanges.length} activation ranges for ${layers.length} layers`);
   }

@@ -223,7 +223,7 @@ export async function trainStudentOrt(
   if (target.kind !== spec.target) throw new TypeError(`spec.target is ${spec.target} but the target given is ${target.kind}`);
   const architecture = spec.architecture ?? MLP;
   const problem = trainerProblem('ort', architecture);
-  if (problem !== null || architecture.kind !== 'mlp') {
+  if (problem !== null || architecture.kind !== MLP.kind) {
     throw new RangeError(`${problem} (trainer: 'tfjs')`);
   }
   const threads = opts.threads ?? availableParallelism();

@@ -5,7 +5,7 @@
  * - every tensor is created in a tidy or disposed explicitly (numTensors is unchanged afterwards).
  */
 import type { Scalar, Tensor, Tensor1D, Tensor2D, Variable } from '@tensorflow/tfjs';
-import { firstLayerInput, MLP, type StudentTrainer } from './architecture.ts';
+import { firstLayerInput, leadingWidths, MLP, storedArchitecture, type StudentTrainer } from './architecture.ts';
 import { activationRanges } from './calibrate.ts';
 import { loadTf, type TfBackendName } from './backend.ts';
 import { createDenseOps } from './dense-op.ts';
@@ -96,9 +96,10 @@ async function trainStudentTfjs(x: StudentInput, target: StudentTargetData, spec
 
   const architecture = spec.architecture ?? MLP;
   const first = firstLayerInput(architecture, d);
-  // Layer l maps inDims[l] → outDims[l]; a conv student's layer 0 is its convolution on patches
-  // (architecture.ts), whose n·P × filters output the next layer reads as n × P·filters.
-  const outDims = [...(architecture.kind === 'conv' ? [architecture.filters] : []), ...spec.hidden, outDim];
+  // Layer l maps inDims[l] → outDims[l]: the architecture's leading layers (conv: its convolution on
+  // patches), the hidden layers, the output layer. Layer 0 runs once per position (architecture.ts),
+  // and its n·positions × outDims[0] output the next layer reads as n × positions·outDims[0].
+  const outDims = [...leadingWidths(architecture), ...spec.hidden, outDim];
   const inDims = outDims.map((_, l) => (l === 0 ? first.inDim : l === 1 ? outDims[0]! * first.positions : outDims[l - 1]!));
   const initRng = new Rng(spec.seed, 2);
   const weights: Variable[] = [];
@@ -206,7 +207,7 @@ async function trainStudentTfjs(x: StudentInput, target: StudentTargetData, spec
 
   return {
     signature: { inputDims: d, inputDType: x.dtype, normalisation, output: { kind: target.kind, size: outDim } },
-    ...(architecture.kind === 'mlp' ? {} : { architecture }),
+    ...(storedArchitecture(architecture) ? { architecture } : {}),
     backend,
     seconds: (performance.now() - t0) / 1000,
     epochs: run.epochs,

@@ -8,14 +8,14 @@
  * - ZStudentSummary: the `student` object of `train --json` and of a run's summary (the job result).
  */
 import { z } from 'zod';
-import { ARCHITECTURE_KINDS, ZStudentArchitecture } from '@cmbn/distill';
+import { ARCHITECTURE_KINDS, MLP, ZStudentArchitecture } from '@cmbn/distill';
 
 const ZArchitectureKind = z.enum(ARCHITECTURE_KINDS as [string, ...string[]]);
 
 export const ZStudentRecipe = z
   .object({
     /** The MLP for students made before architectures were named. */
-    architecture: ZStudentArchitecture.default({ kind: 'mlp' }),
+    architecture: ZStudentArchitecture.default(MLP),
     hidden: z.array(z.number().int().min(1)).min(0),
     target: z.enum(['labels', 'embedding']),
     augmented: z.number().int().min(0),

@@ -1,4 +1,4 @@
-import type { StudentSpec } from '@cmbn/distill';
+import { MLP, type StudentSpec } from '@cmbn/distill';
 import type { DistillResult } from './distill-student.ts';
 import { ZStudentRecipe, ZStudentSummary, type TStudentRecipe, type TStudentSummary } from './student-schemas.ts';
 
@@ -53,7 +53,7 @@ export function studentSummary(
 export type StudentRecipe = TStudentRecipe;
 
 export function studentRecipe(res: Pick<DistillResult, 'augmented' | 'precision'>, spec: Pick<StudentSpec, 'architecture' | 'hidden' | 'target'>): TStudentRecipe {
-  return ZStudentRecipe.parse({ architecture: spec.architecture ?? { kind: 'mlp' }, hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision });
+  return ZStudentRecipe.parse({ architecture: spec.architecture ?? MLP, hidden: spec.hidden, target: spec.target, augmented: res.augmented, precision: res.precision });
 }
 
 const METRIC_KEYS = ['acc', 'nmi', 'agreement', 'speedup', 'mbnAcc', 'mbnNmi', 'studentPointsPerSecond', 'mbnPointsPerSecond', 'sizeRatio'] as const;

@@ -1,6 +1,6 @@
 /** `cmbn predict --model DIR` where DIR holds a student (saved by `train --distill` or pulled). */
 import { loadDataset } from '@cmbn/data';
-import { DEFAULT_PREDICT_PRECISION, loadStudent, readStudentMeta } from '@cmbn/distill';
+import { DEFAULT_PREDICT_PRECISION, hiddenWidths, loadStudent, MLP, readStudentMeta } from '@cmbn/distill';
 import { createStudentLabeler, headOfStudentMeta } from '@cmbn/pipeline';
 import { reportPrediction, writePredictions, type PredictCliOptions } from './predict.ts';
 
@@ -34,9 +34,9 @@ export async function runStudentPredict(o: PredictCliOptions): Promise<void> {
     model: 'student',
     runtime: 'onnxruntime',
     precision: o.precision ?? DEFAULT_PREDICT_PRECISION,
-    architecture: student.architecture?.kind ?? 'mlp',
-    // A conv student's first layer is its convolution (its width: the filters).
-    hidden: student.layers.slice(student.architecture?.kind === 'conv' ? 1 : 0, -1).map((l) => l.outDim),
+    architecture: (student.architecture ?? MLP).kind,
+    // Without the architecture's leading layers (a conv student's convolution).
+    hidden: hiddenWidths(student),
     target: student.signature.output.kind,
   };
   if (typeof meta.mbnModelHash === 'string') summary.mbnModelHash = meta.mbnModelHash;

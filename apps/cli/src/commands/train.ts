@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
-import { DEFAULT_STUDENT_SPEC, validateSpec } from '@cmbn/distill';
+import { ARCHITECTURE_KINDS, DEFAULT_STUDENT_SPEC, MLP, validateSpec } from '@cmbn/distill';
 import { DEFAULT_AUGMENT_PER_POINT } from '@cmbn/pipeline';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
@@ -51,7 +51,11 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--distill', 'after MBN, train a student network on its cluster labels and compare the two')
     .option('--register <name>', 'publish the student to the model registry under NAME (needs --distill)')
     .option('--student <list>', `student hidden layer widths, e.g. 256,256 (default ${DEFAULT_STUDENT_SPEC.hidden.join(',')})`, intListOption('--student'))
-    .addOption(new Option('--student-arch <kind>', 'student architecture: mlp, or conv (one convolution over square images, then the --student layers; default mlp)').choices(['mlp', 'conv']))
+    .addOption(
+      new Option('--student-arch <kind>', `student architecture, one of the registered kinds (conv: one convolution over square images, then the --student layers; default ${MLP.kind})`).choices([
+        ...ARCHITECTURE_KINDS,
+      ]),
+    )
     .option('--student-conv <filters,kernel,stride>', "the conv student's convolution (default 16,5,2; implies --student-arch conv)", intListOption('--student-conv'))
     .addOption(new Option('--student-target <kind>', "what the student learns: MBN's k-means labels or its embedding (MSE)").choices(['labels', 'embedding']))
     .option('--student-epochs <n>', `maximum student epochs; early stopping usually ends sooner (default ${DEFAULT_STUDENT_SPEC.epochs})`, intOption('--student-epochs', 1))
