@@ -11,7 +11,6 @@ import { z } from 'zod';
 import {
   ZStudentRequest,
   ZTeacherRef,
-  distillIdempotencyKey,
   distillJobId,
   jobOptions,
   parseDistillJobId,
@@ -100,7 +99,6 @@ export async function buildDistillPayload(i: DistillPayloadInput): Promise<JobPa
       ...(evalRef ? { eval: evalRef } : {}),
       mbnParams: i.mbnParams,
     },
-    idempotencyKey: distillIdempotencyKey(i.run.id),
   };
 }
 

@@ -14,7 +14,7 @@
  */
 import type { Logger } from 'pino';
 import { distillJobId } from '@cmbn/jobs';
-import { drainArtifactDeletions, listPendingVersions, markVersionFailed, RegistryError, type GcStore, type ModelVersionRecord } from '@cmbn/registry';
+import { drainArtifactDeletions, listPendingVersions, markVersionFailed, RegistryError, runOfIdempotencyKey, type GcStore, type ModelVersionRecord } from '@cmbn/registry';
 import { ZCoordinatorEnv } from './env.ts';
 import type { Queues } from './queues.ts';
 
@@ -45,8 +45,8 @@ export interface ReconcileOutcome {
  * would then decide that version's fate.
  */
 export function producerJobId(v: Pick<ModelVersionRecord, 'idempotencyKey'>): string | undefined {
-  const m = /^run:(.+)$/.exec(v.idempotencyKey ?? '');
-  return m?.[1] === undefined ? undefined : distillJobId(m[1]);
+  const runId = runOfIdempotencyKey(v.idempotencyKey);
+  return runId === undefined ? undefined : distillJobId(runId);
 }
 
 export class PendingReconciler {

@@ -8,8 +8,8 @@ import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { contractCheckedApi, type CheckedApi } from '@cmbn/api';
 import { FileArtifactStore } from '@cmbn/artifacts';
-import { distillIdempotencyKey, distillJobId } from '@cmbn/jobs';
-import { aliasHistory, createModelVersion, createRun, markVersionReady, registerDataset, setRunStatus } from '@cmbn/registry';
+import { distillJobId } from '@cmbn/jobs';
+import { aliasHistory, createModelVersion, createRun, markVersionReady, registerDataset, runIdempotencyKey, setRunStatus } from '@cmbn/registry';
 import { toErrorResponse } from './errors.ts';
 import { producerJobId } from './pending-reconciler.ts';
 import type { GcService } from './gc-service.ts';
@@ -208,7 +208,7 @@ describe('registry API', () => {
   });
 
   it("the pending reconciler's producing job comes from the distill idempotency key only, never from runId alone", () => {
-    expect(producerJobId({ idempotencyKey: distillIdempotencyKey('run-a') })).toBe(distillJobId('run-a'));
+    expect(producerJobId({ idempotencyKey: runIdempotencyKey('run-a') })).toBe(distillJobId('run-a'));
     // A version that names a run (a local publish of its student) but was not registered by its distill job.
     const local = { idempotencyKey: null, runId: 'run-a' };
     expect(producerJobId(local)).toBeUndefined();

@@ -11,8 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileArtifactStore } from '@cmbn/artifacts';
 import { saveStudent, type TrainedStudent } from '@cmbn/distill';
 import { publishStudent } from '@cmbn/pipeline';
-import { distillIdempotencyKey, distillJobId, queueName } from '@cmbn/jobs';
-import { createModelVersion, createTestDatabase, getDb, getVersion, type CreateModelVersionInput, type TestDatabase } from '@cmbn/registry';
+import { distillJobId, queueName } from '@cmbn/jobs';
+import { createModelVersion, createTestDatabase, runIdempotencyKey, getDb, getVersion, type CreateModelVersionInput, type TestDatabase } from '@cmbn/registry';
 import { PendingReconciler } from './pending-reconciler.ts';
 import { openQueues, type Queues } from './queues.ts';
 import { REDIS_URL, tearDown, tempArtifacts, uniquePrefix, until, type TempArtifacts } from './test-helpers.ts';
@@ -43,7 +43,7 @@ describe('pending reconciler', () => {
   it('leaves a version PENDING while its job waits or runs, fails it once the job failed, and the retry registers a fresh version', async () => {
     const runId = 'run-stuck-1';
     const jobId = distillJobId(runId);
-    const key = distillIdempotencyKey(runId);
+    const key = runIdempotencyKey(runId);
     const v = await createModelVersion(input({ runId, idempotencyKey: key }));
     await queues.distill.add('distill', { runId }, { jobId, attempts: 1 });
 
@@ -93,7 +93,7 @@ describe('pending reconciler', () => {
   });
 
   it('fails a version whose job is gone from the queue, and one with no job only after localMaxAgeMs', async () => {
-    const gone = await createModelVersion(input({ runId: 'run-gone', idempotencyKey: distillIdempotencyKey('run-gone') }));
+    const gone = await createModelVersion(input({ runId: 'run-gone', idempotencyKey: runIdempotencyKey('run-gone') }));
     const local = await createModelVersion(input({ idempotencyKey: 'local-name:abc' }));
     const out = await reconciler.reconcileOnce();
     expect(out.failed.map((f) => f.version)).toEqual([gone.version]);
@@ -106,7 +106,7 @@ describe('pending reconciler', () => {
 
   it("the producer's retry, through the real publish, registers a fresh READY version instead of failing on the FAILED one", async () => {
     const runId = 'run-crashed-publisher';
-    const key = distillIdempotencyKey(runId);
+    const key = runIdempotencyKey(runId);
     // Attempt 1 registered its version and died (nobody marks it); its job is gone.
     const stuck = await createModelVersion(input({ name: 'republished', runId, idempotencyKey: key }));
     expect((await reconciler.reconcileOnce()).failed.map((f) => f.version)).toContain(stuck.version);

@@ -69,8 +69,10 @@ export type TTeacherRef = z.infer<typeof ZTeacherRef>;
  * compare it with MBN on held-out points, and register it. Payloads carry references only
  * (artifact hashes and small parameters), never data.
  *
- * Retries are safe: publishing uses `idempotencyKey` (`run:<runId>`), so a job that registered its
- * version and then crashed finds that version again on its retry instead of registering a second.
+ * Retries are safe: publishing uses the run's idempotency key (`run:<runId>`, @cmbn/registry
+ * runIdempotencyKey, made from `runId` by distilAndPublish), so a job that registered its version
+ * and then crashed finds that version again on its retry instead of registering a second. (Payloads
+ * queued before 2026-12-07 also carry it as `idempotencyKey`; parsing drops it.)
  */
 export const distillJob = defineJob({
   kind: 'distill',
@@ -103,7 +105,6 @@ export const distillJob = defineJob({
       /** The run's MBN params, recorded as the version's lineage. */
       mbnParams: z.record(z.string(), z.unknown()),
     }),
-    idempotencyKey: z.string().min(1).max(200),
   }),
   result: z.object({
     /** Registered model name and version (null when the run did not ask to register). */

@@ -38,7 +38,3 @@ export function parseDistillJobId(id: string): { runId: string } | undefined {
   return m ? { runId: m[1]! } : undefined;
 }
 
-/** The idempotency key of a run's student registration: one version per run, however often the job runs. */
-export function distillIdempotencyKey(runId: string): string {
-  return `run:${runId}`;
-}

@@ -9,7 +9,7 @@ export { distillJob, studentRequestProblem, ZStudentRequest, ZTeacherRef } from 
 export type { TStudentRequest, TTeacherRef } from './distill.job.ts';
 export { ZLayerInputRef, ZSha256, ZShardSpec } from './refs.ts';
 export type { TLayerInputRef, TShardSpec } from './refs.ts';
-export { distillIdempotencyKey, distillJobId, layerJobId, parseDistillJobId, parseLayerJobId, parseShardJobId, shardJobId } from './ids.ts';
+export { distillJobId, layerJobId, parseDistillJobId, parseLayerJobId, parseShardJobId, shardJobId } from './ids.ts';
 export { CodeArtifactError, decodeCodeNpy, encodeCodeNpy } from './code-npy.ts';
 export { CANCELLED_KEY_TTL_SECONDS, cancelChannel, cancelledKey } from './cancel.ts';
 export { decodeTeacherEmbedding, decodeTeacherLabels, encodeTeacherEmbedding, encodeTeacherLabels } from './teacher-npy.ts';

@@ -21,7 +21,7 @@ import type { ArtifactStore } from '@cmbn/artifacts';
 import type { Matrix } from '@cmbn/data';
 import { loadStudent, readStudentMeta, saveStudent, type StudentPrecision, type StudentSpec, type StudentTrainer } from '@cmbn/distill';
 import type { MbnModel } from '@cmbn/mbn';
-import { RegistryError, type JsonObject } from '@cmbn/registry';
+import { RegistryError, runIdempotencyKey, type JsonObject } from '@cmbn/registry';
 import { datasetSha256, directoryBytes } from './digests.ts';
 import { distillStudent, type DistillInput } from './distill-student.ts';
 import { PipelineError } from './errors.ts';
@@ -86,7 +86,7 @@ export interface DistilAndPublishResult {
 }
 
 export function studentIdempotencyKey(o: { runId?: string | null; name: string; archiveSha256: string }): string {
-  return o.runId ? `run:${o.runId}` : `${o.name}:${o.archiveSha256}`;
+  return o.runId ? runIdempotencyKey(o.runId) : `${o.name}:${o.archiveSha256}`;
 }
 
 /** A cancelled operation: the adapters map it to their own cancellation (BullMQ's, the CLI's exit). */

@@ -1,6 +1,7 @@
 export { DEFAULT_DATABASE_URL, closeDb, currentDatabaseUrl, getDb, resolveDatabaseUrl, withTransaction } from './client.ts';
 export type { Db, Tx } from './client.ts';
 export { RegistryError } from './errors.ts';
+export { runIdempotencyKey, runOfIdempotencyKey } from './idempotency.ts';
 export type { RegistryErrorCode } from './errors.ts';
 export { MIGRATIONS_DIR, migrateDatabase } from './migrate.ts';
 export type { MigrateResult } from './migrate.ts';
