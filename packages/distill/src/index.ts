@@ -17,7 +17,7 @@ export type {
 export type { TrainOptions } from './train.ts';
 export { trainStudent } from './train.ts';
 export { activationRanges } from './calibrate.ts';
-export { saveStudent, loadStudent, readStudentMeta, isStudentDir, STUDENT_FORMAT, STUDENT_VERSION, ZStudentJson, ZStudentSignature } from './student-files.ts';
+export { saveStudent, loadStudent, readStudentMeta, isStudentDir, checkStudentOnnxFiles, STUDENT_FORMAT, STUDENT_VERSION, ZStudentJson, ZStudentSignature } from './student-files.ts';
 export type { TStudentJson } from './student-files.ts';
 export { ONNX_FILES, ONNX_SIGNATURE_KEY, ZOnnxSignature, onnxSignature, studentOnnxFiles } from './onnx-files.ts';
 export type { TOnnxSignature } from './onnx-files.ts';

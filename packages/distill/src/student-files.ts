@@ -128,6 +128,22 @@ export async function saveStudent(student: TrainedStudent, dir: string, meta: Re
   return { files };
 }
 
+/**
+ * Throws when `dir`'s ONNX files are not the graphs of `student` (loadStudent(dir)): a file missing,
+ * or bytes other than studentOnnxFiles' for these weights (a student saved before the files existed,
+ * a stale or edited graph). The graphs are a pure function of the weights, so this is a byte compare.
+ * publishStudent asks it, so every registered archive runs outside cmbn and runs these weights.
+ */
+export async function checkStudentOnnxFiles(dir: string, student: TrainedStudent): Promise<void> {
+  for (const f of studentOnnxFiles(student)) {
+    const have = await readFile(join(dir, f.name)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') throw new Error(`${dir}: no ${f.name}; save the student again (cmbn's saveStudent writes it)`);
+      throw err;
+    });
+    if (!Buffer.from(f.bytes).equals(have)) throw new Error(`${dir}: ${f.name} is not the graph of this student's weights; save the student again`);
+  }
+}
+
 /** Reads the files directly (no tfjs needed): Dense kernels/biases in manifest order. */
 export async function loadStudent(dir: string): Promise<TrainedStudent> {
   const sj = await readStudentJson(dir);

@@ -2,7 +2,7 @@
  * publish → pull against a fresh Postgres database and a temp artifact store: sha verification,
  * tamper refusal, idempotent retries after a crash, and concurrent registrations.
  */
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileArtifactStore } from '@cmbn/artifacts';
@@ -74,6 +74,25 @@ describe('publishStudent / pullStudent', () => {
     expect(again.artifactSha256).toBe(v.artifactSha256);
     expect((await getModel('tamper')).versions.map((x) => x.status)).toEqual(['READY', 'READY']);
     await expect(pullStudent({ ref: 'tamper:1', outDir: out, store })).resolves.toMatchObject({ version: 1 });
+  });
+
+  it('refuses a student directory whose ONNX graphs are missing or are not its weights, and registers nothing', async () => {
+    const noOnnx = join(root, 'no-onnx');
+    await cp(studentDir, noOnnx, { recursive: true });
+    await rm(join(noOnnx, 'model.onnx'));
+    await expect(publishStudent({ studentDir: noOnnx, name: 'portable', store, lineage, metrics: {} })).rejects.toThrow(/no model\.onnx; save the student again/);
+
+    // The int8 graph of another student's weights beside these weights: a stale file.
+    const stale = join(root, 'stale-onnx');
+    const other = join(root, 'other');
+    await cp(studentDir, stale, { recursive: true });
+    await saveStudent(tiny4(2), other, { note: 'test' });
+    await cp(join(other, 'model.int8.onnx'), join(stale, 'model.int8.onnx'));
+    await expect(publishStudent({ studentDir: stale, name: 'portable', store, lineage, metrics: {} })).rejects.toThrow(/model\.int8\.onnx is not the graph of this student's weights/);
+    await expect(getModel('portable')).rejects.toThrow(/not found|no model/i);
+
+    // The files as saveStudent wrote them publish.
+    await expect(publishStudent({ studentDir: other, name: 'portable', store, lineage, metrics: {} })).resolves.toMatchObject({ version: 1 });
   });
 
   it('a publish that crashed before READY, retried with the same key, registers exactly one version', async () => {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ArtifactCorruptError, type ArtifactStore } from '@cmbn/artifacts';
-import { isStudentDir, loadStudent, saveStudent, type TrainedStudent } from '@cmbn/distill';
+import { checkStudentOnnxFiles, isStudentDir, loadStudent, saveStudent, type TrainedStudent } from '@cmbn/distill';
 import type { JsonObject, ModelVersionRecord } from '@cmbn/registry';
 import { packDirectory } from './archive.ts';
 import { PipelineError } from './errors.ts';
@@ -76,7 +76,12 @@ export async function publishStudent(input: PublishStudentInput): Promise<Publis
       await saveStudent(input.student!, dir, input.meta ?? {});
     }
     const archive = await packStudentDirectory(dir);
-    const { signature } = await loadStudent(dir);
+    const loaded = await loadStudent(dir);
+    // Every registered version runs outside cmbn: its archive holds the ONNX graphs of its weights.
+    await checkStudentOnnxFiles(dir, loaded).catch((err: unknown) => {
+      throw new PipelineError('NOT_A_STUDENT', (err as Error).message);
+    });
+    const { signature } = loaded;
 
     const v = await reg.createModelVersion({
       name: input.name,
