@@ -12,7 +12,9 @@
  * 2·N·V·k1·round(a·784) at numpy's sgemm rate for that shape (python3 -c), or, without numpy, at
  * the OpenBLAS addon's raw sgemm (`npm run build:blas`) run on every core at the same shape, measured
  * before and after each seed in this run (each run's sgemmSources says which); the ratio is MBN
- * seconds / floor (target ≤ 1.8). A progress line per stage goes to stderr.
+ * seconds / floor (target ≤ 1.8). Each sparse layer against its own bound: the score increments
+ * the trainer counted, at the kernel's increment rate measured at that layer's shape after the seed
+ * (bench/sparse-bound.ts). A progress line per stage goes to stderr.
  * --remote: then starts its own coordinator process (a fresh database, queue prefix and artifact
  * directory) and --workers worker processes, runs the same seeds through them and checks each
  * modelHash equals the local one (a mismatch, or a remote run that ends FAILED or CANCELLED, makes
@@ -38,8 +40,9 @@ import { Worker } from 'node:worker_threads';
 import { encodeNpy, loadDataset } from '@cmbn/data';
 import { blasAddonPath, loadBlasAddon } from '@cmbn/kernels';
 import { clusteringMetrics, confusionMatrix } from '@cmbn/metrics';
-import { fitOutputStep, keptCount, kmeans, kmeansRestartStudy, knnProbe, loadModel, OUTPUT_STEPS, projectCodes, resolveKs, saveModel, parseParams, trainMbn } from '@cmbn/mbn';
+import { defaultShardSize, fitOutputStep, keptCount, kmeans, kmeansRestartStudy, knnProbe, loadModel, OUTPUT_STEPS, projectCodes, resolveKs, saveModel, parseParams, trainMbn } from '@cmbn/mbn';
 import { createTestDatabase } from '@cmbn/registry';
+import { incrementRate } from './sparse-bound.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -218,11 +221,49 @@ interface SeedRun {
   sgemmSources: SgemmSource[];
   floorSeconds: number | null;
   mbnOverFloor: number | null;
+  /** layers 2..L against the bound of their integer work (sparse-bound.ts) */
+  sparseLayers: SparseLayerRow[];
   peakRssBytes: number;
   modelBytes: number;
   modelHash: string;
   loadSeconds: number;
   variants: (VariantResult | { step: string; error: string })[];
+}
+
+interface SparseLayerRow {
+  layer: number;
+  k: number;
+  seconds: number;
+  /** the score increments the trainer counted in this layer */
+  increments: number;
+  incrementsPerPointClustering: number;
+  /** the kernel's increments per second at this layer's shape, every core together */
+  incrementRate: number;
+  boundSeconds: number;
+  overBound: number;
+}
+
+/** Each sparse layer of a local run against its bound, the rates measured now, at each layer's shape. */
+async function sparseLayerRows(r: { ks: number[]; layerSeconds: number[]; layerIncrements?: number[]; params: { V: number; a: number } }): Promise<SparseLayerRow[]> {
+  const rows: SparseLayerRow[] = [];
+  const width = defaultShardSize(r.params.V, availableParallelism()); // trainMbn's shards
+  for (let l = 1; l < r.ks.length; l++) {
+    const increments = r.layerIncrements?.[l];
+    if (increments === undefined) throw new Error('the trainer did not count its sparse increments');
+    const rate = await incrementRate(r.params.V, r.ks[l]!, width, r.params.a);
+    const boundSeconds = increments / rate.perSecond;
+    rows.push({
+      layer: l + 1,
+      k: r.ks[l]!,
+      seconds: r2(r.layerSeconds[l]!),
+      increments,
+      incrementsPerPointClustering: r2(increments / (n * r.params.V)),
+      incrementRate: Math.round(rate.perSecond),
+      boundSeconds: r2(boundSeconds),
+      overBound: r2(r.layerSeconds[l]! / boundSeconds),
+    });
+  }
+  return rows;
 }
 
 const runs: SeedRun[] = [];
@@ -272,6 +313,9 @@ for (const seed of args['remote-only'] ? [] : seeds) {
   const floorSeconds = rate === null ? null : floorFlop / (rate * 1e9);
   const sourceText = sources.length > 0 ? [...new Set(sources)].join('+') : 'no numpy and no OpenBLAS addon';
   progress(`seed ${seed}: MBN ${r.mbnSeconds.toFixed(1)} s (layers ${r.layerSeconds.map((s) => s.toFixed(1)).join(', ')}); floor ${floorSeconds?.toFixed(1) ?? 'n/a'} s at ${rate?.toFixed(0) ?? '?'} GFLOP/s (${sourceText})`);
+  progress(`seed ${seed}: measuring the sparse kernel's increment rate at each upper layer's shape`);
+  const sparseLayers = await sparseLayerRows(r);
+  progress(`seed ${seed}: sparse layers / their bound: ${sparseLayers.map((x) => `${x.layer}: ${x.seconds} s / ${x.boundSeconds} s = ${x.overBound}x`).join(', ')}`);
 
   const dir = await mkdtemp(join(tmpdir(), 'cmbn-paper-'));
   const saved = await saveModel(dir, r.modelBytes);
@@ -335,6 +379,7 @@ for (const seed of args['remote-only'] ? [] : seeds) {
     sgemmSources: sources,
     floorSeconds: floorSeconds === null ? null : r2(floorSeconds),
     mbnOverFloor: floorSeconds === null ? null : r2(r.mbnSeconds / floorSeconds),
+    sparseLayers,
     peakRssBytes: rssBytes,
     modelBytes: saved.modelBytes,
     modelHash: r.modelHash,

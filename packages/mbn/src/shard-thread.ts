@@ -38,8 +38,9 @@ async function handle(msg: Inbound): Promise<void> {
     const input = inputs.get(msg.inputId);
     if (!input) throw new Error(`layer input ${msg.inputId} was not sent to this thread`);
     backendPromise ??= createDenseBackend({ threads: 1, prefer: (workerData as { prefer?: 'ort' | 'js' }).prefer });
-    const block = await computeShard(input, msg.spec, await backendPromise);
-    port!.postMessage({ type: 'done', jobId: msg.jobId, block }, [block.buffer as ArrayBuffer]);
+    const work = { sparseIncrements: 0 };
+    const block = await computeShard(input, msg.spec, await backendPromise, work);
+    port!.postMessage({ type: 'done', jobId: msg.jobId, block, sparseIncrements: work.sparseIncrements }, [block.buffer as ArrayBuffer]);
   } catch (err) {
     port!.postMessage({ type: 'error', jobId: msg.jobId, message: err instanceof Error ? err.message : String(err) });
   }

@@ -13,14 +13,21 @@ export interface ShardSpec {
   kernel: 'euclidean' | 'linear';
 }
 
+/** The integer work a shard did, for the benches' bounds (never part of the result). */
+export interface ShardWork {
+  /** Score increments of the sparse kernel (0 for a dense layer): the matches themselves. */
+  sparseIncrements: number;
+}
+
 /**
  * Encodes every point of the layer input by clusterings v0..v1-1.
  * Returns the n × (v1−v0) block of winning centre ids, row-major.
  *
  * This is the single function that the in-process trainer, its worker threads and the BullMQ
- * workers all call, so every path produces the same bytes for the same shard.
+ * workers all call, so every path produces the same bytes for the same shard. `work`, when given,
+ * gets the sparse kernel's increments added to it.
  */
-export async function computeShard(input: LayerInput, spec: ShardSpec, backend: DenseBackend): Promise<Uint16Array> {
+export async function computeShard(input: LayerInput, spec: ShardSpec, backend: DenseBackend, work?: ShardWork): Promise<Uint16Array> {
   const { layer, v0, v1, k, seed, a, kernel } = spec;
   if (!(v1 > v0)) throw new RangeError(`empty shard ${v0}..${v1}`);
   if (k > input.n) throw new RangeError(`k=${k} exceeds the ${input.n} points of layer ${layer}`);
@@ -51,7 +58,8 @@ export async function computeShard(input: LayerInput, spec: ShardSpec, backend: 
         const { features, centres } = drawClustering(seed, layer, v, nFeatures, n, a, k);
         group.push({ keptFeatures: features, centreCodes: gatherCodeRows(input.ids, input.V, centres, new Uint16Array(k * input.V)) });
       }
-      assignSparseGroup(buildSparseGroupIndex(input.V, input.k, group, k), input.ids, n, out, width, g0 - v0);
+      const increments = assignSparseGroup(buildSparseGroupIndex(input.V, input.k, group, k), input.ids, n, out, width, g0 - v0);
+      if (work) work.sparseIncrements += increments;
     }
   }
   return out;

@@ -4,7 +4,7 @@ import { tsBootScript } from './ts-boot.ts';
 import type { LayerInput } from './layer.ts';
 import type { ShardSpec } from './shard.ts';
 
-type Outbound = { type: 'done'; jobId: number; block: Uint16Array } | { type: 'error'; jobId: number; message: string };
+type Outbound = { type: 'done'; jobId: number; block: Uint16Array; sparseIncrements: number } | { type: 'error'; jobId: number; message: string };
 
 interface Pending {
   resolve: (block: Uint16Array) => void;
@@ -38,6 +38,8 @@ export class ShardThreadPool {
   private nextInput = 1;
   private inputId = 0;
   private failed: Error | undefined;
+  /** The sparse kernel's score increments over every shard this pool finished (ShardWork). */
+  sparseIncrements = 0;
 
   constructor(threads = availableParallelism(), prefer?: 'ort' | 'js') {
     this.size = Math.max(1, threads);
@@ -85,7 +87,10 @@ export class ShardThreadPool {
     this.busy.delete(w);
     this.idle.push(w);
     if (p) {
-      if (m.type === 'done') p.resolve(m.block);
+      if (m.type === 'done') {
+        this.sparseIncrements += m.sparseIncrements;
+        p.resolve(m.block);
+      }
       else p.reject(new Error(m.message));
     }
     this.pump();

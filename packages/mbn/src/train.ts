@@ -41,6 +41,11 @@ export interface TrainResult {
   topCode: CodeInput;
   mbnSeconds: number;
   layerSeconds: number[];
+  /**
+   * Per layer, the sparse kernel's score increments (0 for the dense bottom layer): the real
+   * integer work that bounds a sparse layer's time. Only where the runner counts them (in-process).
+   */
+  layerIncrements?: number[];
 }
 
 /** Runs one layer's shards; the in-process trainer and the distributed coordinator each provide one. */
@@ -156,7 +161,7 @@ export async function trainWith(
   x: TrainMatrix,
   paramsInput: TMbnParamsInput,
   runLayer: LayerRunner,
-  opts: { shardSize: number; onProgress?: (p: TrainProgress) => void },
+  opts: { shardSize: number; onProgress?: (p: TrainProgress) => void; sparseIncrements?: () => number },
 ): Promise<TrainResult> {
   const params = parseParams(paramsInput);
   const ks = resolveKs(x.rows, params);
@@ -164,6 +169,7 @@ export async function trainWith(
   const t0 = performance.now();
   let input: LayerInput = denseInput(x);
   const layerSeconds: number[] = [];
+  const layerIncrements: number[] = [];
   const sections: ModelLayer[] = [];
   let top: CodeInput | undefined;
   for (let l = 0; l < ks.length; l++) {
@@ -173,11 +179,13 @@ export async function trainWith(
     const report = () => opts.onProgress?.({ stage: 'layer', layer: l + 1, layers: ks.length, k, done, total: params.V, unit: 'clusterings' });
     report();
     const tl = performance.now();
+    const increments0 = opts.sparseIncrements?.() ?? 0;
     const blocks = await runLayer(input, specs, (spec) => {
       done += spec.v1 - spec.v0;
       report();
     });
     layerSeconds.push((performance.now() - tl) / 1000);
+    layerIncrements.push((opts.sparseIncrements?.() ?? 0) - increments0);
     // A layer's model section needs only that layer's input, which nothing needs afterwards: build
     // it now, so training holds one n×V code at a time rather than every layer's (finishTraining's
     // bytes, since the sections are the same pure function of the same inputs).
@@ -188,7 +196,15 @@ export async function trainWith(
   const head = fitHead(top!, params, ks.length, opts.onProgress);
   opts.onProgress?.({ stage: 'model', layers: ks.length });
   const finished = completeModel(params, ks, { n: x.rows, d: x.cols, dtype: x.dtype }, sections, head);
-  return { params, ks, ...finished, topCode: top!, mbnSeconds: (performance.now() - t0) / 1000, layerSeconds };
+  return {
+    params,
+    ks,
+    ...finished,
+    topCode: top!,
+    mbnSeconds: (performance.now() - t0) / 1000,
+    layerSeconds,
+    ...(opts.sparseIncrements ? { layerIncrements } : {}),
+  };
 }
 
 /** About 8 shards per thread: enough for the pool to balance a layer's uneven shards, few enough to keep per-shard set-up small. */
@@ -218,7 +234,7 @@ export async function trainMbn(x: TrainMatrix, paramsInput: TMbnParamsInput, opt
   const shardSize = opts.shardSize ?? defaultShardSize(params.V, threads);
   const pool = new ShardThreadPool(threads, opts.backend);
   try {
-    return await trainWith(x, params, poolLayerRunner(pool), { shardSize, onProgress: opts.onProgress });
+    return await trainWith(x, params, poolLayerRunner(pool), { shardSize, onProgress: opts.onProgress, sparseIncrements: () => pool.sparseIncrements });
   } finally {
     await pool.close();
   }
