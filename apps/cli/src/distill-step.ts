@@ -7,13 +7,11 @@ import { join } from 'node:path';
 import { loadDataset, type Dataset } from '@cmbn/data';
 import {
   architectureFromParams,
-  architectureParams,
   MLP,
   storedArchitecture,
   studentSpecFromRequest,
   trainerProblem,
   validateSpec,
-  type ArchitectureKind,
   type StudentArchitecture,
   type StudentPrecision,
   type StudentSpec,
@@ -24,14 +22,16 @@ import type { TrainResult } from '@cmbn/mbn';
 import { distilAndPublish, openLocalRegistry, prismaRegistry, type TStudentSummary } from '@cmbn/pipeline';
 import type { JsonObject } from '@cmbn/registry';
 import { CliError } from './errors.ts';
+import type { ArchitectureOption } from './options.ts';
 
 export interface DistillCliOptions {
   dataset: string;
   distill?: boolean;
   register?: string;
   student?: number[];
-  studentArch?: ArchitectureKind;
-  /** conv's positional parameters, filters,kernel,stride (@cmbn/distill architectureParams('conv')). */
+  /** --student-arch kind[:values] (options.ts architectureOption). */
+  studentArch?: ArchitectureOption;
+  /** Deprecated --student-conv F,K,S: the same as --student-arch conv:F,K,S. */
   studentConv?: number[];
   studentTarget?: StudentTarget;
   studentEpochs?: number;
@@ -65,20 +65,25 @@ export async function loadEvalSet(
   return ev;
 }
 
+let warnedStudentConv = false;
+
 /**
- * The architecture of --student-arch and --student-conv (which implies conv): the kind's defaults
- * with the flag's values over them (@cmbn/distill architectureFromParams), or undefined for the MLP.
+ * The architecture of --student-arch kind[:values]: the kind's defaults with the values over them
+ * (@cmbn/distill architectureFromParams), or undefined for the MLP. --student-conv F,K,S is the
+ * deprecated spelling of --student-arch conv:F,K,S.
  */
 function architectureFromOptions(o: Pick<DistillCliOptions, 'studentArch' | 'studentConv'>): StudentArchitecture | undefined {
-  const kind = o.studentArch ?? (o.studentConv !== undefined ? 'conv' : undefined);
-  if (kind === undefined) return undefined;
+  let arch = o.studentArch;
   if (o.studentConv !== undefined) {
-    if (kind !== 'conv') throw new CliError('--student-conv needs --student-arch conv');
-    const params = architectureParams(kind);
-    if (o.studentConv.length !== params.length) throw new CliError(`--student-conv takes ${params.join(',')}, got ${o.studentConv.join(',')}`);
+    if (!warnedStudentConv) process.stderr.write(`cmbn: warning: --student-conv is deprecated: use --student-arch conv:${o.studentConv.join(',')}\n`);
+    warnedStudentConv = true;
+    if (arch !== undefined && arch.kind !== 'conv') throw new CliError(`--student-conv needs --student-arch conv, got ${arch.kind}`);
+    if (arch?.values !== undefined) throw new CliError('--student-conv and --student-arch conv:… both set the convolution: use --student-arch alone');
+    arch = { kind: 'conv', values: o.studentConv };
   }
+  if (arch === undefined) return undefined;
   try {
-    return storedArchitecture(architectureFromParams(kind, o.studentConv));
+    return storedArchitecture(architectureFromParams(arch.kind, arch.values));
   } catch (err) {
     throw new CliError(`--student: ${(err as Error).message}`);
   }

@@ -95,7 +95,7 @@ describe('cmbn train --remote with a conv student and a small V', () => {
     const remote = await runCli(
       [
         'train', ...mbn, '--out', modelDir,
-        '--distill', '--register', 'conv-remote', '--student-arch', 'conv', '--student-conv', '4,5,3', '--student', '16',
+        '--distill', '--register', 'conv-remote', '--student-arch', 'conv:4,5,3', '--student', '16',
         '--student-epochs', '2', '--student-augment', '0', '--eval-limit', '200',
         '--remote', t.coordinator.url,
       ],

@@ -29,27 +29,36 @@ describe('studentRequestFromOptions', () => {
     expect(studentRequestFromOptions(parse('--distill'))).toEqual({});
   });
 
-  it('sends the conv architecture of --student-arch / --student-conv, defaults filled in as locally', () => {
-    const explicit = studentRequestFromOptions(parse('--distill', '--student-arch', 'conv', '--student-conv', '8,3,1', '--student', '32'));
+  it('sends the conv architecture of --student-arch kind[:params], defaults filled in as locally', () => {
+    const explicit = studentRequestFromOptions(parse('--distill', '--student-arch', 'conv:8,3,1', '--student', '32'));
     expect(explicit).toEqual({ architecture: { kind: 'conv', filters: 8, kernel: 3, stride: 1 }, hidden: [32] });
     expect(ZStudentRequest.parse(explicit)).toEqual(explicit);
-    // --student-conv implies conv; --student-arch conv alone takes the local defaults (DEFAULT_CONV).
+    // The deprecated --student-conv F,K,S is --student-arch conv:F,K,S (and implies conv).
+    expect(studentRequestFromOptions(parse('--distill', '--student-arch', 'conv', '--student-conv', '8,3,1', '--student', '32'))).toEqual(explicit);
     expect(studentRequestFromOptions(parse('--distill', '--student-conv', '4,5,2'))).toEqual({ architecture: { kind: 'conv', filters: 4, kernel: 5, stride: 2 } });
+    // --student-arch conv alone takes the local defaults (DEFAULT_CONV).
     expect(studentRequestFromOptions(parse('--distill', '--student-arch', 'conv'))).toEqual({ architecture: { kind: 'conv', filters: 16, kernel: 5, stride: 2 } });
     expect(studentRequestFromOptions(parse('--distill', '--student-arch', 'mlp'))).toEqual({ architecture: { kind: 'mlp' } });
   });
 
   it('refuses bad conv specs with a CLI error, as local training does', () => {
     const cases: [string[], RegExp][] = [
+      [['--student-arch', 'conv:8,65,1'], /--student: architecture conv: kernel: /],
       [['--student-conv', '8,65,1'], /--student: architecture conv: kernel: /],
-      [['--student-conv', '8,5'], /--student-conv takes filters,kernel,stride, got 8,5/],
-      [['--student-arch', 'mlp', '--student-conv', '8,5,2'], /--student-conv needs --student-arch conv/],
+      [['--student-conv', '8,5'], /--student: a conv architecture takes filters,kernel,stride, got 8,5/],
+      [['--student-arch', 'mlp', '--student-conv', '8,5,2'], /--student-conv needs --student-arch conv, got mlp/],
+      [['--student-arch', 'conv:8,5,2', '--student-conv', '8,5,2'], /both set the convolution/],
     ];
     for (const [flags, message] of cases) {
       expect(() => studentRequestFromOptions(parse('--distill', ...flags)), flags.join(' ')).toThrow(CliError);
       expect(() => studentRequestFromOptions(parse('--distill', ...flags)), flags.join(' ')).toThrow(message);
     }
-    expect(() => parse('--distill', '--student-arch', 'transformer')).toThrow(/Allowed choices are mlp, conv/);
+    // The flag's parser knows the registered kinds and their positional forms.
+    expect(() => parse('--distill', '--student-arch', 'transformer')).toThrow(/"transformer" is not a registered architecture; one of mlp \| conv\[:filters,kernel,stride\] \(default 16,5,2\)/);
+    expect(() => parse('--distill', '--student-arch', 'conv:8,5')).toThrow(/--student-arch: conv takes conv:filters,kernel,stride, got "conv:8,5"/);
+    expect(() => parse('--distill', '--student-arch', 'mlp:3')).toThrow(/--student-arch: mlp takes no parameters, got "mlp:3"/);
+    expect(() => parse('--distill', '--student-arch', 'conv:8,5:2')).toThrow(/--student-arch: conv takes conv:filters,kernel,stride/);
+    expect(() => parse('--distill', '--student-arch', 'conv:0,5,2')).toThrow(/positive integers/);
     expect(() => parse('--distill', '--student-trainer', 'pytorch')).toThrow(/Allowed choices are tfjs, ort/);
     // The onnxruntime trainer builds MLP graphs only: the same rule as the job's (studentRequestProblem).
     expect(() => studentRequestFromOptions(parse('--distill', '--student-arch', 'conv', '--student-trainer', 'ort'))).toThrow(/--student-trainer: the onnxruntime trainer trains the mlp student only/);

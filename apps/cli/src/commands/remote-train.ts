@@ -72,7 +72,8 @@ async function distillRequest(client: RemoteClient, o: RemoteTrainOptions, ds: D
  */
 export const STUDENT_OPTION_FIELDS = {
   student: 'hidden',
-  // Both set the one `architecture` field (with --student-conv's defaults filled in by the spec).
+  // Both set the one `architecture` field (the kind's defaults filled in by the spec); --student-conv is
+  // the deprecated spelling of --student-arch conv:F,K,S.
   studentArch: 'architecture',
   studentConv: 'architecture',
   studentTarget: 'target',

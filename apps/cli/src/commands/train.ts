@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
-import { ARCHITECTURE_KINDS, DEFAULT_STUDENT_SPEC, MLP, validateSpec } from '@cmbn/distill';
+import { DEFAULT_STUDENT_SPEC, MLP, validateSpec } from '@cmbn/distill';
 import { DEFAULT_AUGMENT_PER_POINT } from '@cmbn/pipeline';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
-import { floatOption, intListOption, intOption } from '../options.ts';
+import { architectureOption, architectureUsage, floatOption, intListOption, intOption } from '../options.ts';
 import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
 import { runDistillStep, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
@@ -51,12 +51,13 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--distill', 'after MBN, train a student network on its cluster labels and compare the two')
     .option('--register <name>', 'publish the student to the model registry under NAME (needs --distill)')
     .option('--student <list>', `student hidden layer widths, e.g. 256,256 (default ${DEFAULT_STUDENT_SPEC.hidden.join(',')})`, intListOption('--student'))
-    .addOption(
-      new Option('--student-arch <kind>', `student architecture, one of the registered kinds (conv: one convolution over square images, then the --student layers; default ${MLP.kind})`).choices([
-        ...ARCHITECTURE_KINDS,
-      ]),
+    .option(
+      '--student-arch <kind[:params]>',
+      `student architecture, a registered kind with its parameters, before the --student layers: ${architectureUsage()}; e.g. conv:8,3,1 (default ${MLP.kind})`,
+      architectureOption('--student-arch'),
     )
-    .option('--student-conv <filters,kernel,stride>', "the conv student's convolution (default 16,5,2; implies --student-arch conv)", intListOption('--student-conv'))
+    // Deprecated (2026-12-07) for --student-arch conv:F,K,S; kept so that scripts written against it still run.
+    .addOption(new Option('--student-conv <filters,kernel,stride>', 'deprecated: --student-arch conv:filters,kernel,stride').argParser(intListOption('--student-conv')).hideHelp())
     .addOption(new Option('--student-target <kind>', "what the student learns: MBN's k-means labels or its embedding (MSE)").choices(['labels', 'embedding']))
     .option('--student-epochs <n>', `maximum student epochs; early stopping usually ends sooner (default ${DEFAULT_STUDENT_SPEC.epochs})`, intOption('--student-epochs', 1))
     .option('--student-temperature <t>', 'soft-target temperature for the labels target (0 = hard labels; default 0.25)', floatOption('--student-temperature'))
