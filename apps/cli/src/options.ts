@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from 'commander';
-import { ARCHITECTURE_KINDS, architectureParams, defaultArchitecture, type ArchitectureKind } from '@cmbn/distill';
+// options.ts is every command's: it takes the zod-only entry (the package's index loads tfjs and onnxruntime).
+import { ARCHITECTURE_KINDS, architectureParams, defaultArchitecture, type ArchitectureKind } from '@cmbn/distill/architecture';
 
 export function intOption(name: string, min = 0) {
   return (value: string): number => {
