@@ -43,6 +43,7 @@ import { clusteringMetrics, confusionMatrix } from '@cmbn/metrics';
 import { defaultShardSize, fitOutputStep, keptCount, kmeans, kmeansRestartStudy, knnProbe, loadModel, OUTPUT_STEPS, projectCodes, resolveKs, saveModel, parseParams, trainMbn } from '@cmbn/mbn';
 import { createTestDatabase } from '@cmbn/registry';
 import { incrementRate } from './sparse-bound.ts';
+import { timedRounds } from './worker-rounds.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -125,29 +126,8 @@ parentPort.postMessage('ready');
     const rows = Math.floor((SGEMM_ROWS * (i + 1)) / threads) - Math.floor((SGEMM_ROWS * i) / threads);
     return new Worker(body, { eval: true, workerData: { path: blasAddonPath(), rows, m, k, seed: i + 1 } });
   });
-  const reply = (w: Worker) =>
-    new Promise<void>((resolve, reject) => {
-      const onError = (err: Error) => {
-        w.off('message', onMessage);
-        reject(err);
-      };
-      const onMessage = () => {
-        w.off('error', onError);
-        resolve();
-      };
-      w.once('message', onMessage);
-      w.once('error', onError);
-    });
   try {
-    await Promise.all(workers.map(reply));
-    const ts: number[] = [];
-    for (let rep = 0; rep < 7; rep++) {
-      const t0 = performance.now();
-      const done = Promise.all(workers.map(reply));
-      for (const w of workers) w.postMessage('go');
-      await done;
-      ts.push((performance.now() - t0) / 1000);
-    }
+    const ts = (await timedRounds(workers, 7)).map((r) => r.seconds);
     ts.sort((a, b) => a - b);
     return (2 * SGEMM_ROWS * m * k) / ts[3]! / 1e9;
   } catch {

@@ -12,27 +12,13 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { sparseGroupSize } from '@cmbn/kernels';
 import { tsBootScript } from '@cmbn/mbn';
+import { timedRounds } from './worker-rounds.ts';
 
 export interface IncrementRate {
   k: number;
   G: number;
   /** score increments per second over every core together (the median of 5 timed rounds) */
   perSecond: number;
-}
-
-function reply(w: Worker): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error) => {
-      w.off('message', onMessage);
-      reject(err);
-    };
-    const onMessage = (m: unknown) => {
-      w.off('error', onError);
-      resolve(m);
-    };
-    w.once('message', onMessage);
-    w.once('error', onError);
-  });
 }
 
 /**
@@ -47,16 +33,7 @@ export async function incrementRate(Vp: number, k: number, width: number, a: num
   const boot = tsBootScript(new URL('./sparse-rate-thread.ts', import.meta.url).href);
   const workers = Array.from({ length: threads }, (_, i) => new Worker(boot, { eval: true, workerData: { Vp, k, G, n, a, seed: 1 + i } }));
   try {
-    await Promise.all(workers.map(reply));
-    const rates: number[] = [];
-    for (let round = 0; round < 5; round++) {
-      const t0 = performance.now();
-      const done = Promise.all(workers.map(reply));
-      for (const w of workers) w.postMessage('go');
-      const counts = (await done) as number[];
-      const seconds = (performance.now() - t0) / 1000;
-      rates.push(counts.reduce((sum, c) => sum + c, 0) / seconds);
-    }
+    const rates = (await timedRounds(workers, 5)).map((r) => (r.replies as number[]).reduce((sum, c) => sum + c, 0) / r.seconds);
     rates.sort((x, y) => x - y);
     return { k, G, perSecond: rates[2]! };
   } finally {

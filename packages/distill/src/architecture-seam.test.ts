@@ -40,16 +40,9 @@ import { cropArchitecture, type CropArchitecture } from './test-crop-architectur
 import { trainStudent } from './train.ts';
 
 // The registration of crop, as a real kind's would be written in architecture-registry.ts.
-vi.mock('./architecture-registry.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof RegistryModule>();
-  const { z } = await import('zod');
-  const crop = await import('./test-crop-architecture.ts');
-  return {
-    ...real,
-    ZStudentArchitecture: z.discriminatedUnion('kind', [...real.ZStudentArchitecture.options, crop.ZCropArchitecture]),
-    ARCHITECTURES: { ...real.ARCHITECTURES, crop: crop.cropArchitecture },
-  };
-});
+vi.mock('./architecture-registry.ts', async (importOriginal) =>
+  (await import('./test-crop-architecture.ts')).registryWithCrop(await importOriginal<typeof RegistryModule>()),
+);
 
 // Compile-time half: each line below is what tsc (npm run typecheck) accepts or refuses.
 type WithCrop = StudentArchitecture | CropArchitecture;

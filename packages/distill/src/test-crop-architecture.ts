@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { ArchitectureImpl } from './architecture-kind.ts';
+import type * as RegistryModule from './architecture-registry.ts';
 
 export const ZCropArchitecture = z.object({ kind: z.literal('crop'), margin: z.number().int().min(0).max(64) }).strict();
 export type CropArchitecture = z.infer<typeof ZCropArchitecture>;
@@ -45,3 +46,15 @@ export const cropArchitecture: ArchitectureImpl<CropArchitecture> = {
     };
   },
 };
+
+/**
+ * architecture-registry.ts with crop registered, as a real kind's two lines would do it: the tests'
+ * vi.mock factory (`vi.mock(registry, async (original) => registryWithCrop(await original()))`).
+ */
+export function registryWithCrop(real: typeof RegistryModule): typeof RegistryModule {
+  return {
+    ...real,
+    ZStudentArchitecture: z.discriminatedUnion('kind', [...real.ZStudentArchitecture.options, ZCropArchitecture]),
+    ARCHITECTURES: { ...real.ARCHITECTURES, crop: cropArchitecture },
+  } as unknown as typeof RegistryModule;
+}

@@ -11,16 +11,9 @@ import { addDistillOptions } from './train.ts';
 import { studentRequestFromOptions } from './remote-train.ts';
 import { studentSpecFromOptions } from '../distill-step.ts';
 
-vi.mock('../../../../packages/distill/src/architecture-registry.ts', async (importOriginal) => {
-  const real = await importOriginal<typeof RegistryModule>();
-  const { z } = await import('zod');
-  const crop = await import('../../../../packages/distill/src/test-crop-architecture.ts');
-  return {
-    ...real,
-    ZStudentArchitecture: z.discriminatedUnion('kind', [...real.ZStudentArchitecture.options, crop.ZCropArchitecture]),
-    ARCHITECTURES: { ...real.ARCHITECTURES, crop: crop.cropArchitecture },
-  };
-});
+vi.mock('../../../../packages/distill/src/architecture-registry.ts', async (importOriginal) =>
+  (await import('../../../../packages/distill/src/test-crop-architecture.ts')).registryWithCrop(await importOriginal<typeof RegistryModule>()),
+);
 
 const command = () => addDistillOptions(new Command().exitOverride().configureOutput({ writeErr: () => {} }));
 const parse = (...argv: string[]) => command().parse(argv, { from: 'user' }).opts();
