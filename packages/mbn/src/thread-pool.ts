@@ -90,8 +90,7 @@ export class ShardThreadPool {
       if (m.type === 'done') {
         this.sparseIncrements += m.sparseIncrements;
         p.resolve(m.block);
-      }
-      else p.reject(new Error(m.message));
+      } else p.reject(new Error(m.message));
     }
     this.pump();
   }
