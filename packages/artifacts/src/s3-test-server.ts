@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import type { S3StoreOptions } from './s3-config.ts';
 
@@ -55,10 +56,16 @@ async function freePort(host: string): Promise<number> {
   });
 }
 
+/**
+ * s3rver's command line, through s3rver-atomic.mjs: the same server with S3's atomic replacement of
+ * an object (s3rver rewrites an existing object in place, so a read racing a put of the same key
+ * could see part of it; see that file).
+ */
 function s3rverBin(): string {
   // Resolved lazily: s3rver is a dev dependency, so production imports of this package never need it.
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('s3rver/package.json')), 'bin', 's3rver.js');
+  require.resolve('s3rver/package.json'); // a clear "Cannot find module 's3rver'" here, not in the child
+  return fileURLToPath(new URL('./s3rver-atomic.mjs', import.meta.url));
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
