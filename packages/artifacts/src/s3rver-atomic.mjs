@@ -14,14 +14,19 @@
  * coordinator's read of it (CI, 2026-12-07).
  *
  * How: while putObject, copyObject and putMetadata run, the store's getResourcePath answers a
- * temporary name beside each file of the key being written; when the write is done each temporary
- * file is renamed over its real name (rename(2) replaces atomically; an open reader keeps the old
- * file). s3rver's own code does the writing and everything else, unchanged.
+ * temporary name for each file of the key being written, in `<bucket dir>/.replacing/` (the same
+ * file system; outside the key's directory, which a concurrent delete of another key may remove
+ * when it looks empty; and not a bucket, which a directory beside the buckets would be); when the
+ * write is done each temporary file is renamed over its real name (rename(2) replaces atomically;
+ * an open reader keeps the old file). s3rver's own code does the writing and everything else.
+ * Its deleteObject also stops failing (500) when its sweep of emptied directories races another
+ * request in them, which the start-up probes of several workers at once did.
  */
 import { randomBytes } from 'node:crypto';
-import { rename } from 'node:fs/promises';
+import { mkdir, rename, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 
 const root = dirname(createRequire(import.meta.url).resolve('s3rver/package.json'));
@@ -33,36 +38,73 @@ const proto = FilesystemStore.prototype;
 
 /** The files of a key that a write replaces. */
 const RESOURCES = ['object', 'metadata.json', 'object.md5'];
+const TEMP_DIR = '.replacing';
+
+const size = (path) => stat(path).then((s) => s.size, (err) => (err.code === 'ENOENT' ? -1 : Promise.reject(err)));
 
 /**
- * Runs `write` on a view of `store` whose getResourcePath gives temporary paths for the files of
- * (bucket, key), then renames each written one into place, the object file first.
+ * rename(2), making the destination's directory first, and again when a concurrent delete removed
+ * it meanwhile (s3rver's deleteObject removes directories that look empty).
+ */
+async function renameIntoPlace(temp, real) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await mkdir(dirname(real), { recursive: true });
+      await rename(temp, real);
+      return;
+    } catch (err) {
+      if (err.code !== 'ENOENT' || attempt >= 20 || (await size(temp)) < 0) throw err;
+    }
+  }
+}
+
+/**
+ * Runs `write(view, temp)` on a view of `store` whose getResourcePath answers temporary paths for
+ * the files of (bucket, key), then renames each written one into place, the object file first.
+ * `temp(resource)` is the temporary path of a resource.
  */
 async function replacing(store, bucket, key, write) {
   const temps = new Map();
+  const dir = join(store.getBucketPath(bucket), TEMP_DIR);
+  const temp = (resource) => {
+    const real = store.getResourcePath(bucket, key, resource);
+    if (!temps.has(real)) temps.set(real, join(dir, `${randomBytes(8).toString('hex')}-${resource}`));
+    return temps.get(real);
+  };
   const view = Object.create(store, {
     getResourcePath: {
-      value(b, k = '', resource) {
-        const real = store.getResourcePath(b, k, resource);
-        if (b !== bucket || k !== key || !RESOURCES.includes(resource)) return real;
-        if (!temps.has(real)) temps.set(real, `${real}.replacing-${randomBytes(6).toString('hex')}`);
-        return temps.get(real);
-      },
+      value: (b, k = '', resource) => (b === bucket && k === key && RESOURCES.includes(resource) ? temp(resource) : store.getResourcePath(b, k, resource)),
     },
   });
-  const result = await write(view);
-  for (const [real, temp] of temps) {
-    await rename(temp, real).catch((err) => {
-      // A path asked for but not written (putMetadata without an md5): nothing to replace.
-      if (err.code !== 'ENOENT') throw err;
-    });
+  await mkdir(dir, { recursive: true });
+  const result = await write(view, temp);
+  for (const [real, t] of temps) {
+    // A path asked for but not written (putMetadata without an md5): nothing to replace.
+    if ((await size(t)) >= 0) await renameIntoPlace(t, real);
   }
   return result;
 }
 
-const { putObject, copyObject, putMetadata } = proto;
+/**
+ * s3rver's putObject resolves when its hashing Transform has seen every byte, not when the file
+ * stream behind it has written them: wait for the file to hold them all before it goes into place
+ * (plain s3rver answers the PUT then too, so a read right after it could see a short object).
+ */
+async function holds(path, bytes) {
+  const deadline = Date.now() + 60_000;
+  while ((await size(path)) < bytes) {
+    if (Date.now() > deadline) throw new Error(`${path}: ${bytes} bytes not written within 60 s`);
+    await sleep(1);
+  }
+}
+
+const { putObject, copyObject, putMetadata, deleteObject } = proto;
 proto.putObject = function (object) {
-  return replacing(this, object.bucket, object.key, (view) => putObject.call(view, object));
+  return replacing(this, object.bucket, object.key, async (view, temp) => {
+    const result = await putObject.call(view, object);
+    await holds(temp('object'), result.size);
+    return result;
+  });
 };
 proto.copyObject = function (srcBucket, srcKey, destBucket, destKey, replacementMetadata) {
   return replacing(this, destBucket, destKey, (view) => copyObject.call(view, srcBucket, srcKey, destBucket, destKey, replacementMetadata));
@@ -71,6 +113,19 @@ proto.putMetadata = function (bucket, key, metadata, md5) {
   // Called by putObject and copyObject on their view (already replacing), or on its own.
   if (Object.getPrototypeOf(this) !== proto) return putMetadata.call(this, bucket, key, metadata, md5);
   return replacing(this, bucket, key, (view) => putMetadata.call(view, bucket, key, metadata, md5));
+};
+
+proto.deleteObject = async function (bucket, key) {
+  try {
+    return await deleteObject.call(this, bucket, key);
+  } catch (err) {
+    // Its files are unlinked first; what can fail after is its sweep of the directories left empty
+    // (readdir, then rmdir), which races every other put and delete in those directories: another
+    // delete removed one first (ENOENT), or a put filled it (ENOTEMPTY). The object is deleted
+    // either way, and plain s3rver answered such a DELETE with a 500.
+    if ((err.syscall === 'scandir' || err.syscall === 'rmdir') && (err.code === 'ENOENT' || err.code === 'ENOTEMPTY')) return undefined;
+    throw err;
+  }
 };
 
 await load('bin', 's3rver.js');
