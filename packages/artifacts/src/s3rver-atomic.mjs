@@ -65,10 +65,13 @@ async function renameIntoPlace(temp, real) {
  */
 async function replacing(store, bucket, key, write) {
   const temps = new Map();
-  const dir = join(store.getBucketPath(bucket), TEMP_DIR);
+  // One id for the call, so that s3rver's own `${objectPath}.md5` is the temporary md5 file too
+  // (`<id>-object` + `.md5` = `<id>-object.md5`).
+  const base = join(store.getBucketPath(bucket), TEMP_DIR, randomBytes(8).toString('hex'));
+  const dir = dirname(base);
   const temp = (resource) => {
     const real = store.getResourcePath(bucket, key, resource);
-    if (!temps.has(real)) temps.set(real, join(dir, `${randomBytes(8).toString('hex')}-${resource}`));
+    if (!temps.has(real)) temps.set(real, `${base}-${resource}`); // never the object suffix: not listed
     return temps.get(real);
   };
   const view = Object.create(store, {
@@ -107,6 +110,8 @@ proto.putObject = function (object) {
   });
 };
 proto.copyObject = function (srcBucket, srcKey, destBucket, destKey, replacementMetadata) {
+  // A copy onto itself rewrites only the metadata (through putMetadata below) and then reads the object back.
+  if (srcBucket === destBucket && srcKey === destKey) return copyObject.call(this, srcBucket, srcKey, destBucket, destKey, replacementMetadata);
   return replacing(this, destBucket, destKey, (view) => copyObject.call(view, srcBucket, srcKey, destBucket, destKey, replacementMetadata));
 };
 proto.putMetadata = function (bucket, key, metadata, md5) {
