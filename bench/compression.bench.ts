@@ -11,7 +11,7 @@
  *   npm run bench:compression -- --json --scale paper                  # issue 11's paper scale (below)
  *   npm run bench:compression -- --json --dataset x.npy --labels y.npy --eval-dataset ex.npy --eval-labels ey.npy
  *                                    (npm run bench:datasets -- --out DIR writes MNIST-14×14 and 50-d blobs files)
- *   options: --student 256,256  --student-arch mlp|conv  --student-target labels|embedding  --precision fp32|int8
+ *   options: --student 256,256  --student-arch mlp|conv[:F,K,S]  --student-target labels|embedding  --precision fp32|int8
  *            --student-augment N (teacher-labelled distorted copies; default DEFAULT_AUGMENT_PER_POINT per training digit)
  *            --transfer N (teacher-label the N rows after the first --limit ones, which MBN does not train on, for the student)
  *            --clusters N  --eval-limit N  --threads N  --seed N
@@ -32,7 +32,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, sliceRows, type Matrix } from '@cmbn/data';
-import { defaultArchitecture, DEFAULT_STUDENT_SPEC, MLP, saveStudent, storedArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { architectureFromParams, DEFAULT_STUDENT_SPEC, MLP, saveStudent, storedArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import { createDenseBackend } from '@cmbn/kernels';
 import { loadModel, predict, saveModel, studentHeadMargins, studentHeadOf, trainMbn, type MbnModel } from '@cmbn/mbn';
 import { agreementByScore, clusteringMetrics } from '@cmbn/metrics';
@@ -134,8 +134,13 @@ async function getMbn(): Promise<{ model: MbnModel; modelHash: string; modelByte
 
 const mbn = await getMbn();
 const epochSeconds: number[] = [];
-// --student-arch: any registered kind, with its defaults (an unknown one is a RangeError); the MLP is the spec's default.
-const studentArch = a['student-arch'] ? storedArchitecture(defaultArchitecture(a['student-arch'])) : undefined;
+// --student-arch kind[:params], as the CLI takes it: any registered kind, its defaults under the values given
+// (an unknown kind or a wrong count is a RangeError); the MLP is the spec's default.
+function archArg(text: string) {
+  const [kind, values] = text.split(':');
+  return architectureFromParams(kind!, values === undefined ? undefined : values.split(',').map(Number));
+}
+const studentArch = a['student-arch'] ? storedArchitecture(archArg(a['student-arch'])) : undefined;
 const spec: StudentSpec = {
   ...DEFAULT_STUDENT_SPEC,
   ...(a.student ? { hidden: a.student.split(',').map(Number) } : {}),

@@ -75,10 +75,10 @@ let warnedStudentConv = false;
 function architectureFromOptions(o: Pick<DistillCliOptions, 'studentArch' | 'studentConv'>): StudentArchitecture | undefined {
   let arch = o.studentArch;
   if (o.studentConv !== undefined) {
-    if (!warnedStudentConv) process.stderr.write(`cmbn: warning: --student-conv is deprecated: use --student-arch conv:${o.studentConv.join(',')}\n`);
-    warnedStudentConv = true;
     if (arch !== undefined && arch.kind !== 'conv') throw new CliError(`--student-conv needs --student-arch conv, got ${arch.kind}`);
     if (arch?.values !== undefined) throw new CliError('--student-conv and --student-arch conv:… both set the convolution: use --student-arch alone');
+    if (!warnedStudentConv) process.stderr.write(`cmbn: warning: --student-conv is deprecated: use --student-arch conv:${o.studentConv.join(',')}\n`);
+    warnedStudentConv = true;
     arch = { kind: 'conv', values: o.studentConv };
   }
   if (arch === undefined) return undefined;

@@ -7,7 +7,10 @@
  * time. A GET that races a PUT or COPY of the same key therefore gets a prefix of the object with a
  * matching Content-Length (a clean, wrong answer), or a Content-Length the body never reaches (the
  * client waits until the keep-alive timeout aborts it). S3 and MinIO replace an object atomically:
- * a reader sees the old object or the new one, whole. cmbn's content-addressed store relies on that,
+ * a reader sees the old object or the new one, whole. This launcher gives that for what cmbn does,
+ * replacing an object with the same bytes (its keys are their content's sha256): a new object with
+ * other bytes could still be read cut to the old one's length, since s3rver stats the path and then
+ * opens it again, and its three files are renamed one after the other. cmbn's content-addressed store relies on that,
  * and putting an existing key is its normal case (a retried shard, a re-uploaded dataset, a put that
  * refreshes an object's LastModified for the GC grace). Without this, the multi-host fault suite
  * quarantined a good shard output whose duplicate put (a job re-run after a Redis restart) raced the
@@ -23,7 +26,7 @@
  * request in them, which the start-up probes of several workers at once did.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,7 +63,7 @@ async function renameIntoPlace(temp, real) {
 
 /**
  * Runs `write(view, temp)` on a view of `store` whose getResourcePath answers temporary paths for
- * the files of (bucket, key), then renames each written one into place, the object file first.
+ * the files of (bucket, key), then renames each written one into place, the object file last.
  * `temp(resource)` is the temporary path of a resource.
  */
 async function replacing(store, bucket, key, write) {
@@ -80,12 +83,21 @@ async function replacing(store, bucket, key, write) {
     },
   });
   await mkdir(dir, { recursive: true });
-  const result = await write(view, temp);
-  for (const [real, t] of temps) {
-    // A path asked for but not written (putMetadata without an md5): nothing to replace.
-    if ((await size(t)) >= 0) await renameIntoPlace(t, real);
+  try {
+    const result = await write(view, temp);
+    // The object file last: a key whose object is not there yet does not exist for s3rver's reads
+    // (getMetadata stats it first), so a first put appears only with its metadata and md5 beside it.
+    const object = store.getResourcePath(bucket, key, 'object');
+    const order = [...temps].sort(([a], [b]) => Number(a === object) - Number(b === object));
+    for (const [real, t] of order) {
+      // A path asked for but not written (putMetadata without an md5): nothing to replace.
+      if ((await size(t)) >= 0) await renameIntoPlace(t, real);
+    }
+    return result;
+  } finally {
+    // After a failed write (or a failed rename) nothing of it stays behind in .replacing/.
+    await Promise.all([...temps.values()].map((t) => rm(t, { force: true })));
   }
-  return result;
 }
 
 /**

@@ -36,7 +36,7 @@ export interface ArchitectureImpl<A extends { kind: string }> {
   /** What `--student-arch <kind>` alone trains; the fields that the positional parameters leave out. */
   readonly defaults: A;
   /**
-   * A's numeric fields in the order of its positional form, `--student-conv filters,kernel,stride`
+   * A's numeric fields in the order of its positional form, `--student-arch conv:filters,kernel,stride`
    * (architectureFromParams); empty for a kind without fields.
    */
   readonly params: readonly Exclude<keyof A, 'kind'>[];

@@ -1,7 +1,7 @@
 /**
  * The student's architecture: a zod discriminated union on `kind`, and one implementation per kind
  * (ArchitectureImpl, architecture-kind.ts) that owns everything that differs between kinds — its
- * defaults and positional parameters (the CLI's `--student-conv filters,kernel,stride`), its checks
+ * defaults and positional parameters (the CLI's `--student-arch conv:filters,kernel,stride`), its checks
  * against the input, how its first layer reads a row (a gather index: the same code then trains it,
  * runs it on tfjs, calibrates it and exports it to ONNX), the layers it puts before `hidden`
  * (leadingWidths, which also reads the hidden widths back from a student), and its part of the tfjs
@@ -102,8 +102,8 @@ export function architectureParams(kind: string): readonly string[] {
 }
 
 /**
- * The architecture of a kind and its positional parameters (`--student-arch conv --student-conv
- * 16,5,2`): the kind's defaults with `values` over them in architectureParams order, checked
+ * The architecture of a kind and its positional parameters (`--student-arch
+ * conv:16,5,2`): the kind's defaults with `values` over them in architectureParams order, checked
  * (checkArchitecture's RangeError). Without values, the defaults.
  */
 export function architectureFromParams(kind: string, values?: readonly number[]): StudentArchitecture {
