@@ -32,7 +32,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadDataset, sliceRows, type Matrix } from '@cmbn/data';
-import { architectureFromParams, DEFAULT_STUDENT_SPEC, MLP, saveStudent, storedArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
+import { architectureFromParams, DEFAULT_STUDENT_SPEC, MLP, parseArchitectureText, saveStudent, storedArchitecture, type StudentPrecision, type StudentSpec, type StudentTarget } from '@cmbn/distill';
 import { createDenseBackend } from '@cmbn/kernels';
 import { loadModel, predict, saveModel, studentHeadMargins, studentHeadOf, trainMbn, type MbnModel } from '@cmbn/mbn';
 import { agreementByScore, clusteringMetrics } from '@cmbn/metrics';
@@ -134,11 +134,11 @@ async function getMbn(): Promise<{ model: MbnModel; modelHash: string; modelByte
 
 const mbn = await getMbn();
 const epochSeconds: number[] = [];
-// --student-arch kind[:params], as the CLI takes it: any registered kind, its defaults under the values given
-// (an unknown kind or a wrong count is a RangeError); the MLP is the spec's default.
+// --student-arch kind[:params], parsed as the CLI parses it (parseArchitectureText): any registered kind,
+// its defaults under the values given; the MLP is the spec's default.
 function archArg(text: string) {
-  const [kind, values] = text.split(':');
-  return architectureFromParams(kind!, values === undefined ? undefined : values.split(',').map(Number));
+  const { kind, values } = parseArchitectureText(text);
+  return architectureFromParams(kind, values);
 }
 const studentArch = a['student-arch'] ? storedArchitecture(archArg(a['student-arch'])) : undefined;
 const spec: StudentSpec = {

@@ -116,6 +116,49 @@ export function architectureFromParams(kind: string, values?: readonly number[])
   return checkArchitecture(a);
 }
 
+/**
+ * The text form of an architecture, `kind[:v1,v2,…]` (the CLI's `--student-arch`, bench:compression's):
+ * a registered kind and, optionally, its positional parameters (architectureParams order), not yet
+ * checked against the kind's ranges: architectureFromParams(kind, values) does that.
+ */
+export interface ArchitectureText {
+  kind: ArchitectureKind;
+  values?: number[];
+}
+
+/** Each registered kind's text form, for help and error texts: `mlp | conv[:filters,kernel,stride] (default 16,5,2)`. */
+export function architectureTextUsage(): string {
+  return ARCHITECTURE_KINDS.map((kind) => {
+    const params = architectureParams(kind);
+    if (params.length === 0) return kind;
+    const d = defaultArchitecture(kind) as unknown as Record<string, unknown>;
+    return `${kind}[:${params.join(',')}] (default ${params.map((p) => String(d[p])).join(',')})`;
+  }).join(' | ');
+}
+
+/**
+ * Parses `kind[:values]`: the registry's kinds and their positional parameters, so a new kind needs
+ * no new parser. A RangeError says what is wrong, without naming a flag (callers prefix their own).
+ */
+export function parseArchitectureText(text: string): ArchitectureText {
+  const [kind, rest, ...more] = text.split(':');
+  if (!(ARCHITECTURE_KINDS as readonly string[]).includes(kind!)) {
+    throw new RangeError(`"${kind}" is not a registered architecture; one of ${architectureTextUsage()}`);
+  }
+  const k = kind as ArchitectureKind;
+  if (rest === undefined) return { kind: k };
+  const params = architectureParams(k);
+  const form = params.length ? `${k}:${params.join(',')}` : 'no parameters';
+  if (more.length > 0 || params.length === 0) throw new RangeError(`${k} takes ${form}, got "${text}"`);
+  const parts = rest.split(',').map((s) => s.trim());
+  const values = parts.map(Number);
+  if (parts.some((p) => p === '') || values.some((n) => !Number.isInteger(n) || n < 1)) {
+    throw new RangeError(`${k}'s parameters must be positive integers (${form}), got "${text}"`);
+  }
+  if (values.length !== params.length) throw new RangeError(`${k} takes ${form}, got "${text}"`);
+  return { kind: k, values };
+}
+
 /** How layer 0 reads a row of d columns (the architecture checked against d first). */
 export function firstLayerInput(a: StudentArchitecture, d: number): FirstLayerInput {
   return implOf(a).firstLayer(a, d);

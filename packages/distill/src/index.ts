@@ -25,11 +25,12 @@ export type { PredictorOptions, StudentPrediction, StudentPredictor } from './pr
 export { createStudentPredictor, DEFAULT_PREDICT_PRECISION } from './predictor.ts';
 export { buildStudentOnnx, quantizeColumns, studentGraph, uint8Quantisation } from './onnx-student.ts';
 export type { BuildOnnxOptions, StudentPrecision } from './onnx-student.ts';
-export type { ArchitectureKind, FirstLayerInput, StudentArchitecture, StudentTrainer } from './architecture.ts';
+export type { ArchitectureKind, ArchitectureText, FirstLayerInput, StudentArchitecture, StudentTrainer } from './architecture.ts';
 export {
   ARCHITECTURE_KINDS,
   architectureFromParams,
   architectureParams,
+  architectureTextUsage,
   checkArchitecture,
   DEFAULT_CONV,
   defaultArchitecture,
@@ -37,6 +38,7 @@ export {
   hiddenWidths,
   leadingWidths,
   MLP,
+  parseArchitectureText,
   storedArchitecture,
   STUDENT_TRAINERS,
   trainerProblem,

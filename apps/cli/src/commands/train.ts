@@ -1,11 +1,11 @@
 import { Option, type Command } from 'commander';
 import { loadDataset } from '@cmbn/data';
 import { clusteringMetrics } from '@cmbn/metrics';
-import { DEFAULT_STUDENT_SPEC, MLP, validateSpec } from '@cmbn/distill';
+import { architectureTextUsage, DEFAULT_STUDENT_SPEC, MLP, validateSpec } from '@cmbn/distill';
 import { DEFAULT_AUGMENT_PER_POINT } from '@cmbn/pipeline';
 import { saveModel, trainMbn, type TMbnParamsInput } from '@cmbn/mbn';
 import { createTrainProgress } from '../progress.ts';
-import { architectureOption, architectureUsage, floatOption, intListOption, intOption } from '../options.ts';
+import { architectureOption, floatOption, intListOption, intOption } from '../options.ts';
 import { printJson } from '../output.ts';
 import { CliError } from '../errors.ts';
 import { runDistillStep, studentSpecFromOptions, type DistillCliOptions } from '../distill-step.ts';
@@ -53,7 +53,7 @@ export function addDistillOptions(cmd: Command): Command {
     .option('--student <list>', `student hidden layer widths, e.g. 256,256 (default ${DEFAULT_STUDENT_SPEC.hidden.join(',')})`, intListOption('--student'))
     .option(
       '--student-arch <kind[:params]>',
-      `student architecture, a registered kind with its parameters, before the --student layers: ${architectureUsage()}; e.g. conv:8,3,1 (default ${MLP.kind})`,
+      `student architecture, a registered kind with its parameters, before the --student layers: ${architectureTextUsage()}; e.g. conv:8,3,1 (default ${MLP.kind})`,
       architectureOption('--student-arch'),
     )
     // Deprecated (2026-12-07) for --student-arch conv:F,K,S; kept so that scripts written against it still run.
