@@ -1,6 +1,7 @@
 /** @cmbn/pipeline's errors get their HTTP status at the API edge, from their code only. */
 import { describe, expect, it } from 'vitest';
 import { PipelineError, type PipelineErrorCode } from '@cmbn/pipeline';
+import { ArtifactError, ArtifactReadDamagedError, type ArtifactErrorCode } from '@cmbn/artifacts';
 import { pipelineStatus, toErrorResponse } from './errors.ts';
 
 // Typed total over the code union: a code added to the pipeline without a row here fails to compile.
@@ -41,5 +42,30 @@ describe('pipeline errors at the API edge', () => {
     const r = toErrorResponse(Object.assign(new Error('x'), { code: 'ARCHIVE_INVALID' }));
     expect(r.status).toBe(500);
     expect(r.body.error.code).toBe('INTERNAL');
+  });
+});
+
+// Typed total over @cmbn/artifacts' codes: a code added there without a row here fails to compile.
+const ARTIFACT_EXPECTED = {
+  ARTIFACT_NOT_FOUND: 404,
+  ARTIFACT_CORRUPT: 500,
+  ARTIFACT_READ_DAMAGED: 503,
+  ARTIFACT_TOO_LARGE: 413,
+  INVALID_KEY: 400,
+  NOT_IMPLEMENTED: 501,
+  STORE_MISCONFIGURED: 503,
+} as const satisfies Record<ArtifactErrorCode, number>;
+
+describe('artifact store errors at the API edge', () => {
+  it('map every code to its status', () => {
+    for (const [code, status] of Object.entries(ARTIFACT_EXPECTED)) {
+      expect(toErrorResponse(new ArtifactError(code as ArtifactErrorCode, `the ${code} case`)).status, code).toBe(status);
+    }
+  });
+
+  it('answer a damaged read with a retryable 503 and a fixed sentence, not the store-side detail', () => {
+    const r = toErrorResponse(new ArtifactReadDamagedError('a'.repeat(64), 'b'.repeat(64)));
+    expect(r.status).toBe(503);
+    expect(r.body.error).toEqual({ code: 'ARTIFACT_READ_DAMAGED', message: 'a read of a stored artifact was damaged on the way; retry', errorId: expect.stringMatching(/^[0-9a-f]{16}$/) });
   });
 });

@@ -60,6 +60,7 @@ const STATUS: Record<string, number> = {
   NOT_IMPLEMENTED: 501,
   UNAVAILABLE: 503,
   STORE_MISCONFIGURED: 503,
+  ARTIFACT_READ_DAMAGED: 503,
 };
 
 /**
@@ -98,6 +99,7 @@ const PUBLIC_5XX: Record<string, string> = {
   NOT_IMPLEMENTED: 'the artifact store backend is not implemented in this build',
   UNAVAILABLE: 'a backing service is unavailable',
   STORE_MISCONFIGURED: 'the artifact store is misconfigured',
+  ARTIFACT_READ_DAMAGED: 'a read of a stored artifact was damaged on the way; retry',
 };
 
 /**

@@ -5,6 +5,7 @@
 export type ArtifactErrorCode =
   | 'ARTIFACT_NOT_FOUND'
   | 'ARTIFACT_CORRUPT'
+  | 'ARTIFACT_READ_DAMAGED'
   | 'ARTIFACT_TOO_LARGE'
   | 'INVALID_KEY'
   | 'NOT_IMPLEMENTED'
@@ -44,6 +45,21 @@ export class ArtifactCorruptError extends ArtifactError {
 export class ArtifactQuarantinedError extends ArtifactCorruptError {
   constructor(sha256: string) {
     super(sha256, 'unknown', `artifact ${sha256} is corrupt: an earlier read found its bytes wrong and quarantined it; putting the correct bytes again repairs it`);
+  }
+}
+
+/**
+ * A read's bytes did not match their key, but the stored object did on a second, confirming read:
+ * the first read was damaged on the way (a backend serving a torn body while the same bytes were
+ * being replaced, a faulty link or proxy), not the object. Nothing is quarantined; reading again is
+ * the remedy, so the retry taxonomy (@cmbn/jobs) calls it transient and the API a 503.
+ */
+export class ArtifactReadDamagedError extends ArtifactError {
+  constructor(
+    readonly sha256: string,
+    readonly actual: string,
+  ) {
+    super('ARTIFACT_READ_DAMAGED', `artifact ${sha256}: a read's bytes hashed to ${actual}, but the stored object verified on a second read, so the read was damaged on the way and nothing was quarantined; read it again`);
   }
 }
 

@@ -3,7 +3,9 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
+import { confirmCorruption } from './confirm-corrupt.ts';
+import type { ArtifactCorruptError} from './errors.ts';
+import { ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError, type ArtifactReadDamagedError } from './errors.ts';
 import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
 import type { ArtifactStore, ByteSource, PutResult, PutStreamOptions, StoredObject } from './store.ts';
 import { verifiedReadStream } from './verified-read-stream.ts';
@@ -210,10 +212,7 @@ export class FileArtifactStore implements ArtifactStore {
       throw err;
     }
     const actual = createHash('sha256').update(buf).digest('hex');
-    if (actual !== sha256) {
-      await this.quarantine(sha256).catch(() => {});
-      throw new ArtifactCorruptError(sha256, actual);
-    }
+    if (actual !== sha256) throw await this.corruptRead(sha256, actual);
     return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
@@ -227,7 +226,22 @@ export class FileArtifactStore implements ArtifactStore {
       if (isNotFound(err)) throw await this.missing(sha256);
       throw err;
     }
-    return verifiedReadStream(h.createReadStream({ autoClose: true }), sha256, () => this.quarantine(sha256));
+    return verifiedReadStream(h.createReadStream({ autoClose: true }), sha256, (actual) => this.corruptRead(sha256, actual));
+  }
+
+  /** A read found the wrong bytes: confirmed by a second read before the object is quarantined (confirm-corrupt.ts). */
+  private corruptRead(sha256: string, actual: string): Promise<ArtifactCorruptError | ArtifactReadDamagedError> {
+    return confirmCorruption(sha256, actual, {
+      reread: () =>
+        open(this.localPath(sha256), 'r').then(
+          (h) => h.createReadStream({ autoClose: true }),
+          (err: unknown) => {
+            if (isNotFound(err)) return null;
+            throw err;
+          },
+        ),
+      quarantine: () => this.quarantine(sha256),
+    });
   }
 
   /** Why a key has no object: quarantined as corrupt by an earlier read, or never written (or deleted). */

@@ -11,6 +11,7 @@ export {
   ArtifactBackendNotImplementedError,
   ArtifactCorruptError,
   ArtifactQuarantinedError,
+  ArtifactReadDamagedError,
   ArtifactError,
   ArtifactNotFoundError,
   ArtifactStoreConfigError,

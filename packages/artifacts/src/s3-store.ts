@@ -3,7 +3,9 @@ import { Readable } from 'node:stream';
 import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { GetObjectCommandOutput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError } from './errors.ts';
+import { confirmCorruption } from './confirm-corrupt.ts';
+import type { ArtifactCorruptError} from './errors.ts';
+import { ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError, type ArtifactReadDamagedError } from './errors.ts';
 import type { S3Location, S3StoreOptions } from './s3-config.ts';
 import { diagnoseS3Failure, isS3NotFound } from './s3-errors.ts';
 import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
@@ -197,16 +199,29 @@ export class S3ArtifactStore implements ArtifactStore {
     const body = await this.open(sha256);
     const bytes = await body.transformToByteArray();
     const actual = createHash('sha256').update(bytes).digest('hex');
-    if (actual !== sha256) {
-      await this.quarantine(sha256).catch(() => {});
-      throw new ArtifactCorruptError(sha256, actual);
-    }
+    if (actual !== sha256) throw await this.corruptRead(sha256, actual);
     return bytes;
   }
 
   async createReadStream(sha256: string): Promise<NodeJS.ReadableStream> {
     const body = await this.open(sha256);
-    return verifiedReadStream(body as unknown as Readable, sha256, () => this.quarantine(sha256));
+    return verifiedReadStream(body as unknown as Readable, sha256, (actual) => this.corruptRead(sha256, actual));
+  }
+
+  /** A read found the wrong bytes: confirmed by a second GET before the object is quarantined (confirm-corrupt.ts). */
+  private corruptRead(sha256: string, actual: string): Promise<ArtifactCorruptError | ArtifactReadDamagedError> {
+    return confirmCorruption(sha256, actual, {
+      reread: async () => {
+        try {
+          const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256) }));
+          return (res.Body as unknown as NodeJS.ReadableStream | undefined) ?? null;
+        } catch (err) {
+          if (isS3NotFound(err)) return null;
+          throw err;
+        }
+      },
+      quarantine: () => this.quarantine(sha256),
+    });
   }
 
   private async open(sha256: string): Promise<NonNullable<GetObjectCommandOutput['Body']>> {
@@ -228,7 +243,8 @@ export class S3ArtifactStore implements ArtifactStore {
   }
 
   /**
-   * Copies a corrupt object to `<prefix>/quarantine/` (kept for inspection) and deletes its key.
+   * Copies a corrupt object (confirmed by two reads) to `<prefix>/quarantine/` (kept for
+   * inspection) and deletes its key.
    * A concurrent writer may have repaired the key in between; then good bytes are deleted and
    * the next put repairs again, which is harmless because puts are idempotent.
    */

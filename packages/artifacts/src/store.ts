@@ -27,9 +27,12 @@ export type ByteSource = AsyncIterable<Uint8Array> | NodeJS.ReadableStream;
  * expressible as put-if-absent / get / head / copy / delete by key.
  *
  * Integrity: every read is checked against its key. When a read finds bytes that do not hash to
- * their key, the backend moves the object out of the key (into `quarantine/`) before it reports
- * ArtifactCorruptError, so `has()` turns false and the next put/putStream of the right bytes
- * writes the object anew: a damaged object is repaired by simply producing it again.
+ * their key, the backend reads the object again (confirm-corrupt.ts). Wrong again: it moves the
+ * object out of the key (into `quarantine/`) before it reports ArtifactCorruptError, so `has()`
+ * turns false and the next put/putStream of the right bytes writes the object anew: a damaged
+ * object is repaired by simply producing it again. Right the second time: the first read was
+ * damaged on the way, nothing is moved, and the read fails with ArtifactReadDamagedError
+ * (transient: read again).
  */
 export interface ArtifactStore {
   readonly url: string;
@@ -44,14 +47,18 @@ export interface ArtifactStore {
   put(bytes: Uint8Array): Promise<PutResult>;
   /** Stream bytes in, hashing while writing; nothing is visible under the key until complete. */
   putStream(src: ByteSource, opts?: PutStreamOptions): Promise<PutResult>;
-  /** Read and verify the hash: ArtifactCorruptError on mismatch (object quarantined), ArtifactNotFoundError if absent. */
+  /**
+   * Read and verify the hash: ArtifactCorruptError on a confirmed mismatch (object quarantined),
+   * ArtifactReadDamagedError when only this read was wrong, ArtifactNotFoundError if absent.
+   */
   get(sha256: string): Promise<Uint8Array>;
   /**
    * Stream an object, verified while it streams. ArtifactNotFoundError (rejected promise) if absent.
    * The stream hashes bytes as they pass and holds back its final chunk until the digest matches
    * the key, so a consumer of a corrupt object never receives the complete byte sequence: on a
-   * mismatch the object is quarantined and the stream is destroyed with ArtifactCorruptError
-   * instead of ending. Consumers must therefore treat only 'end' (or a resolved pipeline) as
+   * mismatch confirmed by a second read the object is quarantined and the stream is destroyed
+   * with ArtifactCorruptError instead of ending (ArtifactReadDamagedError when the second read
+   * verified). Consumers must therefore treat only 'end' (or a resolved pipeline) as
    * success; an HTTP route that pipes this stream aborts its response on error rather than
    * completing it.
    */

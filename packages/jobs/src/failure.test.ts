@@ -65,6 +65,8 @@ describe('failure taxonomy', () => {
       new TypeError('fetch failed', { cause: new AggregateError([withProps('x', { code: 'ECONNREFUSED' })]) }),
     ];
     for (const e of cases) expect([String((e as Error).message), classifyError(e)]).toEqual([String((e as Error).message), 'transient-infra']);
+    // A read the artifact store found damaged on the way (the object verified on a second read): read again.
+    expect(classifyError(withProps('a read was damaged on the way', { code: 'ARTIFACT_READ_DAMAGED' }, 'ArtifactReadDamagedError'))).toBe('transient-infra');
     // Our own 500s are not S3's: a corrupt artifact stays bad input.
     expect(classifyError(withProps('artifact is corrupt', { code: 'ARTIFACT_CORRUPT', httpStatus: 500 }))).toBe('bad-input');
     expect(classifyError(withProps('Access Denied', { $metadata: { httpStatusCode: 403 } }, 'AccessDenied'))).toBe('unknown');

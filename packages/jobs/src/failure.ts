@@ -88,8 +88,8 @@ export class UnrecoverableJobError extends Error {
 }
 
 /**
- * Codes of errors about the input, as the packages throw them: @cmbn/artifacts (ARTIFACT_*,
- * INVALID_KEY, NOT_IMPLEMENTED: a store this build cannot read), @cmbn/data (BAD_DATA), @cmbn/jobs
+ * Codes of errors about the input, as the packages throw them: @cmbn/artifacts (ARTIFACT_* but
+ * ARTIFACT_READ_DAMAGED, INVALID_KEY, NOT_IMPLEMENTED: a store this build cannot read), @cmbn/data (BAD_DATA), @cmbn/jobs
  * (BAD_CODE_ARTIFACT, BAD_PAYLOAD, BAD_INPUT), @cmbn/mbn (BAD_PARAMS, BAD_MODEL), @cmbn/registry
  * (NOT_FOUND, INVALID, IMMUTABLE: a deleted or malformed record does not come back). The registry's
  * CONFLICT (a run whose status changed under us) is deliberately not here: a retry re-reads it.
@@ -113,6 +113,12 @@ const BAD_INPUT_CODES = new Set([
 ]);
 
 const CANCELLED_CODES = new Set(['CANCELLED', 'ABORTED', 'ABORT_ERR']);
+
+/**
+ * Codes of our packages' errors that a retry fixes: @cmbn/artifacts' ARTIFACT_READ_DAMAGED (a read
+ * was damaged on the way; the stored object verified on a second read).
+ */
+const TRANSIENT_CODES = new Set(['ARTIFACT_READ_DAMAGED']);
 
 /** Node socket/DNS errors and undici's: the peer is down, restarting or unreachable. */
 const NET_CODES = new Set([
@@ -215,7 +221,7 @@ function isBadInput(e: Obj): boolean {
 
 function isInfra(e: Obj): boolean {
   const code = typeof e.code === 'string' ? e.code : undefined;
-  if (code !== undefined && (NET_CODES.has(code) || PRISMA_CODES.has(code) || isTransientSqlState(code))) return true;
+  if (code !== undefined && (NET_CODES.has(code) || PRISMA_CODES.has(code) || TRANSIENT_CODES.has(code) || isTransientSqlState(code))) return true;
   // adapter-pg's DriverAdapterError cause: { kind, code? (SQLSTATE of kind 'postgres'), originalCode? }
   if (typeof e.kind === 'string') {
     if (ADAPTER_KINDS.has(e.kind)) return true;
