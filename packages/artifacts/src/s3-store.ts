@@ -4,8 +4,7 @@ import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCom
 import type { GetObjectCommandOutput, S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { confirmCorruption } from './confirm-corrupt.ts';
-import type { ArtifactCorruptError} from './errors.ts';
-import { ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError, type ArtifactReadDamagedError } from './errors.ts';
+import { ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactStoreConfigError, ArtifactTooLargeError, type ArtifactCorruptError, type ArtifactReadDamagedError } from './errors.ts';
 import type { S3Location, S3StoreOptions } from './s3-config.ts';
 import { diagnoseS3Failure, isS3NotFound } from './s3-errors.ts';
 import { assertSha256Hex, isSha256Hex, objectKey } from './store.ts';
