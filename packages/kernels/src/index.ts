@@ -19,4 +19,4 @@ export {
 } from './nearest-centres-dense.ts';
 export { nearestCentresSparse, assignSparse, type SparseStats } from './nearest-centres-sparse.ts';
 export { buildSparseCentreIndex, type SparseCentreIndex } from './sparse-centre-index.ts';
-export { assignSparseGroup, buildSparseGroupIndex, sparseGroupSize, type SparseGroupIndex } from './nearest-centres-sparse-group.ts';
+export { assignSparseGroup, assignSparseGroupWith, buildSparseGroupIndex, buildSparseGroupIndexWith, sparseGroupSize, type SparseGroupIndex } from './nearest-centres-sparse-group.ts';
