@@ -135,7 +135,7 @@ async function getMbn(): Promise<{ model: MbnModel; modelHash: string; modelByte
 const mbn = await getMbn();
 const epochSeconds: number[] = [];
 // --student-arch kind[:params], parsed as the CLI parses it (parseArchitectureText): any registered kind,
-// its defaults under the values given; the MLP is the spec's default.
+// alone (its defaults) or with all of its positional values; the MLP is the spec's default.
 function archArg(text: string) {
   const { kind, values } = parseArchitectureText(text);
   return architectureFromParams(kind, values);

@@ -18,18 +18,18 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 export function addonAt(rev: string): { addon: BlasAddon; commit: string } {
   const commit = execFileSync('git', ['rev-parse', '--verify', `${rev}^{commit}`], { cwd: repoRoot, encoding: 'utf8' }).trim();
   const dir = mkdtempSync(path.join(tmpdir(), 'cmbn-addon-'));
-  const archive = spawnSync('git', ['archive', '--format=tar', commit, 'packages/kernels/native'], { cwd: repoRoot, maxBuffer: 1 << 28 });
-  if (archive.status !== 0) throw new Error(`git archive ${commit} packages/kernels/native failed: ${archive.stderr.toString().trim()}`);
-  execFileSync('tar', ['-x', '-C', dir], { input: archive.stdout });
-  const native = path.join(dir, 'packages/kernels/native');
-  process.stderr.write(`building the addon of ${commit.slice(0, 10)} in ${native}\n`);
-  const build = spawnSync(process.execPath, [path.join(native, 'build.mjs')], { cwd: native, stdio: ['ignore', 'ignore', 'inherit'] });
-  if (build.status !== 0) throw new Error(`building the addon of ${commit.slice(0, 10)} failed (exit ${build.status})`);
   try {
+    const archive = spawnSync('git', ['archive', '--format=tar', commit, 'packages/kernels/native'], { cwd: repoRoot, maxBuffer: 1 << 28 });
+    if (archive.status !== 0) throw new Error(`git archive ${commit} packages/kernels/native failed: ${archive.stderr.toString().trim()}`);
+    execFileSync('tar', ['-x', '-C', dir], { input: archive.stdout });
+    const native = path.join(dir, 'packages/kernels/native');
+    process.stderr.write(`building the addon of ${commit.slice(0, 10)} in ${native}\n`);
+    const build = spawnSync(process.execPath, [path.join(native, 'build.mjs')], { cwd: native, stdio: ['ignore', 'ignore', 'inherit'] });
+    if (build.status !== 0) throw new Error(`building the addon of ${commit.slice(0, 10)} failed (exit ${build.status})`);
     return { addon: loadBlasAddon(path.join(native, 'build/Release/cmbn_blas.node')), commit };
   } finally {
-    // Loaded (mapped) stays loaded: the build tree can go now. This thread's calls only, then:
-    // the addon's path is gone for worker threads.
+    // Loaded (mapped) stays loaded: the build tree can go, whether or not the build worked. This
+    // thread's calls only, then: the addon's path is gone for worker threads.
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { assignSparseGroupWith, buildSparseGroupIndexWith, createDenseBackend, loadBlasAddon, sparseGroupSize, type BlasAddon } from '@cmbn/kernels';
+import { assignSparseGroupWith, buildSparseGroupIndexWith, loadBlasAddon, sparseGroupSize, type BlasAddon } from '@cmbn/kernels';
 import { loadDataset } from '@cmbn/data';
 import { addonAt } from '../../kernels/bench/addon-at.ts';
 import { assembleLayer, denseInput, drawClustering, featureCount, gatherCodeRows, layerShardSpecs, parseParams, ShardThreadPool } from '../src/index.ts';
@@ -89,7 +89,6 @@ const rows: {
   identical: boolean;
 }[] = [];
 const pool = new ShardThreadPool(2);
-const backend = await createDenseBackend({ threads: 1 });
 try {
   let input: LayerInput = denseInput(ds.x);
   for (let l = 0; l < ks.length; l++) {
@@ -139,7 +138,6 @@ try {
   }
 } finally {
   await pool.close();
-  await backend.dispose();
 }
 if (values.json) process.stdout.write(`${JSON.stringify({ n, V: params.V, ks, width, baseline: base.commit, rows })}\n`);
 if (rows.some((r) => !r.identical)) process.exitCode = 1;

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ArtifactCorruptError, type ArtifactStore } from '@cmbn/artifacts';
+import { ArtifactCorruptError, ArtifactReadDamagedError, type ArtifactStore } from '@cmbn/artifacts';
 import { checkStudentOnnxFiles, isStudentDir, loadStudent, saveStudent, type TrainedStudent } from '@cmbn/distill';
 import type { JsonObject, ModelVersionRecord } from '@cmbn/registry';
 import { packDirectory } from './archive.ts';
@@ -109,16 +109,21 @@ export async function publishStudent(input: PublishStudentInput): Promise<Publis
       const put = await input.store.put(archive);
       if (put.sha256 !== expected) throw new PipelineError('ARTIFACT_MISMATCH', `artifact store returned ${put.sha256}, expected ${expected}`);
       // Re-read: get() hashes what is stored, so READY means the bytes really are there.
-      const back = await input.store.get(put.sha256).catch((err: unknown) => {
-        if (err instanceof ArtifactCorruptError) {
-          // put() is idempotent and keeps an existing object, so a damaged one is not replaced.
-          throw new PipelineError(
-            'ARTIFACT_MISMATCH',
-            `the artifact store held a corrupt object under ${expected} (it hashed to ${err.actual}); the store has quarantined it, so publishing again writes it anew`,
-          );
-        }
-        throw err;
-      });
+      // A read damaged on the way (the store verified the object on a second read) is read once
+      // more here: otherwise a blip would fail the version for good (FAILED is final for its key).
+      const readBack = () => input.store.get(put.sha256);
+      const back = await readBack()
+        .catch((err: unknown) => (err instanceof ArtifactReadDamagedError ? readBack() : Promise.reject(err)))
+        .catch((err: unknown) => {
+          if (err instanceof ArtifactCorruptError) {
+            // put() is idempotent and keeps an existing object, so a damaged one is not replaced.
+            throw new PipelineError(
+              'ARTIFACT_MISMATCH',
+              `the artifact store held a corrupt object under ${expected} (it hashed to ${err.actual}); the store has quarantined it, so publishing again writes it anew`,
+            );
+          }
+          throw err;
+        });
       if (back.byteLength !== archive.byteLength || sha256(back) !== expected) {
         throw new PipelineError('ARTIFACT_MISMATCH', `stored artifact ${expected} did not read back intact`);
       }
