@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactCorruptError, ArtifactReadDamagedError, S3ArtifactStore, s3StoreForTest, type S3TestStore } from './index.ts';
+import { drain, pattern } from './test-bytes.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -68,26 +69,6 @@ afterAll(async () => {
   await new Promise((resolve) => proxy?.close(resolve));
   await t?.cleanup();
 });
-
-function pattern(bytes: number, seed: number): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let x = seed;
-  for (let i = 0; i < bytes; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
-
-async function drain(s: NodeJS.ReadableStream): Promise<{ bytes: Buffer; error?: unknown }> {
-  const parts: Buffer[] = [];
-  try {
-    for await (const c of s) parts.push(c as Buffer);
-    return { bytes: Buffer.concat(parts) };
-  } catch (error) {
-    return { bytes: Buffer.concat(parts), error };
-  }
-}
 
 describe('a read damaged on the way (S3 through a byte-flipping proxy)', () => {
   it('get: fails with ArtifactReadDamagedError (ARTIFACT_READ_DAMAGED: transient), quarantines nothing, and the next get has the bytes', async () => {

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { ReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, utimes } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -216,29 +217,28 @@ export class FileArtifactStore implements ArtifactStore {
   }
 
   async createReadStream(sha256: string): Promise<NodeJS.ReadableStream> {
-    const path = this.localPath(sha256);
-    // Open first so that a missing object fails here with a typed error, not later on the stream.
-    let h: FileHandle;
+    const source = await this.fileStream(sha256);
+    if (source === null) throw await this.missing(sha256);
+    return verifiedReadStream(source, sha256, (actual) => this.corruptRead(sha256, actual));
+  }
+
+  /**
+   * A read stream of the object's file, or null when the key has none (createReadStream's and the
+   * confirming read's). Opened first, so that a missing object is known here, not later on the stream.
+   */
+  private async fileStream(sha256: string): Promise<ReadStream | null> {
     try {
-      h = await open(path, 'r');
+      return (await open(this.localPath(sha256), 'r')).createReadStream({ autoClose: true });
     } catch (err) {
-      if (isNotFound(err)) throw await this.missing(sha256);
+      if (isNotFound(err)) return null;
       throw err;
     }
-    return verifiedReadStream(h.createReadStream({ autoClose: true }), sha256, (actual) => this.corruptRead(sha256, actual));
   }
 
   /** A read found the wrong bytes: confirmed by a second read before the object is quarantined (confirm-corrupt.ts). */
   private corruptRead(sha256: string, actual: string): Promise<ArtifactCorruptError | ArtifactReadDamagedError> {
     return confirmCorruption(sha256, actual, {
-      reread: () =>
-        open(this.localPath(sha256), 'r').then(
-          (h) => h.createReadStream({ autoClose: true }),
-          (err: unknown) => {
-            if (isNotFound(err)) return null;
-            throw err;
-          },
-        ),
+      reread: () => this.fileStream(sha256),
       quarantine: () => this.quarantine(sha256),
     });
   }

@@ -210,27 +210,24 @@ export class S3ArtifactStore implements ArtifactStore {
   /** A read found the wrong bytes: confirmed by a second GET before the object is quarantined (confirm-corrupt.ts). */
   private corruptRead(sha256: string, actual: string): Promise<ArtifactCorruptError | ArtifactReadDamagedError> {
     return confirmCorruption(sha256, actual, {
-      reread: async () => {
-        try {
-          const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256) }));
-          return (res.Body as unknown as NodeJS.ReadableStream | undefined) ?? null;
-        } catch (err) {
-          if (isS3NotFound(err)) return null;
-          throw err;
-        }
-      },
+      reread: async () => (await this.body(sha256)) as unknown as NodeJS.ReadableStream | null,
       quarantine: () => this.quarantine(sha256),
     });
   }
 
   private async open(sha256: string): Promise<NonNullable<GetObjectCommandOutput['Body']>> {
-    const key = this.keyOf(sha256);
+    const body = await this.body(sha256);
+    if (body === null) throw await this.missing(sha256);
+    return body;
+  }
+
+  /** The object's body under its key, or null when the key has none (open's and the confirming read's GET). */
+  private async body(sha256: string): Promise<NonNullable<GetObjectCommandOutput['Body']> | null> {
     try {
-      const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: key }));
-      if (res.Body === undefined) throw new ArtifactNotFoundError(sha256);
-      return res.Body;
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.keyOf(sha256) }));
+      return res.Body ?? null;
     } catch (err) {
-      if (isS3NotFound(err)) throw await this.missing(sha256);
+      if (isS3NotFound(err)) return null;
       throw err;
     }
   }

@@ -7,6 +7,7 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ArtifactCorruptError, ArtifactNotFoundError, ArtifactQuarantinedError, ArtifactTooLargeError, FileArtifactStore, InvalidArtifactKeyError, s3StoreForTest, startS3Server } from './index.ts';
 import type { ArtifactStore, S3TestServer } from './index.ts';
+import { drain, pattern } from './test-bytes.ts';
 
 /**
  * The ArtifactStore contract, run against every backend: a file tree and a real S3-protocol
@@ -85,29 +86,6 @@ const backends: Array<{ name: string; make(): Promise<Backend> }> = [
 
 async function* chunks(n: number, size: number): AsyncIterable<Uint8Array> {
   for (let i = 0; i < n; i++) yield new Uint8Array(size).fill(i & 0xff);
-}
-
-function pattern(bytes: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(bytes);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < bytes; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
-/** Reads a stream to its end or its error; returns what arrived before either. */
-async function drain(s: NodeJS.ReadableStream): Promise<{ bytes: Buffer; error?: unknown }> {
-  const parts: Buffer[] = [];
-  try {
-    for await (const c of s) parts.push(c as Buffer);
-    return { bytes: Buffer.concat(parts) };
-  } catch (error) {
-    return { bytes: Buffer.concat(parts), error };
-  }
 }
 
 describe.each(backends)('ArtifactStore contract: $name', ({ make }) => {
